@@ -1,0 +1,50 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+  name: "NeuralSDE",
+  products: [
+    // MARK: public products
+    .library(name: "NeuralSDE", targets: ["NeuralSDE"]),
+    .executable(name: "nsde-bench", targets: ["nsde-bench"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+  ],
+  targets: [
+    // MARK: system libraries
+    .systemLibrary(
+      name: "CBLAS", path: "Modules/CBLAS", pkgConfig: "openblas",
+      providers: [.apt(["libopenblas-dev"])]),
+    .systemLibrary(
+      name: "CLAPACKE", path: "Modules/CLAPACKE", pkgConfig: "lapacke",
+      providers: [.apt(["liblapacke-dev"])]),
+
+    // MARK: internal targets
+    // Vectorised elementwise kernels (activations, noise) in C, compiled for
+    // several x86 levels at once with target_clones: no build flags needed.
+    .target(name: "NSDEKernels", path: "Sources/NSDEKernels"),
+    // The only target that imports CBLAS / CLAPACKE.
+    .target(
+      name: "NSDELinearAlgebra",
+      dependencies: [
+        "CBLAS", "CLAPACKE", "NSDEKernels",
+        .product(name: "RealModule", package: "swift-numerics"),
+      ]),
+    .target(name: "NeuralSDE", dependencies: ["NSDELinearAlgebra"]),
+    .executableTarget(
+      name: "nsde-bench",
+      dependencies: [
+        "NeuralSDE",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .target(name: "_NSDETestSupport", dependencies: ["NeuralSDE"]),
+
+    // MARK: tests
+    .testTarget(
+      name: "NSDELinearAlgebraTests", dependencies: ["NSDELinearAlgebra", "_NSDETestSupport"]),
+    .testTarget(name: "NeuralSDETests", dependencies: ["NeuralSDE", "_NSDETestSupport"]),
+  ],
+  swiftLanguageModes: [.v5]
+)

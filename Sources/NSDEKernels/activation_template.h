@@ -1,0 +1,297 @@
+// Instantiated twice by activations.c, once per precision. Expects:
+//   REAL, UINT (same-width unsigned), SUFFIX(name), DOUBLE_PRECISION (0/1).
+// All helpers are branch-free straight-line code so that the loops below
+// vectorise; 2^k is built from the exponent bits.
+
+static inline UINT SUFFIX(as_uint)(REAL x) { UINT u; __builtin_memcpy(&u, &x, sizeof u); return u; }
+static inline REAL SUFFIX(as_real)(UINT u) { REAL x; __builtin_memcpy(&x, &u, sizeof x); return x; }
+
+#if DOUBLE_PRECISION
+#define EXP_SHIFT 0x1.8p52
+#define MANT_BITS 52
+#define EXP_MIN (-708.0)
+#define EXP_MAX (709.0)
+#define TANH_CLAMP (20.0)
+#define LN2_HI 0x1.62e42fefa3800p-1
+#define LN2_LO 0x1.ef35793c76730p-45
+#define INV_LN2 0x1.71547652b82fep0
+#define LN2 0x1.62e42fefa39efp-1
+#define SQRT2 0x1.6a09e667f3bcdp0
+#else
+#define EXP_SHIFT 0x1.8p23f
+#define MANT_BITS 23
+#define EXP_MIN (-87.0f)
+#define EXP_MAX (88.0f)
+#define TANH_CLAMP (10.0f)
+#define LN2_HI 0x1.62e4p-1f
+#define LN2_LO 0x1.7f7d1cp-20f
+#define INV_LN2 0x1.715476p0f
+#define LN2 0x1.62e430p-1f
+#define SQRT2 0x1.6a09e6p0f
+#endif
+
+#define R(c) ((REAL)(c))
+
+/// Range reduction x = k·ln2 + r, |r| ≤ ln2/2; returns r and 2^k (x clamped).
+static inline __attribute__((always_inline)) REAL SUFFIX(reduce)(REAL x, REAL *scale) {
+  x = x < EXP_MIN ? EXP_MIN : x;
+  x = x > EXP_MAX ? EXP_MAX : x;
+  REAL kd = x * INV_LN2 + EXP_SHIFT;
+  UINT ki = SUFFIX(as_uint)(kd);
+  kd -= EXP_SHIFT;
+  *scale = SUFFIX(as_real)((UINT)(ki << MANT_BITS) + SUFFIX(as_uint)(R(1)));
+  return (x - kd * LN2_HI) - kd * LN2_LO;
+}
+
+/// expm1(r) for |r| ≤ ln2/2: Taylor polynomial (error below half an ulp).
+static inline __attribute__((always_inline)) REAL SUFFIX(expm1_reduced)(REAL r) {
+#if DOUBLE_PRECISION
+  REAL p = R(1.0 / 6227020800.0);          // 1/13!
+  p = p * r + R(1.0 / 479001600.0);         // 1/12!
+  p = p * r + R(1.0 / 39916800.0);
+  p = p * r + R(1.0 / 3628800.0);
+  p = p * r + R(1.0 / 362880.0);
+  p = p * r + R(1.0 / 40320.0);
+  p = p * r + R(1.0 / 5040.0);
+  p = p * r + R(1.0 / 720.0);
+  p = p * r + R(1.0 / 120.0);
+  p = p * r + R(1.0 / 24.0);
+  p = p * r + R(1.0 / 6.0);
+  p = p * r + R(0.5);
+#else
+  REAL p = R(1.0 / 5040.0);                 // 1/7!
+  p = p * r + R(1.0 / 720.0);
+  p = p * r + R(1.0 / 120.0);
+  p = p * r + R(1.0 / 24.0);
+  p = p * r + R(1.0 / 6.0);
+  p = p * r + R(0.5);
+#endif
+  return r + (r * r) * p;
+}
+
+static inline __attribute__((always_inline)) REAL SUFFIX(expm1)(REAL x) {
+  REAL scale;
+  REAL r = SUFFIX(reduce)(x, &scale);
+  REAL p = SUFFIX(expm1_reduced)(r);
+  return scale * p + (scale - R(1));
+}
+
+static inline __attribute__((always_inline)) REAL SUFFIX(exp)(REAL x) {
+  REAL scale;
+  REAL r = SUFFIX(reduce)(x, &scale);
+  REAL p = SUFFIX(expm1_reduced)(r);
+  return scale * p + scale;
+}
+
+/// log1p(e) for e in [0, 1].
+static inline __attribute__((always_inline)) REAL SUFFIX(log1p_unit)(REAL e) {
+  REAL w = R(1) + e;
+  REAL c = (e - (w - R(1))) / w;            // rounding lost in 1 + e
+  REAL big = w > SQRT2 ? R(1) : R(0);
+  REAL wr = big != R(0) ? w * R(0.5) : w;
+  REAL s = (wr - R(1)) / (wr + R(1));
+  REAL s2 = s * s;
+#if DOUBLE_PRECISION
+  REAL q = R(1.0 / 23.0);
+  q = q * s2 + R(1.0 / 21.0);
+  q = q * s2 + R(1.0 / 19.0);
+  q = q * s2 + R(1.0 / 17.0);
+  q = q * s2 + R(1.0 / 15.0);
+  q = q * s2 + R(1.0 / 13.0);
+  q = q * s2 + R(1.0 / 11.0);
+  q = q * s2 + R(1.0 / 9.0);
+  q = q * s2 + R(1.0 / 7.0);
+  q = q * s2 + R(1.0 / 5.0);
+  q = q * s2 + R(1.0 / 3.0);
+#else
+  REAL q = R(1.0 / 11.0);
+  q = q * s2 + R(1.0 / 9.0);
+  q = q * s2 + R(1.0 / 7.0);
+  q = q * s2 + R(1.0 / 5.0);
+  q = q * s2 + R(1.0 / 3.0);
+#endif
+  REAL logw = R(2) * s + (R(2) * s) * (s2 * q);
+  return (big * LN2 + logw) + c;
+}
+
+/// Value, first and second derivative of one activation at x.
+static inline __attribute__((always_inline)) void SUFFIX(eval)(int kind, REAL x, REAL *y, REAL *dy, REAL *d2y) {
+  switch (kind) {
+  case NSDE_ACTIVATION_TANH: {
+    REAL ax = x < R(0) ? -x : x;
+    ax = ax > TANH_CLAMP ? TANH_CLAMP : ax;
+    REAL em = SUFFIX(expm1)(R(2) * ax);
+    REAL t = em / (em + R(2));
+    REAL a = x < R(0) ? -t : t;
+    REAL d = R(1) - a * a;
+    *y = a; *dy = d; *d2y = R(-2) * a * d;
+    break;
+  }
+  case NSDE_ACTIVATION_SOFTPLUS:
+  case NSDE_ACTIVATION_SILU:
+  case NSDE_ACTIVATION_LIPSWISH: {
+    REAL ax = x < R(0) ? -x : x;
+    REAL e = SUFFIX(exp)(-ax);               // in [0, 1]
+    e = -ax < EXP_MIN ? R(0) : e;            // underflow: exp clamps its input
+    REAL inv = R(1) / (R(1) + e);
+    REAL s = x < R(0) ? e * inv : inv;       // sigmoid(x), no overflow
+    REAL sp = s * (R(1) - s);                // sigmoid'(x)
+    if (kind == NSDE_ACTIVATION_SOFTPLUS) {
+      REAL pos = x > R(0) ? x : R(0);
+      *y = pos + SUFFIX(log1p_unit)(e); *dy = s; *d2y = sp;
+    } else {
+      REAL g = kind == NSDE_ACTIVATION_LIPSWISH ? R(0.909) : R(1);
+      *y = g * (x * s);
+      *dy = g * (s + x * sp);
+      *d2y = g * (sp * (R(2) + x * (R(1) - R(2) * s)));
+    }
+    break;
+  }
+  default:
+    *y = x; *dy = R(1); *d2y = R(0);
+  }
+}
+
+// One loop per kind, so the switch is outside the vectorised loop.
+#define NSDE_LOOP_BODY(KIND)                                                  \
+  for (ptrdiff_t i = 0; i < n; i++) {                                         \
+    REAL a, d, d2;                                                            \
+    SUFFIX(eval)(KIND, x[i], &a, &d, &d2);                                    \
+    if (want_y) y[i] = a;                                                     \
+    if (want_dy) dy[i] = d;                                                   \
+    if (want_d2y) d2y[i] = d2;                                                \
+  }
+
+static inline __attribute__((always_inline)) void SUFFIX(activation_loop)(
+    int kind, ptrdiff_t n, const REAL *restrict x, REAL *restrict y, REAL *restrict dy,
+    REAL *restrict d2y, int want_y, int want_dy, int want_d2y) {
+  switch (kind) {
+  case NSDE_ACTIVATION_TANH: NSDE_LOOP_BODY(NSDE_ACTIVATION_TANH) break;
+  case NSDE_ACTIVATION_SOFTPLUS: NSDE_LOOP_BODY(NSDE_ACTIVATION_SOFTPLUS) break;
+  case NSDE_ACTIVATION_SILU: NSDE_LOOP_BODY(NSDE_ACTIVATION_SILU) break;
+  case NSDE_ACTIVATION_LIPSWISH: NSDE_LOOP_BODY(NSDE_ACTIVATION_LIPSWISH) break;
+  default: NSDE_LOOP_BODY(NSDE_ACTIVATION_IDENTITY) break;
+  }
+}
+
+NSDE_CLONES
+static void SUFFIX(activation_y)(int kind, ptrdiff_t n, const REAL *restrict x, REAL *restrict y) {
+  SUFFIX(activation_loop)(kind, n, x, y, 0, 0, 1, 0, 0);
+}
+NSDE_CLONES
+static void SUFFIX(activation_y_dy)(int kind, ptrdiff_t n, const REAL *restrict x, REAL *restrict y, REAL *restrict dy) {
+  SUFFIX(activation_loop)(kind, n, x, y, dy, 0, 1, 1, 0);
+}
+NSDE_CLONES
+static void SUFFIX(activation_all)(int kind, ptrdiff_t n, const REAL *restrict x, REAL *restrict y, REAL *restrict dy, REAL *restrict d2y) {
+  SUFFIX(activation_loop)(kind, n, x, y, dy, d2y, 1, 1, 1);
+}
+
+// In-place variant for y == x (no derivative outputs).
+NSDE_CLONES
+static void SUFFIX(activation_inplace)(int kind, ptrdiff_t n, REAL *x) {
+  for (ptrdiff_t i = 0; i < n; i++) {
+    REAL a, d, d2;
+    SUFFIX(eval)(kind, x[i], &a, &d, &d2);
+    x[i] = a;
+  }
+}
+
+void SUFFIX(nsde_activation)(int kind, ptrdiff_t n, const REAL *x, REAL *y, REAL *dy, REAL *d2y) {
+  if (n <= 0) return;
+  REAL *scratch = 0;
+  if (y == 0) {
+    // Derivatives only: compute values in place of the first derivative buffer
+    // is not possible, so use a small stack chunk loop.
+    REAL buf[256];
+    for (ptrdiff_t i = 0; i < n; i += 256) {
+      ptrdiff_t len = n - i < 256 ? n - i : 256;
+      if (d2y) SUFFIX(activation_all)(kind, len, x + i, buf, dy ? dy + i : buf, d2y + i);
+      else if (dy) SUFFIX(activation_y_dy)(kind, len, x + i, buf, dy + i);
+    }
+    (void)scratch;
+    return;
+  }
+  if (y == x) {
+    SUFFIX(activation_inplace)(kind, n, (REAL *)x);
+    return;
+  }
+  if (d2y) {
+    REAL buf[256];
+    if (dy) SUFFIX(activation_all)(kind, n, x, y, dy, d2y);
+    else for (ptrdiff_t i = 0; i < n; i += 256) {
+      ptrdiff_t len = n - i < 256 ? n - i : 256;
+      SUFFIX(activation_all)(kind, len, x + i, y + i, buf, d2y + i);
+    }
+  } else if (dy) {
+    SUFFIX(activation_y_dy)(kind, n, x, y, dy);
+  } else {
+    SUFFIX(activation_y)(kind, n, x, y);
+  }
+}
+
+NSDE_CLONES
+static void SUFFIX(add_bias_rows)(ptrdiff_t rows, ptrdiff_t cols, REAL *restrict z, const REAL *restrict bias) {
+  for (ptrdiff_t r = 0; r < rows; r++) {
+    REAL *zr = z + r * cols;
+    for (ptrdiff_t c = 0; c < cols; c++) zr[c] += bias[c];
+  }
+}
+
+void SUFFIX(nsde_bias_activation)(int kind, ptrdiff_t rows, ptrdiff_t cols, REAL *z, const REAL *bias, REAL *a, REAL *da) {
+  if (rows <= 0 || cols <= 0) return;
+  // Row blocks small enough to stay in L1 between the bias pass and the
+  // activation pass.
+  ptrdiff_t block = cols >= 512 ? 1 : 512 / cols;
+  for (ptrdiff_t r0 = 0; r0 < rows; r0 += block) {
+    ptrdiff_t nr = rows - r0 < block ? rows - r0 : block;
+    REAL *zb = z + r0 * cols;
+    if (bias) SUFFIX(add_bias_rows)(nr, cols, zb, bias);
+    REAL *ab = a + r0 * cols;
+    if (kind == NSDE_ACTIVATION_IDENTITY) {
+      if (ab != zb) __builtin_memcpy(ab, zb, (size_t)(nr * cols) * sizeof(REAL));
+      if (da) for (ptrdiff_t i = 0; i < nr * cols; i++) da[r0 * cols + i] = R(1);
+      continue;
+    }
+    if (da) {
+      if (ab == zb) {
+        REAL tmp[512];
+        SUFFIX(activation_y_dy)(kind, nr * cols, zb, tmp, da + r0 * cols);
+        __builtin_memcpy(ab, tmp, (size_t)(nr * cols) * sizeof(REAL));
+      } else {
+        SUFFIX(activation_y_dy)(kind, nr * cols, zb, ab, da + r0 * cols);
+      }
+    } else if (ab == zb) {
+      SUFFIX(activation_inplace)(kind, nr * cols, zb);
+    } else {
+      SUFFIX(activation_y)(kind, nr * cols, zb, ab);
+    }
+  }
+}
+
+NSDE_CLONES
+void SUFFIX(nsde_mul_inplace)(ptrdiff_t n, REAL *restrict x, const REAL *restrict y) {
+  for (ptrdiff_t i = 0; i < n; i++) x[i] *= y[i];
+}
+
+ptrdiff_t SUFFIX(nsde_count_nonfinite)(ptrdiff_t n, const REAL *x) {
+  ptrdiff_t count = 0;
+  for (ptrdiff_t i = 0; i < n; i++) {
+    REAL v = x[i];
+    count += (v - v) != R(0) ? 1 : 0;  // NaN for NaN and ±Inf
+  }
+  return count;
+}
+
+#undef R
+#undef EXP_SHIFT
+#undef MANT_BITS
+#undef EXP_MIN
+#undef EXP_MAX
+#undef TANH_CLAMP
+#undef LN2_HI
+#undef LN2_LO
+#undef INV_LN2
+#undef LN2
+#undef SQRT2
+#undef NSDE_LOOP_BODY

@@ -1,0 +1,94 @@
+import CBLAS
+import RealModule
+import CLAPACKE
+import NSDEKernels
+
+extension Double: BLASScalar {
+  public static var dtypeName: String { "Double" }
+
+  @inlinable
+  public static func gemm(
+    transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Double, a: UnsafePointer<Double>,
+    lda: Int, b: UnsafePointer<Double>, ldb: Int, beta: Double, c: UnsafeMutablePointer<Double>,
+    ldc: Int
+  ) {
+    cblas_dgemm(
+      CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+      blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c,
+      blasint(ldc))
+  }
+  @inlinable
+  public static func gemv(
+    trans: Bool, m: Int, n: Int, alpha: Double, a: UnsafePointer<Double>, lda: Int,
+    x: UnsafePointer<Double>, incx: Int, beta: Double, y: UnsafeMutablePointer<Double>, incy: Int
+  ) {
+    cblas_dgemv(
+      CblasRowMajor, trans ? CblasTrans : CblasNoTrans, blasint(m), blasint(n), alpha, a,
+      blasint(lda), x, blasint(incx), beta, y, blasint(incy))
+  }
+  @inlinable
+  public static func axpy(
+    n: Int, alpha: Double, x: UnsafePointer<Double>, incx: Int, y: UnsafeMutablePointer<Double>,
+    incy: Int
+  ) { cblas_daxpy(blasint(n), alpha, x, blasint(incx), y, blasint(incy)) }
+  @inlinable
+  public static func dot(
+    n: Int, x: UnsafePointer<Double>, incx: Int, y: UnsafePointer<Double>, incy: Int
+  ) -> Double { cblas_ddot(blasint(n), x, blasint(incx), y, blasint(incy)) }
+  @inlinable
+  public static func nrm2(n: Int, x: UnsafePointer<Double>, incx: Int) -> Double {
+    cblas_dnrm2(blasint(n), x, blasint(incx))
+  }
+  @inlinable
+  public static func scal(n: Int, alpha: Double, x: UnsafeMutablePointer<Double>, incx: Int) {
+    cblas_dscal(blasint(n), alpha, x, blasint(incx))
+  }
+
+  public static func potrf(n: Int, a: UnsafeMutablePointer<Double>, lda: Int) -> Int {
+    Int(LAPACKE_dpotrf(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "L")), Int32(n), a, Int32(lda)))
+  }
+  public static func potrs(
+    n: Int, nrhs: Int, a: UnsafePointer<Double>, lda: Int, b: UnsafeMutablePointer<Double>, ldb: Int
+  ) -> Int {
+    Int(
+      LAPACKE_dpotrs(
+        LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "L")), Int32(n), Int32(nrhs), a,
+        Int32(lda), b, Int32(ldb)))
+  }
+  public static func gesv(
+    n: Int, nrhs: Int, a: UnsafeMutablePointer<Double>, lda: Int, ipiv: UnsafeMutablePointer<Int32>,
+    b: UnsafeMutablePointer<Double>, ldb: Int
+  ) -> Int {
+    Int(
+      LAPACKE_dgesv(
+        LAPACK_ROW_MAJOR, Int32(n), Int32(nrhs), a, Int32(lda), ipiv, b,
+        Int32(ldb)))
+  }
+  public static func syev(
+    vectors: Bool, n: Int, a: UnsafeMutablePointer<Double>, lda: Int, w: UnsafeMutablePointer<Double>
+  ) -> Int {
+    Int(
+      LAPACKE_dsyev(
+        LAPACK_ROW_MAJOR, CChar(UInt8(ascii: vectors ? "V" : "N")), CChar(UInt8(ascii: "L")),
+        Int32(n), a, Int32(lda), w))
+  }
+
+  @inlinable
+  public static func activation(
+    _ kind: Int32, n: Int, x: UnsafePointer<Double>, y: UnsafeMutablePointer<Double>?,
+    dy: UnsafeMutablePointer<Double>?, d2y: UnsafeMutablePointer<Double>?
+  ) { nsde_activation_f64(kind, n, x, y, dy, d2y) }
+  @inlinable
+  public static func biasActivation(
+    _ kind: Int32, rows: Int, cols: Int, z: UnsafeMutablePointer<Double>,
+    bias: UnsafePointer<Double>?, a: UnsafeMutablePointer<Double>, da: UnsafeMutablePointer<Double>?
+  ) { nsde_bias_activation_f64(kind, rows, cols, z, bias, a, da) }
+  @inlinable
+  public static func multiplyInPlace(n: Int, x: UnsafeMutablePointer<Double>, y: UnsafePointer<Double>) {
+    nsde_mul_inplace_f64(n, x, y)
+  }
+  @inlinable
+  public static func countNonFinite(n: Int, x: UnsafePointer<Double>) -> Int {
+    nsde_count_nonfinite_f64(n, x)
+  }
+}

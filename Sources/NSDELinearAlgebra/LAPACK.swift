@@ -1,0 +1,142 @@
+/// Dense solvers and factorisations backed by LAPACKE (row-major).
+///
+/// Inputs are never modified: each routine works on a copy. These are for
+/// oracles and small systems (d×d, N·d×N·d), not for hot paths.
+public enum LAPACK {
+  /// Lower Cholesky factor `L` of a symmetric positive definite matrix, `A = L·Lᵀ`.
+  /// - Throws: `shapeMismatch` if `A` is not square; `lapack` if it is not positive definite.
+  public static func cholesky<T: BLASScalar>(_ a: Matrix<T>) throws -> Matrix<T> {
+    try requireSquare(a, "cholesky")
+    try requireFinite(a, "cholesky input")
+    let l = a.copy()
+    let info = T.potrf(n: a.rows, a: l.base, lda: Swift.max(a.cols, 1))
+    guard info == 0 else {
+      throw NSDEError.lapack(
+        routine: "potrf", info: info,
+        detail: info > 0
+          ? "the leading minor of order \(info) is not positive definite"
+          : "argument \(-info) is invalid")
+    }
+    for r in 0..<a.rows { for c in (r + 1)..<Swift.max(a.cols, r + 1) { l[r, c] = 0 } }
+    return l
+  }
+
+  /// Solves `A·X = B` for symmetric positive definite `A` (n×n) and `B` (n×k) by Cholesky.
+  public static func choleskySolve<T: BLASScalar>(_ a: Matrix<T>, _ b: Matrix<T>) throws -> Matrix<T> {
+    let l = try cholesky(a)
+    guard b.rows == a.rows else {
+      throw NSDEError.shapeMismatch("choleskySolve: A is \(a.shapeDescription) but B is \(b.shapeDescription)")
+    }
+    try requireFinite(b, "choleskySolve right-hand side")
+    let x = b.copy()
+    if b.count == 0 { return x }
+    let info = T.potrs(n: a.rows, nrhs: b.cols, a: l.base, lda: a.cols, b: x.base, ldb: b.cols)
+    guard info == 0 else { throw NSDEError.lapack(routine: "potrs", info: info, detail: "argument \(-info) is invalid") }
+    return x
+  }
+
+  /// `log det A` for symmetric positive definite `A`, from its Cholesky factor.
+  public static func logDeterminantSPD<T: BLASScalar>(_ a: Matrix<T>) throws -> T {
+    let l = try cholesky(a)
+    var s: T = 0
+    for i in 0..<a.rows { s += T.log(l[i, i]) }
+    return 2 * s
+  }
+
+  /// Solves the general square system `A·X = B` by LU with partial pivoting.
+  public static func solve<T: BLASScalar>(_ a: Matrix<T>, _ b: Matrix<T>) throws -> Matrix<T> {
+    try requireSquare(a, "solve")
+    guard b.rows == a.rows else {
+      throw NSDEError.shapeMismatch("solve: A is \(a.shapeDescription) but B is \(b.shapeDescription)")
+    }
+    try requireFinite(a, "solve matrix")
+    try requireFinite(b, "solve right-hand side")
+    let lu = a.copy()
+    let x = b.copy()
+    if a.rows == 0 || b.cols == 0 { return x }
+    var ipiv = [Int32](repeating: 0, count: a.rows)
+    let info = ipiv.withUnsafeMutableBufferPointer {
+      T.gesv(n: a.rows, nrhs: b.cols, a: lu.base, lda: a.cols, ipiv: $0.baseAddress!, b: x.base, ldb: b.cols)
+    }
+    guard info == 0 else {
+      throw NSDEError.lapack(
+        routine: "gesv", info: info,
+        detail: info > 0 ? "the matrix is singular (U[\(info - 1),\(info - 1)] = 0)" : "argument \(-info) is invalid")
+    }
+    return x
+  }
+
+  /// Eigenvalues (ascending) and eigenvectors (columns) of a symmetric matrix.
+  public static func symmetricEigen<T: BLASScalar>(_ a: Matrix<T>) throws -> (values: [T], vectors: Matrix<T>) {
+    try requireSquare(a, "symmetricEigen")
+    try requireFinite(a, "symmetricEigen input")
+    let v = a.copy()
+    var w = [T](repeating: 0, count: a.rows)
+    if a.rows == 0 { return (w, v) }
+    let info = w.withUnsafeMutableBufferPointer {
+      T.syev(vectors: true, n: a.rows, a: v.base, lda: a.cols, w: $0.baseAddress!)
+    }
+    guard info == 0 else {
+      throw NSDEError.lapack(routine: "syev", info: info, detail: "the eigenvalue iteration did not converge")
+    }
+    return (w, v)
+  }
+
+  /// The matrix exponential `e^A` by scaling and squaring with a degree-13 Padé
+  /// approximant (Higham 2005); the Padé denominator is solved with `gesv`.
+  public static func exponential<T: BLASScalar>(_ a: Matrix<T>) throws -> Matrix<T> {
+    try requireSquare(a, "exponential")
+    try requireFinite(a, "exponential input")
+    let n = a.rows
+    // 1-norm for the scaling.
+    var norm: T = 0
+    for c in 0..<n {
+      var s: T = 0
+      for r in 0..<n { s += Swift.abs(a[r, c]) }
+      norm = Swift.max(norm, s)
+    }
+    let theta13: T = 5.371920351148152
+    var squarings = 0
+    if norm > theta13 {
+      squarings = Swift.max(0, Int((T.log2(norm / theta13)).rounded(.up)))
+    }
+    let scale = T.pow(2, -T(squarings))
+    let x = Matrix<T>(rows: n, cols: n) { r, c in a[r, c] * scale }
+    let b: [T] = [
+      64764752532480000, 32382376266240000, 7771770303897600, 1187353796428800, 129060195264000,
+      10559470521600, 670442572800, 33522128640, 1323241920, 40840800, 960960, 16380, 182, 1,
+    ]
+    let x2 = try BLAS.matmul(x, x)
+    let x4 = try BLAS.matmul(x2, x2)
+    let x6 = try BLAS.matmul(x4, x2)
+    func combo(_ c6: T, _ c4: T, _ c2: T, _ c0: T, withIdentity: Bool) -> Matrix<T> {
+      Matrix<T>(rows: n, cols: n) { r, c in
+        c6 * x6[r, c] + c4 * x4[r, c] + c2 * x2[r, c] + (withIdentity && r == c ? c0 : 0)
+      }
+    }
+    // U = X·[X6·(b13 X6 + b11 X4 + b9 X2) + b7 X6 + b5 X4 + b3 X2 + b1 I]
+    let u1 = try BLAS.matmul(x6, combo(b[13], b[11], b[9], 0, withIdentity: false))
+    let u2 = combo(b[7], b[5], b[3], b[1], withIdentity: true)
+    let uInner = Matrix<T>(rows: n, cols: n) { r, c in u1[r, c] + u2[r, c] }
+    let u = try BLAS.matmul(x, uInner)
+    // V = X6·(b12 X6 + b10 X4 + b8 X2) + b6 X6 + b4 X4 + b2 X2 + b0 I
+    let v1 = try BLAS.matmul(x6, combo(b[12], b[10], b[8], 0, withIdentity: false))
+    let v2 = combo(b[6], b[4], b[2], b[0], withIdentity: true)
+    let p = Matrix<T>(rows: n, cols: n) { r, c in v1[r, c] + v2[r, c] + u[r, c] }
+    let q = Matrix<T>(rows: n, cols: n) { r, c in v1[r, c] + v2[r, c] - u[r, c] }
+    var result = try solve(q, p)
+    for _ in 0..<squarings { result = try BLAS.matmul(result, result) }
+    return result
+  }
+
+  static func requireSquare<T>(_ a: Matrix<T>, _ routine: String) throws {
+    guard a.rows == a.cols else {
+      throw NSDEError.shapeMismatch("\(routine) needs a square matrix, got \(a.shapeDescription)")
+    }
+  }
+
+  static func requireFinite<T>(_ a: Matrix<T>, _ what: String) throws {
+    let bad = T.countNonFinite(n: a.count, x: a.base)
+    guard bad == 0 else { throw NSDEError.nonFinite("\(what) has \(bad) NaN/Inf value(s)") }
+  }
+}

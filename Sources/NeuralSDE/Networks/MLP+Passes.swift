@@ -1,0 +1,331 @@
+// Forward pass, vector–Jacobian product and Jacobian–vector product of `MLP`.
+//
+// Shapes (M rows): input `M × in`, layer l output `M × w_l`, W_l `[w_l, in_l(+1)]`.
+// Forward per layer: Z = A·W[:, :in]ᵀ (one GEMM), then the fused kernel
+// `z += c + t·W[:, in]`, `a = φ(z)`, `a' = φ'(z)` (one pass over memory).
+
+extension MLP {
+  // MARK: Checked public entry points
+
+  /// Forward pass: `output = MLP([input, t])`, `M × outputs`.
+  ///
+  /// - Parameters:
+  ///   - parameters: this network's `parameterCount` parameters.
+  ///   - input: `M × inputs`, finite; it must stay alive and unchanged until the
+  ///     VJP/JVP that use this forward pass are done (it is not copied).
+  ///   - time: the time input (ignored without `timeInput`).
+  ///   - workspace: from `makeWorkspace(rows:)` with capacity ≥ M.
+  /// - Returns: a view of the output inside `workspace`.
+  /// - Throws: `shapeMismatch` / `nonFinite` naming the problem.
+  @discardableResult
+  public func forward(
+    _ parameters: UnsafeBufferPointer<Scalar>, input: MatrixView<Scalar>, time: Scalar = 0,
+    workspace: MLPWorkspace<Scalar>
+  ) throws -> MatrixView<Scalar> {
+    try checkParameters(parameters.count)
+    try checkInput(input, workspace: workspace)
+    try checkFinite(parameters.baseAddress!, parameters.count, "MLP parameters")
+    for r in 0..<input.rows {
+      try checkFinite(input.base + r * input.ld, input.cols, "MLP input row \(r)")
+    }
+    guard time.isFinite else { throw NSDEError.nonFinite("MLP time input is \(time)") }
+    forwardUnchecked(parameters.baseAddress!, input: input, time: time, workspace: workspace)
+    return workspace.output
+  }
+
+  /// Vector–Jacobian product after `forward`.
+  ///
+  /// - Parameters:
+  ///   - outputGradient: `∂L/∂output`, `M × outputs` (M as in the forward pass).
+  ///   - inputGradient: if given, receives `∂L/∂input`, `M × inputs` (overwritten).
+  ///   - parameterGradient: if given, `∂L/∂θ` is *added* to it: `groups × parameterCount`
+  ///     values, group g summing the rows `g·M/groups ..< (g+1)·M/groups`.
+  ///   - groups: number of equal row groups (must divide M); 1 sums all rows.
+  public func vjp(
+    _ parameters: UnsafeBufferPointer<Scalar>, workspace: MLPWorkspace<Scalar>,
+    outputGradient: MatrixView<Scalar>, inputGradient: MatrixView<Scalar>? = nil,
+    parameterGradient: UnsafeMutableBufferPointer<Scalar>? = nil, groups: Int = 1
+  ) throws {
+    try checkParameters(parameters.count)
+    let m = workspace.rows
+    guard workspace.input != nil else { throw NSDEError.invalidArgument("vjp called before forward") }
+    guard outputGradient.rows == m, outputGradient.cols == outputs else {
+      throw NSDEError.shapeMismatch(
+        "output gradient is \(outputGradient.shapeDescription) but the forward pass produced \(m)×\(outputs)")
+    }
+    if let g = inputGradient, g.rows != m || g.cols != inputs {
+      throw NSDEError.shapeMismatch("input gradient is \(g.shapeDescription) but the input was \(m)×\(inputs)")
+    }
+    guard groups >= 1, m % groups == 0 else {
+      throw NSDEError.invalidArgument("groups = \(groups) must be ≥ 1 and divide the \(m) rows")
+    }
+    if let pg = parameterGradient, pg.count != groups * parameterCount {
+      throw NSDEError.shapeMismatch(
+        "parameter gradient has \(pg.count) elements but \(groups) group(s) × \(parameterCount) parameters are needed")
+    }
+    vjpUnchecked(
+      parameters.baseAddress!, workspace: workspace, outputGradient: outputGradient,
+      inputGradient: inputGradient, parameterGradient: parameterGradient?.baseAddress, groups: groups)
+  }
+
+  /// Jacobian–vector product after `forward`, for `T` tangent directions at once.
+  ///
+  /// - Parameters:
+  ///   - inputTangent: `(M·T) × inputs`, row `m·T + τ` the τ-th input direction of row m; nil for 0.
+  ///   - parameterTangent: `T × parameterCount`, row τ the τ-th parameter direction; nil for 0.
+  ///   - output: `(M·T) × outputs`, overwritten with the output tangents.
+  public func jvp(
+    _ parameters: UnsafeBufferPointer<Scalar>, workspace: MLPWorkspace<Scalar>,
+    inputTangent: MatrixView<Scalar>?, parameterTangent: MatrixView<Scalar>?, directions: Int,
+    output: MatrixView<Scalar>, tangentWorkspace: MLPTangentWorkspace<Scalar>
+  ) throws {
+    try checkParameters(parameters.count)
+    let m = workspace.rows
+    guard workspace.input != nil else { throw NSDEError.invalidArgument("jvp called before forward") }
+    guard directions >= 1 else { throw NSDEError.invalidArgument("directions = \(directions) must be ≥ 1") }
+    if let u = inputTangent, u.rows != m * directions || u.cols != inputs || !u.isContiguous {
+      throw NSDEError.shapeMismatch(
+        "input tangent is \(u.shapeDescription) but \(m) rows × \(directions) directions × \(inputs) inputs need a contiguous \(m * directions)×\(inputs)")
+    }
+    if let p = parameterTangent, p.rows != directions || p.cols != parameterCount {
+      throw NSDEError.shapeMismatch(
+        "parameter tangent is \(p.shapeDescription) but \(directions)×\(parameterCount) is needed")
+    }
+    guard output.rows == m * directions, output.cols == outputs, output.isContiguous else {
+      throw NSDEError.shapeMismatch(
+        "JVP output is \(output.shapeDescription) but a contiguous \(m * directions)×\(outputs) is needed")
+    }
+    guard tangentWorkspace.rows >= m, tangentWorkspace.directions == directions else {
+      throw NSDEError.shapeMismatch(
+        "tangent workspace is for \(tangentWorkspace.rows) rows × \(tangentWorkspace.directions) directions, need \(m) × \(directions)")
+    }
+    jvpUnchecked(
+      parameters.baseAddress!, workspace: workspace, inputTangent: inputTangent,
+      parameterTangent: parameterTangent, directions: directions, output: output,
+      tangentWorkspace: tangentWorkspace)
+  }
+
+  /// The input Jacobian `∂output/∂input` of every row after `forward`:
+  /// an `M × (outputs·inputs)` matrix, row m holding the `outputs × inputs`
+  /// Jacobian of row m in row-major order.
+  public func inputJacobian(
+    _ parameters: UnsafeBufferPointer<Scalar>, workspace: MLPWorkspace<Scalar>
+  ) throws -> Matrix<Scalar> {
+    let m = workspace.rows
+    let n = inputs
+    let tangents = Matrix<Scalar>(rows: m * n, cols: n)
+    for r in 0..<m { for i in 0..<n { tangents[r * n + i, i] = 1 } }
+    let out = Matrix<Scalar>(rows: m * n, cols: outputs)
+    try jvp(
+      parameters, workspace: workspace, inputTangent: tangents.view, parameterTangent: nil,
+      directions: n, output: out.view,
+      tangentWorkspace: makeTangentWorkspace(rows: m, directions: n))
+    return Matrix(rows: m, cols: outputs * n) { r, c in out[r * n + c % n, c / n] }
+  }
+
+  func checkInput(_ input: MatrixView<Scalar>, workspace: MLPWorkspace<Scalar>) throws {
+    guard input.cols == inputs else {
+      throw NSDEError.shapeMismatch(
+        "input is \(input.shapeDescription) but the MLP expects \(inputs) input column(s)")
+    }
+    guard input.rows <= workspace.capacity else {
+      throw NSDEError.shapeMismatch(
+        "input has \(input.rows) rows but the workspace holds at most \(workspace.capacity)")
+    }
+  }
+
+  func checkFinite(_ p: UnsafePointer<Scalar>, _ n: Int, _ what: String) throws {
+    let bad = Scalar.countNonFinite(n: n, x: p)
+    if bad > 0 { throw NSDEError.nonFinite("\(what) has \(bad) NaN/Inf value(s)") }
+  }
+
+  // MARK: Unchecked passes (hot paths; callers validated shapes once)
+
+  /// Forward pass without checks. See `forward`.
+  @usableFromInline
+  func forwardUnchecked(
+    _ theta: UnsafePointer<Scalar>, input: MatrixView<Scalar>, time: Scalar,
+    workspace ws: MLPWorkspace<Scalar>
+  ) {
+    let m = input.rows
+    ws.input = input
+    ws.time = time
+    ws.rows = m
+    var a = UnsafePointer(input.base)
+    var lda = input.ld
+    for (k, l) in layers.enumerated() {
+      let z = ws.activations[k].base
+      let w = theta + l.weightOffset
+      if m > 0 {
+        if l.inputs > 0 {
+          Scalar.gemm(
+            transA: false, transB: true, m: m, n: l.outputs, k: l.inputs, alpha: 1, a: a, lda: lda,
+            b: w, ldb: l.weightStride, beta: 0, c: z, ldc: l.outputs)
+        } else {
+          z.update(repeating: 0, count: m * l.outputs)
+        }
+      }
+      var bias = theta + l.biasOffset
+      if l.hasTime {
+        let eff = ws.vector.base
+        for j in 0..<l.outputs { eff[j] = bias[j] + time * w[j * l.weightStride + l.inputs] }
+        bias = UnsafePointer(eff)
+      }
+      let da: UnsafeMutablePointer<Scalar>? = l.activation == .identity ? nil : ws.derivatives[k].base
+      Scalar.biasActivation(l.activation.kernelKind, rows: m, cols: l.outputs, z: z, bias: bias, a: z, da: da)
+      a = UnsafePointer(z)
+      lda = l.outputs
+    }
+  }
+
+  /// VJP without checks. See `vjp`. `parameterGradient` (if any) holds `groups × P`.
+  @usableFromInline
+  func vjpUnchecked(
+    _ theta: UnsafePointer<Scalar>, workspace ws: MLPWorkspace<Scalar>,
+    outputGradient: MatrixView<Scalar>, inputGradient: MatrixView<Scalar>?,
+    parameterGradient: UnsafeMutablePointer<Scalar>?, groups: Int = 1
+  ) {
+    let m = ws.rows
+    guard m > 0, let input = ws.input else {
+      if let g = inputGradient { for r in 0..<g.rows { (g.base + r * g.ld).update(repeating: 0, count: g.cols) } }
+      return
+    }
+    // g: gradient w.r.t. the current layer's output (rows × w_l, stride ldg).
+    var g = UnsafePointer(outputGradient.base)
+    var ldg = outputGradient.ld
+    var useA = true
+    let rowsPerGroup = m / groups
+    for k in stride(from: layers.count - 1, through: 0, by: -1) {
+      let l = layers[k]
+      let w = theta + l.weightOffset
+      // gz = g ⊙ φ'(z), contiguous rows × w_l.
+      var gz = g
+      var ldgz = ldg
+      if l.activation != .identity {
+        let dst = (useA ? ws.scratchA : ws.scratchB).base
+        useA.toggle()
+        let d = ws.derivatives[k].base
+        if ldg == l.outputs {
+          dst.update(from: g, count: m * l.outputs)
+          Scalar.multiplyInPlace(n: m * l.outputs, x: dst, y: d)
+        } else {
+          for r in 0..<m {
+            let out = dst + r * l.outputs
+            out.update(from: g + r * ldg, count: l.outputs)
+            Scalar.multiplyInPlace(n: l.outputs, x: out, y: d + r * l.outputs)
+          }
+        }
+        gz = UnsafePointer(dst)
+        ldgz = l.outputs
+      }
+      // Layer input.
+      let a: UnsafePointer<Scalar> = k == 0 ? UnsafePointer(input.base) : UnsafePointer(ws.activations[k - 1].base)
+      let lda = k == 0 ? input.ld : layers[k - 1].outputs
+      if let pg = parameterGradient {
+        let colsum = ws.vector.base + ws.vector.cols
+        for grp in 0..<groups {
+          let r0 = grp * rowsPerGroup
+          let base = pg + grp * parameterCount
+          // dW[:, :in] += gzᵀ · a
+          if l.inputs > 0 {
+            Scalar.gemm(
+              transA: true, transB: false, m: l.outputs, n: l.inputs, k: rowsPerGroup, alpha: 1,
+              a: gz + r0 * ldgz, lda: ldgz, b: a + r0 * lda, ldb: lda, beta: 1,
+              c: base + l.weightOffset, ldc: l.weightStride)
+          }
+          // column sums of gz → bias (and time column, scaled by t)
+          Scalar.gemv(
+            trans: true, m: rowsPerGroup, n: l.outputs, alpha: 1, a: gz + r0 * ldgz, lda: ldgz,
+            x: ws.ones.base, incx: 1, beta: 0, y: colsum, incy: 1)
+          Scalar.axpy(n: l.outputs, alpha: 1, x: colsum, incx: 1, y: base + l.biasOffset, incy: 1)
+          if l.hasTime {
+            Scalar.axpy(
+              n: l.outputs, alpha: ws.time, x: colsum, incx: 1, y: base + l.weightOffset + l.inputs,
+              incy: l.weightStride)
+          }
+        }
+      }
+      // Propagate: g_in = gz · W[:, :in]  (rows × in_l)
+      if k > 0 {
+        let dst = (useA ? ws.scratchA : ws.scratchB).base
+        useA.toggle()
+        Scalar.gemm(
+          transA: false, transB: false, m: m, n: l.inputs, k: l.outputs, alpha: 1, a: gz, lda: ldgz,
+          b: w, ldb: l.weightStride, beta: 0, c: dst, ldc: l.inputs)
+        g = UnsafePointer(dst)
+        ldg = l.inputs
+      } else if let gin = inputGradient, l.inputs > 0 {
+        Scalar.gemm(
+          transA: false, transB: false, m: m, n: l.inputs, k: l.outputs, alpha: 1, a: gz, lda: ldgz,
+          b: w, ldb: l.weightStride, beta: 0, c: gin.base, ldc: gin.ld)
+      }
+    }
+  }
+
+  /// JVP without checks. See `jvp`.
+  @usableFromInline
+  func jvpUnchecked(
+    _ theta: UnsafePointer<Scalar>, workspace ws: MLPWorkspace<Scalar>,
+    inputTangent: MatrixView<Scalar>?, parameterTangent: MatrixView<Scalar>?, directions nt: Int,
+    output: MatrixView<Scalar>, tangentWorkspace tws: MLPTangentWorkspace<Scalar>
+  ) {
+    let m = ws.rows
+    guard m > 0, let input = ws.input else { return }
+    let rowsT = m * nt
+    // du: tangent of the current layer's input, rowsT × in_l (contiguous), or nil for 0.
+    var du: UnsafePointer<Scalar>? = inputTangent.map { UnsafePointer($0.base) }
+    var useA = true
+    for (k, l) in layers.enumerated() {
+      let last = k == layers.count - 1
+      let dz: UnsafeMutablePointer<Scalar> = last ? output.base : (useA ? tws.bufferA : tws.bufferB).base
+      useA.toggle()
+      let w = theta + l.weightOffset
+      if let du, l.inputs > 0 {
+        Scalar.gemm(
+          transA: false, transB: true, m: rowsT, n: l.outputs, k: l.inputs, alpha: 1, a: du, lda: l.inputs,
+          b: w, ldb: l.weightStride, beta: 0, c: dz, ldc: l.outputs)
+      } else {
+        dz.update(repeating: 0, count: rowsT * l.outputs)
+      }
+      if let pt = parameterTangent {
+        let a: UnsafePointer<Scalar> = k == 0 ? UnsafePointer(input.base) : UnsafePointer(ws.activations[k - 1].base)
+        let lda = k == 0 ? input.ld : layers[k - 1].outputs
+        let db = tws.biasTangents.base
+        for tau in 0..<nt {
+          let dtheta = pt.base + tau * pt.ld
+          // rows (m, τ) of dz += a · dW_τ[:, :in]ᵀ
+          if l.inputs > 0 {
+            Scalar.gemm(
+              transA: false, transB: true, m: m, n: l.outputs, k: l.inputs, alpha: 1, a: a, lda: lda,
+              b: dtheta + l.weightOffset, ldb: l.weightStride, beta: 1, c: dz + tau * l.outputs,
+              ldc: nt * l.outputs)
+          }
+          let dbias = db + tau * l.outputs
+          for j in 0..<l.outputs {
+            var v = dtheta[l.biasOffset + j]
+            if l.hasTime { v += ws.time * dtheta[l.weightOffset + j * l.weightStride + l.inputs] }
+            dbias[j] = v
+          }
+        }
+        // dz[(m,τ), :] += dbias_τ
+        for r in 0..<m {
+          let row = dz + r * nt * l.outputs
+          Scalar.axpy(n: nt * l.outputs, alpha: 1, x: db, incx: 1, y: row, incy: 1)
+        }
+      }
+      if l.activation != .identity {
+        let d = ws.derivatives[k].base
+        if nt == 1 {
+          Scalar.multiplyInPlace(n: m * l.outputs, x: dz, y: d)
+        } else {
+          for r in 0..<m {
+            for tau in 0..<nt {
+              Scalar.multiplyInPlace(n: l.outputs, x: dz + (r * nt + tau) * l.outputs, y: d + r * l.outputs)
+            }
+          }
+        }
+      }
+      du = UnsafePointer(dz)
+    }
+  }
+}

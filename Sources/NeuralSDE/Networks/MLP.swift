@@ -1,0 +1,202 @@
+/// The shape of a multilayer perceptron.
+///
+/// Linear layers `z_l = W_l a_{l−1} + c_l`, `a_l = φ_l(z_l)`; hidden layers use
+/// `hiddenActivation`, the last one `outputActivation`. With `timeInput`, the
+/// input is `[x, t]`: the time is the *last* input column of the first layer
+/// (`W_0` is `[width, inputs + 1]`), computed as a rank-1 term `t·W_0[:, inputs]`
+/// added to the bias, so no time column is ever materialised.
+public struct MLPArchitecture: Sendable, Equatable, Codable {
+  /// Input width, not counting the time input.
+  public var inputs: Int
+  /// Whether time is an extra (last) input.
+  public var timeInput: Bool
+  /// Output widths of the linear layers; the last is the output dimension.
+  public var widths: [Int]
+  public var hiddenActivation: Activation
+  public var outputActivation: Activation
+
+  public init(
+    inputs: Int, timeInput: Bool, widths: [Int], hiddenActivation: Activation = .tanh,
+    outputActivation: Activation = .identity
+  ) {
+    self.inputs = inputs
+    self.timeInput = timeInput
+    self.widths = widths
+    self.hiddenActivation = hiddenActivation
+    self.outputActivation = outputActivation
+  }
+
+  public var outputs: Int { widths.last ?? inputs }
+
+  /// Checks that all widths are positive.
+  public func validate() throws {
+    guard inputs >= 0, !widths.isEmpty, widths.allSatisfy({ $0 > 0 }) else {
+      throw NSDEError.invalidArgument(
+        "MLP needs ≥ 0 inputs and ≥ 1 layer of positive width, got inputs = \(inputs), widths = \(widths)")
+    }
+    guard inputs + (timeInput ? 1 : 0) > 0 else {
+      throw NSDEError.invalidArgument("MLP has no inputs (inputs = 0 and no time input)")
+    }
+  }
+}
+
+/// A multilayer perceptron batched over rows (one row per Monte Carlo path),
+/// with analytic Jacobians.
+///
+/// The MLP itself holds no parameters: every pass reads them from a flat
+/// buffer (`parameterCount` elements, layout `parameterLayout(prefix:)`:
+/// `<prefix>.<k>.weight` `[out, in(+1)]` then `<prefix>.<k>.bias` `[out]` for
+/// each layer k), so one allocation can hold a whole model.
+///
+/// Passes (M = rows, all buffers row-major):
+/// - `forward`: input `M × inputs` (+ time `t`) → output `M × outputs`; the
+///   workspace keeps what the backward passes need.
+/// - `vjp`: `∂L/∂out` (`M × outputs`) → `∂L/∂in` (`M × inputs`) and `∂L/∂θ`
+///   summed over rows (optionally per group of rows).
+/// - `jvp`: input tangents `(M·T) × inputs` (row `m·T + τ` is direction τ of
+///   row m) and/or parameter tangents `T × P` → output tangents
+///   `(M·T) × outputs`, all T directions in the same GEMMs.
+public final class MLP<Scalar: BLASScalar>: @unchecked Sendable {
+  public let architecture: MLPArchitecture
+  /// Number of parameters (weights and biases of all layers).
+  public let parameterCount: Int
+  @usableFromInline let layers: [Layer]
+
+  @usableFromInline
+  struct Layer: Sendable {
+    /// Fan-in from the previous layer (excluding the time column).
+    let inputs: Int
+    /// Row stride of W: `inputs + 1` for the first layer with time input.
+    let weightStride: Int
+    let outputs: Int
+    let weightOffset: Int
+    let biasOffset: Int
+    let activation: Activation
+    let hasTime: Bool
+  }
+
+  /// - Throws: `invalidArgument` for empty or non-positive widths.
+  public init(_ architecture: MLPArchitecture) throws {
+    try architecture.validate()
+    self.architecture = architecture
+    var layers: [Layer] = []
+    var offset = 0
+    var fanIn = architecture.inputs
+    for (k, width) in architecture.widths.enumerated() {
+      let hasTime = k == 0 && architecture.timeInput
+      let stride = fanIn + (hasTime ? 1 : 0)
+      let last = k == architecture.widths.count - 1
+      layers.append(
+        Layer(
+          inputs: fanIn, weightStride: stride, outputs: width, weightOffset: offset,
+          biasOffset: offset + width * stride,
+          activation: last ? architecture.outputActivation : architecture.hiddenActivation,
+          hasTime: hasTime))
+      offset += width * stride + width
+      fanIn = width
+    }
+    self.layers = layers
+    parameterCount = offset
+  }
+
+  public var inputs: Int { architecture.inputs }
+  public var outputs: Int { architecture.outputs }
+  var maxWidth: Int { layers.map(\.outputs).max() ?? 0 }
+
+  /// Named slices of this network's parameters, offsets relative to its first parameter.
+  public func parameterLayout(prefix: String) -> [ParameterSlice] {
+    layers.enumerated().flatMap { k, l in
+      [
+        ParameterSlice(name: "\(prefix).\(k).weight", offset: l.weightOffset, shape: [l.outputs, l.weightStride]),
+        ParameterSlice(name: "\(prefix).\(k).bias", offset: l.biasOffset, shape: [l.outputs]),
+      ]
+    }
+  }
+
+  /// PyTorch's default `nn.Linear` initialisation: every weight and bias of a
+  /// layer uniform in `±1/√fan_in` (fan-in counts the time column), drawn in
+  /// storage order from `SplitMix64(seed)`.
+  public func initialize(_ parameters: UnsafeMutableBufferPointer<Scalar>, seed: UInt64) throws {
+    try checkParameters(parameters.count)
+    var rng = SplitMix64(seed: seed)
+    for l in layers {
+      let bound = 1 / Double(l.weightStride).squareRoot()
+      for i in l.weightOffset..<(l.biasOffset + l.outputs) {
+        parameters[i] = Scalar((2 * rng.nextUnit() - 1) * bound)
+      }
+    }
+  }
+
+  /// A workspace for batches of up to `rows` rows.
+  public func makeWorkspace(rows: Int) -> MLPWorkspace<Scalar> { MLPWorkspace(self, rows: rows) }
+
+  /// A workspace for JVPs of up to `rows` rows × `directions` tangent directions.
+  public func makeTangentWorkspace(rows: Int, directions: Int) -> MLPTangentWorkspace<Scalar> {
+    MLPTangentWorkspace(self, rows: rows, directions: directions)
+  }
+
+  func checkParameters(_ count: Int) throws {
+    guard count == parameterCount else {
+      throw NSDEError.shapeMismatch(
+        "parameter buffer has \(count) elements but the MLP \(architecture.inputs)\(architecture.timeInput ? "+t" : "") → \(architecture.widths.map(String.init).joined(separator: " → ")) has \(parameterCount) parameters"
+      )
+    }
+  }
+}
+
+/// Workspace of one MLP for batches of up to `capacity` rows: the
+/// activations and activation derivatives of the last forward pass (what the
+/// VJP/JVP need) and scratch buffers. Not thread-safe: use one per thread.
+public final class MLPWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
+  public let capacity: Int
+  /// `a_l` per layer, `capacity × width_l` (the last one is the output).
+  let activations: [Matrix<Scalar>]
+  /// `φ'(z_l)` per layer (unused for identity layers).
+  let derivatives: [Matrix<Scalar>]
+  /// Two `capacity × maxWidth` ping-pong buffers for backward passes.
+  let scratchA: Matrix<Scalar>
+  let scratchB: Matrix<Scalar>
+  /// `maxWidth` scalars: effective bias, column sums.
+  let vector: Matrix<Scalar>
+  let ones: Matrix<Scalar>
+  /// The input of the last forward pass (not owned) and its time and rows.
+  var input: MatrixView<Scalar>?
+  var time: Scalar = 0
+  var rows: Int = 0
+
+  init(_ mlp: MLP<Scalar>, rows capacity: Int) {
+    self.capacity = capacity
+    activations = mlp.layers.map { Matrix(rows: capacity, cols: $0.outputs) }
+    derivatives = mlp.layers.map { Matrix(rows: $0.activation == .identity ? 0 : capacity, cols: $0.outputs) }
+    let width = Swift.max(mlp.maxWidth, mlp.inputs)
+    scratchA = Matrix(rows: capacity, cols: width)
+    scratchB = Matrix(rows: capacity, cols: width)
+    vector = Matrix(rows: 2, cols: width)
+    ones = Matrix(rows: 1, cols: capacity)
+    ones.fill(1)
+  }
+
+  /// The output of the last forward pass, `rows × outputs`.
+  public var output: MatrixView<Scalar> {
+    let a = activations[activations.count - 1]
+    return MatrixView(base: a.base, rows: rows, cols: a.cols)
+  }
+}
+
+/// Scratch for `MLP.jvp`: two `(rows·directions) × maxWidth` buffers and a
+/// `directions × maxWidth` bias-tangent buffer.
+public final class MLPTangentWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
+  public let rows: Int
+  public let directions: Int
+  let bufferA: Matrix<Scalar>
+  let bufferB: Matrix<Scalar>
+  let biasTangents: Matrix<Scalar>
+
+  init(_ mlp: MLP<Scalar>, rows: Int, directions: Int) {
+    self.rows = rows
+    self.directions = directions
+    bufferA = Matrix(rows: rows * directions, cols: mlp.maxWidth)
+    bufferB = Matrix(rows: rows * directions, cols: mlp.maxWidth)
+    biasTangents = Matrix(rows: directions, cols: mlp.maxWidth)
+  }
+}
