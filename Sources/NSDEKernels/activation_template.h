@@ -43,27 +43,26 @@ static inline __attribute__((always_inline)) REAL SUFFIX(reduce)(REAL x, REAL *s
   return (x - kd * LN2_HI) - kd * LN2_LO;
 }
 
-/// expm1(r) for |r| ≤ ln2/2: Taylor polynomial (error below half an ulp).
+/// expm1(r) for |r| ≤ ln2/2 as r + r²·P(r), with P the Chebyshev
+/// (near-minimax) fit of (expm1(r) − r)/r² on that interval: degree 9 for
+/// Double (max relative error 4e-17), 4 for Float (2.4e-8).
 static inline __attribute__((always_inline)) REAL SUFFIX(expm1_reduced)(REAL r) {
 #if DOUBLE_PRECISION
-  REAL p = R(1.0 / 6227020800.0);          // 1/13!
-  p = p * r + R(1.0 / 479001600.0);         // 1/12!
-  p = p * r + R(1.0 / 39916800.0);
-  p = p * r + R(1.0 / 3628800.0);
-  p = p * r + R(1.0 / 362880.0);
-  p = p * r + R(1.0 / 40320.0);
-  p = p * r + R(1.0 / 5040.0);
-  p = p * r + R(1.0 / 720.0);
-  p = p * r + R(1.0 / 120.0);
-  p = p * r + R(1.0 / 24.0);
-  p = p * r + R(1.0 / 6.0);
-  p = p * r + R(0.5);
+  REAL p = R(2.5100375832561233664e-8);
+  p = p * r + R(2.7620075879983366586e-7);
+  p = p * r + R(2.7557268480310025526e-6);
+  p = p * r + R(0.000024801521322368693266);
+  p = p * r + R(0.00019841269863040545271);
+  p = p * r + R(0.0013888888917196719077);
+  p = p * r + R(0.0083333333333300644495);
+  p = p * r + R(0.041666666666624161903);
+  p = p * r + R(0.16666666666666667452);
+  p = p * r + R(0.50000000000000010211);
 #else
-  REAL p = R(1.0 / 5040.0);                 // 1/7!
-  p = p * r + R(1.0 / 720.0);
-  p = p * r + R(1.0 / 120.0);
-  p = p * r + R(1.0 / 24.0);
-  p = p * r + R(1.0 / 6.0);
+  REAL p = R(0.0013926176119935578823);
+  p = p * r + R(0.0083631730745137109028);
+  p = p * r + R(0.041666554662050533983);
+  p = p * r + R(0.1666657702559798819);
   p = p * r + R(0.5);
 #endif
   return r + (r * r) * p;
@@ -154,6 +153,7 @@ static inline __attribute__((always_inline)) void SUFFIX(eval)(int kind, REAL x,
 
 // One loop per kind, so the switch is outside the vectorised loop.
 #define NSDE_LOOP_BODY(KIND)                                                  \
+  _Pragma("clang loop interleave_count(4)")                                   \
   for (ptrdiff_t i = 0; i < n; i++) {                                         \
     REAL a, d, d2;                                                            \
     SUFFIX(eval)(KIND, x[i], &a, &d, &d2);                                    \
@@ -187,46 +187,65 @@ static void SUFFIX(activation_all)(int kind, ptrdiff_t n, const REAL *restrict x
   SUFFIX(activation_loop)(kind, n, x, y, dy, d2y, 1, 1, 1);
 }
 
-// In-place variant for y == x (no derivative outputs).
-NSDE_CLONES
-static void SUFFIX(activation_inplace)(int kind, ptrdiff_t n, REAL *x) {
+// In-place variants (elementwise, so aliasing is safe: each x[i] is read
+// before it is written).
+static inline __attribute__((always_inline)) void SUFFIX(inplace_loop)(int kind, ptrdiff_t n, REAL *x, REAL *restrict dy,
+                                                                      int want_dy) {
+#pragma clang loop vectorize(assume_safety) interleave_count(4)
   for (ptrdiff_t i = 0; i < n; i++) {
     REAL a, d, d2;
     SUFFIX(eval)(kind, x[i], &a, &d, &d2);
     x[i] = a;
+    if (want_dy) dy[i] = d;
   }
+}
+
+// The kind is a compile-time constant inside each loop, so only its own
+// formula is vectorised (a runtime kind would if-convert all of them).
+#define NSDE_DISPATCH(CALL)                                                   \
+  switch (kind) {                                                             \
+  case NSDE_ACTIVATION_TANH: CALL(NSDE_ACTIVATION_TANH); break;               \
+  case NSDE_ACTIVATION_SOFTPLUS: CALL(NSDE_ACTIVATION_SOFTPLUS); break;       \
+  case NSDE_ACTIVATION_SILU: CALL(NSDE_ACTIVATION_SILU); break;               \
+  case NSDE_ACTIVATION_LIPSWISH: CALL(NSDE_ACTIVATION_LIPSWISH); break;       \
+  default: CALL(NSDE_ACTIVATION_IDENTITY); break;                             \
+  }
+
+// In-place variants (elementwise, so aliasing is safe: each x[i] is read
+// before it is written).
+NSDE_CLONES
+static void SUFFIX(activation_inplace)(int kind, ptrdiff_t n, REAL *x) {
+#define CALL(K) SUFFIX(inplace_loop)(K, n, x, 0, 0)
+  NSDE_DISPATCH(CALL)
+#undef CALL
+}
+NSDE_CLONES
+static void SUFFIX(activation_inplace_dy)(int kind, ptrdiff_t n, REAL *x, REAL *restrict dy) {
+#define CALL(K) SUFFIX(inplace_loop)(K, n, x, dy, 1)
+  NSDE_DISPATCH(CALL)
+#undef CALL
 }
 
 void SUFFIX(nsde_activation)(int kind, ptrdiff_t n, const REAL *x, REAL *y, REAL *dy, REAL *d2y) {
   if (n <= 0) return;
-  REAL *scratch = 0;
-  if (y == 0) {
-    // Derivatives only: compute values in place of the first derivative buffer
-    // is not possible, so use a small stack chunk loop.
-    REAL buf[256];
-    for (ptrdiff_t i = 0; i < n; i += 256) {
-      ptrdiff_t len = n - i < 256 ? n - i : 256;
-      if (d2y) SUFFIX(activation_all)(kind, len, x + i, buf, dy ? dy + i : buf, d2y + i);
-      else if (dy) SUFFIX(activation_y_dy)(kind, len, x + i, buf, dy + i);
-    }
-    (void)scratch;
-    return;
-  }
-  if (y == x) {
+  if (y == x) {  // in place, values only (contract: no derivative outputs)
     SUFFIX(activation_inplace)(kind, n, (REAL *)x);
     return;
   }
-  if (d2y) {
-    REAL buf[256];
-    if (dy) SUFFIX(activation_all)(kind, n, x, y, dy, d2y);
-    else for (ptrdiff_t i = 0; i < n; i += 256) {
-      ptrdiff_t len = n - i < 256 ? n - i : 256;
-      SUFFIX(activation_all)(kind, len, x + i, y + i, buf, d2y + i);
+  REAL buf[256];
+  if (y && dy && d2y) { SUFFIX(activation_all)(kind, n, x, y, dy, d2y); return; }
+  if (y && dy) { SUFFIX(activation_y_dy)(kind, n, x, y, dy); return; }
+  if (y && !d2y) { SUFFIX(activation_y)(kind, n, x, y); return; }
+  // Some outputs missing: compute in chunks with scratch for the missing ones.
+  for (ptrdiff_t i = 0; i < n; i += 256) {
+    ptrdiff_t len = n - i < 256 ? n - i : 256;
+    REAL b1[256], b2[256];
+    if (d2y) {
+      SUFFIX(activation_all)(kind, len, x + i, y ? y + i : buf, dy ? dy + i : b1, d2y + i);
+    } else if (dy) {
+      SUFFIX(activation_y_dy)(kind, len, x + i, buf, dy + i);
     }
-  } else if (dy) {
-    SUFFIX(activation_y_dy)(kind, n, x, y, dy);
-  } else {
-    SUFFIX(activation_y)(kind, n, x, y);
+    (void)b2;
   }
 }
 
@@ -238,7 +257,7 @@ static void SUFFIX(add_bias_rows)(ptrdiff_t rows, ptrdiff_t cols, REAL *restrict
   }
 }
 
-void SUFFIX(nsde_bias_activation)(int kind, ptrdiff_t rows, ptrdiff_t cols, REAL *z, const REAL *bias, REAL *a, REAL *da) {
+void SUFFIX(nsde_bias_activation)(int kind, ptrdiff_t rows, ptrdiff_t cols, REAL *z, const REAL *bias, REAL *da) {
   if (rows <= 0 || cols <= 0) return;
   // Row blocks small enough to stay in L1 between the bias pass and the
   // activation pass.
@@ -247,25 +266,27 @@ void SUFFIX(nsde_bias_activation)(int kind, ptrdiff_t rows, ptrdiff_t cols, REAL
     ptrdiff_t nr = rows - r0 < block ? rows - r0 : block;
     REAL *zb = z + r0 * cols;
     if (bias) SUFFIX(add_bias_rows)(nr, cols, zb, bias);
-    REAL *ab = a + r0 * cols;
     if (kind == NSDE_ACTIVATION_IDENTITY) {
-      if (ab != zb) __builtin_memcpy(ab, zb, (size_t)(nr * cols) * sizeof(REAL));
       if (da) for (ptrdiff_t i = 0; i < nr * cols; i++) da[r0 * cols + i] = R(1);
-      continue;
-    }
-    if (da) {
-      if (ab == zb) {
-        REAL tmp[512];
-        SUFFIX(activation_y_dy)(kind, nr * cols, zb, tmp, da + r0 * cols);
-        __builtin_memcpy(ab, tmp, (size_t)(nr * cols) * sizeof(REAL));
-      } else {
-        SUFFIX(activation_y_dy)(kind, nr * cols, zb, ab, da + r0 * cols);
-      }
-    } else if (ab == zb) {
-      SUFFIX(activation_inplace)(kind, nr * cols, zb);
+    } else if (da) {
+      SUFFIX(activation_inplace_dy)(kind, nr * cols, zb, da + r0 * cols);
     } else {
-      SUFFIX(activation_y)(kind, nr * cols, zb, ab);
+      SUFFIX(activation_inplace)(kind, nr * cols, zb);
     }
+  }
+}
+
+NSDE_CLONES
+void SUFFIX(nsde_scale_by_derivative)(int kind, ptrdiff_t n, REAL *out, const REAL *g, const REAL *a,
+                                      const REAL *d) {
+  if (kind == NSDE_ACTIVATION_IDENTITY) {
+    if (out != g) for (ptrdiff_t i = 0; i < n; i++) out[i] = g[i];
+  } else if (kind == NSDE_ACTIVATION_TANH) {
+#pragma clang loop vectorize(assume_safety)
+    for (ptrdiff_t i = 0; i < n; i++) out[i] = g[i] * (R(1) - a[i] * a[i]);
+  } else {
+#pragma clang loop vectorize(assume_safety)
+    for (ptrdiff_t i = 0; i < n; i++) out[i] = g[i] * d[i];
   }
 }
 
@@ -295,3 +316,4 @@ ptrdiff_t SUFFIX(nsde_count_nonfinite)(ptrdiff_t n, const REAL *x) {
 #undef LN2
 #undef SQRT2
 #undef NSDE_LOOP_BODY
+#undef NSDE_DISPATCH

@@ -59,10 +59,16 @@ public protocol BLASScalar: BinaryFloatingPoint, Real, SIMDScalar, Sendable {
   static func activation(
     _ kind: Int32, n: Int, x: UnsafePointer<Self>, y: UnsafeMutablePointer<Self>?,
     dy: UnsafeMutablePointer<Self>?, d2y: UnsafeMutablePointer<Self>?)
-  /// Fused `z += bias` (row broadcast), `a = φ(z)`, `da = φ'(z)` over rows×cols.
+  /// Fused, in place over rows×cols: `z ← φ(z + bias)` (bias broadcast over
+  /// rows), `da = φ'(z + bias)`; `bias` and `da` may be nil.
   static func biasActivation(
     _ kind: Int32, rows: Int, cols: Int, z: UnsafeMutablePointer<Self>,
-    bias: UnsafePointer<Self>?, a: UnsafeMutablePointer<Self>, da: UnsafeMutablePointer<Self>?)
+    bias: UnsafePointer<Self>?, da: UnsafeMutablePointer<Self>?)
+  /// `out = g ⊙ φ'(z)` with φ' taken from `a = φ(z)` (tanh), from `d = φ'(z)`
+  /// (softplus, SiLU, LipSwish) or 1 (identity); `out` may equal `g`.
+  static func scaleByDerivative(
+    _ kind: Int32, n: Int, out: UnsafeMutablePointer<Self>, g: UnsafePointer<Self>,
+    a: UnsafePointer<Self>?, d: UnsafePointer<Self>?)
   /// `x[i] *= y[i]`.
   static func multiplyInPlace(n: Int, x: UnsafeMutablePointer<Self>, y: UnsafePointer<Self>)
   /// Number of NaN or ±Inf values among `n`.

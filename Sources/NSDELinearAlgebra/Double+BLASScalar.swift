@@ -81,8 +81,13 @@ extension Double: BLASScalar {
   @inlinable
   public static func biasActivation(
     _ kind: Int32, rows: Int, cols: Int, z: UnsafeMutablePointer<Double>,
-    bias: UnsafePointer<Double>?, a: UnsafeMutablePointer<Double>, da: UnsafeMutablePointer<Double>?
-  ) { nsde_bias_activation_f64(kind, rows, cols, z, bias, a, da) }
+    bias: UnsafePointer<Double>?, da: UnsafeMutablePointer<Double>?
+  ) { nsde_bias_activation_f64(kind, rows, cols, z, bias, da) }
+  @inlinable
+  public static func scaleByDerivative(
+    _ kind: Int32, n: Int, out: UnsafeMutablePointer<Double>, g: UnsafePointer<Double>,
+    a: UnsafePointer<Double>?, d: UnsafePointer<Double>?
+  ) { nsde_scale_by_derivative_f64(kind, n, out, g, a, d) }
   @inlinable
   public static func multiplyInPlace(n: Int, x: UnsafeMutablePointer<Double>, y: UnsafePointer<Double>) {
     nsde_mul_inplace_f64(n, x, y)

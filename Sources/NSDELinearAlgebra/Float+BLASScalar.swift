@@ -81,8 +81,13 @@ extension Float: BLASScalar {
   @inlinable
   public static func biasActivation(
     _ kind: Int32, rows: Int, cols: Int, z: UnsafeMutablePointer<Float>,
-    bias: UnsafePointer<Float>?, a: UnsafeMutablePointer<Float>, da: UnsafeMutablePointer<Float>?
-  ) { nsde_bias_activation_f32(kind, rows, cols, z, bias, a, da) }
+    bias: UnsafePointer<Float>?, da: UnsafeMutablePointer<Float>?
+  ) { nsde_bias_activation_f32(kind, rows, cols, z, bias, da) }
+  @inlinable
+  public static func scaleByDerivative(
+    _ kind: Int32, n: Int, out: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>,
+    a: UnsafePointer<Float>?, d: UnsafePointer<Float>?
+  ) { nsde_scale_by_derivative_f32(kind, n, out, g, a, d) }
   @inlinable
   public static func multiplyInPlace(n: Int, x: UnsafeMutablePointer<Float>, y: UnsafePointer<Float>) {
     nsde_mul_inplace_f32(n, x, y)

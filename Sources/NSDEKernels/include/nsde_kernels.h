@@ -33,16 +33,31 @@ void nsde_activation_f64(int kind, ptrdiff_t n, const double *x, double *y,
 void nsde_activation_f32(int kind, ptrdiff_t n, const float *x, float *y,
                          float *dy, float *d2y);
 
-/// Fused bias + activation over a row-major `rows × cols` block:
-/// `z[r,c] += bias[c]`, then `a[r,c] = φ(z[r,c])`, `da[r,c] = φ'(z[r,c])`.
-/// `bias` and `da` may be NULL; `a` may equal `z` (then only the activation is
-/// kept). One pass over memory.
+/// Fused bias + activation, in place, over a row-major `rows × cols` block:
+/// `z[r,c] ← φ(z[r,c] + bias[c])`, `da[r,c] = φ'(z[r,c] + bias[c])`.
+/// `bias` and `da` may be NULL. One pass over memory.
 void nsde_bias_activation_f64(int kind, ptrdiff_t rows, ptrdiff_t cols,
-                              double *z, const double *bias, double *a,
-                              double *da);
+                              double *z, const double *bias, double *da);
 void nsde_bias_activation_f32(int kind, ptrdiff_t rows, ptrdiff_t cols,
-                              float *z, const float *bias, float *a,
-                              float *da);
+                              float *z, const float *bias, float *da);
+
+/// `out[i] = g[i] · φ'(z[i])` over `n` values, where the derivative is read
+/// from the activation value `a = φ(z)` for tanh (`φ' = 1 − a²`, so no
+/// derivative needs storing), from `d = φ'(z)` for softplus/SiLU/LipSwish,
+/// and is 1 for identity (`a`, `d` may be NULL where unused). `out` may
+/// equal `g`.
+void nsde_scale_by_derivative_f64(int kind, ptrdiff_t n, double *out,
+                                  const double *g, const double *a,
+                                  const double *d);
+void nsde_scale_by_derivative_f32(int kind, ptrdiff_t n, float *out,
+                                  const float *g, const float *a,
+                                  const float *d);
+
+/// Whether an activation's derivative must be stored (1) or can be computed
+/// from its value (0: identity, tanh).
+static inline int nsde_activation_stores_derivative(int kind) {
+  return kind != NSDE_ACTIVATION_IDENTITY && kind != NSDE_ACTIVATION_TANH;
+}
 
 /// `x[i] *= y[i]` over `n` values.
 void nsde_mul_inplace_f64(ptrdiff_t n, double *x, const double *y);

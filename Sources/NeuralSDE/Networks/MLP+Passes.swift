@@ -171,8 +171,8 @@ extension MLP {
         for j in 0..<l.outputs { eff[j] = bias[j] + time * w[j * l.weightStride + l.inputs] }
         bias = UnsafePointer(eff)
       }
-      let da: UnsafeMutablePointer<Scalar>? = l.activation == .identity ? nil : ws.derivatives[k].base
-      Scalar.biasActivation(l.activation.kernelKind, rows: m, cols: l.outputs, z: z, bias: bias, a: z, da: da)
+      let da: UnsafeMutablePointer<Scalar>? = l.activation.storesDerivative ? ws.derivatives[k].base : nil
+      Scalar.biasActivation(l.activation.kernelKind, rows: m, cols: l.outputs, z: z, bias: bias, da: da)
       a = UnsafePointer(z)
       lda = l.outputs
     }
@@ -204,15 +204,15 @@ extension MLP {
       if l.activation != .identity {
         let dst = (useA ? ws.scratchA : ws.scratchB).base
         useA.toggle()
-        let d = ws.derivatives[k].base
+        let a = UnsafePointer(ws.activations[k].base)
+        let d = UnsafePointer(ws.derivatives[k].base)
+        let kind = l.activation.kernelKind
         if ldg == l.outputs {
-          dst.update(from: g, count: m * l.outputs)
-          Scalar.multiplyInPlace(n: m * l.outputs, x: dst, y: d)
+          Scalar.scaleByDerivative(kind, n: m * l.outputs, out: dst, g: g, a: a, d: d)
         } else {
           for r in 0..<m {
-            let out = dst + r * l.outputs
-            out.update(from: g + r * ldg, count: l.outputs)
-            Scalar.multiplyInPlace(n: l.outputs, x: out, y: d + r * l.outputs)
+            let o = r * l.outputs
+            Scalar.scaleByDerivative(kind, n: l.outputs, out: dst + o, g: g + r * ldg, a: a + o, d: d + o)
           }
         }
         gz = UnsafePointer(dst)
@@ -314,13 +314,17 @@ extension MLP {
         }
       }
       if l.activation != .identity {
-        let d = ws.derivatives[k].base
+        let a = UnsafePointer(ws.activations[k].base)
+        let d = UnsafePointer(ws.derivatives[k].base)
+        let kind = l.activation.kernelKind
         if nt == 1 {
-          Scalar.multiplyInPlace(n: m * l.outputs, x: dz, y: d)
+          Scalar.scaleByDerivative(kind, n: m * l.outputs, out: dz, g: dz, a: a, d: d)
         } else {
           for r in 0..<m {
+            let o = r * l.outputs
             for tau in 0..<nt {
-              Scalar.multiplyInPlace(n: l.outputs, x: dz + (r * nt + tau) * l.outputs, y: d + r * l.outputs)
+              let row = dz + (r * nt + tau) * l.outputs
+              Scalar.scaleByDerivative(kind, n: l.outputs, out: row, g: row, a: a + o, d: d + o)
             }
           }
         }

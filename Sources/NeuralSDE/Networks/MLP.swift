@@ -151,7 +151,8 @@ public final class MLPWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
   public let capacity: Int
   /// `a_l` per layer, `capacity × width_l` (the last one is the output).
   let activations: [Matrix<Scalar>]
-  /// `φ'(z_l)` per layer (unused for identity layers).
+  /// `φ'(z_l)` per layer, only where it cannot be recomputed from `a_l`
+  /// (empty for identity and tanh, whose derivative is `1 − a²`).
   let derivatives: [Matrix<Scalar>]
   /// Two `capacity × maxWidth` ping-pong buffers for backward passes.
   let scratchA: Matrix<Scalar>
@@ -167,7 +168,9 @@ public final class MLPWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
   init(_ mlp: MLP<Scalar>, rows capacity: Int) {
     self.capacity = capacity
     activations = mlp.layers.map { Matrix(rows: capacity, cols: $0.outputs) }
-    derivatives = mlp.layers.map { Matrix(rows: $0.activation == .identity ? 0 : capacity, cols: $0.outputs) }
+    derivatives = mlp.layers.map {
+      Matrix(rows: $0.activation.storesDerivative ? capacity : 0, cols: $0.outputs)
+    }
     let width = Swift.max(mlp.maxWidth, mlp.inputs)
     scratchA = Matrix(rows: capacity, cols: width)
     scratchB = Matrix(rows: capacity, cols: width)
