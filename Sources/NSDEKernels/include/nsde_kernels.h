@@ -71,3 +71,31 @@ ptrdiff_t nsde_count_nonfinite_f32(ptrdiff_t n, const float *x);
 }
 #endif
 #endif
+
+#ifndef NSDE_KERNELS_NOISE_H
+#define NSDE_KERNELS_NOISE_H
+#include <stdint.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// One Philox4x32-10 block (Salmon et al., SC'11): `out = philox(ctr, key)`.
+void nsde_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
+
+/// Standard normal values as a pure function of their indices:
+/// `out[p·ld + j] = scale · Z(seed, step, path0 + p, j)` for `p < count`,
+/// `j < m`. The pair `(Z(…, 2q), Z(…, 2q + 1))` is the Box–Muller transform of
+/// the Philox4x32-10 block with counter `(q, path_lo, step, path_hi)` and key
+/// `(seed_lo, seed_hi)`: the first 53 bits give `u1 ∈ (0, 1]`, the last 53
+/// bits `u2 ∈ [0, 1)`, and `Z = √(−2 log u1)·(cos 2πu2, sin 2πu2)`.
+/// Vectorised over paths.
+void nsde_normals_f64(uint64_t seed, uint64_t step, int64_t path0, ptrdiff_t count, ptrdiff_t m,
+                      double scale, double *out, ptrdiff_t ld);
+/// Same values as `nsde_normals_f64`, rounded to Float.
+void nsde_normals_f32(uint64_t seed, uint64_t step, int64_t path0, ptrdiff_t count, ptrdiff_t m,
+                      float scale, float *out, ptrdiff_t ld);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,144 @@
+// Counter-based Gaussian noise: Philox4x32-10 + vectorised Box–Muller.
+// See include/nsde_kernels.h for the exact mapping from indices to values.
+#include "nsde_kernels.h"
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__clang__)
+#define NSDE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NSDE_CLONES
+#endif
+
+#define PHILOX_M0 0xD2511F53u
+#define PHILOX_M1 0xCD9E8D57u
+#define PHILOX_W0 0x9E3779B9u
+#define PHILOX_W1 0xBB67AE85u
+
+static inline __attribute__((always_inline)) void philox_block(uint32_t c[4], uint32_t k0, uint32_t k1) {
+  for (int round = 0; round < 10; round++) {
+    if (round > 0) { k0 += PHILOX_W0; k1 += PHILOX_W1; }
+    uint64_t p0 = (uint64_t)PHILOX_M0 * c[0];
+    uint64_t p1 = (uint64_t)PHILOX_M1 * c[2];
+    uint32_t n0 = (uint32_t)(p1 >> 32) ^ c[1] ^ k0;
+    uint32_t n1 = (uint32_t)p1;
+    uint32_t n2 = (uint32_t)(p0 >> 32) ^ c[3] ^ k1;
+    uint32_t n3 = (uint32_t)p0;
+    c[0] = n0; c[1] = n1; c[2] = n2; c[3] = n3;
+  }
+}
+
+void nsde_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]) {
+  uint32_t c[4] = {ctr[0], ctr[1], ctr[2], ctr[3]};
+  philox_block(c, key[0], key[1]);
+  memcpy(out, c, sizeof c);
+}
+
+static inline uint64_t as_u64(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }
+static inline double as_f64(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
+
+/// log(u) for u in (0, 1] (normal numbers): exponent + atanh series on [√½, √2).
+static inline __attribute__((always_inline)) double log_unit(double u) {
+  uint64_t bits = as_u64(u);
+  uint64_t e = bits >> 52;                                     // biased exponent
+  double m = as_f64((bits & 0x000FFFFFFFFFFFFFull) | 0x3FF0000000000000ull);  // [1, 2)
+  double big = m > 0x1.6a09e667f3bcdp0 ? 1.0 : 0.0;
+  m = big != 0.0 ? m * 0.5 : m;
+  double ed = as_f64(0x4330000000000000ull | e) - 0x1p52 - 1023.0 + big;
+  double s = (m - 1.0) / (m + 1.0);
+  double s2 = s * s;
+  double q = 1.0 / 23.0;
+  q = q * s2 + 1.0 / 21.0;
+  q = q * s2 + 1.0 / 19.0;
+  q = q * s2 + 1.0 / 17.0;
+  q = q * s2 + 1.0 / 15.0;
+  q = q * s2 + 1.0 / 13.0;
+  q = q * s2 + 1.0 / 11.0;
+  q = q * s2 + 1.0 / 9.0;
+  q = q * s2 + 1.0 / 7.0;
+  q = q * s2 + 1.0 / 5.0;
+  q = q * s2 + 1.0 / 3.0;
+  double logm = 2.0 * s + (2.0 * s) * (s2 * q);
+  return ed * 0x1.62e42fefa3800p-1 + (ed * 0x1.ef35793c76730p-45 + logm);
+}
+
+/// (cos 2πu, sin 2πu) for u in [0, 1): quadrant from round(4u), Taylor
+/// polynomials on |φ| ≤ π/4.
+static inline __attribute__((always_inline)) void sincos_turn(double u, double *sn, double *cs) {
+  double t = 4.0 * u;
+  double qd = t + 0x1.8p52;
+  uint64_t qi = as_u64(qd);
+  qd -= 0x1.8p52;
+  double phi = (t - qd) * 0x1.921fb54442d18p0;  // (t − q)·π/2, |φ| ≤ π/4
+  double p2 = phi * phi;
+  double sp = 1.0 / 355687428096000.0;          // 1/17!
+  sp = sp * p2 - 1.0 / 1307674368000.0;
+  sp = sp * p2 + 1.0 / 6227020800.0;
+  sp = sp * p2 - 1.0 / 39916800.0;
+  sp = sp * p2 + 1.0 / 362880.0;
+  sp = sp * p2 - 1.0 / 5040.0;
+  sp = sp * p2 + 1.0 / 120.0;
+  sp = sp * p2 - 1.0 / 6.0;
+  double s = phi + phi * (p2 * sp);
+  double cp = 1.0 / 20922789888000.0;           // 1/16!
+  cp = cp * p2 - 1.0 / 87178291200.0;
+  cp = cp * p2 + 1.0 / 479001600.0;
+  cp = cp * p2 - 1.0 / 3628800.0;
+  cp = cp * p2 + 1.0 / 40320.0;
+  cp = cp * p2 - 1.0 / 720.0;
+  cp = cp * p2 + 1.0 / 24.0;
+  cp = cp * p2 - 0.5;
+  double c = 1.0 + p2 * cp;
+  uint64_t swap = qi & 1u;
+  double sv = swap ? c : s;
+  double cv = swap ? s : c;
+  *sn = (qi & 2u) ? -sv : sv;
+  *cs = ((qi + 1u) & 2u) ? -cv : cv;
+}
+
+#define CHUNK 256
+
+NSDE_CLONES
+static void normal_pairs(uint32_t k0, uint32_t k1, uint32_t q, uint32_t step_lo, int64_t path0, ptrdiff_t n,
+                         double scale, double *restrict z0, double *restrict z1) {
+  for (ptrdiff_t p = 0; p < n; p++) {
+    uint64_t path = (uint64_t)(path0 + p);
+    uint32_t c[4] = {q, (uint32_t)path, step_lo, (uint32_t)(path >> 32)};
+    philox_block(c, k0, k1);
+    uint64_t a = ((uint64_t)c[0] << 21) ^ (uint64_t)(c[1] >> 11);   // 53 bits
+    uint64_t b = ((uint64_t)c[2] << 21) ^ (uint64_t)(c[3] >> 11);
+    double u1 = (double)(int64_t)(a + 1) * 0x1p-53;                 // (0, 1]
+    double u2 = (double)(int64_t)b * 0x1p-53;                       // [0, 1)
+    double r = __builtin_elementwise_sqrt(-2.0 * log_unit(u1)) * scale;
+    double sn, cs;
+    sincos_turn(u2, &sn, &cs);
+    z0[p] = r * cs;
+    z1[p] = r * sn;
+  }
+}
+
+#define NORMALS_BODY(REAL)                                                           \
+  uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);                         \
+  uint32_t step_lo = (uint32_t)step;                                                 \
+  double z0[CHUNK], z1[CHUNK];                                                       \
+  for (ptrdiff_t p0 = 0; p0 < count; p0 += CHUNK) {                                  \
+    ptrdiff_t n = count - p0 < CHUNK ? count - p0 : CHUNK;                           \
+    for (ptrdiff_t j = 0; j < m; j += 2) {                                           \
+      normal_pairs(k0, k1, (uint32_t)(j / 2), step_lo, path0 + p0, n, (double)scale, z0, z1); \
+      REAL *o = out + p0 * ld + j;                                                   \
+      if (j + 1 < m) {                                                               \
+        for (ptrdiff_t p = 0; p < n; p++) { o[p * ld] = (REAL)z0[p]; o[p * ld + 1] = (REAL)z1[p]; } \
+      } else {                                                                       \
+        for (ptrdiff_t p = 0; p < n; p++) o[p * ld] = (REAL)z0[p];                   \
+      }                                                                              \
+    }                                                                                \
+  }
+
+void nsde_normals_f64(uint64_t seed, uint64_t step, int64_t path0, ptrdiff_t count, ptrdiff_t m, double scale,
+                      double *out, ptrdiff_t ld) {
+  NORMALS_BODY(double)
+}
+
+void nsde_normals_f32(uint64_t seed, uint64_t step, int64_t path0, ptrdiff_t count, ptrdiff_t m, float scale,
+                      float *out, ptrdiff_t ld) {
+  NORMALS_BODY(float)
+}

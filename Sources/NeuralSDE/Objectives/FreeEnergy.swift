@@ -1,0 +1,139 @@
+/// The Monte Carlo free energy `F̂` (MODEL.md §3) over a batch of data points:
+///
+///     F̂(y_b) = ½ Σ_i h_i ‖b̃(y_b, t_i)‖²  +  (1/K) Σ_k −log p_θ(y_b | X_N^{(b,k)})
+///
+/// an upper bound on `−log p_θ(y_b)` of the N-layer DLGM, in nats.
+public struct FreeEnergyEstimate: Sendable, Codable {
+  /// Mean of `F̂` over the batch.
+  public var mean: Double
+  /// `F̂(y_b)` per data point.
+  public var perDataPoint: [Double]
+  /// Monte Carlo standard error of `mean`: `√(Σ_b s_b²/K)/B` with `s_b²` the
+  /// sample variance of the K reconstruction terms of point b (for K = 1, the
+  /// variance across all paths is used instead).
+  public var standardError: Double
+  /// KL term per data point.
+  public var kl: [Double]
+  /// Mean reconstruction term `(1/K) Σ_k ℓ` per data point.
+  public var reconstruction: [Double]
+}
+
+/// The importance-weighted estimate of `−log p_θ(y)` with K paths per point
+/// (the Girsanov weight of the deterministic control as the proposal ratio):
+///
+///     −log p̂(y_b) = −log (1/K) Σ_k exp(log w_k − ℓ_k),   log w_k = −Σ_i b̃_i·ΔW_i − ½ Σ_i h_i ‖b̃_i‖²
+///
+/// In expectation it lies between `−log p(y)` and `F̂`, and tends to `−log p(y)` as K grows.
+public struct ImportanceWeightedEstimate: Sendable, Codable {
+  /// Mean over the batch.
+  public var mean: Double
+  public var perDataPoint: [Double]
+}
+
+/// Both variational estimates from one solve.
+public struct VariationalEstimates: Sendable, Codable {
+  public var freeEnergy: FreeEnergyEstimate
+  public var importanceWeighted: ImportanceWeightedEstimate
+}
+
+/// Samples of the generative model: latent `X_N` and observations `y ~ p_θ(y | X_N)`.
+public struct GenerativeSamples<Scalar: BLASScalar>: @unchecked Sendable {
+  /// `count × d`.
+  public var latent: Matrix<Scalar>
+  /// Decoder outputs (Gaussian means or Bernoulli logits), `count × D`.
+  public var decoded: Matrix<Scalar>
+  /// `count × D`.
+  public var observations: Matrix<Scalar>
+}
+
+extension NeuralSDEModel {
+  /// `F̂` and the importance-weighted estimate on the same paths.
+  ///
+  /// - Parameters:
+  ///   - data: `B × D`.
+  ///   - noise: increments for `grid.steps` steps and `M = B·K` paths.
+  ///   - pathsPerPoint: K.
+  public func variationalEstimates<Noise: BrownianIncrements>(
+    data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int, chunks: Int? = nil
+  ) throws -> VariationalEstimates where Noise.Scalar == Scalar {
+    let solve = try EulerMaruyama().solvePosterior(
+      self, data: data, noise: noise, options: .init(grid: grid, pathsPerPoint: k, chunks: chunks))
+    let nll = try reconstructionTerms(finalStates: solve.finalStates, data: data, pathsPerPoint: k)
+    let b = data.rows
+    var perPoint = [Double](repeating: 0, count: b)
+    var recon = [Double](repeating: 0, count: b)
+    var iw = [Double](repeating: 0, count: b)
+    var varianceSum = 0.0
+    for q in 0..<b {
+      let terms = (0..<k).map { nll[q * k + $0] }
+      let mean = terms.reduce(0, +) / Double(k)
+      recon[q] = mean
+      perPoint[q] = solve.klPerPoint[q] + mean
+      if k > 1 { varianceSum += terms.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(k - 1) / Double(k) }
+      // log-sum-exp of log w − ℓ
+      let a = (0..<k).map { solve.logWeights[q * k + $0] - nll[q * k + $0] }
+      let amax = a.max()!
+      let lse = amax + Double.log(a.map { Double.exp($0 - amax) }.reduce(0, +))
+      iw[q] = -(lse - Double.log(Double(k)))
+    }
+    let mean = perPoint.reduce(0, +) / Double(b)
+    var se: Double
+    if k > 1 {
+      se = varianceSum.squareRoot() / Double(b)
+    } else {
+      let all = (0..<(b * k)).map { solve.klPerPoint[$0 / k] + nll[$0] }
+      let mu = all.reduce(0, +) / Double(all.count)
+      let v = all.count > 1 ? all.map { ($0 - mu) * ($0 - mu) }.reduce(0, +) / Double(all.count - 1) : 0
+      se = (v / Double(all.count)).squareRoot()
+    }
+    return VariationalEstimates(
+      freeEnergy: FreeEnergyEstimate(
+        mean: mean, perDataPoint: perPoint, standardError: se, kl: solve.klPerPoint, reconstruction: recon),
+      importanceWeighted: ImportanceWeightedEstimate(mean: iw.reduce(0, +) / Double(b), perDataPoint: iw))
+  }
+
+  /// The free energy `F̂` (see `FreeEnergyEstimate`).
+  public func freeEnergy<Noise: BrownianIncrements>(
+    data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int, chunks: Int? = nil
+  ) throws -> FreeEnergyEstimate where Noise.Scalar == Scalar {
+    try variationalEstimates(data: data, noise: noise, grid: grid, pathsPerPoint: k, chunks: chunks).freeEnergy
+  }
+
+  /// The importance-weighted estimate of `−log p(y)` (see `ImportanceWeightedEstimate`).
+  public func importanceWeightedNegativeLogLikelihood<Noise: BrownianIncrements>(
+    data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int, chunks: Int? = nil
+  ) throws -> ImportanceWeightedEstimate where Noise.Scalar == Scalar {
+    try variationalEstimates(data: data, noise: noise, grid: grid, pathsPerPoint: k, chunks: chunks)
+      .importanceWeighted
+  }
+
+  /// `ℓ = −log p_θ(y_{⌊r/K⌋} | X_N^{(r)})` for every path r.
+  func reconstructionTerms(finalStates: Matrix<Scalar>, data: Matrix<Scalar>, pathsPerPoint k: Int) throws -> [Double] {
+    let ws = decoder.makeWorkspace(rows: finalStates.rows)
+    decoder.forwardUnchecked(parameters.base + decoderOffset, input: finalStates.view, time: 0, workspace: ws)
+    var out = [Scalar](repeating: 0, count: finalStates.rows)
+    let logStd = logStdOffset.map { UnsafePointer(parameters.base + $0) }
+    out.withUnsafeMutableBufferPointer { o in
+      configuration.likelihood.negativeLogLikelihood(
+        decoded: ws.output, data: data.view, pathsPerPoint: k, logStd: logStd, into: o.baseAddress!)
+    }
+    let bad = out.filter { !$0.isFinite }.count
+    guard bad == 0 else { throw NSDEError.nonFinite("the reconstruction loss is NaN/Inf for \(bad) path(s)") }
+    return out.map(Double.init)
+  }
+
+  /// Draws `count` samples from the generative model: the prior SDE from
+  /// `x_0`, the decoder, then `y ~ p_θ(y | X_N)` with likelihood noise from `seed`.
+  public func sample<Noise: BrownianIncrements>(
+    count: Int, noise: Noise, grid: TimeGrid, seed: UInt64, chunks: Int? = nil
+  ) throws -> GenerativeSamples<Scalar> where Noise.Scalar == Scalar {
+    let solve = try EulerMaruyama().solvePrior(self, paths: count, noise: noise, options: .init(grid: grid, chunks: chunks))
+    let ws = decoder.makeWorkspace(rows: count)
+    decoder.forwardUnchecked(parameters.base + decoderOffset, input: solve.finalStates.view, time: 0, workspace: ws)
+    let decoded = ws.output.copy()
+    var rng = SplitMix64(seed: seed)
+    let logStd = logStdOffset.map { o in (0..<dataDimension).map { parameters.base[o + $0] } }
+    let y = configuration.likelihood.sample(decoded: decoded.view, logStd: logStd, rng: &rng)
+    return GenerativeSamples(latent: solve.finalStates, decoded: decoded, observations: y)
+  }
+}

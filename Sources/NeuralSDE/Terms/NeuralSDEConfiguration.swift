@@ -1,0 +1,163 @@
+/// How the diffusion `σ(x, t; θ)` enters the SDE (MODEL.md §2).
+public enum NoiseType: Sendable, Equatable, Codable, CustomStringConvertible {
+  /// `σ` returns d values (one per coordinate, `m = d`); the diffusion MLP maps `[x, t] → d`.
+  case diagonal
+  /// `σ(t)` is independent of x (`m = d`, diagonal); the diffusion MLP maps `[t] → d`.
+  case additive
+  /// `σ` is a `d × m` matrix (row-major in the MLP output); the MLP maps `[x, t] → d·m`.
+  case general(noiseDimension: Int)
+
+  public var description: String {
+    switch self {
+    case .diagonal: return "diagonal"
+    case .additive: return "additive"
+    case .general(let m): return "general(m = \(m))"
+    }
+  }
+}
+
+/// The likelihood `p_θ(y | x)` applied to the decoder output.
+public enum Likelihood: Sendable, Equatable, Codable {
+  /// `N(y; decoder(x), std² I)` with a fixed standard deviation.
+  case gaussian(std: Double)
+  /// `N(y; decoder(x), diag(exp(2·s)))` with a learned per-dimension log-std
+  /// `s` (parameter `decoder.log_std`), initialised to `log(initialStd)`.
+  case gaussianLearnedStd(initialStd: Double)
+  /// `Bernoulli(y; sigmoid(decoder(x)))`, `y ∈ {0, 1}` (the decoder outputs logits).
+  case bernoulli
+}
+
+/// The initial state `x_0`.
+public enum InitialState: Sendable, Equatable, Codable {
+  /// A fixed `x_0` (length d).
+  case fixed([Double])
+  /// A learned `x_0` (parameter `x0`), initialised to the given value.
+  case learned([Double])
+
+  public var value: [Double] {
+    switch self {
+    case .fixed(let v), .learned(let v): return v
+    }
+  }
+}
+
+/// The architecture of a latent neural SDE (MODEL.md §2–3):
+///
+///     dX = [b(X,t;θ) + σ(X,t;θ)·b̃(y,t;β)] dt + σ(X,t;θ) dW,   X_0 = x_0,   y ~ p_θ(y | X_1)
+///
+/// with latent dimension `d`, noise dimension `m`, data dimension `D`.
+public struct NeuralSDEConfiguration: Sendable, Equatable, Codable {
+  public var latentDimension: Int
+  public var dataDimension: Int
+  public var noise: NoiseType
+  /// Drift `b`: `[x, t]` (d + 1) → d.
+  public var drift: MLPArchitecture
+  /// Diffusion `σ`: see `NoiseType` for its input and output widths.
+  public var diffusion: MLPArchitecture
+  /// Posterior drift (control) `b̃`: `[y, t]` (D + 1) → m.
+  public var posteriorDrift: MLPArchitecture
+  /// Decoder: x (d) → D (Gaussian mean or Bernoulli logits).
+  public var decoder: MLPArchitecture
+  public var likelihood: Likelihood
+  public var initialState: InitialState
+
+  public init(
+    latentDimension: Int, dataDimension: Int, noise: NoiseType, drift: MLPArchitecture,
+    diffusion: MLPArchitecture, posteriorDrift: MLPArchitecture, decoder: MLPArchitecture,
+    likelihood: Likelihood, initialState: InitialState
+  ) {
+    self.latentDimension = latentDimension
+    self.dataDimension = dataDimension
+    self.noise = noise
+    self.drift = drift
+    self.diffusion = diffusion
+    self.posteriorDrift = posteriorDrift
+    self.decoder = decoder
+    self.likelihood = likelihood
+    self.initialState = initialState
+  }
+
+  /// Noise dimension `m`.
+  public var noiseDimension: Int {
+    switch noise {
+    case .diagonal, .additive: return latentDimension
+    case .general(let m): return m
+    }
+  }
+
+  /// The reference problem of BENCHMARK.md: tanh MLPs of width `hidden`,
+  /// drift `[x,t] → H → H → d`, diagonal diffusion `[x,t] → H → d` with
+  /// softplus, posterior drift `[y,t] → H → H → d`, linear decoder `d → D`,
+  /// Gaussian likelihood with std 0.1, `x_0 = 0`.
+  public static func reference(
+    latentDimension d: Int = 16, dataDimension dataDim: Int = 2, hidden h: Int = 64,
+    noise: NoiseType = .diagonal, activation: Activation = .tanh
+  ) -> NeuralSDEConfiguration {
+    let m: Int
+    let diffusion: MLPArchitecture
+    switch noise {
+    case .diagonal:
+      m = d
+      diffusion = MLPArchitecture(
+        inputs: d, timeInput: true, widths: [h, d], hiddenActivation: activation, outputActivation: .softplus)
+    case .additive:
+      m = d
+      diffusion = MLPArchitecture(
+        inputs: 0, timeInput: true, widths: [h, d], hiddenActivation: activation, outputActivation: .softplus)
+    case .general(let mm):
+      m = mm
+      diffusion = MLPArchitecture(
+        inputs: d, timeInput: true, widths: [h, d * mm], hiddenActivation: activation, outputActivation: .identity)
+    }
+    return NeuralSDEConfiguration(
+      latentDimension: d, dataDimension: dataDim, noise: noise,
+      drift: MLPArchitecture(inputs: d, timeInput: true, widths: [h, h, d], hiddenActivation: activation),
+      diffusion: diffusion,
+      posteriorDrift: MLPArchitecture(inputs: dataDim, timeInput: true, widths: [h, h, m], hiddenActivation: activation),
+      decoder: MLPArchitecture(inputs: d, timeInput: false, widths: [dataDim]),
+      likelihood: .gaussian(std: 0.1), initialState: .fixed([Double](repeating: 0, count: d)))
+  }
+
+  /// Checks that the networks' widths fit together; names the first mismatch.
+  public func validate() throws {
+    let d = latentDimension
+    let m = noiseDimension
+    guard d >= 1, dataDimension >= 1, m >= 1 else {
+      throw NSDEError.invalidArgument(
+        "dimensions must be ≥ 1: latent d = \(d), data D = \(dataDimension), noise m = \(m)")
+    }
+    for (name, arch) in [("drift", drift), ("diffusion", diffusion), ("posterior drift", posteriorDrift), ("decoder", decoder)] {
+      do { try arch.validate() } catch let e as NSDEError { throw NSDEError.invalidArgument("\(name): \(e)") }
+    }
+    func expect(_ name: String, _ arch: MLPArchitecture, inputs: Int, time: Bool?, outputs: Int) throws {
+      guard arch.inputs == inputs else {
+        throw NSDEError.shapeMismatch("the \(name) takes \(arch.inputs) inputs but needs \(inputs)")
+      }
+      if let time, arch.timeInput != time {
+        throw NSDEError.shapeMismatch("the \(name) must \(time ? "" : "not ")take the time as an input")
+      }
+      guard arch.outputs == outputs else {
+        throw NSDEError.shapeMismatch("the \(name) has \(arch.outputs) outputs but needs \(outputs)")
+      }
+    }
+    try expect("drift", drift, inputs: d, time: true, outputs: d)
+    switch noise {
+    case .diagonal: try expect("diagonal diffusion", diffusion, inputs: d, time: true, outputs: d)
+    case .additive: try expect("additive diffusion", diffusion, inputs: 0, time: true, outputs: d)
+    case .general(let mm): try expect("general diffusion", diffusion, inputs: d, time: true, outputs: d * mm)
+    }
+    try expect("posterior drift", posteriorDrift, inputs: dataDimension, time: true, outputs: m)
+    try expect("decoder", decoder, inputs: d, time: nil, outputs: dataDimension)
+    guard initialState.value.count == d else {
+      throw NSDEError.shapeMismatch("x_0 has \(initialState.value.count) values but the latent dimension is \(d)")
+    }
+    guard initialState.value.allSatisfy(\.isFinite) else { throw NSDEError.nonFinite("x_0 contains NaN/Inf") }
+    switch likelihood {
+    case .gaussian(let s), .gaussianLearnedStd(let s):
+      guard s > 0, s.isFinite else {
+        throw NSDEError.invalidArgument("the likelihood's standard deviation must be positive and finite, got \(s)")
+      }
+    case .bernoulli: break
+    }
+  }
+}
