@@ -138,7 +138,7 @@ void nsde_normals_f64(uint64_t seed, uint64_t step, int64_t path0, ptrdiff_t cou
   NORMALS_BODY(double)
 }
 
-void nsde_normals_f32(uint64_t seed, uint64_t step, int64_t path0, ptrdiff_t count, ptrdiff_t m, float scale,
+void nsde_normals_f32(uint64_t seed, uint64_t step, int64_t path0, ptrdiff_t count, ptrdiff_t m, double scale,
                       float *out, ptrdiff_t ld) {
   NORMALS_BODY(float)
 }

@@ -93,7 +93,7 @@ void nsde_normals_f64(uint64_t seed, uint64_t step, int64_t path0, ptrdiff_t cou
                       double scale, double *out, ptrdiff_t ld);
 /// Same values as `nsde_normals_f64`, rounded to Float.
 void nsde_normals_f32(uint64_t seed, uint64_t step, int64_t path0, ptrdiff_t count, ptrdiff_t m,
-                      float scale, float *out, ptrdiff_t ld);
+                      double scale, float *out, ptrdiff_t ld);
 
 #ifdef __cplusplus
 }

@@ -12,9 +12,9 @@ public protocol BrownianIncrements<Scalar>: Sendable {
   /// Noise dimension `m`.
   var dimension: Int { get }
   /// Writes `ΔW_step` for paths `paths` into `out` (`paths.count × m`, row
-  /// stride `ld`): increments over a step of length `stepSize`, i.e.
-  /// `N(0, stepSize·I)` values.
-  func fill(step: Int, paths: Range<Int>, stepSize: Scalar, into out: UnsafeMutablePointer<Scalar>, ld: Int)
+  /// stride `ld`): increments over a step of length `stepSize` (in Double, so
+  /// that Float and Double solves see the same noise), i.e. `N(0, stepSize·I)` values.
+  func fill(step: Int, paths: Range<Int>, stepSize: Double, into out: UnsafeMutablePointer<Scalar>, ld: Int)
   /// Checks that this source can serve `steps × paths` increments of dimension `m`.
   func validate(steps: Int, paths: Int, dimension: Int) throws
 }
@@ -42,25 +42,25 @@ public struct PhiloxBrownianIncrements<Scalar: BLASScalar>: BrownianIncrements {
     self.dimension = dimension
   }
 
-  public func fill(step: Int, paths: Range<Int>, stepSize: Scalar, into out: UnsafeMutablePointer<Scalar>, ld: Int) {
+  public func fill(step: Int, paths: Range<Int>, stepSize: Double, into out: UnsafeMutablePointer<Scalar>, ld: Int) {
     Self.normals(
       seed: seed, step: step, paths: paths, dimension: dimension, scale: stepSize.squareRoot(), into: out, ld: ld)
   }
 
   /// Standard normals `scale · Z(seed, step, path, j)` for `paths` into `out` (`paths.count × dimension`, stride `ld`).
   public static func normals(
-    seed: UInt64, step: Int, paths: Range<Int>, dimension: Int, scale: Scalar,
+    seed: UInt64, step: Int, paths: Range<Int>, dimension: Int, scale: Double,
     into out: UnsafeMutablePointer<Scalar>, ld: Int
   ) {
     if let o = out as? UnsafeMutablePointer<Double> {
-      nsde_normals_f64(seed, UInt64(step), Int64(paths.lowerBound), paths.count, dimension, Double(scale), o, ld)
+      nsde_normals_f64(seed, UInt64(step), Int64(paths.lowerBound), paths.count, dimension, scale, o, ld)
     } else if let o = out as? UnsafeMutablePointer<Float> {
-      nsde_normals_f32(seed, UInt64(step), Int64(paths.lowerBound), paths.count, dimension, Float(scale), o, ld)
+      nsde_normals_f32(seed, UInt64(step), Int64(paths.lowerBound), paths.count, dimension, scale, o, ld)
     } else {
       // Other BLASScalar types: via Double.
       let tmp = UnsafeMutablePointer<Double>.allocate(capacity: Swift.max(paths.count * dimension, 1))
       defer { tmp.deallocate() }
-      nsde_normals_f64(seed, UInt64(step), Int64(paths.lowerBound), paths.count, dimension, Double(scale), tmp, dimension)
+      nsde_normals_f64(seed, UInt64(step), Int64(paths.lowerBound), paths.count, dimension, scale, tmp, dimension)
       for p in 0..<paths.count { for j in 0..<dimension { out[p * ld + j] = Scalar(tmp[p * dimension + j]) } }
     }
   }
@@ -100,7 +100,7 @@ public struct RecordedBrownianIncrements<Scalar: BLASScalar>: BrownianIncrements
     var v = [Scalar](repeating: 0, count: n * paths * m)
     v.withUnsafeMutableBufferPointer { p in
       for i in 0..<n {
-        source.fill(step: i, paths: 0..<paths, stepSize: Scalar(grid.stepSize(i)), into: p.baseAddress! + i * paths * m, ld: m)
+        source.fill(step: i, paths: 0..<paths, stepSize: grid.stepSize(i), into: p.baseAddress! + i * paths * m, ld: m)
       }
     }
     try self.init(steps: n, paths: paths, dimension: m, values: v)
@@ -129,7 +129,7 @@ public struct RecordedBrownianIncrements<Scalar: BLASScalar>: BrownianIncrements
     }
   }
 
-  public func fill(step: Int, paths range: Range<Int>, stepSize: Scalar, into out: UnsafeMutablePointer<Scalar>, ld: Int) {
+  public func fill(step: Int, paths range: Range<Int>, stepSize: Double, into out: UnsafeMutablePointer<Scalar>, ld: Int) {
     values.withUnsafeBufferPointer { v in
       let base = v.baseAddress! + (step * paths + range.lowerBound) * dimension
       if ld == dimension {

@@ -204,7 +204,7 @@ final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
     for i in 0..<grid.steps {
       let t = Scalar(grid.times[i])
       let h = Scalar(grid.stepSize(i))
-      noise.fill(step: i, paths: pathRange, stepSize: h, into: dw, ld: m)
+      noise.fill(step: i, paths: pathRange, stepSize: grid.stepSize(i), into: dw, ld: m)
       if let data, let kl, let logWeights {
         // Control b̃(y, t_i) for the chunk's data points, then ΔW̃ = ΔW + h·b̃.
         model.posteriorDrift.forwardUnchecked(

@@ -1,0 +1,220 @@
+import Foundation
+
+/// The linear-Gaussian latent model of MODEL.md §5, with closed forms:
+///
+///     dX = (A X + c0 + c1 t) dt + Σ (dW + (u0 + u1 t) dt),   X_0 = x0,   y ~ N(C X_1 + e, s² I)
+///
+/// `X_N` is Gaussian for every N and in the limit, so `−log p(y)` and the free
+/// energy of the deterministic control `u(t) = u0 + u1 t` are exact (LAPACK).
+public struct LinearGaussianOracle {
+  public var a: Matrix<Double>      // d×d
+  public var c0: [Double]           // d
+  public var c1: [Double]           // d
+  public var sigma: Matrix<Double>  // d×m
+  public var x0: [Double]           // d
+  public var decoder: Matrix<Double>  // D×d
+  public var decoderBias: [Double]  // D
+  public var std: Double
+  public var u0: [Double]           // m
+  public var u1: [Double]           // m
+
+  public init(
+    a: Matrix<Double>, c0: [Double], c1: [Double], sigma: Matrix<Double>, x0: [Double], decoder: Matrix<Double>,
+    decoderBias: [Double], std: Double, u0: [Double], u1: [Double]
+  ) {
+    self.a = a
+    self.c0 = c0
+    self.c1 = c1
+    self.sigma = sigma
+    self.x0 = x0
+    self.decoder = decoder
+    self.decoderBias = decoderBias
+    self.std = std
+    self.u0 = u0
+    self.u1 = u1
+  }
+
+  public var d: Int { a.rows }
+  public var m: Int { sigma.cols }
+  public var dataDim: Int { decoder.rows }
+
+  /// The NeuralSDE model with linear networks realising this problem
+  /// (general noise if `general`, else additive diagonal noise, which needs Σ diagonal).
+  public func model(general: Bool) throws -> NeuralSDEModel<Double> {
+    let noise: NoiseType = general ? .general(noiseDimension: m) : .additive
+    let config = NeuralSDEConfiguration(
+      latentDimension: d, dataDimension: dataDim, noise: noise,
+      drift: MLPArchitecture(inputs: d, timeInput: true, widths: [d], outputActivation: .identity),
+      diffusion: general
+        ? MLPArchitecture(inputs: d, timeInput: true, widths: [d * m], outputActivation: .identity)
+        : MLPArchitecture(inputs: 0, timeInput: true, widths: [d], outputActivation: .identity),
+      posteriorDrift: MLPArchitecture(inputs: dataDim, timeInput: true, widths: [m], outputActivation: .identity),
+      decoder: MLPArchitecture(inputs: d, timeInput: false, widths: [dataDim], outputActivation: .identity),
+      likelihood: .gaussian(std: std), initialState: .fixed(x0))
+    let model = try NeuralSDEModel<Double>(config, seed: 1)
+    let p = model.parameters
+    let dw = try p.values("drift.0.weight")
+    for i in 0..<d {
+      for j in 0..<d { dw[i * (d + 1) + j] = a[i, j] }
+      dw[i * (d + 1) + d] = c1[i]
+    }
+    try p.values("drift.0.bias").update(from: c0)
+    let sw = try p.values("diffusion.0.weight")
+    for i in 0..<sw.count { sw[i] = 0 }
+    let sb = try p.values("diffusion.0.bias")
+    if general {
+      for i in 0..<d { for l in 0..<m { sb[i * m + l] = sigma[i, l] } }
+    } else {
+      for i in 0..<d { sb[i] = sigma[i, i] }
+    }
+    let pw = try p.values("posterior.0.weight")
+    for l in 0..<m {
+      for j in 0..<dataDim { pw[l * (dataDim + 1) + j] = 0 }
+      pw[l * (dataDim + 1) + dataDim] = u1[l]
+    }
+    try p.values("posterior.0.bias").update(from: u0)
+    let cw = try p.values("decoder.0.weight")
+    for i in 0..<dataDim { for j in 0..<d { cw[i * d + j] = decoder[i, j] } }
+    try p.values("decoder.0.bias").update(from: decoderBias)
+    return model
+  }
+
+  func control(_ t: Double) -> [Double] { (0..<m).map { u0[$0] + u1[$0] * t } }
+
+  /// Mean and covariance of `X_N` for N uniform EM steps under the control.
+  public func discreteMoments(steps n: Int) throws -> (mean: [Double], cov: Matrix<Double>) {
+    let h = 1.0 / Double(n)
+    let f = Matrix<Double>(rows: d, cols: d) { r, c in (r == c ? 1 : 0) + h * a[r, c] }
+    var mean = x0
+    let cov = Matrix<Double>(rows: d, cols: d)
+    let ssT = try BLAS.matmul(sigma, sigma, transposeB: true)
+    var covCur = cov
+    for i in 0..<n {
+      let t = Double(i) * h
+      let u = control(t)
+      var next = [Double](repeating: 0, count: d)
+      for r in 0..<d {
+        var v = 0.0
+        for c in 0..<d { v += f[r, c] * mean[c] }
+        v += h * (c0[r] + c1[r] * t)
+        for l in 0..<m { v += h * sigma[r, l] * u[l] }
+        next[r] = v
+      }
+      mean = next
+      // cov ← F cov Fᵀ + h ΣΣᵀ
+      let fc = try BLAS.matmul(f, covCur)
+      let fcf = try BLAS.matmul(fc, f, transposeB: true)
+      covCur = Matrix(rows: d, cols: d) { r, c in fcf[r, c] + h * ssT[r, c] }
+    }
+    return (mean, covCur)
+  }
+
+  /// Mean and covariance of `X_1` for the SDE (matrix exponentials, Van Loan).
+  public func continuousMoments() throws -> (mean: [Double], cov: Matrix<Double>) {
+    // Mean: d/dt [m; t; 1] = [[A, c1 + Σu1, c0 + Σu0]; [0, 0, 1]; [0, 0, 0]] [m; t; 1].
+    let n = d + 2
+    let aug = Matrix<Double>(rows: n, cols: n)
+    for r in 0..<d {
+      for c in 0..<d { aug[r, c] = a[r, c] }
+      var s1 = c1[r]
+      var s0 = c0[r]
+      for l in 0..<m {
+        s1 += sigma[r, l] * u1[l]
+        s0 += sigma[r, l] * u0[l]
+      }
+      aug[r, d] = s1
+      aug[r, d + 1] = s0
+    }
+    aug[d, d + 1] = 1
+    let e = try LAPACK.exponential(aug)
+    let mean = (0..<d).map { r in (0..<d).map { e[r, $0] * x0[$0] }.reduce(0, +) + e[r, d + 1] }
+    // Covariance (Van Loan): exp([[−A, ΣΣᵀ], [0, Aᵀ]]) = [[·, F12], [0, F22]], P = F22ᵀ F12.
+    let ssT = try BLAS.matmul(sigma, sigma, transposeB: true)
+    let vl = Matrix<Double>(rows: 2 * d, cols: 2 * d)
+    for r in 0..<d {
+      for c in 0..<d {
+        vl[r, c] = -a[r, c]
+        vl[r, d + c] = ssT[r, c]
+        vl[d + r, d + c] = a[c, r]
+      }
+    }
+    let ev = try LAPACK.exponential(vl)
+    let f12 = Matrix<Double>(rows: d, cols: d) { r, c in ev[r, d + c] }
+    let f22 = Matrix<Double>(rows: d, cols: d) { r, c in ev[d + r, d + c] }
+    let cov = try BLAS.matmul(f22, transposeA: true, f12)
+    return (mean, cov)
+  }
+
+  /// The left-point discrete KL `½ Σ_i h ‖u(t_i)‖²`.
+  public func discreteKL(steps n: Int) -> Double {
+    let h = 1.0 / Double(n)
+    return (0..<n).map { i in 0.5 * h * control(Double(i) * h).map { $0 * $0 }.reduce(0, +) }.reduce(0, +)
+  }
+
+  /// `½ ∫_0^1 ‖u0 + u1 t‖² dt`.
+  public var continuousKL: Double {
+    var s = 0.0
+    for l in 0..<m {
+      let a0: Double = u0[l]
+      let a1: Double = u1[l]
+      s += a0 * a0 + a0 * a1 + a1 * a1 / 3
+    }
+    return 0.5 * s
+  }
+
+  /// Expected reconstruction `E[−log N(y; C X + e, s² I)]` for `X ~ N(mean, cov)`.
+  public func expectedReconstruction(y: [Double], mean: [Double], cov: Matrix<Double>) throws -> Double {
+    let dd = Double(dataDim)
+    var quad = 0.0
+    for i in 0..<dataDim {
+      var pred = decoderBias[i]
+      for j in 0..<d { pred += decoder[i, j] * mean[j] }
+      quad += (y[i] - pred) * (y[i] - pred)
+    }
+    let ccov = try BLAS.matmul(try BLAS.matmul(decoder, cov), decoder, transposeB: true)
+    var trace = 0.0
+    for i in 0..<dataDim { trace += ccov[i, i] }
+    return 0.5 * (quad + trace) / (std * std) + dd * log(std) + 0.5 * dd * log(2 * Double.pi)
+  }
+
+  /// `−log N(y; C mean + e, C cov Cᵀ + s² I)` (mean and cov of the *prior*).
+  public func negativeLogLikelihood(y: [Double], priorMean: [Double], priorCov: Matrix<Double>) throws -> Double {
+    let ccov = try BLAS.matmul(try BLAS.matmul(decoder, priorCov), decoder, transposeB: true)
+    for i in 0..<dataDim { ccov[i, i] += std * std }
+    let r = Matrix<Double>(rows: dataDim, cols: 1) { i, _ in
+      var pred = decoderBias[i]
+      for j in 0..<d { pred += decoder[i, j] * priorMean[j] }
+      return y[i] - pred
+    }
+    let sol = try LAPACK.choleskySolve(ccov, r)
+    var quad = 0.0
+    for i in 0..<dataDim { quad += r[i, 0] * sol[i, 0] }
+    return 0.5 * quad + 0.5 * (try LAPACK.logDeterminantSPD(ccov)) + 0.5 * Double(dataDim) * log(2 * Double.pi)
+  }
+
+  /// The oracle with the control set to zero (the prior).
+  public var prior: LinearGaussianOracle {
+    var o = self
+    o.u0 = [Double](repeating: 0, count: m)
+    o.u1 = [Double](repeating: 0, count: m)
+    return o
+  }
+
+  /// Exact discrete free energy of the N-step chain.
+  public func discreteFreeEnergy(y: [Double], steps n: Int) throws -> Double {
+    let (mean, cov) = try discreteMoments(steps: n)
+    return discreteKL(steps: n) + (try expectedReconstruction(y: y, mean: mean, cov: cov))
+  }
+
+  /// Exact `−log p(y)` of the N-step chain.
+  public func discreteNegativeLogLikelihood(y: [Double], steps n: Int) throws -> Double {
+    let (mean, cov) = try prior.discreteMoments(steps: n)
+    return try negativeLogLikelihood(y: y, priorMean: mean, priorCov: cov)
+  }
+
+  /// Free energy of the continuous model.
+  public func continuousFreeEnergy(y: [Double]) throws -> Double {
+    let (mean, cov) = try continuousMoments()
+    return continuousKL + (try expectedReconstruction(y: y, mean: mean, cov: cov))
+  }
+}

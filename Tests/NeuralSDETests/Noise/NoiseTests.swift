@@ -1,0 +1,91 @@
+import Foundation
+import NSDEKernels
+import XCTest
+import _NSDETestSupport
+
+final class NoiseTests: XCTestCase {
+  /// Known-answer vectors of Random123's kat_vectors for Philox4x32-10.
+  func testPhiloxKnownAnswers() {
+    let cases: [([UInt32], [UInt32], [UInt32])] = [
+      ([0, 0, 0, 0], [0, 0], [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8]),
+      ([.max, .max, .max, .max], [.max, .max], [0x408f_276d, 0x41c8_3b0e, 0xa20b_c7c6, 0x6d54_51fd]),
+      (
+        [0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344], [0xa409_3822, 0x299f_31d0],
+        [0xd16c_fe09, 0x94fd_cceb, 0x5001_e420, 0x2412_6ea1]
+      ),
+    ]
+    for (ctr, key, want) in cases {
+      var out = [UInt32](repeating: 0, count: 4)
+      nsde_philox4x32_10(ctr, key, &out)
+      XCTAssertEqual(out, want)
+    }
+  }
+
+  /// The increment is a pure function of (seed, step, path, component):
+  /// any split of the paths, any order, gives the same values.
+  func testIncrementsDoNotDependOnSplitOrOrder() {
+    let noise = PhiloxBrownianIncrements<Double>(seed: 11, dimension: 5)
+    let whole = Matrix<Double>(rows: 1024, cols: 5)
+    noise.fill(step: 3, paths: 0..<1024, stepSize: 0.02, into: whole.base, ld: 5)
+    let pieces = Matrix<Double>(rows: 1024, cols: 5)
+    for range in Threading.partition(1024, into: 4).reversed() {
+      noise.fill(step: 3, paths: range, stepSize: 0.02, into: pieces.base + range.lowerBound * 5, ld: 5)
+    }
+    XCTAssertTrue(whole.elements == pieces.elements, "split changes the increments")
+    // Strided output and a single path.
+    let wide = Matrix<Double>(rows: 3, cols: 9)
+    noise.fill(step: 3, paths: 100..<103, stepSize: 0.02, into: wide.base + 2, ld: 9)
+    for r in 0..<3 { for j in 0..<5 { XCTAssertEqual(wide[r, 2 + j], whole[100 + r, j]) } }
+    // Different steps and seeds differ.
+    let other = Matrix<Double>(rows: 1024, cols: 5)
+    noise.fill(step: 4, paths: 0..<1024, stepSize: 0.02, into: other.base, ld: 5)
+    XCTAssertFalse(other.elements == whole.elements, "steps 3 and 4 have the same increments")
+    // Float increments are the Double ones rounded.
+    let f = Matrix<Float>(rows: 1024, cols: 5)
+    PhiloxBrownianIncrements<Float>(seed: 11, dimension: 5).fill(step: 3, paths: 0..<1024, stepSize: 0.02, into: f.base, ld: 5)
+    XCTAssertEqual(zip(f.elements, whole.elements).filter { $0 != Float($1) }.count, 0, "Float ≠ rounded Double")
+  }
+
+  /// Moments of the normals: mean 0, variance h, kurtosis 3, and no correlation
+  /// between neighbouring components, paths or steps (4 standard errors).
+  func testIncrementMoments() {
+    let m = 6
+    let paths = 20000
+    let h = 0.01
+    let noise = PhiloxBrownianIncrements<Double>(seed: 5, dimension: m)
+    let a = Matrix<Double>(rows: paths, cols: m)
+    let b = Matrix<Double>(rows: paths, cols: m)
+    noise.fill(step: 0, paths: 0..<paths, stepSize: h, into: a.base, ld: m)
+    noise.fill(step: 1, paths: 0..<paths, stepSize: h, into: b.base, ld: m)
+    let z = a.elements.map { $0 / h.squareRoot() }
+    let n = Double(z.count)
+    let mean = z.reduce(0, +) / n
+    let variance = z.map { $0 * $0 }.reduce(0, +) / n
+    let kurtosis = z.map { $0 * $0 * $0 * $0 }.reduce(0, +) / n
+    XCTAssertLessThan(abs(mean), 4 / n.squareRoot())
+    XCTAssertLessThan(abs(variance - 1), 4 * (2 / n).squareRoot())
+    XCTAssertLessThan(abs(kurtosis - 3), 4 * (96 / n).squareRoot())
+    var cComp = 0.0, cStep = 0.0, cPath = 0.0
+    for p in 0..<(paths - 1) {
+      cComp += a[p, 0] * a[p, 1]
+      cStep += a[p, 2] * b[p, 2]
+      cPath += a[p, 3] * a[p + 1, 3]
+    }
+    for c in [cComp, cStep, cPath] { XCTAssertLessThan(abs(c / Double(paths) / h), 4 / Double(paths).squareRoot()) }
+  }
+
+  func testRecordedIncrementsValidateAndCoarsen() throws {
+    XCTAssertNil(expectError(containing: ["5 values", "[2, 2, 2]"]) {
+      _ = try RecordedBrownianIncrements<Double>(steps: 2, paths: 2, dimension: 2, values: [1, 2, 3, 4, 5])
+    })
+    XCTAssertNil(expectError(containing: ["NaN"]) {
+      _ = try RecordedBrownianIncrements<Double>(steps: 1, paths: 1, dimension: 2, values: [1, .nan])
+    })
+    let grid = try TimeGrid(uniformSteps: 8)
+    let rec = try RecordedBrownianIncrements(from: PhiloxBrownianIncrements<Double>(seed: 1, dimension: 2), grid: grid, paths: 3)
+    let coarse = try rec.coarsened(by: 4)
+    XCTAssertEqual(coarse.steps, 2)
+    XCTAssertEqual(coarse.values[0], (0..<4).map { rec.values[$0 * 6] }.reduce(0, +), accuracy: 1e-15)
+    XCTAssertNil(expectError(containing: ["[8, 3, 2]", "[8, 4, 2]"]) { try rec.validate(steps: 8, paths: 4, dimension: 2) })
+  }
+}
