@@ -69,6 +69,25 @@ public protocol BLASScalar: BinaryFloatingPoint, Real, SIMDScalar, Sendable {
   static func scaleByDerivative(
     _ kind: Int32, n: Int, out: UnsafeMutablePointer<Self>, g: UnsafePointer<Self>,
     a: UnsafePointer<Self>?, d: UnsafePointer<Self>?)
+  // MARK: Euler–Maruyama kernels (NSDEKernels, see nsde_kernels.h)
+
+  /// `out = x + h·b + σ ⊙ dw` over n values.
+  static func emDiagonal(
+    n: Int, x: UnsafePointer<Self>, b: UnsafePointer<Self>, sigma: UnsafePointer<Self>,
+    dw: UnsafePointer<Self>, h: Self, out: UnsafeMutablePointer<Self>)
+  /// `out[r] = x[r] + h·b[r] + σ ⊙ dw[r]`, one σ row shared by all rows.
+  static func emAdditive(
+    rows: Int, d: Int, x: UnsafePointer<Self>, b: UnsafePointer<Self>, sigma: UnsafePointer<Self>,
+    dw: UnsafePointer<Self>, h: Self, out: UnsafeMutablePointer<Self>)
+  /// `out[r] = x[r] + h·b[r] + σ[r]·dw[r]` with σ[r] a d×m matrix.
+  static func emGeneral(
+    rows: Int, d: Int, m: Int, x: UnsafePointer<Self>, b: UnsafePointer<Self>, sigma: UnsafePointer<Self>,
+    dw: UnsafePointer<Self>, h: Self, out: UnsafeMutablePointer<Self>)
+  /// The control as a shift of the increments, with KL and log-weight accumulation.
+  static func applyControl(
+    points: Int, k: Int, m: Int, u: UnsafePointer<Self>, dw: UnsafeMutablePointer<Self>, h: Self,
+    kl: UnsafeMutablePointer<Double>, logWeights: UnsafeMutablePointer<Double>)
+
   /// `x[i] *= y[i]`.
   static func multiplyInPlace(n: Int, x: UnsafeMutablePointer<Self>, y: UnsafePointer<Self>)
   /// Number of NaN or ±Inf values among `n`.

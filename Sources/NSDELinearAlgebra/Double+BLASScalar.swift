@@ -96,4 +96,24 @@ extension Double: BLASScalar {
   public static func countNonFinite(n: Int, x: UnsafePointer<Double>) -> Int {
     nsde_count_nonfinite_f64(n, x)
   }
+  @inlinable
+  public static func emDiagonal(
+    n: Int, x: UnsafePointer<Double>, b: UnsafePointer<Double>, sigma: UnsafePointer<Double>,
+    dw: UnsafePointer<Double>, h: Double, out: UnsafeMutablePointer<Double>
+  ) { nsde_em_diagonal_f64(n, x, b, sigma, dw, h, out) }
+  @inlinable
+  public static func emAdditive(
+    rows: Int, d: Int, x: UnsafePointer<Double>, b: UnsafePointer<Double>, sigma: UnsafePointer<Double>,
+    dw: UnsafePointer<Double>, h: Double, out: UnsafeMutablePointer<Double>
+  ) { nsde_em_additive_f64(rows, d, x, b, sigma, dw, h, out) }
+  @inlinable
+  public static func emGeneral(
+    rows: Int, d: Int, m: Int, x: UnsafePointer<Double>, b: UnsafePointer<Double>, sigma: UnsafePointer<Double>,
+    dw: UnsafePointer<Double>, h: Double, out: UnsafeMutablePointer<Double>
+  ) { nsde_em_general_f64(rows, d, m, x, b, sigma, dw, h, out) }
+  @inlinable
+  public static func applyControl(
+    points: Int, k: Int, m: Int, u: UnsafePointer<Double>, dw: UnsafeMutablePointer<Double>, h: Double,
+    kl: UnsafeMutablePointer<Double>, logWeights: UnsafeMutablePointer<Double>
+  ) { nsde_apply_control_f64(points, k, m, u, dw, h, kl, logWeights) }
 }

@@ -96,4 +96,24 @@ extension Float: BLASScalar {
   public static func countNonFinite(n: Int, x: UnsafePointer<Float>) -> Int {
     nsde_count_nonfinite_f32(n, x)
   }
+  @inlinable
+  public static func emDiagonal(
+    n: Int, x: UnsafePointer<Float>, b: UnsafePointer<Float>, sigma: UnsafePointer<Float>,
+    dw: UnsafePointer<Float>, h: Float, out: UnsafeMutablePointer<Float>
+  ) { nsde_em_diagonal_f32(n, x, b, sigma, dw, h, out) }
+  @inlinable
+  public static func emAdditive(
+    rows: Int, d: Int, x: UnsafePointer<Float>, b: UnsafePointer<Float>, sigma: UnsafePointer<Float>,
+    dw: UnsafePointer<Float>, h: Float, out: UnsafeMutablePointer<Float>
+  ) { nsde_em_additive_f32(rows, d, x, b, sigma, dw, h, out) }
+  @inlinable
+  public static func emGeneral(
+    rows: Int, d: Int, m: Int, x: UnsafePointer<Float>, b: UnsafePointer<Float>, sigma: UnsafePointer<Float>,
+    dw: UnsafePointer<Float>, h: Float, out: UnsafeMutablePointer<Float>
+  ) { nsde_em_general_f32(rows, d, m, x, b, sigma, dw, h, out) }
+  @inlinable
+  public static func applyControl(
+    points: Int, k: Int, m: Int, u: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>, h: Float,
+    kl: UnsafeMutablePointer<Double>, logWeights: UnsafeMutablePointer<Double>
+  ) { nsde_apply_control_f32(points, k, m, u, dw, h, kl, logWeights) }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import NeuralSDE
 
-// Temporary front end: BLAS configuration and the MLP kernel report.
+// Temporary front end: BLAS configuration, the MLP kernel report and the solver report.
 Threading.setBLASThreads(1)
 print("BLAS: \(Threading.blasConfiguration); core \(Threading.blasCoreName); threads \(Threading.blasThreads)")
 print("OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)")")
@@ -14,7 +14,19 @@ func report<T: BLASScalar>(_: T.Type, chunks: Int) throws {
       T.dtypeName, chunks, r.forward.median, r.gemmFloor.median, r.forwardOverGEMMFloor, r.tanhWithDerivative.median,
       r.hiddenGEMM.median, r.tanhOverGEMM))
 }
+func solverReport<T: BLASScalar>(_: T.Type, paths: Int, steps: Int) throws {
+  let r = try SolverBenchmark<T>(configuration: .reference(), paths: paths, pathsPerPoint: 4, steps: steps).run(repetitions: 5)
+  print(
+    String(
+      format: "%@ M=%d N=%d: solve %.2f ms, GEMM floor %.2f ms (%.2f×), noise %.1f%%, batched/per-path %.1f×, %.3g path-steps/s",
+      T.dtypeName, paths, steps, r.solve.median, r.gemmFloor.median, r.solveOverGEMMFloor, 100 * r.noiseFraction,
+      r.batchedOverPerPath, r.pathStepsPerSecond))
+}
 for c in [1, 2] {
   try report(Double.self, chunks: c)
   try report(Float.self, chunks: c)
+}
+for m in [1024, 4096] {
+  try solverReport(Double.self, paths: m, steps: 50)
+  try solverReport(Float.self, paths: m, steps: 50)
 }

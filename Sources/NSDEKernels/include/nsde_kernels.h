@@ -99,3 +99,45 @@ void nsde_normals_f32(uint64_t seed, uint64_t step, int64_t path0, ptrdiff_t cou
 }
 #endif
 #endif
+
+#ifndef NSDE_KERNELS_SDE_H
+#define NSDE_KERNELS_SDE_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Euler–Maruyama update, diagonal noise, over `n` values:
+/// `out = x + h·b + σ ⊙ dw`.
+void nsde_em_diagonal_f64(ptrdiff_t n, const double *x, const double *b, const double *sigma,
+                          const double *dw, double h, double *out);
+void nsde_em_diagonal_f32(ptrdiff_t n, const float *x, const float *b, const float *sigma,
+                          const float *dw, float h, float *out);
+
+/// Euler–Maruyama update, additive noise (`σ` one row of d values shared by all rows):
+/// `out[r] = x[r] + h·b[r] + σ ⊙ dw[r]` over `rows × d`.
+void nsde_em_additive_f64(ptrdiff_t rows, ptrdiff_t d, const double *x, const double *b,
+                          const double *sigma, const double *dw, double h, double *out);
+void nsde_em_additive_f32(ptrdiff_t rows, ptrdiff_t d, const float *x, const float *b,
+                          const float *sigma, const float *dw, float h, float *out);
+
+/// Euler–Maruyama update, general noise (`σ` a d×m matrix per row, row-major):
+/// `out[r] = x[r] + h·b[r] + σ[r]·dw[r]` with `x, b, out` rows × d, `σ` rows × (d·m), `dw` rows × m.
+void nsde_em_general_f64(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, const double *x, const double *b,
+                         const double *sigma, const double *dw, double h, double *out);
+void nsde_em_general_f32(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, const float *x, const float *b,
+                         const float *sigma, const float *dw, float h, float *out);
+
+/// The deterministic control as a shift of the Brownian increment, for
+/// `points` data points with `k` contiguous paths each (noise dimension m):
+/// `kl[q] += ½ h ‖u_q‖²`; for each path p of point q,
+/// `logw[p] −= u_q·dw_p + ½ h ‖u_q‖²` and then `dw_p += h·u_q`.
+/// `u` is points × m, `dw` (points·k) × m; `kl`, `logw` are Double accumulators.
+void nsde_apply_control_f64(ptrdiff_t points, ptrdiff_t k, ptrdiff_t m, const double *u, double *dw,
+                            double h, double *kl, double *logw);
+void nsde_apply_control_f32(ptrdiff_t points, ptrdiff_t k, ptrdiff_t m, const float *u, float *dw,
+                            float h, double *kl, double *logw);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

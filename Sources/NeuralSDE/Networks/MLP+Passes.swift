@@ -143,6 +143,8 @@ extension MLP {
 
   /// Forward pass without checks. See `forward`.
   @usableFromInline
+  @_specialize(where Scalar == Double)
+  @_specialize(where Scalar == Float)
   func forwardUnchecked(
     _ theta: UnsafePointer<Scalar>, input: MatrixView<Scalar>, time: Scalar,
     workspace ws: MLPWorkspace<Scalar>
@@ -180,6 +182,8 @@ extension MLP {
 
   /// VJP without checks. See `vjp`. `parameterGradient` (if any) holds `groups × P`.
   @usableFromInline
+  @_specialize(where Scalar == Double)
+  @_specialize(where Scalar == Float)
   func vjpUnchecked(
     _ theta: UnsafePointer<Scalar>, workspace ws: MLPWorkspace<Scalar>,
     outputGradient: MatrixView<Scalar>, inputGradient: MatrixView<Scalar>?,
@@ -264,6 +268,8 @@ extension MLP {
 
   /// JVP without checks. See `jvp`.
   @usableFromInline
+  @_specialize(where Scalar == Double)
+  @_specialize(where Scalar == Float)
   func jvpUnchecked(
     _ theta: UnsafePointer<Scalar>, workspace ws: MLPWorkspace<Scalar>,
     inputTangent: MatrixView<Scalar>?, parameterTangent: MatrixView<Scalar>?, directions nt: Int,

@@ -179,6 +179,8 @@ final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
     increments = Matrix(rows: paths, cols: model.noiseDimension)
   }
 
+  @_specialize(where Scalar == Double, Noise == PhiloxBrownianIncrements<Double>)
+  @_specialize(where Scalar == Float, Noise == PhiloxBrownianIncrements<Float>)
   func simulate<Noise: BrownianIncrements>(
     model: NeuralSDEModel<Scalar>, data: MatrixView<Scalar>?, pathRange: Range<Int>, pathsPerPoint k: Int,
     noise: Noise, grid: TimeGrid, recordSteps: [Int], recorded: [Matrix<Scalar>], final: Matrix<Scalar>,
@@ -209,23 +211,8 @@ final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
         // Control b̃(y, t_i) for the chunk's data points, then ΔW̃ = ΔW + h·b̃.
         model.posteriorDrift.forwardUnchecked(
           theta + model.posteriorOffset, input: data, time: t, workspace: posteriorWS)
-        let bt = posteriorWS.output.base
-        for q in 0..<data.rows {
-          let u = bt + q * m
-          var sq: Scalar = 0
-          for l in 0..<m { sq += u[l] * u[l] }
-          let half = Double(h * sq) / 2
-          kl[q] += half
-          for p in (q * k)..<((q + 1) * k) {
-            let w = dw + p * m
-            var dot: Scalar = 0
-            for l in 0..<m {
-              dot += u[l] * w[l]
-              w[l] += h * u[l]
-            }
-            logWeights[p] -= Double(dot) + half
-          }
-        }
+        Scalar.applyControl(
+          points: data.rows, k: k, m: m, u: posteriorWS.output.base, dw: dw, h: h, kl: kl, logWeights: logWeights)
       }
       let xView = MatrixView(base: x, rows: rows, cols: d)
       model.drift.forwardUnchecked(theta + model.driftOffset, input: xView, time: t, workspace: driftWS)
@@ -235,23 +222,9 @@ final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
       let b = driftWS.output.base
       let sigma = diffusionWS.output.base
       switch noiseType {
-      case .diagonal:
-        for e in 0..<(rows * d) { xNext[e] = x[e] + h * b[e] + sigma[e] * dw[e] }
-      case .additive:
-        for r in 0..<rows {
-          let o = r * d
-          for j in 0..<d { xNext[o + j] = x[o + j] + h * b[o + j] + sigma[j] * dw[o + j] }
-        }
-      case .general:
-        for r in 0..<rows {
-          let s = sigma + r * d * m
-          let w = dw + r * m
-          for j in 0..<d {
-            var acc = x[r * d + j] + h * b[r * d + j]
-            for l in 0..<m { acc += s[j * m + l] * w[l] }
-            xNext[r * d + j] = acc
-          }
-        }
+      case .diagonal: Scalar.emDiagonal(n: rows * d, x: x, b: b, sigma: sigma, dw: dw, h: h, out: xNext)
+      case .additive: Scalar.emAdditive(rows: rows, d: d, x: x, b: b, sigma: sigma, dw: dw, h: h, out: xNext)
+      case .general: Scalar.emGeneral(rows: rows, d: d, m: m, x: x, b: b, sigma: sigma, dw: dw, h: h, out: xNext)
       }
       let bad = Scalar.countNonFinite(n: rows * d, x: xNext)
       if bad > 0 {

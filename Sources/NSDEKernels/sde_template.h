@@ -1,0 +1,52 @@
+// Instantiated per precision by sde.c: REAL, SUFFIX(name).
+
+NSDE_CLONES
+void SUFFIX(nsde_em_diagonal)(ptrdiff_t n, const REAL *restrict x, const REAL *restrict b,
+                              const REAL *restrict sigma, const REAL *restrict dw, REAL h, REAL *restrict out) {
+  for (ptrdiff_t i = 0; i < n; i++) out[i] = x[i] + h * b[i] + sigma[i] * dw[i];
+}
+
+NSDE_CLONES
+void SUFFIX(nsde_em_additive)(ptrdiff_t rows, ptrdiff_t d, const REAL *restrict x, const REAL *restrict b,
+                              const REAL *restrict sigma, const REAL *restrict dw, REAL h, REAL *restrict out) {
+  for (ptrdiff_t r = 0; r < rows; r++) {
+    const ptrdiff_t o = r * d;
+    for (ptrdiff_t j = 0; j < d; j++) out[o + j] = x[o + j] + h * b[o + j] + sigma[j] * dw[o + j];
+  }
+}
+
+NSDE_CLONES
+void SUFFIX(nsde_em_general)(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, const REAL *restrict x,
+                             const REAL *restrict b, const REAL *restrict sigma, const REAL *restrict dw, REAL h,
+                             REAL *restrict out) {
+  for (ptrdiff_t r = 0; r < rows; r++) {
+    const REAL *s = sigma + r * d * m;
+    const REAL *w = dw + r * m;
+    for (ptrdiff_t j = 0; j < d; j++) {
+      REAL acc = x[r * d + j] + h * b[r * d + j];
+      for (ptrdiff_t l = 0; l < m; l++) acc += s[j * m + l] * w[l];
+      out[r * d + j] = acc;
+    }
+  }
+}
+
+NSDE_CLONES
+void SUFFIX(nsde_apply_control)(ptrdiff_t points, ptrdiff_t k, ptrdiff_t m, const REAL *restrict u,
+                                REAL *restrict dw, REAL h, double *restrict kl, double *restrict logw) {
+  for (ptrdiff_t q = 0; q < points; q++) {
+    const REAL *uq = u + q * m;
+    REAL sq = 0;
+    for (ptrdiff_t l = 0; l < m; l++) sq += uq[l] * uq[l];
+    const double half = (double)(h * sq) / 2;
+    kl[q] += half;
+    for (ptrdiff_t p = q * k; p < (q + 1) * k; p++) {
+      REAL *w = dw + p * m;
+      REAL dot = 0;
+      for (ptrdiff_t l = 0; l < m; l++) {
+        dot += uq[l] * w[l];
+        w[l] += h * uq[l];
+      }
+      logw[p] -= (double)dot + half;
+    }
+  }
+}

@@ -1,0 +1,34 @@
+/// The matrix products of an MLP forward pass alone, on the same shapes and
+/// BLAS: the "GEMM floor" a pass is compared against.
+final class MLPGEMMFloor<Scalar: BLASScalar>: @unchecked Sendable {
+  let mlp: MLP<Scalar>
+  let rows: Int
+  let input: Matrix<Scalar>
+  let scratchA: Matrix<Scalar>
+  let scratchB: Matrix<Scalar>
+
+  init(_ mlp: MLP<Scalar>, rows: Int) {
+    self.mlp = mlp
+    self.rows = rows
+    input = Matrix(rows: rows, cols: Swift.max(mlp.inputs, 1)) { r, c in Scalar(Double((r + 3 * c) % 7) / 7) }
+    let w = Swift.max(mlp.maxWidth, 1)
+    scratchA = Matrix(rows: rows, cols: w)
+    scratchB = Matrix(rows: rows, cols: w)
+  }
+
+  /// Runs the forward GEMMs with parameters `theta`.
+  func run(_ theta: UnsafePointer<Scalar>) {
+    var a = UnsafePointer(input.base)
+    var lda = input.cols
+    var flip = false
+    for l in mlp.layers where l.inputs > 0 {
+      let out = (flip ? scratchB : scratchA).base
+      flip.toggle()
+      Scalar.gemm(
+        transA: false, transB: true, m: rows, n: l.outputs, k: l.inputs, alpha: 1, a: a, lda: lda,
+        b: theta + l.weightOffset, ldb: l.weightStride, beta: 0, c: out, ldc: l.outputs)
+      a = UnsafePointer(out)
+      lda = l.outputs
+    }
+  }
+}
