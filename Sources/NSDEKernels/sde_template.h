@@ -50,3 +50,48 @@ void SUFFIX(nsde_apply_control)(ptrdiff_t points, ptrdiff_t k, ptrdiff_t m, cons
     }
   }
 }
+
+NSDE_CLONES
+void SUFFIX(nsde_mul)(ptrdiff_t n, const REAL *x, const REAL *y, REAL *out) {
+#pragma clang loop vectorize(assume_safety)
+  for (ptrdiff_t i = 0; i < n; i++) out[i] = x[i] * y[i];
+}
+
+NSDE_CLONES
+void SUFFIX(nsde_row_outer)(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, const REAL *restrict a, const REAL *restrict b,
+                            REAL *restrict out) {
+  for (ptrdiff_t r = 0; r < rows; r++) {
+    for (ptrdiff_t j = 0; j < d; j++) {
+      const REAL aj = a[r * d + j];
+      REAL *o = out + (r * d + j) * m;
+      for (ptrdiff_t l = 0; l < m; l++) o[l] = aj * b[r * m + l];
+    }
+  }
+}
+
+NSDE_CLONES
+void SUFFIX(nsde_row_transpose_apply)(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, const REAL *restrict s,
+                                      const REAL *restrict v, REAL *restrict out) {
+  for (ptrdiff_t r = 0; r < rows; r++) {
+    REAL *o = out + r * m;
+    for (ptrdiff_t l = 0; l < m; l++) o[l] = 0;
+    for (ptrdiff_t j = 0; j < d; j++) {
+      const REAL vj = v[r * d + j];
+      const REAL *sr = s + (r * d + j) * m;
+      for (ptrdiff_t l = 0; l < m; l++) o[l] += sr[l] * vj;
+    }
+  }
+}
+
+NSDE_CLONES
+void SUFFIX(nsde_row_apply_add)(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, REAL alpha, const REAL *restrict s,
+                                const REAL *restrict v, REAL *restrict out) {
+  for (ptrdiff_t r = 0; r < rows; r++) {
+    for (ptrdiff_t j = 0; j < d; j++) {
+      const REAL *sr = s + (r * d + j) * m;
+      REAL acc = 0;
+      for (ptrdiff_t l = 0; l < m; l++) acc += sr[l] * v[r * m + l];
+      out[r * d + j] += alpha * acc;
+    }
+  }
+}

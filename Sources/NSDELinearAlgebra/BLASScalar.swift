@@ -88,6 +88,19 @@ public protocol BLASScalar: BinaryFloatingPoint, Real, SIMDScalar, Sendable {
     points: Int, k: Int, m: Int, u: UnsafePointer<Self>, dw: UnsafeMutablePointer<Self>, h: Self,
     kl: UnsafeMutablePointer<Double>, logWeights: UnsafeMutablePointer<Double>)
 
+  /// `out = x ⊙ y` over n values (`out` may equal `x`).
+  static func multiply(n: Int, x: UnsafePointer<Self>, y: UnsafePointer<Self>, out: UnsafeMutablePointer<Self>)
+  /// Per-row outer products `out[r, j·m + l] = a[r, j]·b[r, l]`.
+  static func rowOuter(
+    rows: Int, d: Int, m: Int, a: UnsafePointer<Self>, b: UnsafePointer<Self>, out: UnsafeMutablePointer<Self>)
+  /// Per-row `out[r] = S[r]ᵀ·v[r]` with `S[r]` a row-major d×m matrix.
+  static func rowTransposeApply(
+    rows: Int, d: Int, m: Int, s: UnsafePointer<Self>, v: UnsafePointer<Self>, out: UnsafeMutablePointer<Self>)
+  /// Per-row `out[r] += α·S[r]·v[r]` with `S[r]` a row-major d×m matrix.
+  static func rowApplyAdd(
+    rows: Int, d: Int, m: Int, alpha: Self, s: UnsafePointer<Self>, v: UnsafePointer<Self>,
+    out: UnsafeMutablePointer<Self>)
+
   /// `x[i] *= y[i]`.
   static func multiplyInPlace(n: Int, x: UnsafeMutablePointer<Self>, y: UnsafePointer<Self>)
   /// Number of NaN or ±Inf values among `n`.

@@ -116,4 +116,21 @@ extension Double: BLASScalar {
     points: Int, k: Int, m: Int, u: UnsafePointer<Double>, dw: UnsafeMutablePointer<Double>, h: Double,
     kl: UnsafeMutablePointer<Double>, logWeights: UnsafeMutablePointer<Double>
   ) { nsde_apply_control_f64(points, k, m, u, dw, h, kl, logWeights) }
+  @inlinable
+  public static func multiply(n: Int, x: UnsafePointer<Double>, y: UnsafePointer<Double>, out: UnsafeMutablePointer<Double>) {
+    nsde_mul_f64(n, x, y, out)
+  }
+  @inlinable
+  public static func rowOuter(
+    rows: Int, d: Int, m: Int, a: UnsafePointer<Double>, b: UnsafePointer<Double>, out: UnsafeMutablePointer<Double>
+  ) { nsde_row_outer_f64(rows, d, m, a, b, out) }
+  @inlinable
+  public static func rowTransposeApply(
+    rows: Int, d: Int, m: Int, s: UnsafePointer<Double>, v: UnsafePointer<Double>, out: UnsafeMutablePointer<Double>
+  ) { nsde_row_transpose_apply_f64(rows, d, m, s, v, out) }
+  @inlinable
+  public static func rowApplyAdd(
+    rows: Int, d: Int, m: Int, alpha: Double, s: UnsafePointer<Double>, v: UnsafePointer<Double>,
+    out: UnsafeMutablePointer<Double>
+  ) { nsde_row_apply_add_f64(rows, d, m, alpha, s, v, out) }
 }

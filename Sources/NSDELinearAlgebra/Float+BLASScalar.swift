@@ -116,4 +116,21 @@ extension Float: BLASScalar {
     points: Int, k: Int, m: Int, u: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>, h: Float,
     kl: UnsafeMutablePointer<Double>, logWeights: UnsafeMutablePointer<Double>
   ) { nsde_apply_control_f32(points, k, m, u, dw, h, kl, logWeights) }
+  @inlinable
+  public static func multiply(n: Int, x: UnsafePointer<Float>, y: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) {
+    nsde_mul_f32(n, x, y, out)
+  }
+  @inlinable
+  public static func rowOuter(
+    rows: Int, d: Int, m: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
+  ) { nsde_row_outer_f32(rows, d, m, a, b, out) }
+  @inlinable
+  public static func rowTransposeApply(
+    rows: Int, d: Int, m: Int, s: UnsafePointer<Float>, v: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
+  ) { nsde_row_transpose_apply_f32(rows, d, m, s, v, out) }
+  @inlinable
+  public static func rowApplyAdd(
+    rows: Int, d: Int, m: Int, alpha: Float, s: UnsafePointer<Float>, v: UnsafePointer<Float>,
+    out: UnsafeMutablePointer<Float>
+  ) { nsde_row_apply_add_f32(rows, d, m, alpha, s, v, out) }
 }

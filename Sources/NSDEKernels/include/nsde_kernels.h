@@ -137,6 +137,28 @@ void nsde_apply_control_f64(ptrdiff_t points, ptrdiff_t k, ptrdiff_t m, const do
 void nsde_apply_control_f32(ptrdiff_t points, ptrdiff_t k, ptrdiff_t m, const float *u, float *dw,
                             float h, double *kl, double *logw);
 
+
+/// `out[i] = x[i]·y[i]` over n values (`out` may equal `x`).
+void nsde_mul_f64(ptrdiff_t n, const double *x, const double *y, double *out);
+void nsde_mul_f32(ptrdiff_t n, const float *x, const float *y, float *out);
+
+/// Per-row outer products: `out[r, j·m + l] = a[r, j]·b[r, l]` (a rows×d, b rows×m).
+void nsde_row_outer_f64(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, const double *a, const double *b, double *out);
+void nsde_row_outer_f32(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, const float *a, const float *b, float *out);
+
+/// Per-row transposed matrix–vector products with a row-major d×m matrix per
+/// row: `out[r, l] = Σ_j S[r, j·m + l]·v[r, j]` (S rows×(d·m), v rows×d, out rows×m).
+void nsde_row_transpose_apply_f64(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, const double *s, const double *v,
+                                  double *out);
+void nsde_row_transpose_apply_f32(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, const float *s, const float *v,
+                                  float *out);
+
+/// Per-row matrix–vector products: `out[r, j] += α·Σ_l S[r, j·m + l]·v[r, l]`.
+void nsde_row_apply_add_f64(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, double alpha, const double *s,
+                            const double *v, double *out);
+void nsde_row_apply_add_f32(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, float alpha, const float *s,
+                            const float *v, float *out);
+
 #ifdef __cplusplus
 }
 #endif

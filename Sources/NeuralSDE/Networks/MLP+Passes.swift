@@ -156,7 +156,7 @@ extension MLP {
     var a = UnsafePointer(input.base)
     var lda = input.ld
     for (k, l) in layers.enumerated() {
-      let z = ws.activations[k].base
+      let z = ws.activation(k)
       let w = theta + l.weightOffset
       if m > 0 {
         if l.inputs > 0 {
@@ -173,7 +173,7 @@ extension MLP {
         for j in 0..<l.outputs { eff[j] = bias[j] + time * w[j * l.weightStride + l.inputs] }
         bias = UnsafePointer(eff)
       }
-      let da: UnsafeMutablePointer<Scalar>? = l.activation.storesDerivative ? ws.derivatives[k].base : nil
+      let da: UnsafeMutablePointer<Scalar>? = l.activation.storesDerivative ? ws.derivative(k) : nil
       Scalar.biasActivation(l.activation.kernelKind, rows: m, cols: l.outputs, z: z, bias: bias, da: da)
       a = UnsafePointer(z)
       lda = l.outputs
@@ -208,8 +208,8 @@ extension MLP {
       if l.activation != .identity {
         let dst = (useA ? ws.scratchA : ws.scratchB).base
         useA.toggle()
-        let a = UnsafePointer(ws.activations[k].base)
-        let d = UnsafePointer(ws.derivatives[k].base)
+        let a = UnsafePointer(ws.activation(k))
+        let d = UnsafePointer(ws.derivative(k))
         let kind = l.activation.kernelKind
         if ldg == l.outputs {
           Scalar.scaleByDerivative(kind, n: m * l.outputs, out: dst, g: g, a: a, d: d)
@@ -223,7 +223,7 @@ extension MLP {
         ldgz = l.outputs
       }
       // Layer input.
-      let a: UnsafePointer<Scalar> = k == 0 ? UnsafePointer(input.base) : UnsafePointer(ws.activations[k - 1].base)
+      let a: UnsafePointer<Scalar> = k == 0 ? UnsafePointer(input.base) : UnsafePointer(ws.activation(k - 1))
       let lda = k == 0 ? input.ld : layers[k - 1].outputs
       if let pg = parameterGradient {
         let colsum = ws.vector.base + ws.vector.cols
@@ -294,7 +294,7 @@ extension MLP {
         dz.update(repeating: 0, count: rowsT * l.outputs)
       }
       if let pt = parameterTangent {
-        let a: UnsafePointer<Scalar> = k == 0 ? UnsafePointer(input.base) : UnsafePointer(ws.activations[k - 1].base)
+        let a: UnsafePointer<Scalar> = k == 0 ? UnsafePointer(input.base) : UnsafePointer(ws.activation(k - 1))
         let lda = k == 0 ? input.ld : layers[k - 1].outputs
         let db = tws.biasTangents.base
         for tau in 0..<nt {
@@ -320,8 +320,8 @@ extension MLP {
         }
       }
       if l.activation != .identity {
-        let a = UnsafePointer(ws.activations[k].base)
-        let d = UnsafePointer(ws.derivatives[k].base)
+        let a = UnsafePointer(ws.activation(k))
+        let d = UnsafePointer(ws.derivative(k))
         let kind = l.activation.kernelKind
         if nt == 1 {
           Scalar.scaleByDerivative(kind, n: m * l.outputs, out: dz, g: dz, a: a, d: d)

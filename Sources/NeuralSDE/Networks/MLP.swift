@@ -127,8 +127,11 @@ public final class MLP<Scalar: BLASScalar>: @unchecked Sendable {
     }
   }
 
-  /// A workspace for batches of up to `rows` rows.
-  public func makeWorkspace(rows: Int) -> MLPWorkspace<Scalar> { MLPWorkspace(self, rows: rows) }
+  /// A workspace for batches of up to `rows` rows, keeping the activations
+  /// of `slots` forward passes.
+  public func makeWorkspace(rows: Int, slots: Int = 1) -> MLPWorkspace<Scalar> {
+    MLPWorkspace(self, rows: rows, slots: slots)
+  }
 
   /// A workspace for JVPs of up to `rows` rows × `directions` tangent directions.
   public func makeTangentWorkspace(rows: Int, directions: Int) -> MLPTangentWorkspace<Scalar> {
@@ -145,31 +148,45 @@ public final class MLP<Scalar: BLASScalar>: @unchecked Sendable {
 }
 
 /// Workspace of one MLP for batches of up to `capacity` rows: the
-/// activations and activation derivatives of the last forward pass (what the
-/// VJP/JVP need) and scratch buffers. Not thread-safe: use one per thread.
+/// activations (and, where needed, activation derivatives) of forward passes
+/// — what the VJP/JVP need — and scratch buffers. Not thread-safe: use one
+/// per thread.
+///
+/// With `slots > 1` it keeps the activations of that many forward passes
+/// (e.g. one per solver step, for backpropagation through the solver): select
+/// the slot before a forward pass and again before the VJP that uses it.
 public final class MLPWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
   public let capacity: Int
-  /// `a_l` per layer, `capacity × width_l` (the last one is the output).
+  public let slots: Int
+  /// The slot the next forward pass writes and the next VJP/JVP reads.
+  public var slot: Int = 0 {
+    willSet { precondition(newValue >= 0 && newValue < slots, "slot \(newValue) outside 0..<\(slots)") }
+  }
+  /// `a_l` per layer, `slots × capacity × width_l` (the last one is the output).
   let activations: [Matrix<Scalar>]
   /// `φ'(z_l)` per layer, only where it cannot be recomputed from `a_l`
   /// (empty for identity and tanh, whose derivative is `1 − a²`).
   let derivatives: [Matrix<Scalar>]
+  let widths: [Int]
   /// Two `capacity × maxWidth` ping-pong buffers for backward passes.
   let scratchA: Matrix<Scalar>
   let scratchB: Matrix<Scalar>
   /// `maxWidth` scalars: effective bias, column sums.
   let vector: Matrix<Scalar>
   let ones: Matrix<Scalar>
-  /// The input of the last forward pass (not owned) and its time and rows.
-  var input: MatrixView<Scalar>?
-  var time: Scalar = 0
-  var rows: Int = 0
+  /// Per slot: the input of its forward pass (not owned), its time and rows.
+  var inputs: [MatrixView<Scalar>?]
+  var times: [Scalar]
+  var rowCounts: [Int]
 
-  init(_ mlp: MLP<Scalar>, rows capacity: Int) {
+  init(_ mlp: MLP<Scalar>, rows capacity: Int, slots: Int = 1) {
+    precondition(slots >= 1, "an MLP workspace needs at least one slot")
     self.capacity = capacity
-    activations = mlp.layers.map { Matrix(rows: capacity, cols: $0.outputs) }
+    self.slots = slots
+    widths = mlp.layers.map(\.outputs)
+    activations = mlp.layers.map { Matrix(rows: slots * capacity, cols: $0.outputs) }
     derivatives = mlp.layers.map {
-      Matrix(rows: $0.activation.storesDerivative ? capacity : 0, cols: $0.outputs)
+      Matrix(rows: $0.activation.storesDerivative ? slots * capacity : 0, cols: $0.outputs)
     }
     let width = Swift.max(mlp.maxWidth, mlp.inputs)
     scratchA = Matrix(rows: capacity, cols: width)
@@ -177,12 +194,37 @@ public final class MLPWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
     vector = Matrix(rows: 2, cols: width)
     ones = Matrix(rows: 1, cols: capacity)
     ones.fill(1)
+    inputs = Array(repeating: nil, count: slots)
+    times = Array(repeating: 0, count: slots)
+    rowCounts = Array(repeating: 0, count: slots)
   }
 
-  /// The output of the last forward pass, `rows × outputs`.
+  var input: MatrixView<Scalar>? {
+    get { inputs[slot] }
+    set { inputs[slot] = newValue }
+  }
+  var time: Scalar {
+    get { times[slot] }
+    set { times[slot] = newValue }
+  }
+  var rows: Int {
+    get { rowCounts[slot] }
+    set { rowCounts[slot] = newValue }
+  }
+
+  /// `a_k` of the current slot (`rows × width_k`, contiguous).
+  @inline(__always)
+  func activation(_ k: Int) -> UnsafeMutablePointer<Scalar> { activations[k].base + slot * capacity * widths[k] }
+  /// `φ'(z_k)` of the current slot (only for layers that store it).
+  @inline(__always)
+  func derivative(_ k: Int) -> UnsafeMutablePointer<Scalar> {
+    derivatives[k].rows == 0 ? derivatives[k].base : derivatives[k].base + slot * capacity * widths[k]
+  }
+
+  /// The output of the current slot's forward pass, `rows × outputs`.
   public var output: MatrixView<Scalar> {
-    let a = activations[activations.count - 1]
-    return MatrixView(base: a.base, rows: rows, cols: a.cols)
+    let k = activations.count - 1
+    return MatrixView(base: activation(k), rows: rows, cols: widths[k])
   }
 }
 

@@ -7,14 +7,17 @@ extension Likelihood {
   ///   - logStd: learned per-dimension log standard deviations (D values) for `.gaussianLearnedStd`.
   ///   - gradient: if given, receives `∂ℓ/∂decoded` (`rows × D`).
   ///   - logStdGradient: if given, `∂ℓ/∂log_std` summed over rows is *added* (D values).
+  ///   - rowWeights: if given, row r's gradients (not its value) are multiplied by `rowWeights[r]`.
   @inlinable
   public func negativeLogLikelihood<T: BLASScalar>(
     decoded: MatrixView<T>, data: MatrixView<T>, pathsPerPoint: Int, logStd: UnsafePointer<T>?,
-    into out: UnsafeMutablePointer<T>, gradient: MatrixView<T>? = nil, logStdGradient: UnsafeMutablePointer<T>? = nil
+    into out: UnsafeMutablePointer<T>, gradient: MatrixView<T>? = nil, logStdGradient: UnsafeMutablePointer<T>? = nil,
+    rowWeights: UnsafePointer<Double>? = nil
   ) {
     let dims = decoded.cols
     let halfLog2Pi = T(0.91893853320467274178)  // ½ log 2π
     for r in 0..<decoded.rows {
+      let weight = T(rowWeights?[r] ?? 1)
       let y = data.base + (r / pathsPerPoint) * data.ld
       let z = decoded.base + r * decoded.ld
       var nll: T = 0
@@ -26,7 +29,7 @@ extension Likelihood {
         for j in 0..<dims {
           let e = (y[j] - z[j]) * inv
           nll += e * e / 2 + constant
-          if let g = gradient { g.base[r * g.ld + j] = -e * inv }
+          if let g = gradient { g.base[r * g.ld + j] = -e * inv * weight }
         }
       case .gaussianLearnedStd:
         for j in 0..<dims {
@@ -34,8 +37,8 @@ extension Likelihood {
           let inv = T.exp(-ls)
           let e = (y[j] - z[j]) * inv
           nll += e * e / 2 + ls + halfLog2Pi
-          if let g = gradient { g.base[r * g.ld + j] = -e * inv }
-          if let lg = logStdGradient { lg[j] += 1 - e * e }
+          if let g = gradient { g.base[r * g.ld + j] = -e * inv * weight }
+          if let lg = logStdGradient { lg[j] += (1 - e * e) * weight }
         }
       case .bernoulli:
         for j in 0..<dims {
@@ -44,7 +47,7 @@ extension Likelihood {
           nll += sp - y[j] * x
           if let g = gradient {
             let sig = x >= 0 ? 1 / (1 + T.exp(-x)) : T.exp(x) / (1 + T.exp(x))
-            g.base[r * g.ld + j] = sig - y[j]
+            g.base[r * g.ld + j] = (sig - y[j]) * weight
           }
         }
       }

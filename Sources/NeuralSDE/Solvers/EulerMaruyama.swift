@@ -156,6 +156,10 @@ public struct EulerMaruyama: Sendable {
 }
 
 /// Preallocated buffers of one chunk of paths (one per thread).
+///
+/// With a tape (`tapeSteps = N`), every state `X_0…X_N`, every shifted
+/// increment `ΔW̃_i` and the networks' activations of every step are kept,
+/// for backpropagation through the solver.
 final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
   let paths: Int
   let points: Int
@@ -164,35 +168,73 @@ final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
   let posteriorWS: MLPWorkspace<Scalar>
   let stateA: Matrix<Scalar>
   let stateB: Matrix<Scalar>
-  /// ΔW, then ΔW̃, `paths × m`.
+  /// ΔW, then ΔW̃, `paths × m` (without a tape).
   let increments: Matrix<Scalar>
+  /// Number of steps taped (0: no tape).
+  let tapeSteps: Int
+  /// `(N + 1)·paths × d`: `X_i` at rows `i·paths ..< (i+1)·paths`.
+  let statesTape: Matrix<Scalar>
+  /// `N·paths × m`: `ΔW̃_i` at rows `i·paths ..< (i+1)·paths`.
+  let incrementsTape: Matrix<Scalar>
 
-  init(model: NeuralSDEModel<Scalar>, points: Int, paths: Int) {
+  init(model: NeuralSDEModel<Scalar>, points: Int, paths: Int, tapeSteps: Int = 0) {
     self.paths = paths
     self.points = points
-    driftWS = model.drift.makeWorkspace(rows: paths)
+    self.tapeSteps = tapeSteps
+    let slots = Swift.max(tapeSteps, 1)
+    driftWS = model.drift.makeWorkspace(rows: paths, slots: slots)
     let additive = model.configuration.noise == .additive
-    diffusionWS = model.diffusion.makeWorkspace(rows: additive ? 1 : paths)
-    posteriorWS = model.posteriorDrift.makeWorkspace(rows: Swift.max(points, 1))
-    stateA = Matrix(rows: paths, cols: model.latentDimension)
-    stateB = Matrix(rows: paths, cols: model.latentDimension)
-    increments = Matrix(rows: paths, cols: model.noiseDimension)
+    diffusionWS = model.diffusion.makeWorkspace(rows: additive ? 1 : paths, slots: slots)
+    posteriorWS = model.posteriorDrift.makeWorkspace(rows: Swift.max(points, 1), slots: slots)
+    let d = model.latentDimension
+    let m = model.noiseDimension
+    let taped = tapeSteps > 0
+    stateA = Matrix(rows: taped ? 0 : paths, cols: d)
+    stateB = Matrix(rows: taped ? 0 : paths, cols: d)
+    increments = Matrix(rows: taped ? 0 : paths, cols: m)
+    statesTape = Matrix(rows: taped ? (tapeSteps + 1) * paths : 0, cols: d)
+    incrementsTape = Matrix(rows: taped ? tapeSteps * paths : 0, cols: m)
+  }
+
+  /// Bytes held by this workspace.
+  var bytes: Int {
+    var elements = stateA.count + stateB.count + increments.count + statesTape.count + incrementsTape.count
+    for ws in [driftWS, diffusionWS, posteriorWS] {
+      elements += ws.activations.map(\.count).reduce(0, +) + ws.derivatives.map(\.count).reduce(0, +)
+      elements += ws.scratchA.count + ws.scratchB.count + ws.ones.count
+    }
+    return elements * MemoryLayout<Scalar>.stride
+  }
+
+  /// `X_i` on the tape.
+  func state(_ i: Int) -> UnsafeMutablePointer<Scalar> { statesTape.base + i * paths * statesTape.cols }
+  /// `ΔW̃_i` on the tape.
+  func increment(_ i: Int) -> UnsafeMutablePointer<Scalar> { incrementsTape.base + i * paths * incrementsTape.cols }
+
+  /// Selects the activation slot of step i in every network workspace.
+  func selectStep(_ i: Int) {
+    let slot = tapeSteps > 0 ? i : 0
+    driftWS.slot = slot
+    diffusionWS.slot = slot
+    posteriorWS.slot = slot
   }
 
   @_specialize(where Scalar == Double, Noise == PhiloxBrownianIncrements<Double>)
   @_specialize(where Scalar == Float, Noise == PhiloxBrownianIncrements<Float>)
   func simulate<Noise: BrownianIncrements>(
     model: NeuralSDEModel<Scalar>, data: MatrixView<Scalar>?, pathRange: Range<Int>, pathsPerPoint k: Int,
-    noise: Noise, grid: TimeGrid, recordSteps: [Int], recorded: [Matrix<Scalar>], final: Matrix<Scalar>,
+    noise: Noise, grid: TimeGrid, recordSteps: [Int], recorded: [Matrix<Scalar>], final: Matrix<Scalar>?,
     kl: UnsafeMutablePointer<Double>?, logWeights: UnsafeMutablePointer<Double>?
   ) throws where Noise.Scalar == Scalar {
     let rows = pathRange.count
     let d = model.latentDimension
     let m = model.noiseDimension
+    let taped = tapeSteps > 0
+    precondition(!taped || tapeSteps == grid.steps, "tape of \(tapeSteps) steps for a \(grid.steps)-step solve")
     let theta = UnsafePointer(model.parameters.base)
     let x0 = model.initialState()
-    var x = stateA.base
-    var xNext = stateB.base
+    var x = taped ? state(0) : stateA.base
+    var xNext = taped ? state(1) : stateB.base
     for r in 0..<rows { for j in 0..<d { x[r * d + j] = x0[j] } }
     func record(_ step: Int) {
       for (idx, s) in recordSteps.enumerated() where s == step {
@@ -200,10 +242,15 @@ final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
       }
     }
     record(0)
-    let dw = increments.base
     let noiseType = model.configuration.noise
-    let emptyInput = MatrixView<Scalar>(base: stateA.base, rows: 1, cols: 0, ld: 0)
+    let emptyInput = MatrixView<Scalar>(base: x, rows: 1, cols: 0, ld: 0)
     for i in 0..<grid.steps {
+      if taped {
+        x = state(i)
+        xNext = state(i + 1)
+      }
+      selectStep(i)
+      let dw = taped ? increment(i) : increments.base
       let t = Scalar(grid.times[i])
       let h = Scalar(grid.stepSize(i))
       noise.fill(step: i, paths: pathRange, stepSize: grid.stepSize(i), into: dw, ld: m)
@@ -232,9 +279,9 @@ final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
         for r in 0..<rows where Scalar.countNonFinite(n: d, x: xNext + r * d) > 0 { affected += 1 }
         throw NSDEError.divergence(step: i + 1, time: grid.times[i + 1], affectedPaths: affected)
       }
-      swap(&x, &xNext)
+      if !taped { swap(&x, &xNext) } else { x = xNext }
       record(i + 1)
     }
-    (final.base + pathRange.lowerBound * d).update(from: x, count: rows * d)
+    if let final { (final.base + pathRange.lowerBound * d).update(from: x, count: rows * d) }
   }
 }
