@@ -1,0 +1,360 @@
+import Foundation
+
+/// Differentiate, then solve: pathwise forward sensitivities (MODEL.md §4).
+///
+/// Alongside `X` it propagates, with the same increments, the tangents
+/// `S = ∂X/∂θ·v` for a block of directions v (as extra GEMM rows):
+///
+///     S_{i+1} = S_i + h (J_b S_i + ∂_θb·v) + (J_σ S_i + ∂_θσ·v)·ΔW̃_i + σ·h ∂_β b̃·v,   S_0 = ∂x_0·v
+///
+/// which is exactly forward-mode differentiation of the EM recursion, so on
+/// the same noise it agrees with `BackpropThroughSolver` to round-off. Time
+/// grows linearly with the number of directions (each costs about one forward
+/// pass of tangent GEMMs); memory is independent of N (no tape). Use it for a
+/// few parameters (e.g. only β), for Jacobian–vector products, or to check
+/// the backprop gradient.
+public struct ForwardPathwise: GradientEstimator {
+  /// Which tangent directions to propagate.
+  public enum Directions: Sendable {
+    /// Every parameter (one basis direction each).
+    case all
+    /// The named parameter groups of `NeuralSDEModel.parameterGroups` (e.g. `["posterior"]`).
+    case groups([String])
+    /// These flat parameter indices.
+    case indices([Int])
+  }
+
+  public var directions: Directions
+  /// Directions propagated together (extra GEMM rows); memory grows with it.
+  public var blockSize: Int
+  /// Row chunks run concurrently (default: one per core).
+  public var chunks: Int
+
+  public init(directions: Directions = .all, blockSize: Int = 16, chunks: Int? = nil) {
+    self.directions = directions
+    self.blockSize = blockSize
+    self.chunks = chunks ?? Threading.availableCores
+  }
+
+  /// The gradient restricted to the selected directions: entries of other
+  /// parameters are 0 (not computed).
+  public func gradient<Scalar: BLASScalar, Noise: BrownianIncrements>(
+    of model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int,
+    objective: TrainingObjective
+  ) throws -> GradientResult where Noise.Scalar == Scalar {
+    let start = monotonicSeconds()
+    let indices = try selectedIndices(model)
+    guard blockSize >= 1 else { throw NSDEError.invalidArgument("block size must be ≥ 1, got \(blockSize)") }
+    var gradient = [Double](repeating: 0, count: model.parameterCount)
+    var loss = 0.0
+    var bytes = 0
+    var blockStart = 0
+    repeat {
+      let block = Array(indices[blockStart..<Swift.min(blockStart + blockSize, indices.count)])
+      let tangents = Matrix<Scalar>(rows: Swift.max(block.count, 1), cols: model.parameterCount)
+      for (tau, j) in block.enumerated() { tangents[tau, j] = 1 }
+      let r = try propagate(
+        model: model, data: data, noise: noise, grid: grid, k: k, objective: objective, tangents: tangents)
+      for (tau, j) in block.enumerated() { gradient[j] = r.derivatives[tau] }
+      loss = r.loss
+      bytes = Swift.max(bytes, r.bytes)
+      blockStart += blockSize
+    } while blockStart < indices.count
+    return GradientResult(
+      loss: loss, gradient: gradient,
+      diagnostics: GradientDiagnostics(
+        seconds: monotonicSeconds() - start, peakWorkspaceBytes: bytes, tangentDirections: indices.count))
+  }
+
+  /// The directional derivative `∇L·v` (a Jacobian–vector product of the
+  /// objective) for one dense direction `v` of `parameterCount` values.
+  public func directionalDerivative<Scalar: BLASScalar, Noise: BrownianIncrements>(
+    of model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int,
+    objective: TrainingObjective, direction: [Double]
+  ) throws -> (loss: Double, derivative: Double) where Noise.Scalar == Scalar {
+    guard direction.count == model.parameterCount else {
+      throw NSDEError.shapeMismatch(
+        "direction has \(direction.count) values but the model has \(model.parameterCount) parameters")
+    }
+    guard direction.allSatisfy(\.isFinite) else { throw NSDEError.nonFinite("the direction contains NaN/Inf") }
+    let tangents = Matrix<Scalar>(rows: 1, cols: model.parameterCount) { _, j in Scalar(direction[j]) }
+    let r = try propagate(model: model, data: data, noise: noise, grid: grid, k: k, objective: objective, tangents: tangents)
+    return (r.loss, r.derivatives[0])
+  }
+
+  func selectedIndices<Scalar>(_ model: NeuralSDEModel<Scalar>) throws -> [Int] {
+    switch directions {
+    case .all: return Array(0..<model.parameterCount)
+    case .groups(let names):
+      let groups = model.parameterGroups
+      return try names.flatMap { name -> [Int] in
+        guard let g = groups.first(where: { $0.name == name }) else {
+          throw NSDEError.invalidArgument(
+            "no parameter group named \(name); known: \(groups.map(\.name).joined(separator: ", "))")
+        }
+        return Array(g.range)
+      }
+    case .indices(let idx):
+      for i in idx where i < 0 || i >= model.parameterCount {
+        throw NSDEError.invalidArgument("parameter index \(i) is outside 0..<\(model.parameterCount)")
+      }
+      return idx
+    }
+  }
+
+  /// Propagates the tangent rows of `tangents` (T × P) over all chunks.
+  func propagate<Scalar: BLASScalar, Noise: BrownianIncrements>(
+    model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, k: Int,
+    objective: TrainingObjective, tangents: Matrix<Scalar>
+  ) throws -> (loss: Double, derivatives: [Double], bytes: Int) where Noise.Scalar == Scalar {
+    try model.validateForGradient(data: data, noise: noise, grid: grid, pathsPerPoint: k)
+    let parts = Threading.partition(data.rows, into: chunks)
+    let t = tangents.rows
+    let partial = Matrix<Double>(rows: parts.count, cols: t)
+    var losses = [Double](repeating: 0, count: parts.count)
+    var bytes = [Int](repeating: 0, count: parts.count)
+    var errors = [Error?](repeating: nil, count: parts.count)
+    losses.withUnsafeMutableBufferPointer { lp in
+      bytes.withUnsafeMutableBufferPointer { bp in
+        errors.withUnsafeMutableBufferPointer { ep in
+          nonisolated(unsafe) let lp = lp
+          nonisolated(unsafe) let bp = bp
+          nonisolated(unsafe) let ep = ep
+          Threading.concurrentPerform(parts.count) { c in
+            do {
+              let chunk = PathwiseChunk(model: model, points: parts[c], pathsPerPoint: k, directions: t)
+              bp[c] = chunk.bytes
+              lp[c] = try chunk.run(
+                data: data, noise: noise, grid: grid, objective: objective, totalPoints: data.rows,
+                tangents: tangents, derivatives: partial.base + c * t)
+            } catch {
+              ep[c] = error
+            }
+          }
+        }
+      }
+    }
+    if let e = errors.compactMap({ $0 }).first { throw e }
+    var derivatives = [Double](repeating: 0, count: t)
+    for c in 0..<parts.count { for j in 0..<t { derivatives[j] += partial[c, j] } }
+    return (losses.reduce(0, +), derivatives, bytes.reduce(0, +))
+  }
+}
+
+/// One chunk's state, sensitivities and tangent buffers.
+final class PathwiseChunk<Scalar: BLASScalar>: @unchecked Sendable {
+  let model: NeuralSDEModel<Scalar>
+  let points: Range<Int>
+  let k: Int
+  let rows: Int
+  let t: Int
+  let em: EulerMaruyamaWorkspace<Scalar>
+  let decoderWS: MLPWorkspace<Scalar>
+  /// `S`: `(rows·T) × d`, row `r·T + τ`.
+  let sensitivity: Matrix<Scalar>
+  let driftTangent: Matrix<Scalar>
+  let diffusionTangent: Matrix<Scalar>
+  let controlTangent: Matrix<Scalar>
+  let decodedTangent: Matrix<Scalar>
+  let driftTWS: MLPTangentWorkspace<Scalar>
+  let diffusionTWS: MLPTangentWorkspace<Scalar>
+  let posteriorTWS: MLPTangentWorkspace<Scalar>
+  let decoderTWS: MLPTangentWorkspace<Scalar>
+
+  init(model: NeuralSDEModel<Scalar>, points: Range<Int>, pathsPerPoint k: Int, directions t: Int) {
+    self.model = model
+    self.points = points
+    self.k = k
+    self.t = t
+    rows = points.count * k
+    let d = model.latentDimension
+    let additive = model.configuration.noise == .additive
+    em = EulerMaruyamaWorkspace(model: model, points: points.count, paths: rows)
+    decoderWS = model.decoder.makeWorkspace(rows: rows)
+    sensitivity = Matrix(rows: rows * t, cols: d)
+    driftTangent = Matrix(rows: rows * t, cols: d)
+    diffusionTangent = Matrix(rows: (additive ? 1 : rows) * t, cols: model.diffusion.outputs)
+    controlTangent = Matrix(rows: points.count * t, cols: model.noiseDimension)
+    decodedTangent = Matrix(rows: rows * t, cols: model.dataDimension)
+    driftTWS = model.drift.makeTangentWorkspace(rows: rows, directions: t)
+    diffusionTWS = model.diffusion.makeTangentWorkspace(rows: additive ? 1 : rows, directions: t)
+    posteriorTWS = model.posteriorDrift.makeTangentWorkspace(rows: points.count, directions: t)
+    decoderTWS = model.decoder.makeTangentWorkspace(rows: rows, directions: t)
+  }
+
+  var bytes: Int {
+    let mats = [sensitivity, driftTangent, diffusionTangent, controlTangent, decodedTangent]
+    var n = mats.map(\.count).reduce(0, +)
+    for w in [driftTWS, diffusionTWS, posteriorTWS, decoderTWS] {
+      n += w.bufferA.count + w.bufferB.count + w.biasTangents.count
+    }
+    return em.bytes + n * MemoryLayout<Scalar>.stride
+  }
+
+  @_specialize(where Scalar == Double, Noise == PhiloxBrownianIncrements<Double>)
+  @_specialize(where Scalar == Float, Noise == PhiloxBrownianIncrements<Float>)
+  func run<Noise: BrownianIncrements>(
+    data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, objective: TrainingObjective, totalPoints: Int,
+    tangents: Matrix<Scalar>, derivatives out: UnsafeMutablePointer<Double>
+  ) throws -> Double where Noise.Scalar == Scalar {
+    let d = model.latentDimension
+    let m = model.noiseDimension
+    let theta = UnsafePointer(model.parameters.base)
+    let y = data.rows(points)
+    let nPoints = points.count
+    let pathRange = (points.lowerBound * k)..<(points.upperBound * k)
+    let noiseType = model.configuration.noise
+    let pCount = model.parameterCount
+    func slice(_ offset: Int, _ count: Int) -> MatrixView<Scalar> {
+      MatrixView(base: tangents.base + offset, rows: t, cols: count, ld: pCount)
+    }
+    // Tangent slices of each network (rows τ, ld = P).
+    let driftV = slice(model.driftOffset, model.drift.parameterCount)
+    let diffusionV = slice(model.diffusionOffset, model.diffusion.parameterCount)
+    let posteriorV = slice(model.posteriorOffset, model.posteriorDrift.parameterCount)
+    let decoderV = slice(model.decoderOffset, model.decoder.parameterCount)
+
+    let x = em.stateA.base
+    let xNext = em.stateB.base
+    let x0 = model.initialState()
+    for r in 0..<rows { for j in 0..<d { x[r * d + j] = x0[j] } }
+    let s = sensitivity.base
+    s.update(repeating: 0, count: rows * t * d)
+    if let o = model.initialStateOffset {
+      for r in 0..<rows { for tau in 0..<t { for j in 0..<d { s[(r * t + tau) * d + j] = tangents[tau, o + j] } } }
+    }
+    var kl = [Double](repeating: 0, count: nPoints)
+    var logW = [Double](repeating: 0, count: rows)
+    var dKL = [Double](repeating: 0, count: nPoints * t)
+    var dLogW = [Double](repeating: 0, count: rows * t)
+    let dw = em.increments.base
+    let db = driftTangent.base
+    let ds = diffusionTangent.base
+    let du = controlTangent.base
+    let emptyInput = MatrixView<Scalar>(base: x, rows: 1, cols: 0, ld: 0)
+    for i in 0..<grid.steps {
+      let time = Scalar(grid.times[i])
+      let h = Scalar(grid.stepSize(i))
+      noise.fill(step: i, paths: pathRange, stepSize: grid.stepSize(i), into: dw, ld: m)
+      // Control and its tangent; log-weight and KL tangents use the unshifted ΔW.
+      model.posteriorDrift.forwardUnchecked(theta + model.posteriorOffset, input: y, time: time, workspace: em.posteriorWS)
+      let u = em.posteriorWS.output.base
+      model.posteriorDrift.jvpUnchecked(
+        theta + model.posteriorOffset, workspace: em.posteriorWS, inputTangent: nil, parameterTangent: posteriorV,
+        directions: t, output: controlTangent.view, tangentWorkspace: posteriorTWS)
+      for q in 0..<nPoints {
+        for tau in 0..<t {
+          let duq = du + (q * t + tau) * m
+          var udu: Scalar = 0
+          for l in 0..<m { udu += u[q * m + l] * duq[l] }
+          dKL[q * t + tau] += Double(h * udu)
+          for p in (q * k)..<((q + 1) * k) {
+            var wdu: Scalar = 0
+            for l in 0..<m { wdu += dw[p * m + l] * duq[l] }
+            dLogW[p * t + tau] -= Double(wdu + h * udu)
+          }
+        }
+      }
+      kl.withUnsafeMutableBufferPointer { klp in
+        logW.withUnsafeMutableBufferPointer { lwp in
+          Scalar.applyControl(points: nPoints, k: k, m: m, u: u, dw: dw, h: h, kl: klp.baseAddress!, logWeights: lwp.baseAddress!)
+        }
+      }
+      // Networks at X_i and their JVPs with input tangent S_i.
+      let xView = MatrixView(base: x, rows: rows, cols: d)
+      model.drift.forwardUnchecked(theta + model.driftOffset, input: xView, time: time, workspace: em.driftWS)
+      model.drift.jvpUnchecked(
+        theta + model.driftOffset, workspace: em.driftWS, inputTangent: sensitivity.view, parameterTangent: driftV,
+        directions: t, output: driftTangent.view, tangentWorkspace: driftTWS)
+      let additive = noiseType == .additive
+      model.diffusion.forwardUnchecked(
+        theta + model.diffusionOffset, input: additive ? emptyInput : xView, time: time, workspace: em.diffusionWS)
+      model.diffusion.jvpUnchecked(
+        theta + model.diffusionOffset, workspace: em.diffusionWS, inputTangent: additive ? nil : sensitivity.view,
+        parameterTangent: diffusionV, directions: t, output: diffusionTangent.view, tangentWorkspace: diffusionTWS)
+      let b = em.driftWS.output.base
+      let sigma = em.diffusionWS.output.base
+      // S ← S + h·dB + dσ·ΔW̃ + σ·(h·dU)
+      for r in 0..<rows {
+        let q = r / k
+        let w = dw + r * m
+        for tau in 0..<t {
+          let row = (r * t + tau)
+          let sr = s + row * d
+          let dbr = db + row * d
+          let dur = du + (q * t + tau) * m
+          switch noiseType {
+          case .diagonal:
+            let dsr = ds + row * d
+            let sg = sigma + r * d
+            for j in 0..<d { sr[j] += h * dbr[j] + dsr[j] * w[j] + sg[j] * h * dur[j] }
+          case .additive:
+            let dsr = ds + tau * d
+            for j in 0..<d { sr[j] += h * dbr[j] + dsr[j] * w[j] + sigma[j] * h * dur[j] }
+          case .general:
+            let dsr = ds + row * d * m
+            let sg = sigma + r * d * m
+            for j in 0..<d {
+              var acc = h * dbr[j]
+              for l in 0..<m { acc += dsr[j * m + l] * w[l] + sg[j * m + l] * h * dur[l] }
+              sr[j] += acc
+            }
+          }
+        }
+      }
+      switch noiseType {
+      case .diagonal: Scalar.emDiagonal(n: rows * d, x: x, b: b, sigma: sigma, dw: dw, h: h, out: xNext)
+      case .additive: Scalar.emAdditive(rows: rows, d: d, x: x, b: b, sigma: sigma, dw: dw, h: h, out: xNext)
+      case .general: Scalar.emGeneral(rows: rows, d: d, m: m, x: x, b: b, sigma: sigma, dw: dw, h: h, out: xNext)
+      }
+      let bad = Scalar.countNonFinite(n: rows * d, x: xNext)
+      if bad > 0 { throw NSDEError.divergence(step: i + 1, time: grid.times[i + 1], affectedPaths: bad) }
+      x.update(from: xNext, count: rows * d)
+    }
+    // Decoder, likelihood and their tangents.
+    let xN = MatrixView(base: x, rows: rows, cols: d)
+    model.decoder.forwardUnchecked(theta + model.decoderOffset, input: xN, time: 0, workspace: decoderWS)
+    model.decoder.jvpUnchecked(
+      theta + model.decoderOffset, workspace: decoderWS, inputTangent: sensitivity.view, parameterTangent: decoderV,
+      directions: t, output: decodedTangent.view, tangentWorkspace: decoderTWS)
+    let dims = model.dataDimension
+    var nllScalar = [Scalar](repeating: 0, count: rows)
+    let g = Matrix<Scalar>(rows: rows, cols: dims)
+    let logStd = model.logStdOffset.map { UnsafePointer(model.parameters.base + $0) }
+    nllScalar.withUnsafeMutableBufferPointer { o in
+      model.configuration.likelihood.negativeLogLikelihood(
+        decoded: decoderWS.output, data: y, pathsPerPoint: k, logStd: logStd, into: o.baseAddress!, gradient: g.view)
+    }
+    let nll = nllScalar.map(Double.init)
+    guard nll.allSatisfy(\.isFinite) else { throw NSDEError.nonFinite("the reconstruction loss is NaN/Inf") }
+    let (loss, weights) = objectiveWeights(
+      objective: objective, nll: nll, kl: kl, logWeights: logW, points: nPoints, k: k, totalPoints: totalPoints)
+    let bTotal = Double(totalPoints)
+    for tau in 0..<t { out[tau] = 0 }
+    for r in 0..<rows {
+      // ∂ℓ/∂log_std_j = 1 − e_j² for the learned-std Gaussian.
+      var stdTerms = [Double](repeating: 0, count: dims)
+      if let o = model.logStdOffset {
+        let yr = y.base + (r / k) * y.ld
+        for j in 0..<dims {
+          let e = Double((yr[j] - decoderWS.output[r, j]) * Scalar.exp(-model.parameters.base[o + j]))
+          stdTerms[j] = 1 - e * e
+        }
+      }
+      for tau in 0..<t {
+        let dz = decodedTangent.base + (r * t + tau) * dims
+        var dl = 0.0
+        for j in 0..<dims { dl += Double(g[r, j] * dz[j]) }
+        if let o = model.logStdOffset { for j in 0..<dims { dl += stdTerms[j] * Double(tangents[tau, o + j]) } }
+        switch objective {
+        case .freeEnergy: out[tau] += weights[r] * dl
+        case .importanceWeighted: out[tau] += weights[r] * (dl - dLogW[r * t + tau])
+        }
+      }
+    }
+    if objective == .freeEnergy {
+      for q in 0..<nPoints { for tau in 0..<t { out[tau] += dKL[q * t + tau] / bTotal } }
+    }
+    return loss
+  }
+}
