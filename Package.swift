@@ -44,7 +44,9 @@ let package = Package(
     // MARK: tests
     .testTarget(
       name: "NSDELinearAlgebraTests", dependencies: ["NSDELinearAlgebra", "_NSDETestSupport"]),
-    .testTarget(name: "NeuralSDETests", dependencies: ["NeuralSDE", "_NSDETestSupport"]),
+    .testTarget(
+      name: "NeuralSDETests", dependencies: ["NeuralSDE", "_NSDETestSupport"],
+      exclude: ["IO/Fixtures", "Optimizers/adam_reference.py"]),
   ],
   swiftLanguageModes: [.v5]
 )
