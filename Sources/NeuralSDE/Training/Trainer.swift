@@ -1,0 +1,160 @@
+import Foundation
+
+/// How to train.
+public struct TrainingConfiguration: Sendable, Codable {
+  public var steps: Int
+  /// Data points per minibatch `B`.
+  public var batchSize: Int
+  /// Paths per data point `K`.
+  public var pathsPerPoint: Int
+  public var grid: TimeGrid
+  public var objective: TrainingObjective
+  public var learningRate: Double
+  public var weightDecay: Double
+  public var gradientClipNorm: Double?
+  public var schedule: LearningRateSchedule
+  /// Seeds minibatches and noise (fresh, reproducible noise every step).
+  public var seed: UInt64
+  /// Evaluate on held-out data every this many steps (0: only at the end).
+  public var evaluationInterval: Int
+  /// Paths per held-out point for evaluation.
+  public var evaluationPathsPerPoint: Int
+
+  public init(
+    steps: Int = 1000, batchSize: Int = 256, pathsPerPoint: Int = 4, grid: TimeGrid? = nil,
+    objective: TrainingObjective = .freeEnergy, learningRate: Double = 3e-3, weightDecay: Double = 0,
+    gradientClipNorm: Double? = 100, schedule: LearningRateSchedule? = nil, seed: UInt64 = 0,
+    evaluationInterval: Int = 100, evaluationPathsPerPoint: Int = 16
+  ) {
+    self.steps = steps
+    self.batchSize = batchSize
+    self.pathsPerPoint = pathsPerPoint
+    self.grid = grid ?? (try! TimeGrid(uniformSteps: 50))
+    self.objective = objective
+    self.learningRate = learningRate
+    self.weightDecay = weightDecay
+    self.gradientClipNorm = gradientClipNorm
+    self.schedule = schedule ?? .cosine(totalSteps: steps, warmupSteps: Swift.min(50, steps / 10), minimumFactor: 0.1)
+    self.seed = seed
+    self.evaluationInterval = evaluationInterval
+    self.evaluationPathsPerPoint = evaluationPathsPerPoint
+  }
+
+  public func validate() throws {
+    guard steps >= 1 else { throw NSDEError.invalidArgument("steps must be ≥ 1, got \(steps)") }
+    guard batchSize >= 1 else { throw NSDEError.invalidArgument("batch size must be ≥ 1, got \(batchSize)") }
+    guard pathsPerPoint >= 1 else { throw NSDEError.invalidArgument("paths per point must be ≥ 1, got \(pathsPerPoint)") }
+    guard learningRate > 0, learningRate.isFinite else {
+      throw NSDEError.invalidArgument("learning rate must be positive, got \(learningRate)")
+    }
+    guard evaluationPathsPerPoint >= 1 else {
+      throw NSDEError.invalidArgument("evaluation paths per point must be ≥ 1, got \(evaluationPathsPerPoint)")
+    }
+  }
+}
+
+/// One progress report of the training loop.
+public struct TrainingProgress: Sendable {
+  public var step: Int
+  public var totalSteps: Int
+  /// The minibatch objective at this step.
+  public var loss: Double
+  public var gradientNorm: Double
+  public var stepsPerSecond: Double
+  /// Estimated seconds left.
+  public var secondsRemaining: Double
+  /// Held-out estimates, on evaluation steps.
+  public var evaluation: VariationalEstimates?
+}
+
+/// The record of a training run.
+public struct TrainingHistory: Sendable {
+  public var losses: [Double] = []
+  public var gradientNorms: [Double] = []
+  /// (step, held-out estimates).
+  public var evaluations: [(step: Int, estimates: VariationalEstimates)] = []
+  public var seconds: Double = 0
+}
+
+/// Minibatch training of a latent neural SDE with Adam and either gradient estimator.
+public final class Trainer<Scalar: BLASScalar> {
+  public let model: NeuralSDEModel<Scalar>
+  public let configuration: TrainingConfiguration
+  public let optimizer: Adam<Scalar>
+  public var estimator: any GradientEstimator
+  /// Steps done so far (restored from checkpoints).
+  public var step = 0
+
+  public init(model: NeuralSDEModel<Scalar>, configuration: TrainingConfiguration, estimator: any GradientEstimator = BackpropThroughSolver()) throws {
+    try configuration.validate()
+    self.model = model
+    self.configuration = configuration
+    self.estimator = estimator
+    optimizer = Adam(
+      learningRate: configuration.learningRate, weightDecay: configuration.weightDecay,
+      schedule: configuration.schedule, gradientClipNorm: configuration.gradientClipNorm)
+  }
+
+  /// The held-out estimates with fixed noise (common random numbers across evaluations).
+  public func evaluate(_ data: Matrix<Scalar>) throws -> VariationalEstimates {
+    try model.variationalEstimates(
+      data: data, noise: PhiloxBrownianIncrements(seed: configuration.seed ^ 0xE7A1, dimension: model.noiseDimension),
+      grid: configuration.grid, pathsPerPoint: configuration.evaluationPathsPerPoint)
+  }
+
+  /// Runs the remaining steps.
+  /// - Parameters:
+  ///   - data: training data, `count × D`.
+  ///   - heldOut: evaluation data (optional).
+  ///   - progress: called after every step.
+  /// - Throws: errors naming the step if the loss or gradient becomes non-finite or the solve diverges.
+  public func train(
+    data: Matrix<Scalar>, heldOut: Matrix<Scalar>? = nil, progress: ((TrainingProgress) -> Void)? = nil
+  ) throws -> TrainingHistory {
+    guard data.rows >= 1 else { throw NSDEError.invalidArgument("the training data set is empty") }
+    guard data.cols == model.dataDimension else {
+      throw NSDEError.shapeMismatch("training data is \(data.shapeDescription) but the model's data dimension is \(model.dataDimension)")
+    }
+    var history = TrainingHistory()
+    let start = monotonicSeconds()
+    let b = configuration.batchSize
+    let batch = Matrix<Scalar>(rows: b, cols: data.cols)
+    let first = step
+    while step < configuration.steps {
+      step += 1
+      var rng = SplitMix64(seed: configuration.seed &+ UInt64(step) &* 0x9E37_79B9_7F4A_7C15)
+      for r in 0..<b {
+        let src = Int(rng.next() % UInt64(data.rows))
+        for c in 0..<data.cols { batch[r, c] = data[src, c] }
+      }
+      let noise = PhiloxBrownianIncrements<Scalar>(seed: rng.next(), dimension: model.noiseDimension)
+      let result: GradientResult
+      do {
+        result = try estimator.gradient(
+          of: model, data: batch, noise: noise, grid: configuration.grid, pathsPerPoint: configuration.pathsPerPoint,
+          objective: configuration.objective)
+        guard result.loss.isFinite else { throw NSDEError.nonFinite("the loss is \(result.loss)") }
+        try optimizer.update(model.parameters, gradient: result.gradient)
+      } catch let e as NSDEError {
+        throw NSDEError.invalidArgument("training stopped at step \(step): \(e)")
+      }
+      history.losses.append(result.loss)
+      history.gradientNorms.append(optimizer.lastGradientNorm)
+      var evaluation: VariationalEstimates?
+      let interval = configuration.evaluationInterval
+      if let heldOut, (interval > 0 && step % interval == 0) || step == configuration.steps {
+        evaluation = try evaluate(heldOut)
+        history.evaluations.append((step, evaluation!))
+      }
+      let elapsed = monotonicSeconds() - start
+      let rate = Double(step - first) / Swift.max(elapsed, 1e-9)
+      progress?(
+        TrainingProgress(
+          step: step, totalSteps: configuration.steps, loss: result.loss, gradientNorm: optimizer.lastGradientNorm,
+          stepsPerSecond: rate, secondsRemaining: Double(configuration.steps - step) / Swift.max(rate, 1e-9),
+          evaluation: evaluation))
+    }
+    history.seconds = monotonicSeconds() - start
+    return history
+  }
+}
