@@ -12,7 +12,24 @@ import Foundation
 /// fixed order.
 public enum Threading {
   /// Sets OpenBLAS's own thread count (NeuralSDE sets 1 and splits rows itself).
-  public static func setBLASThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+  public static func setBLASThreads(_ n: Int) {
+    _ = defaultConfiguration
+    openblas_set_num_threads(Int32(n))
+  }
+
+  /// Applies the default threading model once: OpenBLAS single-threaded,
+  /// unless the environment sets `OPENBLAS_NUM_THREADS` or `NSDE_BLAS_THREADS`
+  /// (then that count is used). Called by every model and network constructor.
+  public static func ensureConfigured() { _ = defaultConfiguration }
+
+  private static let defaultConfiguration: Void = {
+    let env = ProcessInfo.processInfo.environment
+    if let n = env["NSDE_BLAS_THREADS"].flatMap(Int.init), n >= 1 {
+      openblas_set_num_threads(Int32(n))
+    } else if env["OPENBLAS_NUM_THREADS"] == nil {
+      openblas_set_num_threads(1)
+    }
+  }()
   /// OpenBLAS's current thread count.
   public static var blasThreads: Int { Int(openblas_get_num_threads()) }
   /// OpenBLAS build configuration string.

@@ -77,6 +77,7 @@ public final class MLP<Scalar: BLASScalar>: @unchecked Sendable {
 
   /// - Throws: `invalidArgument` for empty or non-positive widths.
   public init(_ architecture: MLPArchitecture) throws {
+    Threading.ensureConfigured()
     try architecture.validate()
     self.architecture = architecture
     var layers: [Layer] = []
