@@ -11,7 +11,7 @@ final class MLPGEMMFloor<Scalar: BLASScalar>: @unchecked Sendable {
     self.mlp = mlp
     self.rows = rows
     input = Matrix(rows: rows, cols: Swift.max(mlp.inputs, 1)) { r, c in Scalar(Double((r + 3 * c) % 7) / 7) }
-    let w = Swift.max(mlp.maxWidth, 1)
+    let w = Swift.max(mlp.maxWidth, mlp.inputs, 1)
     scratchA = Matrix(rows: rows, cols: w)
     scratchB = Matrix(rows: rows, cols: w)
   }
@@ -29,6 +29,24 @@ final class MLPGEMMFloor<Scalar: BLASScalar>: @unchecked Sendable {
         b: theta + l.weightOffset, ldb: l.weightStride, beta: 0, c: out, ldc: l.outputs)
       a = UnsafePointer(out)
       lda = l.outputs
+    }
+  }
+
+  /// Runs the backward-pass GEMMs of a VJP: per layer the weight-gradient
+  /// product (`out × in × rows`) and, where needed, the input-gradient product
+  /// (`rows × in × out`; layer 0 only if `inputGradient`).
+  func runBackward(_ theta: UnsafePointer<Scalar>, gradient: UnsafeMutablePointer<Scalar>, inputGradient: Bool) {
+    for (k, l) in mlp.layers.enumerated() where l.inputs > 0 {
+      let g = UnsafePointer(scratchA.base)
+      let a = UnsafePointer(k == 0 ? input.base : scratchB.base)
+      Scalar.gemm(
+        transA: true, transB: false, m: l.outputs, n: l.inputs, k: rows, alpha: 1, a: g, lda: l.outputs, b: a,
+        ldb: l.inputs, beta: 1, c: gradient + l.weightOffset, ldc: l.weightStride)
+      if k > 0 || inputGradient {
+        Scalar.gemm(
+          transA: false, transB: false, m: rows, n: l.inputs, k: l.outputs, alpha: 1, a: g, lda: l.outputs,
+          b: theta + l.weightOffset, ldb: l.weightStride, beta: 0, c: scratchB.base, ldc: l.inputs)
+      }
     }
   }
 }

@@ -1,0 +1,190 @@
+import Foundation
+
+/// The reference-problem report of BENCHMARK.md for one dtype: forward and
+/// gradient times against their GEMM floors, the backprop/forward ratio, the
+/// forward-pathwise cost per direction and its agreement with backprop,
+/// batched vs per-path throughput and memory — all measured in one run.
+public struct ReferenceBenchmark<Scalar: BLASScalar> {
+  public struct Result: Sendable, Codable {
+    public var dtype: String
+    public var paths: Int
+    public var steps: Int
+    public var pathsPerPoint: Int
+    public var parameters: Int
+    public var chunks: Int
+    public var blasThreads: Int
+    public var forward: TimingSummary
+    public var gemmFloorForward: TimingSummary
+    public var backprop: TimingSummary
+    public var gemmFloorGradient: TimingSummary
+    /// Forward-pathwise run over `pathwiseDirections` directions.
+    public var pathwise: TimingSummary
+    public var pathwiseDirections: Int
+    /// Single-core batched solve and the per-path loop (scaled to all paths).
+    public var batchedSingleCore: TimingSummary
+    public var perPathScaled: Double
+    /// ‖A − B‖/‖A‖ over the pathwise directions.
+    public var estimatorsRelativeDifference: Double
+    /// Workspace bytes of one backprop gradient (tapes, activations, buffers).
+    public var backpropWorkspaceBytes: Int
+    public var pathwiseWorkspaceBytes: Int
+    /// Peak resident set size of the process so far.
+    public var maxResidentBytes: Int
+
+    public var forwardOverGEMMFloor: Double { forward.median / gemmFloorForward.median }
+    public var gradientOverGEMMFloor: Double { backprop.median / gemmFloorGradient.median }
+    public var backpropOverForward: Double { backprop.median / forward.median }
+    public var batchedOverPerPath: Double { perPathScaled / batchedSingleCore.median }
+    public var pathStepsPerSecond: Double { Double(paths * steps) / (forward.median / 1e3) }
+    /// Time per tangent direction of the pathwise estimator (its time minus one forward, per direction).
+    public var pathwiseMillisecondsPerDirection: Double {
+      Swift.max(pathwise.median - forward.median, 0) / Double(pathwiseDirections)
+    }
+    /// Projected pathwise time for all parameters.
+    public var pathwiseProjectedFullMilliseconds: Double {
+      forward.median + pathwiseMillisecondsPerDirection * Double(parameters)
+    }
+  }
+
+  public var configuration: NeuralSDEConfiguration
+  public var paths: Int
+  public var pathsPerPoint: Int
+  public var steps: Int
+  public var chunks: Int
+  public var repetitions: Int
+  public var pathwiseDirections: Int
+  public var perPathSample: Int
+
+  public init(
+    configuration: NeuralSDEConfiguration = .reference(), paths: Int = 1024, pathsPerPoint: Int = 4, steps: Int = 50,
+    chunks: Int? = nil, repetitions: Int = 10, pathwiseDirections: Int = 8, perPathSample: Int = 32
+  ) {
+    self.configuration = configuration
+    self.paths = paths
+    self.pathsPerPoint = pathsPerPoint
+    self.steps = steps
+    self.chunks = chunks ?? Threading.availableCores
+    self.repetitions = repetitions
+    self.pathwiseDirections = pathwiseDirections
+    self.perPathSample = perPathSample
+  }
+
+  public func validate() throws {
+    try configuration.validate()
+    guard paths >= 1, pathsPerPoint >= 1, paths % pathsPerPoint == 0 else {
+      throw NSDEError.invalidArgument(
+        "paths (\(paths)) must be a positive multiple of paths per point (\(pathsPerPoint))")
+    }
+    guard steps >= 1 else { throw NSDEError.invalidArgument("steps must be ≥ 1, got \(steps)") }
+    guard repetitions >= 1 else { throw NSDEError.invalidArgument("repetitions must be ≥ 1, got \(repetitions)") }
+  }
+
+  public func run(progress: ((String) -> Void)? = nil) throws -> Result {
+    try validate()
+    let model = try NeuralSDEModel<Scalar>(configuration, seed: 1)
+    let points = paths / pathsPerPoint
+    let data = ToyDataset.twoMoons.sample(count: points, seed: 2, as: Scalar.self)
+    let grid = try TimeGrid(uniformSteps: steps)
+    let noise = PhiloxBrownianIncrements<Scalar>(seed: 3, dimension: model.noiseDimension)
+    let theta = UnsafePointer(model.parameters.base)
+    let backprop = BackpropThroughSolver(chunks: chunks)
+
+    // Correctness first: A against B on a few directions (posterior, drift and diffusion weights).
+    progress?("checking the estimators against each other")
+    let groups = model.parameterGroups
+    var directions: [Int] = []
+    for g in groups where directions.count < pathwiseDirections {
+      directions.append(contentsOf: g.range.prefix(Swift.max(1, pathwiseDirections / 4)))
+    }
+    directions = Array(directions.prefix(pathwiseDirections))
+    let pathwise = ForwardPathwise(directions: .indices(directions), blockSize: directions.count, chunks: chunks)
+    let a = try backprop.gradient(
+      of: model, data: data, noise: noise, grid: grid, pathsPerPoint: pathsPerPoint, objective: .freeEnergy)
+    let b = try pathwise.gradient(
+      of: model, data: data, noise: noise, grid: grid, pathsPerPoint: pathsPerPoint, objective: .freeEnergy)
+    let relDiff = relativeDifference(directions.map { a.gradient[$0] }, directions.map { b.gradient[$0] })
+
+    // GEMM floors with the same chunking.
+    let parts = Threading.partition(points, into: chunks)
+    let additive = configuration.noise == .additive
+    let floors = parts.map { part in
+      StepFloors(
+        drift: MLPGEMMFloor(model.drift, rows: part.count * pathsPerPoint),
+        diffusion: MLPGEMMFloor(model.diffusion, rows: additive ? 1 : part.count * pathsPerPoint),
+        posterior: MLPGEMMFloor(model.posteriorDrift, rows: part.count),
+        decoder: MLPGEMMFloor(model.decoder, rows: part.count * pathsPerPoint),
+        gradient: Matrix(rows: 1, cols: model.parameterCount))
+    }
+    func floorRun(backward: Bool) {
+      Threading.concurrentPerform(floors.count) { c in
+        let f = floors[c]
+        let g = f.gradient.base
+        for _ in 0..<steps {
+          f.posterior.run(theta + model.posteriorOffset)
+          f.drift.run(theta + model.driftOffset)
+          f.diffusion.run(theta + model.diffusionOffset)
+        }
+        f.decoder.run(theta + model.decoderOffset)
+        if backward {
+          f.decoder.runBackward(theta + model.decoderOffset, gradient: g + model.decoderOffset, inputGradient: true)
+          for _ in 0..<steps {
+            f.posterior.runBackward(theta + model.posteriorOffset, gradient: g + model.posteriorOffset, inputGradient: false)
+            f.drift.runBackward(theta + model.driftOffset, gradient: g + model.driftOffset, inputGradient: true)
+            f.diffusion.runBackward(theta + model.diffusionOffset, gradient: g + model.diffusionOffset, inputGradient: !additive)
+          }
+        }
+      }
+    }
+    progress?("timing forward, backprop and their GEMM floors (\(repetitions) interleaved repetitions)")
+    let t = try measureInterleaved(
+      warmup: 1, repetitions: repetitions,
+      [
+        { _ = try model.freeEnergy(data: data, noise: noise, grid: grid, pathsPerPoint: pathsPerPoint, chunks: chunks) },
+        { floorRun(backward: false) },
+        {
+          _ = try backprop.gradient(
+            of: model, data: data, noise: noise, grid: grid, pathsPerPoint: pathsPerPoint, objective: .freeEnergy)
+        },
+        { floorRun(backward: true) },
+      ])
+    progress?("timing the forward-pathwise estimator (\(directions.count) directions)")
+    let tb = try measure(warmup: 0, repetitions: Swift.max(2, repetitions / 4)) {
+      _ = try pathwise.gradient(
+        of: model, data: data, noise: noise, grid: grid, pathsPerPoint: pathsPerPoint, objective: .freeEnergy)
+    }
+    progress?("timing batched vs per-path stepping (one core)")
+    let solver = try SolverBenchmark<Scalar>(
+      configuration: configuration, paths: paths, pathsPerPoint: pathsPerPoint, steps: steps
+    ).run(repetitions: Swift.max(2, repetitions / 3), perPathSample: perPathSample)
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Result(
+      dtype: Scalar.dtypeName, paths: paths, steps: steps, pathsPerPoint: pathsPerPoint,
+      parameters: model.parameterCount, chunks: parts.count, blasThreads: Threading.blasThreads, forward: t[0],
+      gemmFloorForward: t[1], backprop: t[2], gemmFloorGradient: t[3], pathwise: tb, pathwiseDirections: directions.count,
+      batchedSingleCore: solver.solve,
+      perPathScaled: solver.perPath.median * Double(paths) / Double(solver.perPathSample),
+      estimatorsRelativeDifference: relDiff, backpropWorkspaceBytes: a.diagnostics.peakWorkspaceBytes,
+      pathwiseWorkspaceBytes: b.diagnostics.peakWorkspaceBytes, maxResidentBytes: Int(usage.ru_maxrss) * 1024)
+  }
+}
+
+/// `‖a − b‖ / max(‖a‖, ‖b‖)`.
+public func relativeDifference(_ a: [Double], _ b: [Double]) -> Double {
+  var d = 0.0, na = 0.0, nb = 0.0
+  for i in a.indices {
+    d += (a[i] - b[i]) * (a[i] - b[i])
+    na += a[i] * a[i]
+    nb += b[i] * b[i]
+  }
+  return d.squareRoot() / Swift.max(na.squareRoot(), nb.squareRoot(), 1e-300)
+}
+
+/// The GEMM floors of one chunk's networks and a scratch gradient.
+struct StepFloors<Scalar: BLASScalar> {
+  let drift: MLPGEMMFloor<Scalar>
+  let diffusion: MLPGEMMFloor<Scalar>
+  let posterior: MLPGEMMFloor<Scalar>
+  let decoder: MLPGEMMFloor<Scalar>
+  let gradient: Matrix<Scalar>
+}

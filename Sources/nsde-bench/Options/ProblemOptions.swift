@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import NeuralSDE
+
+extension Activation: ExpressibleByArgument {}
+extension TrainingObjective: ExpressibleByArgument {}
+extension ToyDataset: ExpressibleByArgument {}
+
+/// Noise types as command-line choices.
+enum NoiseChoice: String, ExpressibleByArgument, CaseIterable {
+  case diagonal, additive, general
+}
+
+/// Floating-point precisions to run.
+enum DTypeChoice: String, ExpressibleByArgument, CaseIterable {
+  case float, double, both
+  var runsFloat: Bool { self != .double }
+  var runsDouble: Bool { self != .float }
+}
+
+/// The problem shared by every subcommand (BENCHMARK.md defaults).
+struct ProblemOptions: ParsableArguments {
+  @Option(help: "Latent dimension d (1…4096).")
+  var latentDim = 16
+  @Option(help: "Data dimension D (1…4096).")
+  var dataDim = 2
+  @Option(help: "Hidden width H of every network (1…8192).")
+  var hidden = 64
+  @Option(help: "Euler–Maruyama steps N on [0, 1] (1…100000).")
+  var steps = 50
+  @Option(help: "Monte Carlo paths per data point K (≥ 1).")
+  var pathsPerPoint = 4
+  @Option(help: "Paths per batch M = B·K (a positive multiple of --paths-per-point).")
+  var paths = 1024
+  @Option(name: .customLong("noise-type"), help: "Noise type (\(NoiseChoice.allCases.map(\.rawValue).joined(separator: ", "))).")
+  var noise: NoiseChoice = .diagonal
+  @Option(help: "Noise dimension m for --noise-type general (default: d).")
+  var noiseDim: Int?
+  @Option(help: "Hidden activation (\(Activation.allCases.map(\.rawValue).joined(separator: ", "))).")
+  var activation: Activation = .tanh
+  @Option(help: "Precision (float, double, both).")
+  var dtype: DTypeChoice = .both
+  @Option(help: "Row chunks run concurrently (default: one per core).")
+  var chunks: Int?
+
+  func validate() throws {
+    func range(_ name: String, _ v: Int, _ lo: Int, _ hi: Int) throws {
+      guard v >= lo && v <= hi else { throw ValidationError("--\(name) must be in \(lo)…\(hi), got \(v)") }
+    }
+    try range("latent-dim", latentDim, 1, 4096)
+    try range("data-dim", dataDim, 1, 4096)
+    try range("hidden", hidden, 1, 8192)
+    try range("steps", steps, 1, 100_000)
+    try range("paths-per-point", pathsPerPoint, 1, 1_000_000)
+    try range("paths", paths, 1, 10_000_000)
+    guard paths % pathsPerPoint == 0 else {
+      throw ValidationError("--paths (\(paths)) must be a multiple of --paths-per-point (\(pathsPerPoint))")
+    }
+    if let m = noiseDim {
+      guard noise == .general else { throw ValidationError("--noise-dim only applies to --noise-type general") }
+      try range("noise-dim", m, 1, 4096)
+    }
+    if let c = chunks { try range("chunks", c, 1, 256) }
+  }
+
+  var noiseType: NoiseType {
+    switch noise {
+    case .diagonal: return .diagonal
+    case .additive: return .additive
+    case .general: return .general(noiseDimension: noiseDim ?? latentDim)
+    }
+  }
+
+  var configuration: NeuralSDEConfiguration {
+    .reference(latentDimension: latentDim, dataDimension: dataDim, hidden: hidden, noise: noiseType, activation: activation)
+  }
+
+  var points: Int { paths / pathsPerPoint }
+}
+
+/// `--json` and `--repetitions`.
+struct OutputOptions: ParsableArguments {
+  @Flag(help: "Print machine-readable JSON instead of a table.")
+  var json = false
+  @Option(help: "Timed repetitions after a warm-up (1…1000).")
+  var repetitions = 10
+
+  func validate() throws {
+    guard repetitions >= 1 && repetitions <= 1000 else {
+      throw ValidationError("--repetitions must be in 1…1000, got \(repetitions)")
+    }
+  }
+}
+
+/// Runs `body`, turning NeuralSDE errors into a clean message and exit code 1.
+func runReportingErrors(_ body: () throws -> Void) throws {
+  do {
+    try body()
+  } catch let e as NSDEError {
+    FileHandle.standardError.write(Data("error: \(e)\n".utf8))
+    throw ExitCode.failure
+  }
+}

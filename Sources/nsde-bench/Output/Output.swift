@@ -1,0 +1,52 @@
+import Foundation
+import NeuralSDE
+
+/// An aligned text table.
+struct Table {
+  var header: [String]
+  var rows: [[String]] = []
+
+  func render() -> String {
+    let widths = header.indices.map { c in ([header[c]] + rows.map { $0[c] }).map(\.count).max() ?? 0 }
+    func line(_ cells: [String]) -> String {
+      cells.enumerated().map { i, s in
+        i == 0 ? s.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+          : String(repeating: " ", count: widths[i] - s.count) + s
+      }.joined(separator: "  ")
+    }
+    return ([line(header), widths.map { String(repeating: "─", count: $0) }.joined(separator: "  ")] + rows.map(line))
+      .joined(separator: "\n")
+  }
+}
+
+func fmt(_ x: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", x) }
+func fmtSci(_ x: Double) -> String { String(format: "%.3g", x) }
+func mib(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+
+/// Prints a JSON value (dictionaries sorted by key).
+func printJSON(_ value: Any) {
+  let data = try! JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys])
+  print(String(decoding: data, as: UTF8.self))
+}
+
+func timingJSON(_ t: TimingSummary) -> [String: Any] {
+  ["median_ms": t.median, "min_ms": t.min, "max_ms": t.max, "repetitions": t.repetitions]
+}
+
+/// Facts about the machine and BLAS that every report carries.
+func machineJSON() -> [String: Any] {
+  let env = ProcessInfo.processInfo.environment
+  return [
+    "blas": Threading.blasConfiguration, "blas_core": Threading.blasCoreName, "blas_threads": Threading.blasThreads,
+    "cores": Threading.availableCores, "openblas_coretype": env["OPENBLAS_CORETYPE"] ?? "",
+    "host": ProcessInfo.processInfo.hostName,
+  ]
+}
+
+func machineLine() -> String {
+  let env = ProcessInfo.processInfo.environment
+  return "BLAS \(Threading.blasCoreName), \(Threading.blasThreads) BLAS thread(s), \(Threading.availableCores) cores, OPENBLAS_CORETYPE=\(env["OPENBLAS_CORETYPE"] ?? "(unset)")"
+}
+
+/// Progress messages go to standard error so that --json output stays clean.
+func note(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }

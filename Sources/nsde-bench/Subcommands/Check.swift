@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import NeuralSDE
+
+/// The CI performance check: a small reference configuration, ratio bars.
+struct Check: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "CI performance check: fails (exit 1) if a measured ratio misses its bar.",
+    discussion: """
+      Bars (ratios measured in one run, so machine noise mostly cancels): batched vs per-path EM ≥ \
+      --min-batched-speedup; forward ≤ --max-forward-over-floor × its GEMM floor; backprop gradient ≤ \
+      --max-backprop-over-forward × forward; backprop and forward-pathwise gradients agree to \
+      --max-estimator-difference (Double).
+      """)
+
+  @OptionGroup var output: OutputOptions
+  @Option(help: "Paths M of the check problem.") var paths = 512
+  @Option(help: "Steps N of the check problem.") var steps = 20
+  @Option(help: "Minimum batched / per-path speed-up.") var minBatchedSpeedup = 2.5
+  @Option(help: "Maximum forward / GEMM floor.") var maxForwardOverFloor = 2.0
+  @Option(help: "Maximum backprop / forward.") var maxBackpropOverForward = 4.0
+  @Option(help: "Maximum relative difference between the estimators (Double).") var maxEstimatorDifference = 1e-10
+
+  func run() throws {
+    var failures: [String] = []
+    var report: [String: Any] = [:]
+    var rows: [[String]] = []
+    func go<T: BLASScalar>(_: T.Type) throws {
+      let r = try ReferenceBenchmark<T>(
+        paths: paths, pathsPerPoint: 4, steps: steps, repetitions: output.repetitions, pathwiseDirections: 8,
+        perPathSample: 16
+      ).run { note("[check \(T.dtypeName)] \($0)") }
+      let checks: [(String, Double, Double, Bool)] = [
+        ("batched_over_per_path", r.batchedOverPerPath, minBatchedSpeedup, r.batchedOverPerPath >= minBatchedSpeedup),
+        ("forward_over_gemm_floor", r.forwardOverGEMMFloor, maxForwardOverFloor, r.forwardOverGEMMFloor <= maxForwardOverFloor),
+        ("backprop_over_forward", r.backpropOverForward, maxBackpropOverForward, r.backpropOverForward <= maxBackpropOverForward),
+      ] + (T.self == Double.self
+        ? [("estimators_max_rel_diff", r.estimatorsRelativeDifference, maxEstimatorDifference,
+            r.estimatorsRelativeDifference <= maxEstimatorDifference)] : [])
+      var entry: [String: Any] = [:]
+      for (name, value, bar, ok) in checks {
+        entry[name] = ["value": value, "bar": bar, "pass": ok]
+        rows.append([T.dtypeName, name, fmtSci(value), fmtSci(bar), ok ? "pass" : "FAIL"])
+        if !ok { failures.append("\(T.dtypeName) \(name) = \(fmtSci(value)) misses its bar \(fmtSci(bar))") }
+      }
+      report[T.dtypeName.lowercased()] = entry
+    }
+    try runReportingErrors {
+      try go(Double.self)
+      try go(Float.self)
+    }
+    if output.json {
+      printJSON(["machine": machineJSON(), "checks": report, "passed": failures.isEmpty])
+    } else {
+      print(machineLine())
+      print(Table(header: ["dtype", "ratio", "measured", "bar", ""], rows: rows).render())
+      print("\(rows.count - failures.count) passed, \(failures.count) failed")
+    }
+    if !failures.isEmpty {
+      for f in failures { note("check failed: \(f)") }
+      throw ExitCode.failure
+    }
+  }
+}

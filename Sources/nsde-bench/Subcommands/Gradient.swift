@@ -1,0 +1,131 @@
+import ArgumentParser
+import Foundation
+import NeuralSDE
+
+enum EstimatorChoice: String, ExpressibleByArgument, CaseIterable {
+  case backprop, pathwise
+}
+
+/// Gradient timing, memory and agreement; or one gradient for user-given files.
+struct Gradient: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Both estimators' time, memory and agreement; or the loss and gradient for given parameters, data and noise.",
+    discussion: """
+      File mode (all of --params, --data, --noise): evaluates the free energy and its gradient for the \
+      parameters in a safetensors file (interchange names, e.g. drift.0.weight [out, in]), data [B, D] and \
+      noise [N, M, m] (.npy, M = B·K), with the architecture of the problem options, and writes the \
+      gradient as safetensors. Use it to check our numbers against a PyTorch or JAX model.
+      """)
+
+  @OptionGroup var problem: ProblemOptions
+  @OptionGroup var output: OutputOptions
+  @Option(help: "Parameters (safetensors) for file mode.") var params: String?
+  @Option(help: "Data (.npy, [B, D]) for file mode.") var data: String?
+  @Option(name: .customLong("noise"), help: "Noise increments ΔW (.npy, [N, M, m], variance h each) for file mode.")
+  var noiseFile: String?
+  @Option(help: "Estimator for file mode (backprop, pathwise).") var estimator: EstimatorChoice = .backprop
+  @Option(help: "Objective (freeEnergy, importanceWeighted).") var objective: TrainingObjective = .freeEnergy
+  @Option(help: "Where to write the gradient (safetensors) in file mode.") var gradientOut: String?
+  @Option(help: "Tangent directions for the pathwise estimator in timing mode (1…100000).") var directions = 16
+
+  var noisePath: String? { noiseFile }
+  var fileMode: Bool { params != nil || data != nil || noisePath != nil }
+
+  func validate() throws {
+    if fileMode {
+      guard params != nil, data != nil, noisePath != nil else {
+        throw ValidationError("file mode needs all of --params, --data and --noise")
+      }
+    }
+    guard directions >= 1 && directions <= 100_000 else {
+      throw ValidationError("--directions must be in 1…100000, got \(directions)")
+    }
+  }
+
+  func run() throws {
+    try runReportingErrors {
+      if fileMode {
+        if problem.dtype == .float { try evaluateFiles(Float.self) } else { try evaluateFiles(Double.self) }
+      } else {
+        try timing()
+      }
+    }
+  }
+
+  func evaluateFiles<T: BLASScalar>(_: T.Type) throws {
+    let model = try NeuralSDEModel<T>(problem.configuration, seed: 0)
+    let file = try SafetensorsFile.read(params!)
+    try model.loadParameters(from: file.tensors, source: params!)
+    let y = try NPY.readMatrix(data!, as: T.self)
+    let noiseTensor = try NPY.read(noisePath!)
+    guard noiseTensor.shape.count == 3 else {
+      throw NSDEError.file(path: noisePath!, reason: "noise must have shape [N, M, m], got \(noiseTensor.shape)")
+    }
+    let (n, m, dim) = (noiseTensor.shape[0], noiseTensor.shape[1], noiseTensor.shape[2])
+    let k = problem.pathsPerPoint
+    let noise = try RecordedBrownianIncrements<T>(steps: n, paths: m, dimension: dim, values: noiseTensor.values.map { T($0) })
+    // The solve checks the noise shape [N, M, m] against --steps, B·K and the model.
+    let grid = try TimeGrid(uniformSteps: problem.steps)
+    let est: any GradientEstimator = estimator == .backprop ? BackpropThroughSolver() : ForwardPathwise()
+    let r = try est.gradient(of: model, data: y, noise: noise, grid: grid, pathsPerPoint: k, objective: objective)
+    if let out = gradientOut {
+      let tensors = model.parameters.slices.map { s in
+        (s.name, StoredTensor(shape: s.shape, dtype: T.self == Float.self ? .float32 : .float64, values: Array(r.gradient[s.range])))
+      }
+      try SafetensorsFile(tensors: tensors, metadata: ["loss": "\(r.loss)", "objective": objective.rawValue]).write(to: out)
+    }
+    let norm = r.gradient.map { $0 * $0 }.reduce(0, +).squareRoot()
+    if output.json {
+      printJSON([
+        "loss": r.loss, "gradient_norm": norm, "estimator": estimator.rawValue, "objective": objective.rawValue,
+        "steps": n, "paths": m, "paths_per_point": k, "seconds": r.diagnostics.seconds,
+        "gradient_out": gradientOut.map { $0 as Any } ?? NSNull(),
+      ])
+    } else {
+      print("loss \(r.loss)  gradient norm \(norm)  (\(estimator.rawValue), N = \(n), M = \(m), K = \(k), \(fmt(r.diagnostics.seconds * 1e3)) ms)")
+      if let out = gradientOut { print("gradient written to \(out)") }
+    }
+  }
+
+  func timing() throws {
+    var json: [String: Any] = [:]
+    var rows: [[String]] = []
+    func go<T: BLASScalar>(_: T.Type) throws {
+      let model = try NeuralSDEModel<T>(problem.configuration, seed: 1)
+      let y = ToyDataset.twoMoons.sample(count: problem.points, seed: 2, as: T.self)
+      let grid = try TimeGrid(uniformSteps: problem.steps)
+      let noise = PhiloxBrownianIncrements<T>(seed: 3, dimension: model.noiseDimension)
+      let count = min(directions, model.parameterCount)
+      let a = BackpropThroughSolver(chunks: problem.chunks)
+      let b = ForwardPathwise(directions: .indices(Array(0..<count)), blockSize: min(count, 32), chunks: problem.chunks)
+      note("[\(T.dtypeName)] backprop and pathwise (\(count) directions), M = \(problem.paths), N = \(problem.steps)")
+      var ra: GradientResult?
+      var rb: GradientResult?
+      let t = try measureInterleaved(
+        warmup: 1, repetitions: output.repetitions,
+        [
+          { ra = try a.gradient(of: model, data: y, noise: noise, grid: grid, pathsPerPoint: problem.pathsPerPoint, objective: objective) },
+          { rb = try b.gradient(of: model, data: y, noise: noise, grid: grid, pathsPerPoint: problem.pathsPerPoint, objective: objective) },
+        ])
+      let diff = relativeDifference((0..<count).map { ra!.gradient[$0] }, (0..<count).map { rb!.gradient[$0] })
+      json[T.dtypeName.lowercased()] = [
+        "backprop_ms": t[0].median, "pathwise_ms": t[1].median, "pathwise_directions": count,
+        "pathwise_ms_per_direction": t[1].median / Double(count), "backprop_workspace_bytes": ra!.diagnostics.peakWorkspaceBytes,
+        "pathwise_workspace_bytes": rb!.diagnostics.peakWorkspaceBytes, "estimators_max_rel_diff": diff,
+        "loss": ra!.loss, "parameters": model.parameterCount,
+      ] as [String: Any]
+      rows.append([
+        T.dtypeName, fmt(t[0].median), mib(ra!.diagnostics.peakWorkspaceBytes), fmt(t[1].median), "\(count)",
+        fmt(t[1].median / Double(count)), mib(rb!.diagnostics.peakWorkspaceBytes), fmtSci(diff),
+      ])
+    }
+    if problem.dtype.runsFloat { try go(Float.self) }
+    if problem.dtype.runsDouble { try go(Double.self) }
+    if output.json {
+      printJSON(["machine": machineJSON(), "problem": problemJSON(problem), "results": json])
+    } else {
+      print(machineLine())
+      print(Table(header: ["dtype", "backprop (ms)", "backprop memory", "pathwise (ms)", "directions", "ms/direction", "pathwise memory", "rel. diff"], rows: rows).render())
+    }
+  }
+}

@@ -1,0 +1,87 @@
+import ArgumentParser
+import Foundation
+import NeuralSDE
+
+/// The reference-problem report.
+struct Report: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Reference-problem report: forward, gradients (both estimators), GEMM floors, ratios, memory.")
+
+  @OptionGroup var problem: ProblemOptions
+  @OptionGroup var output: OutputOptions
+  @Option(help: "Tangent directions timed for the forward-pathwise estimator (1…4096).")
+  var pathwiseDirections = 8
+
+  func validate() throws {
+    guard pathwiseDirections >= 1 && pathwiseDirections <= 4096 else {
+      throw ValidationError("--pathwise-directions must be in 1…4096, got \(pathwiseDirections)")
+    }
+  }
+
+  func run() throws {
+    try runReportingErrors {
+      var results: [(String, [String: Any], [String])] = []
+      if problem.dtype.runsFloat { results.append(try measure(Float.self)) }
+      if problem.dtype.runsDouble { results.append(try measure(Double.self)) }
+      if output.json {
+        var byType: [String: Any] = [:]
+        for (name, json, _) in results { byType[name] = json }
+        printJSON(["machine": machineJSON(), "results": byType, "problem": problemJSON(problem)])
+      } else {
+        print("Reference problem: d = \(problem.latentDim), H = \(problem.hidden), N = \(problem.steps), M = \(problem.paths) (K = \(problem.pathsPerPoint)), \(problem.noise) noise")
+        print(machineLine())
+        var table = Table(header: ["", "Float", "Double"].filter { h in h.isEmpty || results.contains { $0.0 == h.lowercased() } })
+        let labels = [
+          "forward (ms)", "GEMM floor, forward (ms)", "forward / GEMM floor", "gradient, backprop (ms)",
+          "GEMM floor, gradient (ms)", "gradient / GEMM floor", "backprop / forward", "pathwise per direction (ms)",
+          "pathwise, all parameters (ms, projected)", "backprop vs pathwise rel. diff", "batched / per-path (1 core)",
+          "path-steps/s (forward)", "backprop workspace", "max RSS",
+        ]
+        for (i, label) in labels.enumerated() { table.rows.append([label] + results.map { $0.2[i] }) }
+        print(table.render())
+      }
+    }
+  }
+
+  func measure<T: BLASScalar>(_: T.Type) throws -> (String, [String: Any], [String]) {
+    note("[\(T.dtypeName)] reference problem, M = \(problem.paths), N = \(problem.steps)")
+    let bench = ReferenceBenchmark<T>(
+      configuration: problem.configuration, paths: problem.paths, pathsPerPoint: problem.pathsPerPoint,
+      steps: problem.steps, chunks: problem.chunks, repetitions: output.repetitions,
+      pathwiseDirections: pathwiseDirections)
+    let r = try bench.run { note("[\(T.dtypeName)] \($0)") }
+    let json: [String: Any] = [
+      "dtype": r.dtype, "paths": r.paths, "steps": r.steps, "paths_per_point": r.pathsPerPoint,
+      "parameters": r.parameters, "chunks": r.chunks, "blas_threads": r.blasThreads,
+      "forward_ms": r.forward.median,
+      "gradient_ms": ["backprop": r.backprop.median, "pathwise_projected": r.pathwiseProjectedFullMilliseconds],
+      "pathwise_ms_per_direction": r.pathwiseMillisecondsPerDirection,
+      "gemm_floor_forward_ms": r.gemmFloorForward.median, "gemm_floor_gradient_ms": r.gemmFloorGradient.median,
+      "forward_over_gemm_floor": r.forwardOverGEMMFloor, "gradient_over_gemm_floor": r.gradientOverGEMMFloor,
+      "batched_over_per_path": r.batchedOverPerPath, "backprop_over_forward": r.backpropOverForward,
+      "estimators_max_rel_diff": r.estimatorsRelativeDifference, "path_steps_per_s": r.pathStepsPerSecond,
+      "peak_memory_bytes": r.backpropWorkspaceBytes, "max_rss_bytes": r.maxResidentBytes,
+      "timings": [
+        "forward": timingJSON(r.forward), "gemm_floor_forward": timingJSON(r.gemmFloorForward),
+        "backprop": timingJSON(r.backprop), "gemm_floor_gradient": timingJSON(r.gemmFloorGradient),
+        "pathwise": timingJSON(r.pathwise), "batched_single_core": timingJSON(r.batchedSingleCore),
+      ],
+    ]
+    let column = [
+      fmt(r.forward.median), fmt(r.gemmFloorForward.median), fmt(r.forwardOverGEMMFloor), fmt(r.backprop.median),
+      fmt(r.gemmFloorGradient.median), fmt(r.gradientOverGEMMFloor), fmt(r.backpropOverForward),
+      fmt(r.pathwiseMillisecondsPerDirection), fmt(r.pathwiseProjectedFullMilliseconds, 0),
+      fmtSci(r.estimatorsRelativeDifference), fmt(r.batchedOverPerPath, 1), fmtSci(r.pathStepsPerSecond),
+      mib(r.backpropWorkspaceBytes), mib(r.maxResidentBytes),
+    ]
+    return (T.dtypeName.lowercased(), json, column)
+  }
+}
+
+func problemJSON(_ p: ProblemOptions) -> [String: Any] {
+  [
+    "latent_dim": p.latentDim, "data_dim": p.dataDim, "hidden": p.hidden, "steps": p.steps,
+    "paths_per_point": p.pathsPerPoint, "paths": p.paths, "noise": p.noise.rawValue,
+    "noise_dim": p.configuration.noiseDimension, "activation": p.activation.rawValue,
+  ]
+}

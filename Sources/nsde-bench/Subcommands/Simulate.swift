@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import NeuralSDE
+
+/// Batched Euler–Maruyama throughput.
+struct Simulate: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Batched Euler–Maruyama throughput (posterior solve, one core) vs its GEMM floor and a per-path loop.")
+
+  @OptionGroup var problem: ProblemOptions
+  @OptionGroup var output: OutputOptions
+  @Option(help: "Paths stepped one at a time for the per-path comparison (1…4096).")
+  var perPathSample = 32
+
+  func run() throws {
+    try runReportingErrors {
+      var rows: [[String]] = []
+      var json: [String: Any] = [:]
+      func go<T: BLASScalar>(_: T.Type) throws {
+        note("[\(T.dtypeName)] simulating M = \(problem.paths), N = \(problem.steps)")
+        let r = try SolverBenchmark<T>(
+          configuration: problem.configuration, paths: problem.paths, pathsPerPoint: problem.pathsPerPoint,
+          steps: problem.steps
+        ).run(repetitions: output.repetitions, perPathSample: min(perPathSample, problem.paths))
+        json[T.dtypeName.lowercased()] = [
+          "solve_ms": r.solve.median, "gemm_floor_ms": r.gemmFloor.median, "solve_over_gemm_floor": r.solveOverGEMMFloor,
+          "noise_ms": r.noise.median, "noise_fraction": r.noiseFraction, "batched_over_per_path": r.batchedOverPerPath,
+          "path_steps_per_s": r.pathStepsPerSecond, "paths": r.paths, "steps": r.steps,
+          "timings": ["solve": timingJSON(r.solve), "gemm_floor": timingJSON(r.gemmFloor), "noise": timingJSON(r.noise), "per_path_sample": timingJSON(r.perPath)],
+        ] as [String: Any]
+        rows.append([
+          T.dtypeName, fmt(r.solve.median), fmt(r.gemmFloor.median), fmt(r.solveOverGEMMFloor),
+          fmt(100 * r.noiseFraction, 1) + "%", fmt(r.batchedOverPerPath, 1), fmtSci(r.pathStepsPerSecond),
+        ])
+      }
+      if problem.dtype.runsFloat { try go(Float.self) }
+      if problem.dtype.runsDouble { try go(Double.self) }
+      if output.json {
+        printJSON(["machine": machineJSON(), "problem": problemJSON(problem), "results": json])
+      } else {
+        print("Euler–Maruyama, M = \(problem.paths), N = \(problem.steps), d = \(problem.latentDim), H = \(problem.hidden), \(problem.noise) noise, one core")
+        print(machineLine())
+        print(Table(header: ["dtype", "solve (ms)", "GEMM floor (ms)", "ratio", "noise share", "batched / per-path", "path-steps/s"], rows: rows).render())
+      }
+    }
+  }
+}
