@@ -95,3 +95,22 @@ void SUFFIX(nsde_row_apply_add)(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, REAL a
     }
   }
 }
+
+NSDE_CLONES
+void SUFFIX(nsde_control_gradient)(ptrdiff_t points, ptrdiff_t k, ptrdiff_t m, REAL a, const REAL *restrict u, REAL h,
+                                   const REAL *restrict v, const double *restrict c, const REAL *restrict w,
+                                   REAL *restrict out) {
+  for (ptrdiff_t q = 0; q < points; q++) {
+    REAL *o = out + q * m;
+    for (ptrdiff_t l = 0; l < m; l++) o[l] = a * u[q * m + l];
+    for (ptrdiff_t p = q * k; p < (q + 1) * k; p++) {
+      const REAL *vp = v + p * m;
+      for (ptrdiff_t l = 0; l < m; l++) o[l] += h * vp[l];
+      if (c) {
+        const REAL cp = (REAL)c[p];
+        const REAL *wp = w + p * m;
+        for (ptrdiff_t l = 0; l < m; l++) o[l] += cp * wp[l];
+      }
+    }
+  }
+}

@@ -101,6 +101,11 @@ public protocol BLASScalar: BinaryFloatingPoint, Real, SIMDScalar, Sendable {
     rows: Int, d: Int, m: Int, alpha: Self, s: UnsafePointer<Self>, v: UnsafePointer<Self>,
     out: UnsafeMutablePointer<Self>)
 
+  /// Per-point control gradient `out_q = a·u_q + h·Σ_{p∈q} v_p + Σ_{p∈q} c_p·w_p` (c may be nil).
+  static func controlGradient(
+    points: Int, k: Int, m: Int, a: Self, u: UnsafePointer<Self>, h: Self, v: UnsafePointer<Self>,
+    c: UnsafePointer<Double>?, w: UnsafePointer<Self>, out: UnsafeMutablePointer<Self>)
+
   /// `x[i] *= y[i]`.
   static func multiplyInPlace(n: Int, x: UnsafeMutablePointer<Self>, y: UnsafePointer<Self>)
   /// Number of NaN or ±Inf values among `n`.

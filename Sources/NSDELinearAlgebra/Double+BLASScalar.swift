@@ -133,4 +133,9 @@ extension Double: BLASScalar {
     rows: Int, d: Int, m: Int, alpha: Double, s: UnsafePointer<Double>, v: UnsafePointer<Double>,
     out: UnsafeMutablePointer<Double>
   ) { nsde_row_apply_add_f64(rows, d, m, alpha, s, v, out) }
+  @inlinable
+  public static func controlGradient(
+    points: Int, k: Int, m: Int, a: Double, u: UnsafePointer<Double>, h: Double, v: UnsafePointer<Double>,
+    c: UnsafePointer<Double>?, w: UnsafePointer<Double>, out: UnsafeMutablePointer<Double>
+  ) { nsde_control_gradient_f64(points, k, m, a, u, h, v, c, w, out) }
 }

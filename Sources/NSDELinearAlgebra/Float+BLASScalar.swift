@@ -133,4 +133,9 @@ extension Float: BLASScalar {
     rows: Int, d: Int, m: Int, alpha: Float, s: UnsafePointer<Float>, v: UnsafePointer<Float>,
     out: UnsafeMutablePointer<Float>
   ) { nsde_row_apply_add_f32(rows, d, m, alpha, s, v, out) }
+  @inlinable
+  public static func controlGradient(
+    points: Int, k: Int, m: Int, a: Float, u: UnsafePointer<Float>, h: Float, v: UnsafePointer<Float>,
+    c: UnsafePointer<Double>?, w: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
+  ) { nsde_control_gradient_f32(points, k, m, a, u, h, v, c, w, out) }
 }

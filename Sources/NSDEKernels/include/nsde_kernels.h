@@ -159,6 +159,16 @@ void nsde_row_apply_add_f64(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, double alp
 void nsde_row_apply_add_f32(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, float alpha, const float *s,
                             const float *v, float *out);
 
+
+/// Gradient with respect to the control of each data point (backprop):
+/// `out_q = a·u_q + h·Σ_{p∈q} v_p + Σ_{p∈q} c_p·w_p` for `points` points with
+/// `k` contiguous paths each (`u`, `out` points×m; `v`, `w` (points·k)×m;
+/// `c` per path, may be NULL to drop the last term).
+void nsde_control_gradient_f64(ptrdiff_t points, ptrdiff_t k, ptrdiff_t m, double a, const double *u, double h,
+                               const double *v, const double *c, const double *w, double *out);
+void nsde_control_gradient_f32(ptrdiff_t points, ptrdiff_t k, ptrdiff_t m, float a, const float *u, float h,
+                               const float *v, const double *c, const float *w, float *out);
+
 #ifdef __cplusplus
 }
 #endif

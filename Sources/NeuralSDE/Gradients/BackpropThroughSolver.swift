@@ -185,18 +185,15 @@ final class BackpropChunk<Scalar: BLASScalar>: @unchecked Sendable {
       case .general: Scalar.rowTransposeApply(rows: rows, d: d, m: m, s: sigma, v: lam, out: v)
       }
       let gu = controlGradient.base
-      for q in 0..<points.count {
-        let o = gu + q * m
-        switch objective {
-        case .freeEnergy:
-          for l in 0..<m { o[l] = h / bTotal * u[q * m + l] }
-        case .importanceWeighted:
-          for l in 0..<m { o[l] = 0 }
-          for p in (q * k)..<((q + 1) * k) {
-            Scalar.axpy(n: m, alpha: Scalar(weights[p]), x: dwt + p * m, incx: 1, y: o, incy: 1)
-          }
+      switch objective {
+      case .freeEnergy:
+        Scalar.controlGradient(
+          points: points.count, k: k, m: m, a: h / bTotal, u: u, h: h, v: v, c: nil, w: dwt, out: gu)
+      case .importanceWeighted:
+        weights.withUnsafeBufferPointer { w in
+          Scalar.controlGradient(
+            points: points.count, k: k, m: m, a: 0, u: u, h: h, v: v, c: w.baseAddress!, w: dwt, out: gu)
         }
-        for p in (q * k)..<((q + 1) * k) { Scalar.axpy(n: m, alpha: h, x: v + p * m, incx: 1, y: o, incy: 1) }
       }
       model.posteriorDrift.vjpUnchecked(
         theta + model.posteriorOffset, workspace: em.posteriorWS, outputGradient: controlGradient.view,
