@@ -27,6 +27,8 @@ struct Gradient: ParsableCommand {
   @Option(help: "Objective (freeEnergy, importanceWeighted).") var objective: TrainingObjective = .freeEnergy
   @Option(help: "Where to write the gradient (safetensors) in file mode.") var gradientOut: String?
   @Option(help: "Tangent directions for the pathwise estimator in timing mode (1…100000).") var directions = 16
+  @Option(help: "Write the problem's parameters (params.safetensors), data (data.npy) and noise (noise.npy) to this directory and exit.")
+  var exportDir: String?
 
   var noisePath: String? { noiseFile }
   var fileMode: Bool { params != nil || data != nil || noisePath != nil }
@@ -44,11 +46,34 @@ struct Gradient: ParsableCommand {
 
   func run() throws {
     try runReportingErrors {
-      if fileMode {
+      if let dir = exportDir {
+        if problem.dtype == .float { try export(Float.self, to: dir) } else { try export(Double.self, to: dir) }
+      } else if fileMode {
         if problem.dtype == .float { try evaluateFiles(Float.self) } else { try evaluateFiles(Double.self) }
       } else {
         try timing()
       }
+    }
+  }
+
+  /// Writes the seeded reference inputs, so that other tools can compute the same loss.
+  func export<T: BLASScalar>(_: T.Type, to dir: String) throws {
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let model = try NeuralSDEModel<T>(problem.configuration, seed: 1)
+    try SafetensorsFile(tensors: model.parameterTensors(), metadata: ["problem": "\(problemJSON(problem))"]).write(to: dir + "/params.safetensors")
+    let y = ToyDataset.twoMoons.sample(count: problem.points, seed: 2, as: T.self)
+    try NPY.write(y, to: dir + "/data.npy")
+    let grid = try TimeGrid(uniformSteps: problem.steps)
+    let noise = try RecordedBrownianIncrements(
+      from: PhiloxBrownianIncrements<T>(seed: 3, dimension: model.noiseDimension), grid: grid, paths: problem.paths)
+    try NPY.write(
+      StoredTensor(
+        shape: [problem.steps, problem.paths, model.noiseDimension], dtype: T.self == Float.self ? .float32 : .float64,
+        values: noise.values.map(Double.init)), to: dir + "/noise.npy")
+    if output.json {
+      printJSON(["dir": dir, "files": ["params.safetensors", "data.npy", "noise.npy"], "parameters": model.parameterCount])
+    } else {
+      print("wrote \(dir)/params.safetensors, data.npy [\(problem.points), \(problem.dataDim)], noise.npy [\(problem.steps), \(problem.paths), \(model.noiseDimension)]")
     }
   }
 
