@@ -87,6 +87,8 @@ def torch_setup(p, y, dw, threads):
                 ta = float(ta)
                 tb = ta + h if tb is None else float(tb)
                 lo, sign = (ta, 1.0) if ta <= tb else (tb, -1.0)
+                if abs(tb - ta) < 0.5 * h:  # a rounding sliver of a step (float32 time arithmetic)
+                    return torch.zeros(m, d, dtype=Y.dtype)
                 return sign * DW[min(max(int(round(lo / h)), 0), n - 1)]
             def __repr__(self): return "Increments"
             dtype = property(lambda self: Y.dtype)
