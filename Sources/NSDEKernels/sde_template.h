@@ -114,3 +114,11 @@ void SUFFIX(nsde_control_gradient)(ptrdiff_t points, ptrdiff_t k, ptrdiff_t m, R
     }
   }
 }
+
+NSDE_CLONES
+void SUFFIX(nsde_broadcast_rows)(ptrdiff_t rows, ptrdiff_t cols, const REAL *restrict row, REAL *restrict out) {
+  for (ptrdiff_t r = 0; r < rows; r++) {
+    REAL *o = out + r * cols;
+    for (ptrdiff_t c = 0; c < cols; c++) o[c] = row[c];
+  }
+}

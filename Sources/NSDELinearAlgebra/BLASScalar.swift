@@ -106,6 +106,9 @@ public protocol BLASScalar: BinaryFloatingPoint, Real, SIMDScalar, Sendable {
     points: Int, k: Int, m: Int, a: Self, u: UnsafePointer<Self>, h: Self, v: UnsafePointer<Self>,
     c: UnsafePointer<Double>?, w: UnsafePointer<Self>, out: UnsafeMutablePointer<Self>)
 
+  /// Copies `row` (cols values) into every row of `out` (rows × cols, contiguous).
+  static func broadcastRows(rows: Int, cols: Int, row: UnsafePointer<Self>, out: UnsafeMutablePointer<Self>)
+
   /// `x[i] *= y[i]`.
   static func multiplyInPlace(n: Int, x: UnsafeMutablePointer<Self>, y: UnsafePointer<Self>)
   /// Number of NaN or ±Inf values among `n`.

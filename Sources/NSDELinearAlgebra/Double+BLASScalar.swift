@@ -138,4 +138,8 @@ extension Double: BLASScalar {
     points: Int, k: Int, m: Int, a: Double, u: UnsafePointer<Double>, h: Double, v: UnsafePointer<Double>,
     c: UnsafePointer<Double>?, w: UnsafePointer<Double>, out: UnsafeMutablePointer<Double>
   ) { nsde_control_gradient_f64(points, k, m, a, u, h, v, c, w, out) }
+  @inlinable
+  public static func broadcastRows(rows: Int, cols: Int, row: UnsafePointer<Double>, out: UnsafeMutablePointer<Double>) {
+    nsde_broadcast_rows_f64(rows, cols, row, out)
+  }
 }

@@ -138,4 +138,8 @@ extension Float: BLASScalar {
     points: Int, k: Int, m: Int, a: Float, u: UnsafePointer<Float>, h: Float, v: UnsafePointer<Float>,
     c: UnsafePointer<Double>?, w: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
   ) { nsde_control_gradient_f32(points, k, m, a, u, h, v, c, w, out) }
+  @inlinable
+  public static func broadcastRows(rows: Int, cols: Int, row: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) {
+    nsde_broadcast_rows_f32(rows, cols, row, out)
+  }
 }

@@ -18,7 +18,7 @@ public final class Matrix<Scalar: BLASScalar>: @unchecked Sendable {
     self.cols = cols
     let count = Swift.max(rows * cols, 1)
     base = .allocate(capacity: count)
-    base.initialize(repeating: 0, count: count)
+    base.setZero(count: count)
   }
 
   /// A matrix with the given row-major elements.
@@ -32,7 +32,7 @@ public final class Matrix<Scalar: BLASScalar>: @unchecked Sendable {
         "\(elements.count) elements given for a \(rows)×\(cols) matrix (\(rows * cols) expected)")
     }
     self.init(rows: rows, cols: cols)
-    elements.withUnsafeBufferPointer { base.update(from: $0.baseAddress!, count: rows * cols) }
+    elements.withUnsafeBufferPointer { base.copyElements(from: $0.baseAddress!, count: rows * cols) }
   }
 
   /// A matrix whose element `(r, c)` is `f(r, c)`.
@@ -73,7 +73,7 @@ public final class Matrix<Scalar: BLASScalar>: @unchecked Sendable {
   /// A deep copy.
   public func copy() -> Matrix<Scalar> {
     let m = Matrix(rows: rows, cols: cols)
-    m.base.update(from: base, count: count)
+    m.base.copyElements(from: base, count: count)
     return m
   }
 }
@@ -119,7 +119,7 @@ public struct MatrixView<Scalar: BLASScalar> {
   /// Copies the elements into a new contiguous matrix.
   public func copy() -> Matrix<Scalar> {
     let m = Matrix<Scalar>(rows: rows, cols: cols)
-    for r in 0..<rows { (m.base + r * cols).update(from: base + r * ld, count: cols) }
+    for r in 0..<rows { (m.base + r * cols).copyElements(from: base + r * ld, count: cols) }
     return m
   }
 }

@@ -169,6 +169,11 @@ void nsde_control_gradient_f64(ptrdiff_t points, ptrdiff_t k, ptrdiff_t m, doubl
 void nsde_control_gradient_f32(ptrdiff_t points, ptrdiff_t k, ptrdiff_t m, float a, const float *u, float h,
                                const float *v, const double *c, const float *w, float *out);
 
+
+/// Copies one row of `cols` values into every row of a contiguous `rows × cols` block.
+void nsde_broadcast_rows_f64(ptrdiff_t rows, ptrdiff_t cols, const double *row, double *out);
+void nsde_broadcast_rows_f32(ptrdiff_t rows, ptrdiff_t cols, const float *row, float *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -72,11 +72,9 @@ final class BackpropChunk<Scalar: BLASScalar>: @unchecked Sendable {
   let rows: Int
   let em: EulerMaruyamaWorkspace<Scalar>
   let decoderWS: MLPWorkspace<Scalar>
-  /// λ, h·λ, the drift's and diffusion's input gradients: `rows × d` each.
+  /// λ = ∂L/∂X_i and h·λ: `rows × d` each.
   let lambda: Matrix<Scalar>
   let driftOutputGradient: Matrix<Scalar>
-  let driftInputGradient: Matrix<Scalar>
-  let diffusionInputGradient: Matrix<Scalar>
   /// `∂L/∂σ`: `rows × (d or d·m)`.
   let diffusionOutputGradient: Matrix<Scalar>
   /// `σᵀλ` per path (`rows × m`) and `∂L/∂b̃` per point (`points × m`).
@@ -97,8 +95,6 @@ final class BackpropChunk<Scalar: BLASScalar>: @unchecked Sendable {
     decoderWS = model.decoder.makeWorkspace(rows: rows)
     lambda = Matrix(rows: rows, cols: d)
     driftOutputGradient = Matrix(rows: rows, cols: d)
-    driftInputGradient = Matrix(rows: rows, cols: d)
-    diffusionInputGradient = Matrix(rows: rows, cols: d)
     diffusionOutputGradient = Matrix(rows: rows, cols: model.diffusion.outputs)
     controlPerPath = Matrix(rows: rows, cols: m)
     controlGradient = Matrix(rows: points.count, cols: m)
@@ -107,7 +103,7 @@ final class BackpropChunk<Scalar: BLASScalar>: @unchecked Sendable {
   }
 
   var bytes: Int {
-    let own = [lambda, driftOutputGradient, driftInputGradient, diffusionInputGradient, diffusionOutputGradient,
+    let own = [lambda, driftOutputGradient, diffusionOutputGradient,
                controlPerPath, controlGradient, decodedGradient, gradient].map(\.count).reduce(0, +)
     let dec = decoderWS.activations.map(\.count).reduce(0, +) + decoderWS.scratchA.count + decoderWS.scratchB.count
     return em.bytes + (own + dec) * MemoryLayout<Scalar>.stride
@@ -126,7 +122,7 @@ final class BackpropChunk<Scalar: BLASScalar>: @unchecked Sendable {
     let m = model.noiseDimension
     let theta = UnsafePointer(model.parameters.base)
     let grad = gradient.base
-    grad.update(repeating: 0, count: model.parameterCount)
+    grad.setZero(count: model.parameterCount)
     let y = data.rows(points)
     let pathRange = (points.lowerBound * k)..<(points.upperBound * k)
     var kl = [Double](repeating: 0, count: points.count)
@@ -198,23 +194,20 @@ final class BackpropChunk<Scalar: BLASScalar>: @unchecked Sendable {
       model.posteriorDrift.vjpUnchecked(
         theta + model.posteriorOffset, workspace: em.posteriorWS, outputGradient: controlGradient.view,
         inputGradient: nil, parameterGradient: grad + model.posteriorOffset)
-      // Drift: ∂L/∂b = h λ.
-      gb.update(from: lam, count: rows * d)
+      // Drift and diffusion output gradients from λ = ∂L/∂X_{i+1}: ∂L/∂b = h λ, ∂L/∂σ = λ ⊗ ΔW̃.
+      gb.copyElements(from: lam, count: rows * d)
       Scalar.scal(n: rows * d, alpha: h, x: gb, incx: 1)
-      model.drift.vjpUnchecked(
-        theta + model.driftOffset, workspace: em.driftWS, outputGradient: driftOutputGradient.view,
-        inputGradient: driftInputGradient.view, parameterGradient: grad + model.driftOffset)
-      // Diffusion: ∂L/∂σ = λ ⊗ ΔW̃.
       let gs = diffusionOutputGradient.base
       switch noiseType {
-      case .diagonal:
-        Scalar.multiply(n: rows * d, x: lam, y: dwt, out: gs)
-        model.diffusion.vjpUnchecked(
-          theta + model.diffusionOffset, workspace: em.diffusionWS, outputGradient: diffusionOutputGradient.view,
-          inputGradient: diffusionInputGradient.view, parameterGradient: grad + model.diffusionOffset)
-      case .additive:
+      case .diagonal, .additive: Scalar.multiply(n: rows * d, x: lam, y: dwt, out: gs)
+      case .general: Scalar.rowOuter(rows: rows, d: d, m: m, a: lam, b: dwt, out: gs)
+      }
+      // λ_i = λ_{i+1} + J_bᵀ(hλ) + J_σᵀ(λ ⊗ ΔW̃): the VJPs accumulate into λ (β = 1).
+      model.drift.vjpUnchecked(
+        theta + model.driftOffset, workspace: em.driftWS, outputGradient: driftOutputGradient.view,
+        inputGradient: lambda.view, parameterGradient: grad + model.driftOffset, accumulateInputGradient: true)
+      if noiseType == .additive {
         // σ is one row shared by all paths: sum λ ⊙ ΔW̃ over rows.
-        Scalar.multiply(n: rows * d, x: lam, y: dwt, out: gs)
         let ones = em.driftWS.ones.base
         let row = controlPerPath.base  // reuse: d ≤ rows·m
         Scalar.gemv(trans: true, m: rows, n: d, alpha: 1, a: gs, lda: d, x: ones, incx: 1, beta: 0, y: row, incy: 1)
@@ -222,16 +215,10 @@ final class BackpropChunk<Scalar: BLASScalar>: @unchecked Sendable {
           theta + model.diffusionOffset, workspace: em.diffusionWS,
           outputGradient: MatrixView(base: row, rows: 1, cols: d), inputGradient: nil,
           parameterGradient: grad + model.diffusionOffset)
-      case .general:
-        Scalar.rowOuter(rows: rows, d: d, m: m, a: lam, b: dwt, out: gs)
+      } else {
         model.diffusion.vjpUnchecked(
           theta + model.diffusionOffset, workspace: em.diffusionWS, outputGradient: diffusionOutputGradient.view,
-          inputGradient: diffusionInputGradient.view, parameterGradient: grad + model.diffusionOffset)
-      }
-      // λ_i = λ_{i+1} + J_bᵀ(hλ) + J_σᵀ(λ ⊗ ΔW̃).
-      Scalar.axpy(n: rows * d, alpha: 1, x: driftInputGradient.base, incx: 1, y: lam, incy: 1)
-      if noiseType != .additive {
-        Scalar.axpy(n: rows * d, alpha: 1, x: diffusionInputGradient.base, incx: 1, y: lam, incy: 1)
+          inputGradient: lambda.view, parameterGradient: grad + model.diffusionOffset, accumulateInputGradient: true)
       }
     }
     if let o = model.initialStateOffset {

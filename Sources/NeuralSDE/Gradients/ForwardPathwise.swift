@@ -219,7 +219,7 @@ final class PathwiseChunk<Scalar: BLASScalar>: @unchecked Sendable {
     let x0 = model.initialState()
     for r in 0..<rows { for j in 0..<d { x[r * d + j] = x0[j] } }
     let s = sensitivity.base
-    s.update(repeating: 0, count: rows * t * d)
+    s.setZero(count: rows * t * d)
     if let o = model.initialStateOffset {
       for r in 0..<rows { for tau in 0..<t { for j in 0..<d { s[(r * t + tau) * d + j] = tangents[tau, o + j] } } }
     }
@@ -309,7 +309,7 @@ final class PathwiseChunk<Scalar: BLASScalar>: @unchecked Sendable {
       }
       let bad = Scalar.countNonFinite(n: rows * d, x: xNext)
       if bad > 0 { throw NSDEError.divergence(step: i + 1, time: grid.times[i + 1], affectedPaths: bad) }
-      x.update(from: xNext, count: rows * d)
+      x.copyElements(from: xNext, count: rows * d)
     }
     // Decoder, likelihood and their tangents.
     let xN = MatrixView(base: x, rows: rows, cols: d)

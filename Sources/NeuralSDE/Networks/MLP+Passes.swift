@@ -158,23 +158,24 @@ extension MLP {
     for (k, l) in layers.enumerated() {
       let z = ws.activation(k)
       let w = theta + l.weightOffset
-      if m > 0 {
-        if l.inputs > 0 {
-          Scalar.gemm(
-            transA: false, transB: true, m: m, n: l.outputs, k: l.inputs, alpha: 1, a: a, lda: lda,
-            b: w, ldb: l.weightStride, beta: 0, c: z, ldc: l.outputs)
-        } else {
-          z.update(repeating: 0, count: m * l.outputs)
-        }
-      }
+      // z ← [c + t·W[:, in]] broadcast over rows, then z += a·W[:, :in]ᵀ (β = 1 avoids
+      // OpenBLAS's separate pass that zeroes C for β = 0), then z ← φ(z) in place.
       var bias = theta + l.biasOffset
       if l.hasTime {
         let eff = ws.vector.base
         for j in 0..<l.outputs { eff[j] = bias[j] + time * w[j * l.weightStride + l.inputs] }
         bias = UnsafePointer(eff)
       }
+      if m > 0 {
+        Scalar.broadcastRows(rows: m, cols: l.outputs, row: bias, out: z)
+        if l.inputs > 0 {
+          Scalar.gemm(
+            transA: false, transB: true, m: m, n: l.outputs, k: l.inputs, alpha: 1, a: a, lda: lda,
+            b: w, ldb: l.weightStride, beta: 1, c: z, ldc: l.outputs)
+        }
+      }
       let da: UnsafeMutablePointer<Scalar>? = l.activation.storesDerivative ? ws.derivative(k) : nil
-      Scalar.biasActivation(l.activation.kernelKind, rows: m, cols: l.outputs, z: z, bias: bias, da: da)
+      Scalar.biasActivation(l.activation.kernelKind, rows: m, cols: l.outputs, z: z, bias: nil, da: da)
       a = UnsafePointer(z)
       lda = l.outputs
     }
@@ -187,11 +188,11 @@ extension MLP {
   func vjpUnchecked(
     _ theta: UnsafePointer<Scalar>, workspace ws: MLPWorkspace<Scalar>,
     outputGradient: MatrixView<Scalar>, inputGradient: MatrixView<Scalar>?,
-    parameterGradient: UnsafeMutablePointer<Scalar>?, groups: Int = 1
+    parameterGradient: UnsafeMutablePointer<Scalar>?, groups: Int = 1, accumulateInputGradient: Bool = false
   ) {
     let m = ws.rows
     guard m > 0, let input = ws.input else {
-      if let g = inputGradient { for r in 0..<g.rows { (g.base + r * g.ld).update(repeating: 0, count: g.cols) } }
+      if let g = inputGradient, !accumulateInputGradient { for r in 0..<g.rows { (g.base + r * g.ld).setZero(count: g.cols) } }
       return
     }
     // g: gradient w.r.t. the current layer's output (rows × w_l, stride ldg).
@@ -261,7 +262,7 @@ extension MLP {
       } else if let gin = inputGradient, l.inputs > 0 {
         Scalar.gemm(
           transA: false, transB: false, m: m, n: l.inputs, k: l.outputs, alpha: 1, a: gz, lda: ldgz,
-          b: w, ldb: l.weightStride, beta: 0, c: gin.base, ldc: gin.ld)
+          b: w, ldb: l.weightStride, beta: accumulateInputGradient ? 1 : 0, c: gin.base, ldc: gin.ld)
       }
     }
   }
@@ -291,7 +292,7 @@ extension MLP {
           transA: false, transB: true, m: rowsT, n: l.outputs, k: l.inputs, alpha: 1, a: du, lda: l.inputs,
           b: w, ldb: l.weightStride, beta: 0, c: dz, ldc: l.outputs)
       } else {
-        dz.update(repeating: 0, count: rowsT * l.outputs)
+        dz.setZero(count: rowsT * l.outputs)
       }
       if let pt = parameterTangent {
         let a: UnsafePointer<Scalar> = k == 0 ? UnsafePointer(input.base) : UnsafePointer(ws.activation(k - 1))

@@ -55,7 +55,7 @@ public final class ParameterVector<Scalar: BLASScalar>: @unchecked Sendable {
     self.count = next
     self.slices = slices
     base = .allocate(capacity: Swift.max(next, 1))
-    base.initialize(repeating: 0, count: Swift.max(next, 1))
+    base.setZero(count: Swift.max(next, 1))
   }
 
   deinit { base.deallocate() }
@@ -85,13 +85,13 @@ public final class ParameterVector<Scalar: BLASScalar>: @unchecked Sendable {
     guard values.count == count else {
       throw NSDEError.shapeMismatch("\(values.count) values given for a parameter vector of \(count)")
     }
-    values.withUnsafeBufferPointer { base.update(from: $0.baseAddress!, count: count) }
+    values.withUnsafeBufferPointer { base.copyElements(from: $0.baseAddress!, count: count) }
   }
 
   /// A deep copy with the same layout.
   public func copy() -> ParameterVector<Scalar> {
     let p = try! ParameterVector(layout: slices)
-    p.base.update(from: base, count: count)
+    p.base.copyElements(from: base, count: count)
     return p
   }
 }

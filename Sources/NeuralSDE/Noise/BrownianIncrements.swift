@@ -133,9 +133,9 @@ public struct RecordedBrownianIncrements<Scalar: BLASScalar>: BrownianIncrements
     values.withUnsafeBufferPointer { v in
       let base = v.baseAddress! + (step * paths + range.lowerBound) * dimension
       if ld == dimension {
-        out.update(from: base, count: range.count * dimension)
+        out.copyElements(from: base, count: range.count * dimension)
       } else {
-        for p in 0..<range.count { (out + p * ld).update(from: base + p * dimension, count: dimension) }
+        for p in 0..<range.count { (out + p * ld).copyElements(from: base + p * dimension, count: dimension) }
       }
     }
   }

@@ -238,7 +238,7 @@ final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
     for r in 0..<rows { for j in 0..<d { x[r * d + j] = x0[j] } }
     func record(_ step: Int) {
       for (idx, s) in recordSteps.enumerated() where s == step {
-        (recorded[idx].base + pathRange.lowerBound * d).update(from: x, count: rows * d)
+        (recorded[idx].base + pathRange.lowerBound * d).copyElements(from: x, count: rows * d)
       }
     }
     record(0)
@@ -282,6 +282,6 @@ final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
       if !taped { swap(&x, &xNext) } else { x = xNext }
       record(i + 1)
     }
-    if let final { (final.base + pathRange.lowerBound * d).update(from: x, count: rows * d) }
+    if let final { (final.base + pathRange.lowerBound * d).copyElements(from: x, count: rows * d) }
   }
 }
