@@ -18,6 +18,9 @@ import Foundation
 public struct BackpropThroughSolver: GradientEstimator {
   /// Row chunks run concurrently (default: one per core).
   public var chunks: Int
+  /// Tapes kept between calls with the same model and shapes (training loops
+  /// reuse them instead of allocating and zero-filling fresh memory each step).
+  let cache = WorkspaceCache()
 
   public init(chunks: Int? = nil) { self.chunks = chunks ?? Threading.availableCores }
 
@@ -33,6 +36,16 @@ public struct BackpropThroughSolver: GradientEstimator {
     var losses = [Double](repeating: 0, count: parts.count)
     var bytes = [Int](repeating: 0, count: parts.count)
     var errors = [Error?](repeating: nil, count: parts.count)
+    let chunkList = parts.map { part -> BackpropChunk<Scalar> in
+      let key = WorkspaceCache.Key(model: ObjectIdentifier(model), points: part, k: k, steps: grid.steps)
+      if let cached = cache.checkOut(key) as? BackpropChunk<Scalar>, cached.model === model { return cached }
+      return BackpropChunk(model: model, points: part, pathsPerPoint: k, steps: grid.steps)
+    }
+    defer {
+      for (c, part) in parts.enumerated() {
+        cache.checkIn(WorkspaceCache.Key(model: ObjectIdentifier(model), points: part, k: k, steps: grid.steps), chunkList[c])
+      }
+    }
     losses.withUnsafeMutableBufferPointer { lp in
       bytes.withUnsafeMutableBufferPointer { bp in
         errors.withUnsafeMutableBufferPointer { ep in
@@ -41,7 +54,7 @@ public struct BackpropThroughSolver: GradientEstimator {
           nonisolated(unsafe) let ep = ep
           Threading.concurrentPerform(parts.count) { c in
             do {
-              let chunk = BackpropChunk(model: model, points: parts[c], pathsPerPoint: k, steps: grid.steps)
+              let chunk = chunkList[c]
               bp[c] = chunk.bytes
               lp[c] = try chunk.run(
                 data: data, noise: noise, grid: grid, objective: objective, totalPoints: data.rows,
@@ -226,5 +239,35 @@ final class BackpropChunk<Scalar: BLASScalar>: @unchecked Sendable {
     }
     for j in 0..<model.parameterCount { out[j] = Double(grad[j]) }
     return loss
+  }
+}
+
+/// Workspaces kept between calls, keyed by model and shapes. Checked out while
+/// in use, so concurrent calls never share one. Holds at most a few entries
+/// (the last shapes used); an entry keeps its model alive, so a model's
+/// identity cannot be reused by another model while it is cached.
+final class WorkspaceCache: @unchecked Sendable {
+  struct Key: Hashable {
+    let model: ObjectIdentifier
+    let points: Range<Int>
+    let k: Int
+    let steps: Int
+  }
+  private let lock = NSLock()
+  private var entries: [(key: Key, value: AnyObject)] = []
+  private let capacity = 8
+
+  func checkOut(_ key: Key) -> AnyObject? {
+    lock.lock()
+    defer { lock.unlock() }
+    guard let i = entries.firstIndex(where: { $0.key == key }) else { return nil }
+    return entries.remove(at: i).value
+  }
+
+  func checkIn(_ key: Key, _ value: AnyObject) {
+    lock.lock()
+    defer { lock.unlock() }
+    entries.append((key, value))
+    if entries.count > capacity { entries.removeFirst(entries.count - capacity) }
   }
 }

@@ -139,6 +139,13 @@ extension MLP {
     if bad > 0 { throw NSDEError.nonFinite("\(what) has \(bad) NaN/Inf value(s)") }
   }
 
+  /// Whether `count` values are all zero.
+  @inline(__always)
+  static func isZero(_ p: UnsafePointer<Scalar>, count: Int) -> Bool {
+    for i in 0..<count where p[i] != 0 { return false }
+    return true
+  }
+
   // MARK: Unchecked passes (hot paths; callers validated shapes once)
 
   /// Forward pass without checks. See `forward`.
@@ -300,6 +307,13 @@ extension MLP {
         let db = tws.biasTangents.base
         for tau in 0..<nt {
           let dtheta = pt.base + tau * pt.ld
+          let dbias = db + tau * l.outputs
+          // Basis directions touch one layer: skip layers whose tangent slice is zero.
+          let sliceCount = l.biasOffset + l.outputs - l.weightOffset
+          if Self.isZero(dtheta + l.weightOffset, count: sliceCount) {
+            dbias.setZero(count: l.outputs)
+            continue
+          }
           // rows (m, τ) of dz += a · dW_τ[:, :in]ᵀ
           if l.inputs > 0 {
             Scalar.gemm(
@@ -307,7 +321,6 @@ extension MLP {
               b: dtheta + l.weightOffset, ldb: l.weightStride, beta: 1, c: dz + tau * l.outputs,
               ldc: nt * l.outputs)
           }
-          let dbias = db + tau * l.outputs
           for j in 0..<l.outputs {
             var v = dtheta[l.biasOffset + j]
             if l.hasTime { v += ws.time * dtheta[l.weightOffset + j * l.weightStride + l.inputs] }

@@ -106,9 +106,16 @@ public struct EulerMaruyama: Sendable {
     var kl = [Double](repeating: 0, count: data?.rows ?? 0)
     var logW = [Double](repeating: 0, count: data == nil ? 0 : paths)
     var errors = [NSDEError?](repeating: nil, count: unitParts.count)
-    let workspaces = unitParts.map { part in
-      EulerMaruyamaWorkspace(model: model, points: data == nil ? 0 : part.count, paths: part.count * k)
+    func key(_ part: Range<Int>) -> WorkspaceCache.Key {
+      WorkspaceCache.Key(model: ObjectIdentifier(model), points: data == nil ? 0..<0 : part, k: part.count * k, steps: 0)
     }
+    // Workspaces are reused between solves (the cache lives on the model; no retain cycle:
+    // a workspace does not keep its model).
+    let workspaces = unitParts.map { part in
+      model.solverCache.checkOut(key(part)) as? EulerMaruyamaWorkspace<Scalar>
+        ?? EulerMaruyamaWorkspace(model: model, points: data == nil ? 0 : part.count, paths: part.count * k)
+    }
+    defer { for (c, part) in unitParts.enumerated() { model.solverCache.checkIn(key(part), workspaces[c]) } }
     kl.withUnsafeMutableBufferPointer { klp in
       logW.withUnsafeMutableBufferPointer { lwp in
         errors.withUnsafeMutableBufferPointer { errp in

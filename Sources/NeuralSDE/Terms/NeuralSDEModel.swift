@@ -27,6 +27,8 @@ public final class NeuralSDEModel<Scalar: BLASScalar>: @unchecked Sendable {
   /// Offset of `x0` (nil if fixed) and of `decoder.log_std` (nil unless learned).
   public let initialStateOffset: Int?
   public let logStdOffset: Int?
+  /// Solver workspaces reused between forward solves of this model.
+  let solverCache = WorkspaceCache()
 
   /// Builds the networks and initialises the parameters from `seed`
   /// (PyTorch's default for the networks; `x0` and `log_std` from the configuration).
