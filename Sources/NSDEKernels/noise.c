@@ -3,11 +3,7 @@
 #include "nsde_kernels.h"
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__clang__)
-#define NSDE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NSDE_CLONES
-#endif
+#include "clones.h"
 
 #define PHILOX_M0 0xD2511F53u
 #define PHILOX_M1 0xCD9E8D57u

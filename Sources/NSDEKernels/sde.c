@@ -2,11 +2,7 @@
 // include/nsde_kernels.h.
 #include "nsde_kernels.h"
 
-#if defined(__x86_64__) && defined(__clang__)
-#define NSDE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NSDE_CLONES
-#endif
+#include "clones.h"
 
 #define REAL double
 #define SUFFIX(name) name##_f64

@@ -66,4 +66,16 @@ public enum Threading {
       DispatchQueue.concurrentPerform(iterations: n) { i in task(i) }
     }
   }
+
+  /// Runs `body(i)` for `i in 0..<n` concurrently and returns each outcome in
+  /// order (a thrown error is returned, not propagated, so that callers can
+  /// merge errors from several chunks).
+  public static func concurrentMap<T>(_ n: Int, _ body: (Int) throws -> T) -> [Result<T, Error>] {
+    var results = [Result<T, Error>?](repeating: nil, count: n)
+    results.withUnsafeMutableBufferPointer { buffer in
+      nonisolated(unsafe) let out = buffer
+      concurrentPerform(n) { i in out[i] = Result { try body(i) } }
+    }
+    return results.map { $0! }
+  }
 }

@@ -33,9 +33,6 @@ public struct BackpropThroughSolver: GradientEstimator {
     let parts = Threading.partition(data.rows, into: chunks)
     let p = model.parameterCount
     let partial = Matrix<Double>(rows: parts.count, cols: p)
-    var losses = [Double](repeating: 0, count: parts.count)
-    var bytes = [Int](repeating: 0, count: parts.count)
-    var errors = [Error?](repeating: nil, count: parts.count)
     let chunkList = parts.map { part -> BackpropChunk<Scalar> in
       let key = WorkspaceCache.Key(model: ObjectIdentifier(model), points: part, k: k, steps: grid.steps)
       if let cached = cache.checkOut(key) as? BackpropChunk<Scalar>, cached.model === model { return cached }
@@ -46,27 +43,12 @@ public struct BackpropThroughSolver: GradientEstimator {
         cache.checkIn(WorkspaceCache.Key(model: ObjectIdentifier(model), points: part, k: k, steps: grid.steps), chunkList[c])
       }
     }
-    losses.withUnsafeMutableBufferPointer { lp in
-      bytes.withUnsafeMutableBufferPointer { bp in
-        errors.withUnsafeMutableBufferPointer { ep in
-          nonisolated(unsafe) let lp = lp
-          nonisolated(unsafe) let bp = bp
-          nonisolated(unsafe) let ep = ep
-          Threading.concurrentPerform(parts.count) { c in
-            do {
-              let chunk = chunkList[c]
-              bp[c] = chunk.bytes
-              lp[c] = try chunk.run(
-                data: data, noise: noise, grid: grid, objective: objective, totalPoints: data.rows,
-                gradient: partial.base + c * p)
-            } catch {
-              ep[c] = error
-            }
-          }
-        }
-      }
-    }
-    if let e = errors.compactMap({ $0 }).first { throw e }
+    let losses = try Threading.concurrentMap(parts.count) { c in
+      try chunkList[c].run(
+        data: data, noise: noise, grid: grid, objective: objective, totalPoints: data.rows,
+        gradient: partial.base + c * p)
+    }.map { try $0.get() }
+    let bytes = chunkList.map(\.bytes)
     var g = [Double](repeating: 0, count: p)
     for c in 0..<parts.count { for j in 0..<p { g[j] += partial[c, j] } }
     return GradientResult(

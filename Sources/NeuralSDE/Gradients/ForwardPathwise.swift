@@ -111,30 +111,15 @@ public struct ForwardPathwise: GradientEstimator {
     let parts = Threading.partition(data.rows, into: chunks)
     let t = tangents.rows
     let partial = Matrix<Double>(rows: parts.count, cols: t)
-    var losses = [Double](repeating: 0, count: parts.count)
-    var bytes = [Int](repeating: 0, count: parts.count)
-    var errors = [Error?](repeating: nil, count: parts.count)
-    losses.withUnsafeMutableBufferPointer { lp in
-      bytes.withUnsafeMutableBufferPointer { bp in
-        errors.withUnsafeMutableBufferPointer { ep in
-          nonisolated(unsafe) let lp = lp
-          nonisolated(unsafe) let bp = bp
-          nonisolated(unsafe) let ep = ep
-          Threading.concurrentPerform(parts.count) { c in
-            do {
-              let chunk = PathwiseChunk(model: model, points: parts[c], pathsPerPoint: k, directions: t)
-              bp[c] = chunk.bytes
-              lp[c] = try chunk.run(
-                data: data, noise: noise, grid: grid, objective: objective, totalPoints: data.rows,
-                tangents: tangents, derivatives: partial.base + c * t)
-            } catch {
-              ep[c] = error
-            }
-          }
-        }
-      }
-    }
-    if let e = errors.compactMap({ $0 }).first { throw e }
+    let outcomes = try Threading.concurrentMap(parts.count) { c -> (loss: Double, bytes: Int) in
+      let chunk = PathwiseChunk(model: model, points: parts[c], pathsPerPoint: k, directions: t)
+      let loss = try chunk.run(
+        data: data, noise: noise, grid: grid, objective: objective, totalPoints: data.rows, tangents: tangents,
+        derivatives: partial.base + c * t)
+      return (loss, chunk.bytes)
+    }.map { try $0.get() }
+    let losses = outcomes.map(\.loss)
+    let bytes = outcomes.map(\.bytes)
     var derivatives = [Double](repeating: 0, count: t)
     for c in 0..<parts.count { for j in 0..<t { derivatives[j] += partial[c, j] } }
     return (losses.reduce(0, +), derivatives, bytes.reduce(0, +))

@@ -105,46 +105,41 @@ public struct EulerMaruyama: Sendable {
     let recorded = options.recordSteps.map { _ in Matrix<Scalar>(rows: paths, cols: d) }
     var kl = [Double](repeating: 0, count: data?.rows ?? 0)
     var logW = [Double](repeating: 0, count: data == nil ? 0 : paths)
-    var errors = [NSDEError?](repeating: nil, count: unitParts.count)
     func key(_ part: Range<Int>) -> WorkspaceCache.Key {
       WorkspaceCache.Key(model: ObjectIdentifier(model), points: data == nil ? 0..<0 : part, k: part.count * k, steps: 0)
     }
-    // Workspaces are reused between solves (the cache lives on the model; no retain cycle:
-    // a workspace does not keep its model).
+    // Workspaces are reused between solves (the cache lives on the model; a
+    // workspace does not keep its model, so there is no retain cycle).
     let workspaces = unitParts.map { part in
       model.solverCache.checkOut(key(part)) as? EulerMaruyamaWorkspace<Scalar>
         ?? EulerMaruyamaWorkspace(model: model, points: data == nil ? 0 : part.count, paths: part.count * k)
     }
     defer { for (c, part) in unitParts.enumerated() { model.solverCache.checkIn(key(part), workspaces[c]) } }
-    kl.withUnsafeMutableBufferPointer { klp in
+    let outcomes = kl.withUnsafeMutableBufferPointer { klp in
       logW.withUnsafeMutableBufferPointer { lwp in
-        errors.withUnsafeMutableBufferPointer { errp in
-          nonisolated(unsafe) let klp = klp
-          nonisolated(unsafe) let lwp = lwp
-          nonisolated(unsafe) let errp = errp
-          Threading.concurrentPerform(unitParts.count) { c in
-            let part = unitParts[c]
-            let pathRange = (part.lowerBound * k)..<(part.upperBound * k)
-            do {
-              try workspaces[c].simulate(
-                model: model, data: data?.rows(part), pathRange: pathRange, pathsPerPoint: k, noise: noise,
-                grid: options.grid, recordSteps: options.recordSteps, recorded: recorded, final: final,
-                kl: data == nil ? nil : klp.baseAddress! + part.lowerBound,
-                logWeights: data == nil ? nil : lwp.baseAddress! + pathRange.lowerBound)
-            } catch let e as NSDEError {
-              errp[c] = e
-            } catch {
-              errp[c] = .invalidArgument("\(error)")
-            }
-          }
+        nonisolated(unsafe) let klp = klp
+        nonisolated(unsafe) let lwp = lwp
+        return Threading.concurrentMap(unitParts.count) { c in
+          let part = unitParts[c]
+          let pathRange = (part.lowerBound * k)..<(part.upperBound * k)
+          try workspaces[c].simulate(
+            model: model, data: data?.rows(part), pathRange: pathRange, pathsPerPoint: k, noise: noise,
+            grid: options.grid, recordSteps: options.recordSteps, recorded: recorded, final: final,
+            kl: data == nil ? nil : klp.baseAddress! + part.lowerBound,
+            logWeights: data == nil ? nil : lwp.baseAddress! + pathRange.lowerBound)
         }
       }
+    }
+    var errors: [NSDEError] = []
+    for case .failure(let e) in outcomes {
+      guard let nsde = e as? NSDEError else { throw e }
+      errors.append(nsde)
     }
     // Report the earliest divergence, counting its paths over all chunks.
     var firstStep = Int.max
     var time = 0.0
     var affected = 0
-    for e in errors.compactMap({ $0 }) {
+    for e in errors {
       if case .divergence(let step, let t, let p) = e {
         if step < firstStep {
           firstStep = step

@@ -65,9 +65,10 @@ struct Train: ParsableCommand {
     if let r = resume { trainer.step = try Checkpoint.read(r, into: model, optimizer: trainer.optimizer) }
     try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
     note("training on \(trainSet.rows) points (\(heldOut.rows) held out), d = \(problem.latentDim), H = \(problem.hidden), N = \(problem.steps), B = \(batchSize), K = \(problem.pathsPerPoint), \(T.dtypeName), \(estimator.rawValue)")
+    let erase = isatty(2) != 0 ? "\u{1B}[K" : ""
     let history = try trainer.train(data: trainSet, heldOut: heldOut) { p in
       var line = String(
-        format: "\rstep %d/%d  loss %.4f  |g| %.3g  %.1f steps/s  ETA %@", p.step, p.totalSteps, p.loss, p.gradientNorm,
+        format: "\r\(erase)step %d/%d  loss %.4f  |g| %.3g  %.1f steps/s  ETA %@", p.step, p.totalSteps, p.loss, p.gradientNorm,
         p.stepsPerSecond, Train.duration(p.secondsRemaining))
       if let e = p.evaluation {
         line += String(format: "  held-out F̂ %.4f ± %.4f, IW %.4f", e.freeEnergy.mean, e.freeEnergy.standardError, e.importanceWeighted.mean)
