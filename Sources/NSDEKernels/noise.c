@@ -42,11 +42,8 @@ static inline __attribute__((always_inline)) double log_unit(double u) {
   double ed = as_f64(0x4330000000000000ull | e) - 0x1p52 - 1023.0 + big;
   double s = (m - 1.0) / (m + 1.0);
   double s2 = s * s;
-  double q = 1.0 / 23.0;
-  q = q * s2 + 1.0 / 21.0;
-  q = q * s2 + 1.0 / 19.0;
-  q = q * s2 + 1.0 / 17.0;
-  q = q * s2 + 1.0 / 15.0;
+  // atanh series to s^15 (|s| ≤ 0.172: truncation error < 4e-14 relative).
+  double q = 1.0 / 15.0;
   q = q * s2 + 1.0 / 13.0;
   q = q * s2 + 1.0 / 11.0;
   q = q * s2 + 1.0 / 9.0;
@@ -66,8 +63,8 @@ static inline __attribute__((always_inline)) void sincos_turn(double u, double *
   qd -= 0x1.8p52;
   double phi = (t - qd) * 0x1.921fb54442d18p0;  // (t − q)·π/2, |φ| ≤ π/4
   double p2 = phi * phi;
-  double sp = 1.0 / 355687428096000.0;          // 1/17!
-  sp = sp * p2 - 1.0 / 1307674368000.0;
+  // Taylor polynomials to φ^13 / φ^14 on |φ| ≤ π/4 (truncation error < 3e-15).
+  double sp = -1.0 / 1307674368000.0;           // −1/15!
   sp = sp * p2 + 1.0 / 6227020800.0;
   sp = sp * p2 - 1.0 / 39916800.0;
   sp = sp * p2 + 1.0 / 362880.0;
@@ -75,15 +72,14 @@ static inline __attribute__((always_inline)) void sincos_turn(double u, double *
   sp = sp * p2 + 1.0 / 120.0;
   sp = sp * p2 - 1.0 / 6.0;
   double s = phi + phi * (p2 * sp);
-  double cp = 1.0 / 20922789888000.0;           // 1/16!
-  cp = cp * p2 - 1.0 / 87178291200.0;
-  cp = cp * p2 + 1.0 / 479001600.0;
-  cp = cp * p2 - 1.0 / 3628800.0;
-  cp = cp * p2 + 1.0 / 40320.0;
-  cp = cp * p2 - 1.0 / 720.0;
-  cp = cp * p2 + 1.0 / 24.0;
-  cp = cp * p2 - 0.5;
-  double c = 1.0 + p2 * cp;
+  double cp = 1.0 / 87178291200.0;              // 1/14!
+  cp = cp * p2 - 1.0 / 479001600.0;
+  cp = cp * p2 + 1.0 / 3628800.0;
+  cp = cp * p2 - 1.0 / 40320.0;
+  cp = cp * p2 + 1.0 / 720.0;
+  cp = cp * p2 - 1.0 / 24.0;
+  cp = cp * p2 + 0.5;
+  double c = 1.0 - p2 * cp;
   uint64_t swap = qi & 1u;
   double sv = swap ? c : s;
   double cv = swap ? s : c;
