@@ -17,7 +17,7 @@ struct Check: ParsableCommand {
   @Option(help: "Paths M of the check problem.") var paths = 512
   @Option(help: "Steps N of the check problem.") var steps = 20
   @Option(help: "Minimum batched / per-path speed-up.") var minBatchedSpeedup = 2.5
-  @Option(help: "Maximum forward / GEMM floor.") var maxForwardOverFloor = 3.0
+  @Option(help: "Maximum forward / GEMM floor.") var maxForwardOverFloor = 2.5
   @Option(help: "Maximum backprop / forward.") var maxBackpropOverForward = 4.0
   @Option(help: "Maximum relative difference between the estimators (Double).") var maxEstimatorDifference = 1e-10
 
