@@ -41,17 +41,20 @@ public protocol BLASScalar: BinaryFloatingPoint, Real, SIMDScalar, Sendable {
   /// Solves `A·X = B` given the lower Cholesky factor from `potrf`; `B` is n×nrhs.
   static func potrs(
     n: Int, nrhs: Int, a: UnsafePointer<Self>, lda: Int,
-    b: UnsafeMutablePointer<Self>, ldb: Int) -> Int
+    b: UnsafeMutablePointer<Self>, ldb: Int
+  ) -> Int
   /// Solves `A·X = B` by LU with partial pivoting; `A` is overwritten.
   static func gesv(
     n: Int, nrhs: Int, a: UnsafeMutablePointer<Self>, lda: Int,
-    ipiv: UnsafeMutablePointer<Int32>, b: UnsafeMutablePointer<Self>, ldb: Int) -> Int
+    ipiv: UnsafeMutablePointer<Int32>, b: UnsafeMutablePointer<Self>, ldb: Int
+  ) -> Int
   /// Eigenvalues (ascending, into `w`) of a symmetric n×n matrix (lower
   /// triangle read); if `vectors`, `A` is overwritten by the eigenvectors, one
   /// per column, in the order of `w`.
   static func syev(
     vectors: Bool, n: Int, a: UnsafeMutablePointer<Self>, lda: Int,
-    w: UnsafeMutablePointer<Self>) -> Int
+    w: UnsafeMutablePointer<Self>
+  ) -> Int
 
   // MARK: Elementwise kernels (NSDEKernels)
 

@@ -1,7 +1,7 @@
 import CBLAS
-import RealModule
 import CLAPACKE
 import NSDEKernels
+import RealModule
 
 extension Double: BLASScalar {
   public static var dtypeName: String { "Double" }
@@ -117,7 +117,9 @@ extension Double: BLASScalar {
     kl: UnsafeMutablePointer<Double>, logWeights: UnsafeMutablePointer<Double>
   ) { nsde_apply_control_f64(points, k, m, u, dw, h, kl, logWeights) }
   @inlinable
-  public static func multiply(n: Int, x: UnsafePointer<Double>, y: UnsafePointer<Double>, out: UnsafeMutablePointer<Double>) {
+  public static func multiply(
+    n: Int, x: UnsafePointer<Double>, y: UnsafePointer<Double>, out: UnsafeMutablePointer<Double>
+  ) {
     nsde_mul_f64(n, x, y, out)
   }
   @inlinable
@@ -139,7 +141,8 @@ extension Double: BLASScalar {
     c: UnsafePointer<Double>?, w: UnsafePointer<Double>, out: UnsafeMutablePointer<Double>
   ) { nsde_control_gradient_f64(points, k, m, a, u, h, v, c, w, out) }
   @inlinable
-  public static func broadcastRows(rows: Int, cols: Int, row: UnsafePointer<Double>, out: UnsafeMutablePointer<Double>) {
+  public static func broadcastRows(rows: Int, cols: Int, row: UnsafePointer<Double>, out: UnsafeMutablePointer<Double>)
+  {
     nsde_broadcast_rows_f64(rows, cols, row, out)
   }
 }

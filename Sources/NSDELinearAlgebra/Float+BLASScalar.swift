@@ -1,7 +1,7 @@
 import CBLAS
-import RealModule
 import CLAPACKE
 import NSDEKernels
+import RealModule
 
 extension Float: BLASScalar {
   public static var dtypeName: String { "Float" }
@@ -117,7 +117,9 @@ extension Float: BLASScalar {
     kl: UnsafeMutablePointer<Double>, logWeights: UnsafeMutablePointer<Double>
   ) { nsde_apply_control_f32(points, k, m, u, dw, h, kl, logWeights) }
   @inlinable
-  public static func multiply(n: Int, x: UnsafePointer<Float>, y: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) {
+  public static func multiply(
+    n: Int, x: UnsafePointer<Float>, y: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
+  ) {
     nsde_mul_f32(n, x, y, out)
   }
   @inlinable

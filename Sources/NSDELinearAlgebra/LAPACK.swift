@@ -31,7 +31,9 @@ public enum LAPACK {
     let x = b.copy()
     if b.count == 0 { return x }
     let info = T.potrs(n: a.rows, nrhs: b.cols, a: l.base, lda: a.cols, b: x.base, ldb: b.cols)
-    guard info == 0 else { throw NSDEError.lapack(routine: "potrs", info: info, detail: "argument \(-info) is invalid") }
+    guard info == 0 else {
+      throw NSDEError.lapack(routine: "potrs", info: info, detail: "argument \(-info) is invalid")
+    }
     return x
   }
 
@@ -103,8 +105,8 @@ public enum LAPACK {
     let scale = T.pow(2, -T(squarings))
     let x = Matrix<T>(rows: n, cols: n) { r, c in a[r, c] * scale }
     let b: [T] = [
-      64764752532480000, 32382376266240000, 7771770303897600, 1187353796428800, 129060195264000,
-      10559470521600, 670442572800, 33522128640, 1323241920, 40840800, 960960, 16380, 182, 1,
+      64_764_752_532_480_000, 32_382_376_266_240_000, 7_771_770_303_897_600, 1_187_353_796_428_800, 129_060_195_264_000,
+      10_559_470_521_600, 670_442_572_800, 33_522_128_640, 1_323_241_920, 40_840_800, 960960, 16380, 182, 1,
     ]
     let x2 = try BLAS.matmul(x, x)
     let x4 = try BLAS.matmul(x2, x2)

@@ -7,16 +7,16 @@ import Foundation
 /// `X_N` is Gaussian for every N and in the limit, so `−log p(y)` and the free
 /// energy of the deterministic control `u(t) = u0 + u1 t` are exact (LAPACK).
 public struct LinearGaussianOracle {
-  public var a: Matrix<Double>      // d×d
-  public var c0: [Double]           // d
-  public var c1: [Double]           // d
+  public var a: Matrix<Double>  // d×d
+  public var c0: [Double]  // d
+  public var c1: [Double]  // d
   public var sigma: Matrix<Double>  // d×m
-  public var x0: [Double]           // d
+  public var x0: [Double]  // d
   public var decoder: Matrix<Double>  // D×d
   public var decoderBias: [Double]  // D
   public var std: Double
-  public var u0: [Double]           // m
-  public var u1: [Double]           // m
+  public var u0: [Double]  // m
+  public var u1: [Double]  // m
 
   public init(
     a: Matrix<Double>, c0: [Double], c1: [Double], sigma: Matrix<Double>, x0: [Double], decoder: Matrix<Double>,

@@ -31,14 +31,19 @@ final class ElementwiseTests: XCTestCase {
   }
 
   func inputs() -> [Double] {
-    var xs: [Double] = [0, -0.0, 1e-300, -1e-8, 1e-5, 0.3, -0.34, 0.35, 0.6931, 1, -1, 2.5, 19.9, 20, 21, -25, 40, -40, 80, -80, 700, -700]
+    var xs: [Double] = [
+      0, -0.0, 1e-300, -1e-8, 1e-5, 0.3, -0.34, 0.35, 0.6931, 1, -1, 2.5, 19.9, 20, 21, -25, 40, -40, 80, -80, 700,
+      -700,
+    ]
     var rng = SplitMix64(seed: 42)
     for _ in 0..<20000 { xs.append((rng.nextUnit() * 2 - 1) * 12) }
     for _ in 0..<2000 { xs.append((rng.nextUnit() * 2 - 1) * 1e-3) }
     return xs
   }
 
-  func checkAccuracy<T: BLASScalar>(_: T.Type, kind: Int32, maxEps: Double, file: StaticString = #filePath, line: UInt = #line) {
+  func checkAccuracy<T: BLASScalar>(
+    _: T.Type, kind: Int32, maxEps: Double, file: StaticString = #filePath, line: UInt = #line
+  ) {
     let xs = inputs().map { T($0) }
     var y = [T](repeating: 0, count: xs.count)
     var dy = y
@@ -94,7 +99,8 @@ final class ElementwiseTests: XCTestCase {
 
   /// The fused bias + activation kernel equals bias-add then activation, in place or not.
   func testFusedBiasActivation() {
-    let rows = 37, cols = 19
+    let rows = 37
+    let cols = 19
     let z0: [Double] = randomVector(rows * cols, seed: 1)
     let bias: [Double] = randomVector(cols, seed: 2)
     var expected = z0

@@ -7,7 +7,9 @@ final class GEMMTests: XCTestCase {
   /// GEMM agrees with the triple loop for every transpose combination and
   /// non-square / degenerate shapes.
   func checkGEMM<T: BLASScalar>(_: T.Type, tolerance: Double) throws {
-    let shapes: [(Int, Int, Int)] = [(5, 7, 3), (1, 1, 1), (17, 64, 9), (0, 4, 3), (4, 0, 3), (4, 3, 0), (1, 9, 1), (33, 1, 65)]
+    let shapes: [(Int, Int, Int)] = [
+      (5, 7, 3), (1, 1, 1), (17, 64, 9), (0, 4, 3), (4, 0, 3), (4, 3, 0), (1, 9, 1), (33, 1, 65),
+    ]
     var seed: UInt64 = 1
     for (m, n, k) in shapes {
       for transA in [false, true] {
@@ -50,7 +52,10 @@ final class GEMMTests: XCTestCase {
     let b2 = Matrix<Double>(rows: 4, cols: 2)
     let c2 = Matrix<Double>(rows: 2, cols: 2)
     XCTAssertNil(expectError(containing: ["3×2", "2×2"]) { try BLAS.gemm(a.view, b2.view, into: c2.view) })
-    XCTAssertNil(expectError(containing: ["5 elements", "2×2"]) { _ = try Matrix<Double>(rows: 2, cols: 2, elements: [1, 2, 3, 4, 5]) })
+    XCTAssertNil(
+      expectError(containing: ["5 elements", "2×2"]) {
+        _ = try Matrix<Double>(rows: 2, cols: 2, elements: [1, 2, 3, 4, 5])
+      })
   }
 
   func testLevel1And2() {

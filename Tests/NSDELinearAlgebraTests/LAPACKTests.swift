@@ -53,7 +53,8 @@ final class LAPACKTests: XCTestCase {
     for theta in [0.5, 7.0, 40.0] {
       let r = try Matrix<Double>(rows: 2, cols: 2, elements: [0, -theta, theta, 0])
       let e = try LAPACK.exponential(r)
-      XCTAssertLessThan(relativeError(e.elements, [cos(theta), -sin(theta), sin(theta), cos(theta)]), 1e-12, "θ = \(theta)")
+      XCTAssertLessThan(
+        relativeError(e.elements, [cos(theta), -sin(theta), sin(theta), cos(theta)]), 1e-12, "θ = \(theta)")
     }
     // exp(A)·exp(−A) = I for a random matrix.
     let a: Matrix<Double> = randomMatrix(5, 5, seed: 8)
@@ -69,7 +70,8 @@ final class LAPACKTests: XCTestCase {
     let rect = Matrix<Double>(rows: 2, cols: 3)
     XCTAssertNil(expectError(containing: ["square", "2×3"]) { _ = try LAPACK.cholesky(rect) })
     let singular = Matrix<Double>(rows: 2, cols: 2)
-    XCTAssertNil(expectError(containing: ["gesv", "singular"]) { _ = try LAPACK.solve(singular, Matrix(rows: 2, cols: 1)) })
+    XCTAssertNil(
+      expectError(containing: ["gesv", "singular"]) { _ = try LAPACK.solve(singular, Matrix(rows: 2, cols: 1)) })
     let nan = try Matrix<Double>(rows: 1, cols: 1, elements: [.nan])
     XCTAssertNil(expectError(containing: ["NaN"]) { _ = try LAPACK.cholesky(nan) })
   }

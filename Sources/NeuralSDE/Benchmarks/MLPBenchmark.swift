@@ -30,7 +30,9 @@ public struct MLPBenchmark<Scalar: BLASScalar> {
     let theta = [Scalar](repeating: 0, count: mlp.parameterCount)
     var params = theta
     try params.withUnsafeMutableBufferPointer { try mlp.initialize($0, seed: 1) }
-    let x = Matrix<Scalar>(rows: rows, cols: architecture.inputs) { r, c in Scalar(Double((r * 7 + c * 3) % 11) / 11 - 0.5) }
+    let x = Matrix<Scalar>(rows: rows, cols: architecture.inputs) { r, c in
+      Scalar(Double((r * 7 + c * 3) % 11) / 11 - 0.5)
+    }
     let parts = Threading.partition(rows, into: chunks)
     let workspaces = parts.map { mlp.makeWorkspace(rows: $0.count) }
     // GEMM-only: the same products into scratch outputs.

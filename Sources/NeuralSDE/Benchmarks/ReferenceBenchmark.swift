@@ -128,9 +128,11 @@ public struct ReferenceBenchmark<Scalar: BLASScalar> {
         if backward {
           f.decoder.runBackward(theta + model.decoderOffset, gradient: g + model.decoderOffset, inputGradient: true)
           for _ in 0..<steps {
-            f.posterior.runBackward(theta + model.posteriorOffset, gradient: g + model.posteriorOffset, inputGradient: false)
+            f.posterior.runBackward(
+              theta + model.posteriorOffset, gradient: g + model.posteriorOffset, inputGradient: false)
             f.drift.runBackward(theta + model.driftOffset, gradient: g + model.driftOffset, inputGradient: true)
-            f.diffusion.runBackward(theta + model.diffusionOffset, gradient: g + model.diffusionOffset, inputGradient: !additive)
+            f.diffusion.runBackward(
+              theta + model.diffusionOffset, gradient: g + model.diffusionOffset, inputGradient: !additive)
           }
         }
       }
@@ -139,7 +141,9 @@ public struct ReferenceBenchmark<Scalar: BLASScalar> {
     let t = try measureInterleaved(
       warmup: 1, repetitions: repetitions,
       [
-        { _ = try model.freeEnergy(data: data, noise: noise, grid: grid, pathsPerPoint: pathsPerPoint, chunks: chunks) },
+        {
+          _ = try model.freeEnergy(data: data, noise: noise, grid: grid, pathsPerPoint: pathsPerPoint, chunks: chunks)
+        },
         { floorRun(backward: false) },
         {
           _ = try backprop.gradient(
@@ -161,7 +165,8 @@ public struct ReferenceBenchmark<Scalar: BLASScalar> {
     return Result(
       dtype: Scalar.dtypeName, paths: paths, steps: steps, pathsPerPoint: pathsPerPoint,
       parameters: model.parameterCount, chunks: parts.count, blasThreads: Threading.blasThreads, forward: t[0],
-      gemmFloorForward: t[1], backprop: t[2], gemmFloorGradient: t[3], pathwise: tb, pathwiseDirections: directions.count,
+      gemmFloorForward: t[1], backprop: t[2], gemmFloorGradient: t[3], pathwise: tb,
+      pathwiseDirections: directions.count,
       batchedSingleCore: solver.solve,
       perPathScaled: solver.perPath.median * Double(paths) / Double(solver.perPathSample),
       estimatorsRelativeDifference: relDiff, backpropWorkspaceBytes: a.diagnostics.peakWorkspaceBytes,
@@ -171,7 +176,9 @@ public struct ReferenceBenchmark<Scalar: BLASScalar> {
 
 /// `‖a − b‖ / max(‖a‖, ‖b‖)`.
 public func relativeDifference(_ a: [Double], _ b: [Double]) -> Double {
-  var d = 0.0, na = 0.0, nb = 0.0
+  var d = 0.0
+  var na = 0.0
+  var nb = 0.0
   for i in a.indices {
     d += (a[i] - b[i]) * (a[i] - b[i])
     na += a[i] * a[i]

@@ -92,7 +92,9 @@ public struct SolverBenchmark<Scalar: BLASScalar> {
     }
     let dw = Matrix<Scalar>(rows: paths, cols: model.noiseDimension)
     let noiseOnly: () throws -> Void = {
-      for i in 0..<steps { noise.fill(step: i, paths: 0..<paths, stepSize: grid.stepSize(i), into: dw.base, ld: dw.cols) }
+      for i in 0..<steps {
+        noise.fill(step: i, paths: 0..<paths, stepSize: grid.stepSize(i), into: dw.base, ld: dw.cols)
+      }
     }
     let t = try measureInterleaved(warmup: 1, repetitions: repetitions, [batched, floor, noiseOnly, perPath])
     return Result(

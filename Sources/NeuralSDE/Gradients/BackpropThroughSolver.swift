@@ -40,7 +40,8 @@ public struct BackpropThroughSolver: GradientEstimator {
     }
     defer {
       for (c, part) in parts.enumerated() {
-        cache.checkIn(WorkspaceCache.Key(model: ObjectIdentifier(model), points: part, k: k, steps: grid.steps), chunkList[c])
+        cache.checkIn(
+          WorkspaceCache.Key(model: ObjectIdentifier(model), points: part, k: k, steps: grid.steps), chunkList[c])
       }
     }
     let losses = try Threading.concurrentMap(parts.count) { c in
@@ -98,8 +99,10 @@ final class BackpropChunk<Scalar: BLASScalar>: @unchecked Sendable {
   }
 
   var bytes: Int {
-    let own = [lambda, driftOutputGradient, diffusionOutputGradient,
-               controlPerPath, controlGradient, decodedGradient, gradient].map(\.count).reduce(0, +)
+    let own = [
+      lambda, driftOutputGradient, diffusionOutputGradient,
+      controlPerPath, controlGradient, decodedGradient, gradient,
+    ].map(\.count).reduce(0, +)
     let dec = decoderWS.activations.map(\.count).reduce(0, +) + decoderWS.scratchA.count + decoderWS.scratchB.count
     return em.bytes + (own + dec) * MemoryLayout<Scalar>.stride
   }

@@ -78,7 +78,8 @@ public struct ForwardPathwise: GradientEstimator {
     }
     guard direction.allSatisfy(\.isFinite) else { throw NSDEError.nonFinite("the direction contains NaN/Inf") }
     let tangents = Matrix<Scalar>(rows: 1, cols: model.parameterCount) { _, j in Scalar(direction[j]) }
-    let r = try propagate(model: model, data: data, noise: noise, grid: grid, k: k, objective: objective, tangents: tangents)
+    let r = try propagate(
+      model: model, data: data, noise: noise, grid: grid, k: k, objective: objective, tangents: tangents)
     return (r.loss, r.derivatives[0])
   }
 
@@ -222,7 +223,8 @@ final class PathwiseChunk<Scalar: BLASScalar>: @unchecked Sendable {
       let h = Scalar(grid.stepSize(i))
       noise.fill(step: i, paths: pathRange, stepSize: grid.stepSize(i), into: dw, ld: m)
       // Control and its tangent; log-weight and KL tangents use the unshifted ΔW.
-      model.posteriorDrift.forwardUnchecked(theta + model.posteriorOffset, input: y, time: time, workspace: em.posteriorWS)
+      model.posteriorDrift.forwardUnchecked(
+        theta + model.posteriorOffset, input: y, time: time, workspace: em.posteriorWS)
       let u = em.posteriorWS.output.base
       model.posteriorDrift.jvpUnchecked(
         theta + model.posteriorOffset, workspace: em.posteriorWS, inputTangent: nil, parameterTangent: posteriorV,
@@ -242,7 +244,8 @@ final class PathwiseChunk<Scalar: BLASScalar>: @unchecked Sendable {
       }
       kl.withUnsafeMutableBufferPointer { klp in
         logW.withUnsafeMutableBufferPointer { lwp in
-          Scalar.applyControl(points: nPoints, k: k, m: m, u: u, dw: dw, h: h, kl: klp.baseAddress!, logWeights: lwp.baseAddress!)
+          Scalar.applyControl(
+            points: nPoints, k: k, m: m, u: u, dw: dw, h: h, kl: klp.baseAddress!, logWeights: lwp.baseAddress!)
         }
       }
       // Networks at X_i and their JVPs with input tangent S_i.

@@ -6,7 +6,11 @@ extension NeuralSDEModel {
   public func parameterTensors(dtype: TensorDType? = nil) -> [(name: String, tensor: StoredTensor)] {
     let type = dtype ?? (Scalar.self == Float.self ? .float32 : .float64)
     return parameters.slices.map { s in
-      (s.name, StoredTensor(shape: s.shape, dtype: type, values: (s.offset..<(s.offset + s.count)).map { Double(parameters.base[$0]) }))
+      (
+        s.name,
+        StoredTensor(
+          shape: s.shape, dtype: type, values: (s.offset..<(s.offset + s.count)).map { Double(parameters.base[$0]) })
+      )
     }
   }
 
@@ -19,7 +23,8 @@ extension NeuralSDEModel {
   /// - Throws: `shapeMismatch` naming the tensor and both shapes; `invalidArgument`
   ///   for missing or unknown tensors; `nonFinite` for NaN/Inf values.
   public func loadParameters(
-    from tensors: [(name: String, tensor: StoredTensor)], ignoringPrefixes: [String] = ["optimizer."], source: String = "file"
+    from tensors: [(name: String, tensor: StoredTensor)], ignoringPrefixes: [String] = ["optimizer."],
+    source: String = "file"
   ) throws {
     var byName: [String: StoredTensor] = [:]
     for (n, t) in tensors where !ignoringPrefixes.contains(where: { n.hasPrefix($0) }) { byName[n] = t }
@@ -28,14 +33,18 @@ extension NeuralSDEModel {
         throw NSDEError.invalidArgument("\(source) has no tensor \(s.name) (shape \(s.shape)) needed by the model")
       }
       guard t.shape == s.shape else {
-        throw NSDEError.shapeMismatch("tensor \(s.name) has shape \(t.shape) in \(source) but the model needs \(s.shape)")
+        throw NSDEError.shapeMismatch(
+          "tensor \(s.name) has shape \(t.shape) in \(source) but the model needs \(s.shape)")
       }
-      guard t.values.allSatisfy(\.isFinite) else { throw NSDEError.nonFinite("tensor \(s.name) in \(source) contains NaN/Inf") }
+      guard t.values.allSatisfy(\.isFinite) else {
+        throw NSDEError.nonFinite("tensor \(s.name) in \(source) contains NaN/Inf")
+      }
     }
     let known = Set(parameters.slices.map(\.name))
     if let unknown = byName.keys.sorted().first(where: { !known.contains($0) }) {
       throw NSDEError.invalidArgument(
-        "\(source) has a tensor \(unknown) that the model does not have (known: \(parameters.slices.map(\.name).joined(separator: ", ")))")
+        "\(source) has a tensor \(unknown) that the model does not have (known: \(parameters.slices.map(\.name).joined(separator: ", ")))"
+      )
     }
     for s in parameters.slices {
       let values = byName[s.name]!.values
@@ -58,9 +67,15 @@ public enum Checkpoint {
     if let adam = optimizer, adam.firstMoment.count == model.parameterCount {
       for s in model.parameters.slices {
         tensors.append(
-          ("optimizer.adam.m.\(s.name)", StoredTensor(shape: s.shape, dtype: .float64, values: Array(adam.firstMoment[s.range]))))
+          (
+            "optimizer.adam.m.\(s.name)",
+            StoredTensor(shape: s.shape, dtype: .float64, values: Array(adam.firstMoment[s.range]))
+          ))
         tensors.append(
-          ("optimizer.adam.v.\(s.name)", StoredTensor(shape: s.shape, dtype: .float64, values: Array(adam.secondMoment[s.range]))))
+          (
+            "optimizer.adam.v.\(s.name)",
+            StoredTensor(shape: s.shape, dtype: .float64, values: Array(adam.secondMoment[s.range]))
+          ))
       }
     }
     let config = String(decoding: try JSONEncoder().encode(model.configuration), as: UTF8.self)

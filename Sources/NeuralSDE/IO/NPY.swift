@@ -56,7 +56,9 @@ public enum NPY {
     let shape = try shapeText.split(separator: ",").compactMap { part -> Int? in
       let s = part.trimmingCharacters(in: .whitespaces)
       if s.isEmpty { return nil }
-      guard let v = Int(s.replacingOccurrences(of: "L", with: "")), v >= 0 else { throw fail("bad shape (\(shapeText))") }
+      guard let v = Int(s.replacingOccurrences(of: "L", with: "")), v >= 0 else {
+        throw fail("bad shape (\(shapeText))")
+      }
       return v
     }
     let count = shape.reduce(1, *)
@@ -94,7 +96,9 @@ public enum NPY {
     guard tensor.values.count == tensor.count else {
       throw NSDEError.shapeMismatch("array of shape \(tensor.shape) has \(tensor.values.count) values")
     }
-    let shapeText = tensor.shape.count == 1 ? "(\(tensor.shape[0]),)" : "(" + tensor.shape.map(String.init).joined(separator: ", ") + ")"
+    let shapeText =
+      tensor.shape.count == 1
+      ? "(\(tensor.shape[0]),)" : "(" + tensor.shape.map(String.init).joined(separator: ", ") + ")"
     let descr = tensor.dtype == .float64 ? "<f8" : "<f4"
     var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shapeText), }"
     let total = 10 + header.utf8.count + 1
@@ -126,7 +130,8 @@ public enum NPY {
   /// Writes a matrix as a 2-D array of its own precision.
   public static func write<T: BLASScalar>(_ m: Matrix<T>, to path: String) throws {
     try write(
-      StoredTensor(shape: [m.rows, m.cols], dtype: T.self == Float.self ? .float32 : .float64, values: m.elements.map(Double.init)),
+      StoredTensor(
+        shape: [m.rows, m.cols], dtype: T.self == Float.self ? .float32 : .float64, values: m.elements.map(Double.init)),
       to: path)
   }
 }
@@ -152,7 +157,8 @@ public enum CSV {
       }
       let row = numbers.map { $0! }
       if let first = rows.first, first.count != row.count {
-        throw NSDEError.file(path: path, reason: "line \(i + 1) has \(row.count) fields but earlier lines have \(first.count)")
+        throw NSDEError.file(
+          path: path, reason: "line \(i + 1) has \(row.count) fields but earlier lines have \(first.count)")
       }
       rows.append(row)
     }

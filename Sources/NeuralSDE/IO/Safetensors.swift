@@ -40,7 +40,8 @@ public struct SafetensorsFile: Sendable, Equatable {
         throw NSDEError.shapeMismatch("tensor \(name) has shape \(t.shape) but \(t.values.count) values")
       }
       let size = t.count * t.dtype.byteSize
-      header[name] = ["dtype": t.dtype.rawValue, "shape": t.shape, "data_offsets": [offset, offset + size]] as [String: Any]
+      header[name] =
+        ["dtype": t.dtype.rawValue, "shape": t.shape, "data_offsets": [offset, offset + size]] as [String: Any]
       offset += size
     }
     var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
@@ -94,7 +95,9 @@ public struct SafetensorsFile: Sendable, Equatable {
         throw fail("tensor \(name) has dtype \(dtypeName); only F32 and F64 are supported")
       }
       let shape = try shapeAny.map { v -> Int in
-        guard let i = (v as? NSNumber)?.intValue, i >= 0 else { throw fail("tensor \(name) has a bad shape \(shapeAny)") }
+        guard let i = (v as? NSNumber)?.intValue, i >= 0 else {
+          throw fail("tensor \(name) has a bad shape \(shapeAny)")
+        }
         return i
       }
       let offs = try offsetsAny.map { v -> Int in

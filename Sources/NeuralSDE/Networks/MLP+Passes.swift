@@ -85,7 +85,8 @@ extension MLP {
     guard directions >= 1 else { throw NSDEError.invalidArgument("directions = \(directions) must be ≥ 1") }
     if let u = inputTangent, u.rows != m * directions || u.cols != inputs || !u.isContiguous {
       throw NSDEError.shapeMismatch(
-        "input tangent is \(u.shapeDescription) but \(m) rows × \(directions) directions × \(inputs) inputs need a contiguous \(m * directions)×\(inputs)")
+        "input tangent is \(u.shapeDescription) but \(m) rows × \(directions) directions × \(inputs) inputs need a contiguous \(m * directions)×\(inputs)"
+      )
     }
     if let p = parameterTangent, p.rows != directions || p.cols != parameterCount {
       throw NSDEError.shapeMismatch(
@@ -97,7 +98,8 @@ extension MLP {
     }
     guard tangentWorkspace.rows >= m, tangentWorkspace.directions == directions else {
       throw NSDEError.shapeMismatch(
-        "tangent workspace is for \(tangentWorkspace.rows) rows × \(tangentWorkspace.directions) directions, need \(m) × \(directions)")
+        "tangent workspace is for \(tangentWorkspace.rows) rows × \(tangentWorkspace.directions) directions, need \(m) × \(directions)"
+      )
     }
     jvpUnchecked(
       parameters.baseAddress!, workspace: workspace, inputTangent: inputTangent,
@@ -199,7 +201,9 @@ extension MLP {
   ) {
     let m = ws.rows
     guard m > 0, let input = ws.input else {
-      if let g = inputGradient, !accumulateInputGradient { for r in 0..<g.rows { (g.base + r * g.ld).setZero(count: g.cols) } }
+      if let g = inputGradient, !accumulateInputGradient {
+        for r in 0..<g.rows { (g.base + r * g.ld).setZero(count: g.cols) }
+      }
       return
     }
     // g: gradient w.r.t. the current layer's output (rows × w_l, stride ldg).

@@ -82,7 +82,8 @@ public struct RecordedBrownianIncrements<Scalar: BLASScalar>: BrownianIncrements
     }
     guard values.count == steps * paths * dimension else {
       throw NSDEError.shapeMismatch(
-        "noise has \(values.count) values but shape [\(steps), \(paths), \(dimension)] needs \(steps * paths * dimension)")
+        "noise has \(values.count) values but shape [\(steps), \(paths), \(dimension)] needs \(steps * paths * dimension)"
+      )
     }
     let bad = values.withUnsafeBufferPointer { Scalar.countNonFinite(n: $0.count, x: $0.baseAddress!) }
     guard bad == 0 else { throw NSDEError.nonFinite("the noise increments contain \(bad) NaN/Inf value(s)") }
@@ -125,11 +126,14 @@ public struct RecordedBrownianIncrements<Scalar: BLASScalar>: BrownianIncrements
     }
     guard steps == n, paths == mPaths else {
       throw NSDEError.shapeMismatch(
-        "the noise has shape [\(steps), \(paths), \(dimension)] but the solve needs [\(n), \(mPaths), \(m)] (steps, paths, noise dimension)")
+        "the noise has shape [\(steps), \(paths), \(dimension)] but the solve needs [\(n), \(mPaths), \(m)] (steps, paths, noise dimension)"
+      )
     }
   }
 
-  public func fill(step: Int, paths range: Range<Int>, stepSize: Double, into out: UnsafeMutablePointer<Scalar>, ld: Int) {
+  public func fill(
+    step: Int, paths range: Range<Int>, stepSize: Double, into out: UnsafeMutablePointer<Scalar>, ld: Int
+  ) {
     values.withUnsafeBufferPointer { v in
       let base = v.baseAddress! + (step * paths + range.lowerBound) * dimension
       if ld == dimension {

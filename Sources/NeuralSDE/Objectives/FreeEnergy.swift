@@ -127,7 +127,8 @@ extension NeuralSDEModel {
   public func sample<Noise: BrownianIncrements>(
     count: Int, noise: Noise, grid: TimeGrid, seed: UInt64, chunks: Int? = nil
   ) throws -> GenerativeSamples<Scalar> where Noise.Scalar == Scalar {
-    let solve = try EulerMaruyama().solvePrior(self, paths: count, noise: noise, options: .init(grid: grid, chunks: chunks))
+    let solve = try EulerMaruyama().solvePrior(
+      self, paths: count, noise: noise, options: .init(grid: grid, chunks: chunks))
     let ws = decoder.makeWorkspace(rows: count)
     decoder.forwardUnchecked(parameters.base + decoderOffset, input: solve.finalStates.view, time: 0, workspace: ws)
     let decoded = ws.output.copy()

@@ -106,7 +106,8 @@ public struct EulerMaruyama: Sendable {
     var kl = [Double](repeating: 0, count: data?.rows ?? 0)
     var logW = [Double](repeating: 0, count: data == nil ? 0 : paths)
     func key(_ part: Range<Int>) -> WorkspaceCache.Key {
-      WorkspaceCache.Key(model: ObjectIdentifier(model), points: data == nil ? 0..<0 : part, k: part.count * k, steps: 0)
+      WorkspaceCache.Key(
+        model: ObjectIdentifier(model), points: data == nil ? 0..<0 : part, k: part.count * k, steps: 0)
     }
     // Workspaces are reused between solves (the cache lives on the model; a
     // workspace does not keep its model, so there is no retain cycle).

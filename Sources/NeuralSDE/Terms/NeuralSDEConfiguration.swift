@@ -113,7 +113,8 @@ public struct NeuralSDEConfiguration: Sendable, Equatable, Codable {
       latentDimension: d, dataDimension: dataDim, noise: noise,
       drift: MLPArchitecture(inputs: d, timeInput: true, widths: [h, h, d], hiddenActivation: activation),
       diffusion: diffusion,
-      posteriorDrift: MLPArchitecture(inputs: dataDim, timeInput: true, widths: [h, h, m], hiddenActivation: activation),
+      posteriorDrift: MLPArchitecture(
+        inputs: dataDim, timeInput: true, widths: [h, h, m], hiddenActivation: activation),
       decoder: MLPArchitecture(inputs: d, timeInput: false, widths: [dataDim]),
       likelihood: .gaussian(std: 0.1), initialState: .fixed([Double](repeating: 0, count: d)))
   }
@@ -126,7 +127,9 @@ public struct NeuralSDEConfiguration: Sendable, Equatable, Codable {
       throw NSDEError.invalidArgument(
         "dimensions must be ≥ 1: latent d = \(d), data D = \(dataDimension), noise m = \(m)")
     }
-    for (name, arch) in [("drift", drift), ("diffusion", diffusion), ("posterior drift", posteriorDrift), ("decoder", decoder)] {
+    for (name, arch) in [
+      ("drift", drift), ("diffusion", diffusion), ("posterior drift", posteriorDrift), ("decoder", decoder),
+    ] {
       do { try arch.validate() } catch let e as NSDEError { throw NSDEError.invalidArgument("\(name): \(e)") }
     }
     func expect(_ name: String, _ arch: MLPArchitecture, inputs: Int, time: Bool?, outputs: Int) throws {

@@ -75,7 +75,8 @@ public final class NeuralSDEModel<Scalar: BLASScalar>: @unchecked Sendable {
     let p = parameters.base
     try drift.initialize(.init(start: p + driftOffset, count: drift.parameterCount), seed: seed &+ 1)
     try diffusion.initialize(.init(start: p + diffusionOffset, count: diffusion.parameterCount), seed: seed &+ 2)
-    try posteriorDrift.initialize(.init(start: p + posteriorOffset, count: posteriorDrift.parameterCount), seed: seed &+ 3)
+    try posteriorDrift.initialize(
+      .init(start: p + posteriorOffset, count: posteriorDrift.parameterCount), seed: seed &+ 3)
     try decoder.initialize(.init(start: p + decoderOffset, count: decoder.parameterCount), seed: seed &+ 4)
     if let o = initialStateOffset {
       for (i, v) in configuration.initialState.value.enumerated() { p[o + i] = Scalar(v) }

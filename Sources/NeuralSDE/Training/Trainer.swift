@@ -43,7 +43,9 @@ public struct TrainingConfiguration: Sendable, Codable {
   public func validate() throws {
     guard steps >= 1 else { throw NSDEError.invalidArgument("steps must be ≥ 1, got \(steps)") }
     guard batchSize >= 1 else { throw NSDEError.invalidArgument("batch size must be ≥ 1, got \(batchSize)") }
-    guard pathsPerPoint >= 1 else { throw NSDEError.invalidArgument("paths per point must be ≥ 1, got \(pathsPerPoint)") }
+    guard pathsPerPoint >= 1 else {
+      throw NSDEError.invalidArgument("paths per point must be ≥ 1, got \(pathsPerPoint)")
+    }
     guard learningRate > 0, learningRate.isFinite else {
       throw NSDEError.invalidArgument("learning rate must be positive, got \(learningRate)")
     }
@@ -85,7 +87,10 @@ public final class Trainer<Scalar: BLASScalar> {
   /// Steps done so far (restored from checkpoints).
   public var step = 0
 
-  public init(model: NeuralSDEModel<Scalar>, configuration: TrainingConfiguration, estimator: any GradientEstimator = BackpropThroughSolver()) throws {
+  public init(
+    model: NeuralSDEModel<Scalar>, configuration: TrainingConfiguration,
+    estimator: any GradientEstimator = BackpropThroughSolver()
+  ) throws {
     try configuration.validate()
     self.model = model
     self.configuration = configuration
@@ -113,7 +118,8 @@ public final class Trainer<Scalar: BLASScalar> {
   ) throws -> TrainingHistory {
     guard data.rows >= 1 else { throw NSDEError.invalidArgument("the training data set is empty") }
     guard data.cols == model.dataDimension else {
-      throw NSDEError.shapeMismatch("training data is \(data.shapeDescription) but the model's data dimension is \(model.dataDimension)")
+      throw NSDEError.shapeMismatch(
+        "training data is \(data.shapeDescription) but the model's data dimension is \(model.dataDimension)")
     }
     var history = TrainingHistory()
     let start = monotonicSeconds()

@@ -32,7 +32,9 @@ struct ProblemOptions: ParsableArguments {
   var pathsPerPoint = 4
   @Option(help: "Paths per batch M = B·K (a positive multiple of --paths-per-point).")
   var paths = 1024
-  @Option(name: .customLong("noise-type"), help: "Noise type (\(NoiseChoice.allCases.map(\.rawValue).joined(separator: ", "))).")
+  @Option(
+    name: .customLong("noise-type"),
+    help: "Noise type (\(NoiseChoice.allCases.map(\.rawValue).joined(separator: ", "))).")
   var noise: NoiseChoice = .diagonal
   @Option(help: "Noise dimension m for --noise-type general (default: d).")
   var noiseDim: Int?
@@ -72,7 +74,8 @@ struct ProblemOptions: ParsableArguments {
   }
 
   var configuration: NeuralSDEConfiguration {
-    .reference(latentDimension: latentDim, dataDimension: dataDim, hidden: hidden, noise: noiseType, activation: activation)
+    .reference(
+      latentDimension: latentDim, dataDimension: dataDim, hidden: hidden, noise: noiseType, activation: activation)
   }
 
   var points: Int { paths / pathsPerPoint }

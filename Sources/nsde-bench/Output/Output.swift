@@ -10,7 +10,8 @@ struct Table {
     let widths = header.indices.map { c in ([header[c]] + rows.map { $0[c] }).map(\.count).max() ?? 0 }
     func line(_ cells: [String]) -> String {
       cells.enumerated().map { i, s in
-        i == 0 ? s.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+        i == 0
+          ? s.padding(toLength: widths[i], withPad: " ", startingAt: 0)
           : String(repeating: " ", count: widths[i] - s.count) + s
       }.joined(separator: "  ")
     }
@@ -45,7 +46,8 @@ func machineJSON() -> [String: Any] {
 
 func machineLine() -> String {
   let env = ProcessInfo.processInfo.environment
-  return "BLAS \(Threading.blasCoreName), \(Threading.blasThreads) BLAS thread(s), \(Threading.availableCores) cores, OPENBLAS_CORETYPE=\(env["OPENBLAS_CORETYPE"] ?? "(unset)")"
+  return
+    "BLAS \(Threading.blasCoreName), \(Threading.blasThreads) BLAS thread(s), \(Threading.availableCores) cores, OPENBLAS_CORETYPE=\(env["OPENBLAS_CORETYPE"] ?? "(unset)")"
 }
 
 /// Progress messages go to standard error so that --json output stays clean.

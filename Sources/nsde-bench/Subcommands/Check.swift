@@ -30,13 +30,25 @@ struct Check: ParsableCommand {
         paths: paths, pathsPerPoint: 4, steps: steps, repetitions: output.repetitions, pathwiseDirections: 8,
         perPathSample: 16
       ).run { note("[check \(T.dtypeName)] \($0)") }
-      let checks: [(String, Double, Double, Bool)] = [
-        ("batched_over_per_path", r.batchedOverPerPath, minBatchedSpeedup, r.batchedOverPerPath >= minBatchedSpeedup),
-        ("forward_over_gemm_floor", r.forwardOverGEMMFloor, maxForwardOverFloor, r.forwardOverGEMMFloor <= maxForwardOverFloor),
-        ("backprop_over_forward", r.backpropOverForward, maxBackpropOverForward, r.backpropOverForward <= maxBackpropOverForward),
-      ] + (T.self == Double.self
-        ? [("estimators_max_rel_diff", r.estimatorsRelativeDifference, maxEstimatorDifference,
-            r.estimatorsRelativeDifference <= maxEstimatorDifference)] : [])
+      let checks: [(String, Double, Double, Bool)] =
+        [
+          ("batched_over_per_path", r.batchedOverPerPath, minBatchedSpeedup, r.batchedOverPerPath >= minBatchedSpeedup),
+          (
+            "forward_over_gemm_floor", r.forwardOverGEMMFloor, maxForwardOverFloor,
+            r.forwardOverGEMMFloor <= maxForwardOverFloor
+          ),
+          (
+            "backprop_over_forward", r.backpropOverForward, maxBackpropOverForward,
+            r.backpropOverForward <= maxBackpropOverForward
+          ),
+        ]
+        + (T.self == Double.self
+          ? [
+            (
+              "estimators_max_rel_diff", r.estimatorsRelativeDifference, maxEstimatorDifference,
+              r.estimatorsRelativeDifference <= maxEstimatorDifference
+            )
+          ] : [])
       var entry: [String: Any] = [:]
       for (name, value, bar, ok) in checks {
         entry[name] = ["value": value, "bar": bar, "pass": ok]

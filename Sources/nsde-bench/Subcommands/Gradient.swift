@@ -9,7 +9,8 @@ enum EstimatorChoice: String, ExpressibleByArgument, CaseIterable {
 /// Gradient timing, memory and agreement; or one gradient for user-given files.
 struct Gradient: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Both estimators' time, memory and agreement; or the loss and gradient for given parameters, data and noise.",
+    abstract:
+      "Both estimators' time, memory and agreement; or the loss and gradient for given parameters, data and noise.",
     discussion: """
       File mode (all of --params, --data, --noise): evaluates the free energy and its gradient for the \
       parameters in a safetensors file (interchange names, e.g. drift.0.weight [out, in]), data [B, D] and \
@@ -27,7 +28,10 @@ struct Gradient: ParsableCommand {
   @Option(help: "Objective (freeEnergy, importanceWeighted).") var objective: TrainingObjective = .freeEnergy
   @Option(help: "Where to write the gradient (safetensors) in file mode.") var gradientOut: String?
   @Option(help: "Tangent directions for the pathwise estimator in timing mode (1…100000).") var directions = 16
-  @Option(help: "Write the problem's parameters (params.safetensors), data (data.npy) and noise (noise.npy) to this directory and exit.")
+  @Option(
+    help:
+      "Write the problem's parameters (params.safetensors), data (data.npy) and noise (noise.npy) to this directory and exit."
+  )
   var exportDir: String?
 
   var noisePath: String? { noiseFile }
@@ -60,7 +64,8 @@ struct Gradient: ParsableCommand {
   func export<T: BLASScalar>(_: T.Type, to dir: String) throws {
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     let model = try NeuralSDEModel<T>(problem.configuration, seed: 1)
-    try SafetensorsFile(tensors: model.parameterTensors(), metadata: ["problem": "\(problemJSON(problem))"]).write(to: dir + "/params.safetensors")
+    try SafetensorsFile(tensors: model.parameterTensors(), metadata: ["problem": "\(problemJSON(problem))"]).write(
+      to: dir + "/params.safetensors")
     let y = ToyDataset.twoMoons.sample(count: problem.points, seed: 2, as: T.self)
     try NPY.write(y, to: dir + "/data.npy")
     let grid = try TimeGrid(uniformSteps: problem.steps)
@@ -71,9 +76,13 @@ struct Gradient: ParsableCommand {
         shape: [problem.steps, problem.paths, model.noiseDimension], dtype: T.self == Float.self ? .float32 : .float64,
         values: noise.values.map(Double.init)), to: dir + "/noise.npy")
     if output.json {
-      printJSON(["dir": dir, "files": ["params.safetensors", "data.npy", "noise.npy"], "parameters": model.parameterCount])
+      printJSON([
+        "dir": dir, "files": ["params.safetensors", "data.npy", "noise.npy"], "parameters": model.parameterCount,
+      ])
     } else {
-      print("wrote \(dir)/params.safetensors, data.npy [\(problem.points), \(problem.dataDim)], noise.npy [\(problem.steps), \(problem.paths), \(model.noiseDimension)]")
+      print(
+        "wrote \(dir)/params.safetensors, data.npy [\(problem.points), \(problem.dataDim)], noise.npy [\(problem.steps), \(problem.paths), \(model.noiseDimension)]"
+      )
     }
   }
 
@@ -88,16 +97,22 @@ struct Gradient: ParsableCommand {
     }
     let (n, m, dim) = (noiseTensor.shape[0], noiseTensor.shape[1], noiseTensor.shape[2])
     let k = problem.pathsPerPoint
-    let noise = try RecordedBrownianIncrements<T>(steps: n, paths: m, dimension: dim, values: noiseTensor.values.map { T($0) })
+    let noise = try RecordedBrownianIncrements<T>(
+      steps: n, paths: m, dimension: dim, values: noiseTensor.values.map { T($0) })
     // The solve checks the noise shape [N, M, m] against --steps, B·K and the model.
     let grid = try TimeGrid(uniformSteps: problem.steps)
     let est: any GradientEstimator = estimator == .backprop ? BackpropThroughSolver() : ForwardPathwise()
     let r = try est.gradient(of: model, data: y, noise: noise, grid: grid, pathsPerPoint: k, objective: objective)
     if let out = gradientOut {
       let tensors = model.parameters.slices.map { s in
-        (s.name, StoredTensor(shape: s.shape, dtype: T.self == Float.self ? .float32 : .float64, values: Array(r.gradient[s.range])))
+        (
+          s.name,
+          StoredTensor(
+            shape: s.shape, dtype: T.self == Float.self ? .float32 : .float64, values: Array(r.gradient[s.range]))
+        )
       }
-      try SafetensorsFile(tensors: tensors, metadata: ["loss": "\(r.loss)", "objective": objective.rawValue]).write(to: out)
+      try SafetensorsFile(tensors: tensors, metadata: ["loss": "\(r.loss)", "objective": objective.rawValue]).write(
+        to: out)
     }
     let norm = r.gradient.map { $0 * $0 }.reduce(0, +).squareRoot()
     if output.json {
@@ -107,7 +122,9 @@ struct Gradient: ParsableCommand {
         "gradient_out": gradientOut.map { $0 as Any } ?? NSNull(),
       ])
     } else {
-      print("loss \(r.loss)  gradient norm \(norm)  (\(estimator.rawValue), N = \(n), M = \(m), K = \(k), \(fmt(r.diagnostics.seconds * 1e3)) ms)")
+      print(
+        "loss \(r.loss)  gradient norm \(norm)  (\(estimator.rawValue), N = \(n), M = \(m), K = \(k), \(fmt(r.diagnostics.seconds * 1e3)) ms)"
+      )
       if let out = gradientOut { print("gradient written to \(out)") }
     }
   }
@@ -129,16 +146,24 @@ struct Gradient: ParsableCommand {
       let t = try measureInterleaved(
         warmup: 1, repetitions: output.repetitions,
         [
-          { ra = try a.gradient(of: model, data: y, noise: noise, grid: grid, pathsPerPoint: problem.pathsPerPoint, objective: objective) },
-          { rb = try b.gradient(of: model, data: y, noise: noise, grid: grid, pathsPerPoint: problem.pathsPerPoint, objective: objective) },
+          {
+            ra = try a.gradient(
+              of: model, data: y, noise: noise, grid: grid, pathsPerPoint: problem.pathsPerPoint, objective: objective)
+          },
+          {
+            rb = try b.gradient(
+              of: model, data: y, noise: noise, grid: grid, pathsPerPoint: problem.pathsPerPoint, objective: objective)
+          },
         ])
       let diff = relativeDifference((0..<count).map { ra!.gradient[$0] }, (0..<count).map { rb!.gradient[$0] })
-      json[T.dtypeName.lowercased()] = [
-        "backprop_ms": t[0].median, "pathwise_ms": t[1].median, "pathwise_directions": count,
-        "pathwise_ms_per_direction": t[1].median / Double(count), "backprop_workspace_bytes": ra!.diagnostics.peakWorkspaceBytes,
-        "pathwise_workspace_bytes": rb!.diagnostics.peakWorkspaceBytes, "estimators_max_rel_diff": diff,
-        "loss": ra!.loss, "parameters": model.parameterCount,
-      ] as [String: Any]
+      json[T.dtypeName.lowercased()] =
+        [
+          "backprop_ms": t[0].median, "pathwise_ms": t[1].median, "pathwise_directions": count,
+          "pathwise_ms_per_direction": t[1].median / Double(count),
+          "backprop_workspace_bytes": ra!.diagnostics.peakWorkspaceBytes,
+          "pathwise_workspace_bytes": rb!.diagnostics.peakWorkspaceBytes, "estimators_max_rel_diff": diff,
+          "loss": ra!.loss, "parameters": model.parameterCount,
+        ] as [String: Any]
       rows.append([
         T.dtypeName, fmt(t[0].median), mib(ra!.diagnostics.peakWorkspaceBytes), fmt(t[1].median), "\(count)",
         fmt(t[1].median / Double(count)), mib(rb!.diagnostics.peakWorkspaceBytes), fmtSci(diff),
@@ -150,7 +175,13 @@ struct Gradient: ParsableCommand {
       printJSON(["machine": machineJSON(), "problem": problemJSON(problem), "results": json])
     } else {
       print(machineLine())
-      print(Table(header: ["dtype", "backprop (ms)", "backprop memory", "pathwise (ms)", "directions", "ms/direction", "pathwise memory", "rel. diff"], rows: rows).render())
+      print(
+        Table(
+          header: [
+            "dtype", "backprop (ms)", "backprop memory", "pathwise (ms)", "directions", "ms/direction",
+            "pathwise memory", "rel. diff",
+          ], rows: rows
+        ).render())
     }
   }
 }

@@ -28,9 +28,12 @@ struct Report: ParsableCommand {
         for (name, json, _) in results { byType[name] = json }
         printJSON(["machine": machineJSON(), "results": byType, "problem": problemJSON(problem)])
       } else {
-        print("Reference problem: d = \(problem.latentDim), H = \(problem.hidden), N = \(problem.steps), M = \(problem.paths) (K = \(problem.pathsPerPoint)), \(problem.noise) noise")
+        print(
+          "Reference problem: d = \(problem.latentDim), H = \(problem.hidden), N = \(problem.steps), M = \(problem.paths) (K = \(problem.pathsPerPoint)), \(problem.noise) noise"
+        )
         print(machineLine())
-        var table = Table(header: ["", "Float", "Double"].filter { h in h.isEmpty || results.contains { $0.0 == h.lowercased() } })
+        var table = Table(
+          header: ["", "Float", "Double"].filter { h in h.isEmpty || results.contains { $0.0 == h.lowercased() } })
         let labels = [
           "forward (ms)", "GEMM floor, forward (ms)", "forward / GEMM floor", "gradient, backprop (ms)",
           "GEMM floor, gradient (ms)", "gradient / GEMM floor", "backprop / forward", "pathwise per direction (ms)",

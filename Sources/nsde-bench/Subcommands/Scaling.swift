@@ -22,9 +22,12 @@ struct Scaling: ParsableCommand {
   }
 
   func slope(_ x: [Double], _ y: [Double]) -> Double {
-    let lx = x.map { log($0) }, ly = y.map { log($0) }
-    let mx = lx.reduce(0, +) / Double(lx.count), my = ly.reduce(0, +) / Double(ly.count)
-    var sxy = 0.0, sxx = 0.0
+    let lx = x.map { log($0) }
+    let ly = y.map { log($0) }
+    let mx = lx.reduce(0, +) / Double(lx.count)
+    let my = ly.reduce(0, +) / Double(ly.count)
+    var sxy = 0.0
+    var sxx = 0.0
     for i in lx.indices {
       sxy += (lx[i] - mx) * (ly[i] - my)
       sxx += (lx[i] - mx) * (lx[i] - mx)
@@ -34,7 +37,9 @@ struct Scaling: ParsableCommand {
 
   func sweep<T: BLASScalar>(_: T.Type) throws {
     let reps = output.repetitions
-    func times(config: NeuralSDEConfiguration, paths: Int, steps: Int) throws -> (forward: Double, backprop: Double, params: Int) {
+    func times(config: NeuralSDEConfiguration, paths: Int, steps: Int) throws -> (
+      forward: Double, backprop: Double, params: Int
+    ) {
       let model = try NeuralSDEModel<T>(config, seed: 1)
       let k = problem.pathsPerPoint
       let y = ToyDataset.twoMoons.sample(count: paths / k, seed: 2, as: T.self)
@@ -45,7 +50,9 @@ struct Scaling: ParsableCommand {
         warmup: 1, repetitions: reps,
         [
           { _ = try model.freeEnergy(data: y, noise: noise, grid: grid, pathsPerPoint: k, chunks: problem.chunks) },
-          { _ = try a.gradient(of: model, data: y, noise: noise, grid: grid, pathsPerPoint: k, objective: .freeEnergy) },
+          {
+            _ = try a.gradient(of: model, data: y, noise: noise, grid: grid, pathsPerPoint: k, objective: .freeEnergy)
+          },
         ])
       return (t[0].median, t[1].median, model.parameterCount)
     }
@@ -55,12 +62,18 @@ struct Scaling: ParsableCommand {
     note("sweeping M")
     let ms = [256, 512, 1024, 2048].map { $0 * problem.pathsPerPoint / 4 }
     let tm = try ms.map { try times(config: base, paths: $0, steps: problem.steps) }
-    laws.append(["forward vs M", ms.map(String.init).joined(separator: ","), fmt(slope(ms.map(Double.init), tm.map(\.forward))), "1"])
+    laws.append([
+      "forward vs M", ms.map(String.init).joined(separator: ","), fmt(slope(ms.map(Double.init), tm.map(\.forward))),
+      "1",
+    ])
     laws.append(["backprop vs M", "", fmt(slope(ms.map(Double.init), tm.map(\.backprop))), "1"])
     note("sweeping N")
     let ns = [10, 20, 40, 80]
     let tn = try ns.map { try times(config: base, paths: problem.paths, steps: $0) }
-    laws.append(["forward vs N", ns.map(String.init).joined(separator: ","), fmt(slope(ns.map(Double.init), tn.map(\.forward))), "1"])
+    laws.append([
+      "forward vs N", ns.map(String.init).joined(separator: ","), fmt(slope(ns.map(Double.init), tn.map(\.forward))),
+      "1",
+    ])
     laws.append(["backprop vs N", "", fmt(slope(ns.map(Double.init), tn.map(\.backprop))), "1"])
     note("sweeping H (number of parameters)")
     let hs = [32, 64, 128]
@@ -72,7 +85,10 @@ struct Scaling: ParsableCommand {
       return try times(config: c, paths: problem.paths, steps: problem.steps)
     }
     let ps = th.map { Double($0.params) }
-    laws.append(["backprop/forward vs #params", th.map { "\($0.params)" }.joined(separator: ","), fmt(slope(ps, th.map { $0.backprop / $0.forward })), "0"])
+    laws.append([
+      "backprop/forward vs #params", th.map { "\($0.params)" }.joined(separator: ","),
+      fmt(slope(ps, th.map { $0.backprop / $0.forward })), "0",
+    ])
     note("sweeping pathwise tangent directions")
     let model = try NeuralSDEModel<T>(base, seed: 1)
     let y = ToyDataset.twoMoons.sample(count: problem.points, seed: 2, as: T.self)
@@ -82,19 +98,26 @@ struct Scaling: ParsableCommand {
     let td = try ds.map { n -> Double in
       let b = ForwardPathwise(directions: .indices(Array(0..<n)), blockSize: n, chunks: problem.chunks)
       return try measure(warmup: 0, repetitions: max(1, reps / 2)) {
-        _ = try b.gradient(of: model, data: y, noise: noise, grid: grid, pathsPerPoint: problem.pathsPerPoint, objective: .freeEnergy)
+        _ = try b.gradient(
+          of: model, data: y, noise: noise, grid: grid, pathsPerPoint: problem.pathsPerPoint, objective: .freeEnergy)
       }.median
     }
-    laws.append(["pathwise vs directions", ds.map(String.init).joined(separator: ","), fmt(slope(ds.map(Double.init), td)), "1"])
+    laws.append([
+      "pathwise vs directions", ds.map(String.init).joined(separator: ","), fmt(slope(ds.map(Double.init), td)), "1",
+    ])
     json = [
-      "forward_vs_paths": slope(ms.map(Double.init), tm.map(\.forward)), "backprop_vs_paths": slope(ms.map(Double.init), tm.map(\.backprop)),
-      "forward_vs_steps": slope(ns.map(Double.init), tn.map(\.forward)), "backprop_vs_steps": slope(ns.map(Double.init), tn.map(\.backprop)),
+      "forward_vs_paths": slope(ms.map(Double.init), tm.map(\.forward)),
+      "backprop_vs_paths": slope(ms.map(Double.init), tm.map(\.backprop)),
+      "forward_vs_steps": slope(ns.map(Double.init), tn.map(\.forward)),
+      "backprop_vs_steps": slope(ns.map(Double.init), tn.map(\.backprop)),
       "backprop_over_forward_vs_parameters": slope(ps, th.map { $0.backprop / $0.forward }),
       "pathwise_vs_directions": slope(ds.map(Double.init), td),
       "raw": [
         "paths": ms, "forward_ms_vs_paths": tm.map(\.forward), "backprop_ms_vs_paths": tm.map(\.backprop), "steps": ns,
-        "forward_ms_vs_steps": tn.map(\.forward), "backprop_ms_vs_steps": tn.map(\.backprop), "parameters": th.map(\.params),
-        "forward_ms_vs_parameters": th.map(\.forward), "backprop_ms_vs_parameters": th.map(\.backprop), "directions": ds,
+        "forward_ms_vs_steps": tn.map(\.forward), "backprop_ms_vs_steps": tn.map(\.backprop),
+        "parameters": th.map(\.params),
+        "forward_ms_vs_parameters": th.map(\.forward), "backprop_ms_vs_parameters": th.map(\.backprop),
+        "directions": ds,
         "pathwise_ms_vs_directions": td,
       ] as [String: Any],
     ]

@@ -22,12 +22,18 @@ struct Simulate: ParsableCommand {
           configuration: problem.configuration, paths: problem.paths, pathsPerPoint: problem.pathsPerPoint,
           steps: problem.steps
         ).run(repetitions: output.repetitions, perPathSample: min(perPathSample, problem.paths))
-        json[T.dtypeName.lowercased()] = [
-          "solve_ms": r.solve.median, "gemm_floor_ms": r.gemmFloor.median, "solve_over_gemm_floor": r.solveOverGEMMFloor,
-          "noise_ms": r.noise.median, "noise_fraction": r.noiseFraction, "batched_over_per_path": r.batchedOverPerPath,
-          "path_steps_per_s": r.pathStepsPerSecond, "paths": r.paths, "steps": r.steps,
-          "timings": ["solve": timingJSON(r.solve), "gemm_floor": timingJSON(r.gemmFloor), "noise": timingJSON(r.noise), "per_path_sample": timingJSON(r.perPath)],
-        ] as [String: Any]
+        json[T.dtypeName.lowercased()] =
+          [
+            "solve_ms": r.solve.median, "gemm_floor_ms": r.gemmFloor.median,
+            "solve_over_gemm_floor": r.solveOverGEMMFloor,
+            "noise_ms": r.noise.median, "noise_fraction": r.noiseFraction,
+            "batched_over_per_path": r.batchedOverPerPath,
+            "path_steps_per_s": r.pathStepsPerSecond, "paths": r.paths, "steps": r.steps,
+            "timings": [
+              "solve": timingJSON(r.solve), "gemm_floor": timingJSON(r.gemmFloor), "noise": timingJSON(r.noise),
+              "per_path_sample": timingJSON(r.perPath),
+            ],
+          ] as [String: Any]
         rows.append([
           T.dtypeName, fmt(r.solve.median), fmt(r.gemmFloor.median), fmt(r.solveOverGEMMFloor),
           fmt(100 * r.noiseFraction, 1) + "%", fmt(r.batchedOverPerPath, 1), fmtSci(r.pathStepsPerSecond),
@@ -38,9 +44,16 @@ struct Simulate: ParsableCommand {
       if output.json {
         printJSON(["machine": machineJSON(), "problem": problemJSON(problem), "results": json])
       } else {
-        print("Euler–Maruyama, M = \(problem.paths), N = \(problem.steps), d = \(problem.latentDim), H = \(problem.hidden), \(problem.noise) noise, one core")
+        print(
+          "Euler–Maruyama, M = \(problem.paths), N = \(problem.steps), d = \(problem.latentDim), H = \(problem.hidden), \(problem.noise) noise, one core"
+        )
         print(machineLine())
-        print(Table(header: ["dtype", "solve (ms)", "GEMM floor (ms)", "ratio", "noise share", "batched / per-path", "path-steps/s"], rows: rows).render())
+        print(
+          Table(
+            header: [
+              "dtype", "solve (ms)", "GEMM floor (ms)", "ratio", "noise share", "batched / per-path", "path-steps/s",
+            ], rows: rows
+          ).render())
       }
     }
   }

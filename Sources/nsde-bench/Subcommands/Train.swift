@@ -5,7 +5,9 @@ import NeuralSDE
 /// Training on a toy dataset or user data.
 struct Train: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Trains a latent SDE on a built-in toy dataset or user data (.npy/.csv) and writes checkpoint, samples, loss curve and an SVG.")
+    abstract:
+      "Trains a latent SDE on a built-in toy dataset or user data (.npy/.csv) and writes checkpoint, samples, loss curve and an SVG."
+  )
 
   @OptionGroup var problem: ProblemOptions
   @Flag(help: "Print machine-readable JSON (the summary) instead of text.") var json = false
@@ -25,10 +27,18 @@ struct Train: ParsableCommand {
   @Option(help: "Resume from this checkpoint.") var resume: String?
 
   func validate() throws {
-    guard trainSteps >= 1 && trainSteps <= 10_000_000 else { throw ValidationError("--train-steps must be in 1…10000000, got \(trainSteps)") }
-    guard batchSize >= 1 && batchSize <= 1_000_000 else { throw ValidationError("--batch-size must be in 1…1000000, got \(batchSize)") }
-    guard learningRate > 0 && learningRate.isFinite else { throw ValidationError("--learning-rate must be positive, got \(learningRate)") }
-    guard samples >= 1 && samples <= 10_000_000 else { throw ValidationError("--samples must be in 1…10000000, got \(samples)") }
+    guard trainSteps >= 1 && trainSteps <= 10_000_000 else {
+      throw ValidationError("--train-steps must be in 1…10000000, got \(trainSteps)")
+    }
+    guard batchSize >= 1 && batchSize <= 1_000_000 else {
+      throw ValidationError("--batch-size must be in 1…1000000, got \(batchSize)")
+    }
+    guard learningRate > 0 && learningRate.isFinite else {
+      throw ValidationError("--learning-rate must be positive, got \(learningRate)")
+    }
+    guard samples >= 1 && samples <= 10_000_000 else {
+      throw ValidationError("--samples must be in 1…10000000, got \(samples)")
+    }
     guard evaluateEvery >= 0 else { throw ValidationError("--evaluate-every must be ≥ 0, got \(evaluateEvery)") }
   }
 
@@ -41,7 +51,9 @@ struct Train: ParsableCommand {
   func train<T: BLASScalar>(_: T.Type) throws {
     let all: Matrix<T>
     if let path = dataFile {
-      all = path.lowercased().hasSuffix(".csv") ? try CSV.readMatrix(path, as: T.self) : try NPY.readMatrix(path, as: T.self)
+      all =
+        path.lowercased().hasSuffix(".csv")
+        ? try CSV.readMatrix(path, as: T.self) : try NPY.readMatrix(path, as: T.self)
     } else {
       all = dataset.sample(count: 5000, seed: seed, as: T.self)
     }
@@ -60,18 +72,24 @@ struct Train: ParsableCommand {
     let training = TrainingConfiguration(
       steps: trainSteps, batchSize: batchSize, pathsPerPoint: problem.pathsPerPoint, grid: grid, objective: objective,
       learningRate: learningRate, seed: seed &+ 2, evaluationInterval: evaluateEvery)
-    let est: any GradientEstimator = estimator == .backprop ? BackpropThroughSolver(chunks: problem.chunks) : ForwardPathwise(chunks: problem.chunks)
+    let est: any GradientEstimator =
+      estimator == .backprop ? BackpropThroughSolver(chunks: problem.chunks) : ForwardPathwise(chunks: problem.chunks)
     let trainer = try Trainer(model: model, configuration: training, estimator: est)
     if let r = resume { trainer.step = try Checkpoint.read(r, into: model, optimizer: trainer.optimizer) }
     try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
-    note("training on \(trainSet.rows) points (\(heldOut.rows) held out), d = \(problem.latentDim), H = \(problem.hidden), N = \(problem.steps), B = \(batchSize), K = \(problem.pathsPerPoint), \(T.dtypeName), \(estimator.rawValue)")
+    note(
+      "training on \(trainSet.rows) points (\(heldOut.rows) held out), d = \(problem.latentDim), H = \(problem.hidden), N = \(problem.steps), B = \(batchSize), K = \(problem.pathsPerPoint), \(T.dtypeName), \(estimator.rawValue)"
+    )
     let erase = isatty(2) != 0 ? "\u{1B}[K" : ""
     let history = try trainer.train(data: trainSet, heldOut: heldOut) { p in
       var line = String(
-        format: "\r\(erase)step %d/%d  loss %.4f  |g| %.3g  %.1f steps/s  ETA %@", p.step, p.totalSteps, p.loss, p.gradientNorm,
+        format: "\r\(erase)step %d/%d  loss %.4f  |g| %.3g  %.1f steps/s  ETA %@", p.step, p.totalSteps, p.loss,
+        p.gradientNorm,
         p.stepsPerSecond, Train.duration(p.secondsRemaining))
       if let e = p.evaluation {
-        line += String(format: "  held-out F̂ %.4f ± %.4f, IW %.4f", e.freeEnergy.mean, e.freeEnergy.standardError, e.importanceWeighted.mean)
+        line += String(
+          format: "  held-out F̂ %.4f ± %.4f, IW %.4f", e.freeEnergy.mean, e.freeEnergy.standardError,
+          e.importanceWeighted.mean)
         line += "\n"
       }
       FileHandle.standardError.write(Data(line.utf8))
@@ -88,23 +106,31 @@ struct Train: ParsableCommand {
     var curve = "step,loss,gradient_norm\n"
     for (i, l) in history.losses.enumerated() { curve += "\(i + 1),\(l),\(history.gradientNorms[i])\n" }
     try AtomicFile.write(text: curve, to: outputDir + "/loss.csv")
-    let ed = try energyDistance(drawn.observations.rows(0..<min(samples, 500)).copy(), heldOut.rows(0..<min(heldOut.rows, 500)).copy())
+    let ed = try energyDistance(
+      drawn.observations.rows(0..<min(samples, 500)).copy(), heldOut.rows(0..<min(heldOut.rows, 500)).copy())
     let svg = SVGReport(
       data: (0..<min(heldOut.rows, 1000)).map { (Double(heldOut[$0, 0]), Double(heldOut[$0, min(1, all.cols - 1)])) },
-      samples: (0..<min(samples, 1000)).map { (Double(drawn.observations[$0, 0]), Double(drawn.observations[$0, min(1, all.cols - 1)])) },
+      samples: (0..<min(samples, 1000)).map {
+        (Double(drawn.observations[$0, 0]), Double(drawn.observations[$0, min(1, all.cols - 1)]))
+      },
       losses: history.losses,
-      title: "\(dataFile ?? dataset.rawValue): held-out data vs \(samples) samples after \(trainer.step) steps (energy distance \(String(format: "%.3f", ed)))")
+      title:
+        "\(dataFile ?? dataset.rawValue): held-out data vs \(samples) samples after \(trainer.step) steps (energy distance \(String(format: "%.3f", ed)))"
+    )
     try AtomicFile.write(text: svg.render(), to: outputDir + "/report.svg")
     let last = history.evaluations.last?.estimates
     if json {
       printJSON([
         "steps": trainer.step, "seconds": history.seconds, "final_loss": history.losses.last ?? .nan,
-        "held_out_free_energy": (last?.freeEnergy.mean).map { $0 as Any } ?? NSNull(), "held_out_iw": (last?.importanceWeighted.mean).map { $0 as Any } ?? NSNull(),
+        "held_out_free_energy": (last?.freeEnergy.mean).map { $0 as Any } ?? NSNull(),
+        "held_out_iw": (last?.importanceWeighted.mean).map { $0 as Any } ?? NSNull(),
         "energy_distance": ed, "output_dir": outputDir,
         "files": ["checkpoint.safetensors", "samples.npy", "samples.csv", "loss.csv", "report.svg"],
       ])
     } else {
-      print("trained \(trainer.step) steps in \(Train.duration(history.seconds)); held-out F̂ \(last.map { fmt($0.freeEnergy.mean, 4) } ?? "–"), IW \(last.map { fmt($0.importanceWeighted.mean, 4) } ?? "–"); samples vs held-out energy distance \(fmt(ed, 4))")
+      print(
+        "trained \(trainer.step) steps in \(Train.duration(history.seconds)); held-out F̂ \(last.map { fmt($0.freeEnergy.mean, 4) } ?? "–"), IW \(last.map { fmt($0.importanceWeighted.mean, 4) } ?? "–"); samples vs held-out energy distance \(fmt(ed, 4))"
+      )
       print("wrote \(outputDir)/{checkpoint.safetensors, samples.npy, samples.csv, loss.csv, report.svg}")
     }
   }

@@ -43,7 +43,8 @@ final class ForwardPathwiseTests: XCTestCase {
         of: f.model, data: f.data, noise: f.noise, grid: f.grid, pathsPerPoint: f.k, objective: .freeEnergy)
       let v: [Double] = randomVector(f.model.parameterCount, seed: 12)
       let jvp = try ForwardPathwise().directionalDerivative(
-        of: f.model, data: f.data, noise: f.noise, grid: f.grid, pathsPerPoint: f.k, objective: .freeEnergy, direction: v)
+        of: f.model, data: f.data, noise: f.noise, grid: f.grid, pathsPerPoint: f.k, objective: .freeEnergy,
+        direction: v)
       let dot = zip(a.gradient, v).map { $0 * $1 }.reduce(0, +)
       XCTAssertLessThan(relativeError(jvp.derivative, dot), 1e-10, "\(type)")
     }
@@ -60,14 +61,16 @@ final class ForwardPathwiseTests: XCTestCase {
     XCTAssertEqual(b.diagnostics.tangentDirections, range.count)
     XCTAssertLessThan(relativeError(Array(a.gradient[range]), Array(b.gradient[range])), 1e-10)
     XCTAssertTrue(b.gradient.enumerated().allSatisfy { range.contains($0.offset) || $0.element == 0 })
-    XCTAssertNil(expectError(containing: ["no parameter group named encoder"]) {
-      _ = try ForwardPathwise(directions: .groups(["encoder"])).gradient(
-        of: f.model, data: f.data, noise: f.noise, grid: f.grid, pathsPerPoint: f.k, objective: .freeEnergy)
-    })
-    XCTAssertNil(expectError(containing: ["direction has 3 values"]) {
-      _ = try ForwardPathwise().directionalDerivative(
-        of: f.model, data: f.data, noise: f.noise, grid: f.grid, pathsPerPoint: f.k, objective: .freeEnergy,
-        direction: [1, 2, 3])
-    })
+    XCTAssertNil(
+      expectError(containing: ["no parameter group named encoder"]) {
+        _ = try ForwardPathwise(directions: .groups(["encoder"])).gradient(
+          of: f.model, data: f.data, noise: f.noise, grid: f.grid, pathsPerPoint: f.k, objective: .freeEnergy)
+      })
+    XCTAssertNil(
+      expectError(containing: ["direction has 3 values"]) {
+        _ = try ForwardPathwise().directionalDerivative(
+          of: f.model, data: f.data, noise: f.noise, grid: f.grid, pathsPerPoint: f.k, objective: .freeEnergy,
+          direction: [1, 2, 3])
+      })
   }
 }

@@ -11,7 +11,10 @@ struct GradientFixture {
   let grid: TimeGrid
   let k: Int
 
-  init(noise type: NoiseType, likelihood: Likelihood = .gaussianLearnedStd(initialStd: 0.7), steps: Int = 6, seed: UInt64 = 1) throws {
+  init(
+    noise type: NoiseType, likelihood: Likelihood = .gaussianLearnedStd(initialStd: 0.7), steps: Int = 6,
+    seed: UInt64 = 1
+  ) throws {
     var config = NeuralSDEConfiguration.reference(latentDimension: 3, dataDimension: 2, hidden: 5, noise: type)
     config.initialState = .learned([0.2, -0.1, 0.3])
     config.likelihood = likelihood
@@ -25,7 +28,10 @@ struct GradientFixture {
       data = randomMatrix(3, 2, seed: seed + 7)
     }
     noise = PhiloxBrownianIncrements(seed: seed + 3, dimension: model.noiseDimension)
-    grid = try TimeGrid(times: [0, 0.1, 0.3, 0.45, 0.6, 0.8, 1.0].prefix(steps + 1).map { $0 / ([0, 0.1, 0.3, 0.45, 0.6, 0.8, 1.0][steps]) })
+    grid = try TimeGrid(
+      times: [0, 0.1, 0.3, 0.45, 0.6, 0.8, 1.0].prefix(steps + 1).map {
+        $0 / ([0, 0.1, 0.3, 0.45, 0.6, 0.8, 1.0][steps])
+      })
     k = 4
   }
 

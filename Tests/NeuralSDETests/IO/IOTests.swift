@@ -83,16 +83,26 @@ final class IOTests: XCTestCase {
     let good = try AtomicFile.read(path)
     // Truncated.
     try AtomicFile.write(Array(good.prefix(good.count - 5)), to: tmp + "/trunc.safetensors")
-    XCTAssertNil(expectError(containing: ["trunc.safetensors", "truncated"]) { _ = try SafetensorsFile.read(self.tmp + "/trunc.safetensors") })
+    XCTAssertNil(
+      expectError(containing: ["trunc.safetensors", "truncated"]) {
+        _ = try SafetensorsFile.read(self.tmp + "/trunc.safetensors")
+      })
     try AtomicFile.write(Array(good.prefix(20)), to: tmp + "/trunc2.safetensors")
-    XCTAssertNil(expectError(containing: ["header length", "truncated"]) { _ = try SafetensorsFile.read(self.tmp + "/trunc2.safetensors") })
+    XCTAssertNil(
+      expectError(containing: ["header length", "truncated"]) {
+        _ = try SafetensorsFile.read(self.tmp + "/trunc2.safetensors")
+      })
     // Corrupted header.
     var bad = good
     bad[9] = 0x7B
     bad[10] = 0x7B
     try AtomicFile.write(bad, to: tmp + "/corrupt.safetensors")
-    XCTAssertNil(expectError(containing: ["corrupt.safetensors"]) { _ = try SafetensorsFile.read(self.tmp + "/corrupt.safetensors") })
-    XCTAssertNil(expectError(containing: ["no such file"]) { _ = try SafetensorsFile.read(self.tmp + "/missing.safetensors") })
+    XCTAssertNil(
+      expectError(containing: ["corrupt.safetensors"]) {
+        _ = try SafetensorsFile.read(self.tmp + "/corrupt.safetensors")
+      })
+    XCTAssertNil(
+      expectError(containing: ["no such file"]) { _ = try SafetensorsFile.read(self.tmp + "/missing.safetensors") })
     // Wrong shape / name / dtype.
     var tensors = model.parameterTensors()
     tensors[0].tensor.shape = [tensors[0].tensor.shape[0] * tensors[0].tensor.shape[1]]
@@ -108,7 +118,8 @@ final class IOTests: XCTestCase {
     // A failed load changed nothing; a failed write leaves the old file.
     let before = model.parameters.elements
     XCTAssertTrue(model.parameters.elements == before)
-    XCTAssertThrowsError(try Checkpoint.write(model: model, optimizer: nil, step: 2, to: tmp + "/no-such-dir/x.safetensors"))
+    XCTAssertThrowsError(
+      try Checkpoint.write(model: model, optimizer: nil, step: 2, to: tmp + "/no-such-dir/x.safetensors"))
     XCTAssertEqual(try AtomicFile.read(path), good)
     // npy errors.
     try AtomicFile.write(Array(try AtomicFile.read(fixtures + "/matrix_f8.npy").dropLast(3)), to: tmp + "/t.npy")

@@ -26,7 +26,8 @@ struct MLPFixture<T: BLASScalar> {
     let th = theta ?? self.theta
     return try x.withUnsafeMutableBufferPointer { xp in
       try th.withUnsafeBufferPointer { tp in
-        let view = MatrixView(base: xp.baseAddress ?? UnsafeMutablePointer<T>.allocate(capacity: 1), rows: rows, cols: mlp.inputs)
+        let view = MatrixView(
+          base: xp.baseAddress ?? UnsafeMutablePointer<T>.allocate(capacity: 1), rows: rows, cols: mlp.inputs)
         let out = try mlp.forward(tp, input: view, time: time, workspace: workspace)
         return (0..<rows).flatMap { r in (0..<mlp.outputs).map { out[r, $0] } }
       }
@@ -37,7 +38,8 @@ struct MLPFixture<T: BLASScalar> {
 final class MLPTests: XCTestCase {
   let architectures: [MLPArchitecture] = Activation.allCases.flatMap { act -> [MLPArchitecture] in
     [
-      MLPArchitecture(inputs: 3, timeInput: true, widths: [5, 4, 2], hiddenActivation: act, outputActivation: .identity),
+      MLPArchitecture(
+        inputs: 3, timeInput: true, widths: [5, 4, 2], hiddenActivation: act, outputActivation: .identity),
       MLPArchitecture(inputs: 1, timeInput: false, widths: [6, 1], hiddenActivation: act, outputActivation: act),
       MLPArchitecture(inputs: 4, timeInput: true, widths: [1], hiddenActivation: act, outputActivation: act),
       MLPArchitecture(inputs: 2, timeInput: true, widths: [7, 3], hiddenActivation: .tanh, outputActivation: act),
@@ -63,7 +65,8 @@ final class MLPTests: XCTestCase {
       var input = f.input
       try input.withUnsafeMutableBufferPointer { xp in
         _ = try f.theta.withUnsafeBufferPointer { tp in
-          try f.mlp.forward(tp, input: MatrixView(base: xp.baseAddress!, rows: rows, cols: arch.inputs), time: f.time, workspace: ws)
+          try f.mlp.forward(
+            tp, input: MatrixView(base: xp.baseAddress!, rows: rows, cols: arch.inputs), time: f.time, workspace: ws)
         }
         try vv.withUnsafeMutableBufferPointer { vp in
           try inputGrad.withUnsafeMutableBufferPointer { gp in
@@ -71,7 +74,8 @@ final class MLPTests: XCTestCase {
               try f.theta.withUnsafeBufferPointer { tp in
                 try f.mlp.vjp(
                   tp, workspace: ws, outputGradient: MatrixView(base: vp.baseAddress!, rows: rows, cols: arch.outputs),
-                  inputGradient: MatrixView(base: gp.baseAddress!, rows: rows, cols: arch.inputs), parameterGradient: pp)
+                  inputGradient: MatrixView(base: gp.baseAddress!, rows: rows, cols: arch.inputs), parameterGradient: pp
+                )
               }
             }
           }
@@ -100,7 +104,8 @@ final class MLPTests: XCTestCase {
       var input = f.input
       try input.withUnsafeMutableBufferPointer { xp in
         try f.theta.withUnsafeBufferPointer { tp in
-          try f.mlp.forward(tp, input: MatrixView(base: xp.baseAddress!, rows: rows, cols: arch.inputs), time: f.time, workspace: ws)
+          try f.mlp.forward(
+            tp, input: MatrixView(base: xp.baseAddress!, rows: rows, cols: arch.inputs), time: f.time, workspace: ws)
           try du.withUnsafeMutableBufferPointer { up in
             try dtheta.withUnsafeMutableBufferPointer { pp in
               try out.withUnsafeMutableBufferPointer { op in
@@ -108,7 +113,8 @@ final class MLPTests: XCTestCase {
                   tp, workspace: ws,
                   inputTangent: MatrixView(base: up.baseAddress!, rows: rows * directions, cols: arch.inputs),
                   parameterTangent: MatrixView(base: pp.baseAddress!, rows: directions, cols: f.mlp.parameterCount),
-                  directions: directions, output: MatrixView(base: op.baseAddress!, rows: rows * directions, cols: arch.outputs),
+                  directions: directions,
+                  output: MatrixView(base: op.baseAddress!, rows: rows * directions, cols: arch.outputs),
                   tangentWorkspace: tws)
               }
             }
@@ -118,7 +124,9 @@ final class MLPTests: XCTestCase {
       for tau in 0..<directions {
         // Direction τ in (input, θ) space.
         var uInput = [Double](repeating: 0, count: rows * arch.inputs)
-        for r in 0..<rows { for c in 0..<arch.inputs { uInput[r * arch.inputs + c] = du[(r * directions + tau) * arch.inputs + c] } }
+        for r in 0..<rows {
+          for c in 0..<arch.inputs { uInput[r * arch.inputs + c] = du[(r * directions + tau) * arch.inputs + c] }
+        }
         let uTheta = Array(dtheta[(tau * f.mlp.parameterCount)..<((tau + 1) * f.mlp.parameterCount)])
         let x = f.input + f.theta
         let u = uInput + uTheta
@@ -126,7 +134,9 @@ final class MLPTests: XCTestCase {
           try f.forward(theta: Array(z[f.input.count...]), input: Array(z[..<f.input.count]), workspace: ws)
         }
         var analytic = [Double]()
-        for r in 0..<rows { for c in 0..<arch.outputs { analytic.append(out[(r * directions + tau) * arch.outputs + c]) } }
+        for r in 0..<rows {
+          for c in 0..<arch.outputs { analytic.append(out[(r * directions + tau) * arch.outputs + c]) }
+        }
         XCTAssertLessThan(relativeError(analytic, fd), 1e-7, "JVP direction \(tau), \(arch)")
       }
     }
@@ -148,13 +158,15 @@ final class MLPTests: XCTestCase {
       var input = f.input
       try input.withUnsafeMutableBufferPointer { xp in
         try f.theta.withUnsafeBufferPointer { tp in
-          try f.mlp.forward(tp, input: MatrixView(base: xp.baseAddress!, rows: rows, cols: arch.inputs), time: f.time, workspace: ws)
+          try f.mlp.forward(
+            tp, input: MatrixView(base: xp.baseAddress!, rows: rows, cols: arch.inputs), time: f.time, workspace: ws)
           try u.withUnsafeMutableBufferPointer { up in
             try ut.withUnsafeMutableBufferPointer { utp in
               try ju.withUnsafeMutableBufferPointer { jp in
                 try f.mlp.jvp(
                   tp, workspace: ws, inputTangent: MatrixView(base: up.baseAddress!, rows: rows, cols: arch.inputs),
-                  parameterTangent: MatrixView(base: utp.baseAddress!, rows: 1, cols: f.mlp.parameterCount), directions: 1,
+                  parameterTangent: MatrixView(base: utp.baseAddress!, rows: 1, cols: f.mlp.parameterCount),
+                  directions: 1,
                   output: MatrixView(base: jp.baseAddress!, rows: rows, cols: arch.outputs), tangentWorkspace: tws)
               }
             }
@@ -164,7 +176,8 @@ final class MLPTests: XCTestCase {
               try jtvTheta.withUnsafeMutableBufferPointer { pp in
                 try f.mlp.vjp(
                   tp, workspace: ws, outputGradient: MatrixView(base: vp.baseAddress!, rows: rows, cols: arch.outputs),
-                  inputGradient: MatrixView(base: gp.baseAddress!, rows: rows, cols: arch.inputs), parameterGradient: pp)
+                  inputGradient: MatrixView(base: gp.baseAddress!, rows: rows, cols: arch.inputs), parameterGradient: pp
+                )
               }
             }
           }
@@ -186,7 +199,8 @@ final class MLPTests: XCTestCase {
     var input = f.input
     let jac = try input.withUnsafeMutableBufferPointer { xp in
       try f.theta.withUnsafeBufferPointer { tp -> Matrix<Double> in
-        try f.mlp.forward(tp, input: MatrixView(base: xp.baseAddress!, rows: rows, cols: 3), time: f.time, workspace: ws)
+        try f.mlp.forward(
+          tp, input: MatrixView(base: xp.baseAddress!, rows: rows, cols: 3), time: f.time, workspace: ws)
         return try f.mlp.inputJacobian(tp, workspace: ws)
       }
     }
@@ -225,7 +239,9 @@ final class MLPTests: XCTestCase {
     try b.withUnsafeMutableBufferPointer { try mlp.initialize($0, seed: 7) }
     XCTAssertEqual(a, b)
     let layout = mlp.parameterLayout(prefix: "drift")
-    XCTAssertEqual(layout.map(\.name), ["drift.0.weight", "drift.0.bias", "drift.1.weight", "drift.1.bias", "drift.2.weight", "drift.2.bias"])
+    XCTAssertEqual(
+      layout.map(\.name),
+      ["drift.0.weight", "drift.0.bias", "drift.1.weight", "drift.1.bias", "drift.2.weight", "drift.2.bias"])
     XCTAssertEqual(layout[0].shape, [64, 17])
     for s in layout {
       let fanIn = s.name.hasPrefix("drift.0") ? 17.0 : 64.0
@@ -242,25 +258,34 @@ final class MLPTests: XCTestCase {
     let x = Matrix<Double>(rows: 8, cols: 3)
     let wrongCols = Matrix<Double>(rows: 8, cols: 5)
     try theta.withUnsafeBufferPointer { tp in
-      XCTAssertNil(expectError(containing: ["8×5", "3 input"]) { try mlp.forward(tp, input: wrongCols.view, workspace: ws) })
+      XCTAssertNil(
+        expectError(containing: ["8×5", "3 input"]) { try mlp.forward(tp, input: wrongCols.view, workspace: ws) })
       let tooMany = Matrix<Double>(rows: 9, cols: 3)
-      XCTAssertNil(expectError(containing: ["9 rows", "8"]) { try mlp.forward(tp, input: tooMany.view, workspace: ws) })
+      XCTAssertNil(
+        expectError(containing: ["9 rows", "8"]) { try mlp.forward(tp, input: tooMany.view, workspace: ws) })
       x[2, 1] = .nan
-      XCTAssertNil(expectError(containing: ["input row 2", "NaN"]) { try mlp.forward(tp, input: x.view, workspace: ws) })
+      XCTAssertNil(
+        expectError(containing: ["input row 2", "NaN"]) { try mlp.forward(tp, input: x.view, workspace: ws) })
       x[2, 1] = 0
-      XCTAssertNil(expectError(containing: ["time"]) { try mlp.forward(tp, input: x.view, time: .infinity, workspace: ws) })
+      XCTAssertNil(
+        expectError(containing: ["time"]) { try mlp.forward(tp, input: x.view, time: .infinity, workspace: ws) })
       try mlp.forward(tp, input: x.view, workspace: ws)
       let g = Matrix<Double>(rows: 8, cols: 3)
       XCTAssertNil(expectError(containing: ["8×3", "8×2"]) { try mlp.vjp(tp, workspace: ws, outputGradient: g.view) })
       let g2 = Matrix<Double>(rows: 8, cols: 2)
-      XCTAssertNil(expectError(containing: ["groups = 3"]) { try mlp.vjp(tp, workspace: ws, outputGradient: g2.view, groups: 3) })
+      XCTAssertNil(
+        expectError(containing: ["groups = 3"]) { try mlp.vjp(tp, workspace: ws, outputGradient: g2.view, groups: 3) })
     }
     let short = [Double](repeating: 0, count: mlp.parameterCount - 1)
     try short.withUnsafeBufferPointer { tp in
-      XCTAssertNil(expectError(containing: ["\(mlp.parameterCount - 1) elements", "\(mlp.parameterCount) parameters"]) {
-        try mlp.forward(tp, input: x.view, workspace: ws)
-      })
+      XCTAssertNil(
+        expectError(containing: ["\(mlp.parameterCount - 1) elements", "\(mlp.parameterCount) parameters"]) {
+          try mlp.forward(tp, input: x.view, workspace: ws)
+        })
     }
-    XCTAssertNil(expectError(containing: ["widths"]) { _ = try MLP<Double>(MLPArchitecture(inputs: 3, timeInput: false, widths: [4, 0])) })
+    XCTAssertNil(
+      expectError(containing: ["widths"]) {
+        _ = try MLP<Double>(MLPArchitecture(inputs: 3, timeInput: false, widths: [4, 0]))
+      })
   }
 }

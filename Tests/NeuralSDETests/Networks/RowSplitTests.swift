@@ -56,7 +56,9 @@ final class RowSplitTests: XCTestCase {
     var grouped = [Double](repeating: 0, count: 4 * mlp.parameterCount)
     try theta.withUnsafeBufferPointer { tp in
       try mlp.forward(tp, input: x.view, time: 0.5, workspace: ws)
-      try total.withUnsafeMutableBufferPointer { try mlp.vjp(tp, workspace: ws, outputGradient: v.view, parameterGradient: $0) }
+      try total.withUnsafeMutableBufferPointer {
+        try mlp.vjp(tp, workspace: ws, outputGradient: v.view, parameterGradient: $0)
+      }
       try grouped.withUnsafeMutableBufferPointer {
         try mlp.vjp(tp, workspace: ws, outputGradient: v.view, parameterGradient: $0, groups: 4)
       }
@@ -69,7 +71,9 @@ final class RowSplitTests: XCTestCase {
     var first = [Double](repeating: 0, count: mlp.parameterCount)
     try theta.withUnsafeBufferPointer { tp in
       try mlp.forward(tp, input: x.rows(0..<3), time: 0.5, workspace: ws3)
-      try first.withUnsafeMutableBufferPointer { try mlp.vjp(tp, workspace: ws3, outputGradient: v.rows(0..<3), parameterGradient: $0) }
+      try first.withUnsafeMutableBufferPointer {
+        try mlp.vjp(tp, workspace: ws3, outputGradient: v.rows(0..<3), parameterGradient: $0)
+      }
     }
     XCTAssertLessThan(relativeError(Array(grouped[0..<mlp.parameterCount]), first), 1e-14)
   }

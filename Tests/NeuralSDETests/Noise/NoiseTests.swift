@@ -42,7 +42,8 @@ final class NoiseTests: XCTestCase {
     XCTAssertFalse(other.elements == whole.elements, "steps 3 and 4 have the same increments")
     // Float increments are the Double ones rounded.
     let f = Matrix<Float>(rows: 1024, cols: 5)
-    PhiloxBrownianIncrements<Float>(seed: 11, dimension: 5).fill(step: 3, paths: 0..<1024, stepSize: 0.02, into: f.base, ld: 5)
+    PhiloxBrownianIncrements<Float>(seed: 11, dimension: 5).fill(
+      step: 3, paths: 0..<1024, stepSize: 0.02, into: f.base, ld: 5)
     XCTAssertEqual(zip(f.elements, whole.elements).filter { $0 != Float($1) }.count, 0, "Float ≠ rounded Double")
   }
 
@@ -65,7 +66,9 @@ final class NoiseTests: XCTestCase {
     XCTAssertLessThan(abs(mean), 4 / n.squareRoot())
     XCTAssertLessThan(abs(variance - 1), 4 * (2 / n).squareRoot())
     XCTAssertLessThan(abs(kurtosis - 3), 4 * (96 / n).squareRoot())
-    var cComp = 0.0, cStep = 0.0, cPath = 0.0
+    var cComp = 0.0
+    var cStep = 0.0
+    var cPath = 0.0
     for p in 0..<(paths - 1) {
       cComp += a[p, 0] * a[p, 1]
       cStep += a[p, 2] * b[p, 2]
@@ -75,17 +78,21 @@ final class NoiseTests: XCTestCase {
   }
 
   func testRecordedIncrementsValidateAndCoarsen() throws {
-    XCTAssertNil(expectError(containing: ["5 values", "[2, 2, 2]"]) {
-      _ = try RecordedBrownianIncrements<Double>(steps: 2, paths: 2, dimension: 2, values: [1, 2, 3, 4, 5])
-    })
-    XCTAssertNil(expectError(containing: ["NaN"]) {
-      _ = try RecordedBrownianIncrements<Double>(steps: 1, paths: 1, dimension: 2, values: [1, .nan])
-    })
+    XCTAssertNil(
+      expectError(containing: ["5 values", "[2, 2, 2]"]) {
+        _ = try RecordedBrownianIncrements<Double>(steps: 2, paths: 2, dimension: 2, values: [1, 2, 3, 4, 5])
+      })
+    XCTAssertNil(
+      expectError(containing: ["NaN"]) {
+        _ = try RecordedBrownianIncrements<Double>(steps: 1, paths: 1, dimension: 2, values: [1, .nan])
+      })
     let grid = try TimeGrid(uniformSteps: 8)
-    let rec = try RecordedBrownianIncrements(from: PhiloxBrownianIncrements<Double>(seed: 1, dimension: 2), grid: grid, paths: 3)
+    let rec = try RecordedBrownianIncrements(
+      from: PhiloxBrownianIncrements<Double>(seed: 1, dimension: 2), grid: grid, paths: 3)
     let coarse = try rec.coarsened(by: 4)
     XCTAssertEqual(coarse.steps, 2)
     XCTAssertEqual(coarse.values[0], (0..<4).map { rec.values[$0 * 6] }.reduce(0, +), accuracy: 1e-15)
-    XCTAssertNil(expectError(containing: ["[8, 3, 2]", "[8, 4, 2]"]) { try rec.validate(steps: 8, paths: 4, dimension: 2) })
+    XCTAssertNil(
+      expectError(containing: ["[8, 3, 2]", "[8, 4, 2]"]) { try rec.validate(steps: 8, paths: 4, dimension: 2) })
   }
 }

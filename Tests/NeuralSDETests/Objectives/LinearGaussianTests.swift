@@ -24,15 +24,19 @@ final class LinearGaussianTests: XCTestCase {
 
   /// F̂ by Monte Carlo equals the closed-form discrete free energy within 4 standard errors.
   func testMonteCarloFreeEnergyMatchesClosedForm() throws {
-    let controls: [([Double], [Double])] = [([0, 0, 0], [0, 0, 0]), ([0.5, -0.3, 0.1], [0.2, 0.4, -0.1]), ([1.2, 0.8, -0.5], [-1, 0, 0.6])]
+    let controls: [([Double], [Double])] = [
+      ([0, 0, 0], [0, 0, 0]), ([0.5, -0.3, 0.1], [0.2, 0.4, -0.1]), ([1.2, 0.8, -0.5], [-1, 0, 0.6]),
+    ]
     for general in [true, false] {
       for (u0, u1) in controls {
-        let o = try oracle(general: general, u0: Array(u0.prefix(general ? 3 : 2)), u1: Array(u1.prefix(general ? 3 : 2)))
+        let o = try oracle(
+          general: general, u0: Array(u0.prefix(general ? 3 : 2)), u1: Array(u1.prefix(general ? 3 : 2)))
         let model = try o.model(general: general)
         for n in [5, 20] {
           let grid = try TimeGrid(uniformSteps: n)
           let est = try model.freeEnergy(
-            data: data(1), noise: PhiloxBrownianIncrements(seed: UInt64(n), dimension: o.m), grid: grid, pathsPerPoint: 20000)
+            data: data(1), noise: PhiloxBrownianIncrements(seed: UInt64(n), dimension: o.m), grid: grid,
+            pathsPerPoint: 20000)
           let exact = try o.discreteFreeEnergy(y: y, steps: n)
           XCTAssertLessThan(
             abs(est.mean - exact), 4 * est.standardError,
@@ -73,7 +77,8 @@ final class LinearGaussianTests: XCTestCase {
         data: data(200), noise: PhiloxBrownianIncrements(seed: 77, dimension: 3), grid: grid, pathsPerPoint: k)
       let iw = est.importanceWeighted.perDataPoint
       let mean = iw.reduce(0, +) / Double(iw.count)
-      let se = (iw.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(iw.count - 1) / Double(iw.count)).squareRoot()
+      let se = (iw.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(iw.count - 1) / Double(iw.count))
+        .squareRoot()
       XCTAssertGreaterThan(mean, nll - 4 * se, "K = \(k)")
       XCTAssertLessThan(mean, f + 4 * se, "K = \(k)")
       gaps.append(mean - nll)
@@ -103,7 +108,8 @@ final class LinearGaussianTests: XCTestCase {
   /// below the exact −log p(y). (Dropping σ in front of b̃ breaks this.)
   func testBoundHoldsUnderMinimisationWithSmallSigma() throws {
     let o = LinearGaussianOracle(
-      a: try Matrix(rows: 1, cols: 1, elements: [-1]), c0: [0], c1: [0], sigma: try Matrix(rows: 1, cols: 1, elements: [0.2]),
+      a: try Matrix(rows: 1, cols: 1, elements: [-1]), c0: [0], c1: [0],
+      sigma: try Matrix(rows: 1, cols: 1, elements: [0.2]),
       x0: [0], decoder: try Matrix(rows: 1, cols: 1, elements: [1]), decoderBias: [0], std: 0.1, u0: [0], u1: [0])
     let model = try o.model(general: false)
     let n = 50
@@ -117,7 +123,8 @@ final class LinearGaussianTests: XCTestCase {
     while u <= 16 {
       bias[0] = u
       let est = try model.freeEnergy(
-        data: Matrix(rows: 1, cols: 1) { _, _ in 1.0 }, noise: PhiloxBrownianIncrements(seed: 9, dimension: 1), grid: grid,
+        data: Matrix(rows: 1, cols: 1) { _, _ in 1.0 }, noise: PhiloxBrownianIncrements(seed: 9, dimension: 1),
+        grid: grid,
         pathsPerPoint: 4000)
       if est.mean < best {
         best = est.mean

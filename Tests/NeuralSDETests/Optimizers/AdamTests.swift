@@ -12,7 +12,8 @@ final class AdamTests: XCTestCase {
   /// The first three AdamW updates on ½ Σ a_i (θ_i − c_i)² equal the values of
   /// the reference script `adam_reference.py` beside this file.
   func testFirstThreeUpdatesMatchReference() throws {
-    let a = [1.0, 10.0, 0.1], c = [0.0, 1.0, -1.0]
+    let a = [1.0, 10.0, 0.1]
+    let c = [0.0, 1.0, -1.0]
     let p = try vector([1.0, -2.0, 0.5])
     let adam = Adam<Double>(learningRate: 0.1, weightDecay: 0.01)
     let expected: [[Double]] = [
@@ -33,7 +34,8 @@ final class AdamTests: XCTestCase {
     let p = try vector([-1.5, 2])
     let adam = Adam<Double>(learningRate: 0.02, schedule: .cosine(totalSteps: 20000, minimumFactor: 0.01))
     for _ in 0..<20000 {
-      let x = p.base[0], y = p.base[1]
+      let x = p.base[0]
+      let y = p.base[1]
       try adam.update(p, gradient: [-2 * (1 - x) - 400 * x * (y - x * x), 200 * (y - x * x)])
     }
     XCTAssertEqual(p.base[0], 1, accuracy: 1e-3)

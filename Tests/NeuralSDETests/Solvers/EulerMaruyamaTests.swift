@@ -4,11 +4,13 @@ import _NSDETestSupport
 
 /// A scalar SDE `dX = r X dt + σ(X) dW` with `σ = s` (additive) or `σ = s X`
 /// (diagonal, geometric Brownian motion), `X_0 = x0`, identity decoder.
-func scalarModel(rate: Double, noiseScale s: Double, multiplicative: Bool, x0: Double) throws -> NeuralSDEModel<Double> {
+func scalarModel(rate: Double, noiseScale s: Double, multiplicative: Bool, x0: Double) throws -> NeuralSDEModel<Double>
+{
   let config = NeuralSDEConfiguration(
     latentDimension: 1, dataDimension: 1, noise: multiplicative ? .diagonal : .additive,
     drift: MLPArchitecture(inputs: 1, timeInput: true, widths: [1], outputActivation: .identity),
-    diffusion: MLPArchitecture(inputs: multiplicative ? 1 : 0, timeInput: true, widths: [1], outputActivation: .identity),
+    diffusion: MLPArchitecture(
+      inputs: multiplicative ? 1 : 0, timeInput: true, widths: [1], outputActivation: .identity),
     posteriorDrift: MLPArchitecture(inputs: 1, timeInput: true, widths: [1], outputActivation: .identity),
     decoder: MLPArchitecture(inputs: 1, timeInput: false, widths: [1], outputActivation: .identity),
     likelihood: .gaussian(std: 1), initialState: .fixed([x0]))
@@ -32,7 +34,9 @@ final class EulerMaruyamaTests: XCTestCase {
   /// Ornstein–Uhlenbeck: mean and variance at t = 1 match the closed forms
   /// within 4 standard errors (N = 1000, so the O(h) bias is far below them).
   func testOrnsteinUhlenbeckMoments() throws {
-    let a = 1.3, s = 0.7, x0 = 1.5
+    let a = 1.3
+    let s = 0.7
+    let x0 = 1.5
     let model = try scalarModel(rate: -a, noiseScale: s, multiplicative: false, x0: x0)
     let paths = 20000
     let grid = try TimeGrid(uniformSteps: 1000)
@@ -52,7 +56,9 @@ final class EulerMaruyamaTests: XCTestCase {
   /// (½) and weak (1) orders of EM against the exact solution on the same
   /// Brownian path, fitted over 5 step sizes.
   func testGeometricBrownianMotionOrders() throws {
-    let r = 1.0, s = 0.8, x0 = 1.0
+    let r = 1.0
+    let s = 0.8
+    let x0 = 1.0
     let model = try scalarModel(rate: r, noiseScale: s, multiplicative: true, x0: x0)
     let paths = 20000
     let fine = 256
@@ -62,11 +68,15 @@ final class EulerMaruyamaTests: XCTestCase {
     var w1 = [Double](repeating: 0, count: paths)
     for i in 0..<fine { for p in 0..<paths { w1[p] += fineNoise.values[i * paths + p] } }
     let exact = w1.map { x0 * exp((r - s * s / 2) + s * $0) }
-    var hs: [Double] = [], strong: [Double] = [], weak: [Double] = []
+    var hs: [Double] = []
+    var strong: [Double] = []
+    var weak: [Double] = []
     for n in [8, 16, 32, 64, 128] {
       let noise = try fineNoise.coarsened(by: fine / n)
-      let x = try EulerMaruyama().solvePrior(model, paths: paths, noise: noise, options: .init(grid: TimeGrid(uniformSteps: n)))
-        .finalStates.elements
+      let x = try EulerMaruyama().solvePrior(
+        model, paths: paths, noise: noise, options: .init(grid: TimeGrid(uniformSteps: n))
+      )
+      .finalStates.elements
       hs.append(1 / Double(n))
       strong.append(zip(x, exact).map { abs($0 - $1) }.reduce(0, +) / Double(paths))
       weak.append(abs(zip(x, exact).map { $0 - $1 }.reduce(0, +) / Double(paths)))
@@ -96,8 +106,10 @@ final class EulerMaruyamaTests: XCTestCase {
     let data: Matrix<Double> = randomMatrix(256, 2, seed: 9)
     let noise = PhiloxBrownianIncrements<Double>(seed: 4, dimension: 4)
     let grid = try TimeGrid(uniformSteps: 20)
-    let one = try EulerMaruyama().solvePosterior(model, data: data, noise: noise, options: .init(grid: grid, pathsPerPoint: 4, chunks: 1))
-    let four = try EulerMaruyama().solvePosterior(model, data: data, noise: noise, options: .init(grid: grid, pathsPerPoint: 4, chunks: 4))
+    let one = try EulerMaruyama().solvePosterior(
+      model, data: data, noise: noise, options: .init(grid: grid, pathsPerPoint: 4, chunks: 1))
+    let four = try EulerMaruyama().solvePosterior(
+      model, data: data, noise: noise, options: .init(grid: grid, pathsPerPoint: 4, chunks: 4))
     XCTAssertEqual(one.finalStates.rows, 1024)
     XCTAssertLessThanOrEqual(relativeError(one.finalStates.elements, four.finalStates.elements), 1e-14)
     XCTAssertLessThanOrEqual(relativeError(one.logWeights, four.logWeights), 1e-14)
@@ -130,7 +142,8 @@ final class EulerMaruyamaTests: XCTestCase {
     let model = try smallModel(noise: .diagonal)
     let noise = PhiloxBrownianIncrements<Double>(seed: 1, dimension: 3)
     let grid = try TimeGrid(uniformSteps: 10)
-    let r = try EulerMaruyama().solvePrior(model, paths: 5, noise: noise, options: .init(grid: grid, recordSteps: [0, 4, 10]))
+    let r = try EulerMaruyama().solvePrior(
+      model, paths: 5, noise: noise, options: .init(grid: grid, recordSteps: [0, 4, 10]))
     XCTAssertEqual(r.recorded[0].elements, (0..<5).flatMap { _ in [0.1, -0.2, 0.3] })
     XCTAssertEqual(r.recorded[2].elements, r.finalStates.elements)
     let short = try EulerMaruyama().solvePrior(
@@ -143,26 +156,34 @@ final class EulerMaruyamaTests: XCTestCase {
     let grid = try TimeGrid(uniformSteps: 4)
     let noise = PhiloxBrownianIncrements<Double>(seed: 1, dimension: 3)
     let em = EulerMaruyama()
-    XCTAssertNil(expectError(containing: ["5×3", "data dimension is 2"]) {
-      _ = try em.solvePosterior(model, data: Matrix(rows: 5, cols: 3), noise: noise, options: .init(grid: grid))
-    })
+    XCTAssertNil(
+      expectError(containing: ["5×3", "data dimension is 2"]) {
+        _ = try em.solvePosterior(model, data: Matrix(rows: 5, cols: 3), noise: noise, options: .init(grid: grid))
+      })
     let nanData = Matrix<Double>(rows: 2, cols: 2)
     nanData[1, 1] = .nan
-    XCTAssertNil(expectError(containing: ["data", "NaN"]) {
-      _ = try em.solvePosterior(model, data: nanData, noise: noise, options: .init(grid: grid))
-    })
-    XCTAssertNil(expectError(containing: ["dimension 2", "noise dimension is 3"]) {
-      _ = try em.solvePrior(model, paths: 3, noise: PhiloxBrownianIncrements<Double>(seed: 1, dimension: 2), options: .init(grid: grid))
-    })
-    let recorded = try RecordedBrownianIncrements<Double>(steps: 3, paths: 2, dimension: 3, values: .init(repeating: 0, count: 18))
-    XCTAssertNil(expectError(containing: ["[3, 2, 3]", "[4, 2, 3]"]) {
-      _ = try em.solvePrior(model, paths: 2, noise: recorded, options: .init(grid: grid))
-    })
+    XCTAssertNil(
+      expectError(containing: ["data", "NaN"]) {
+        _ = try em.solvePosterior(model, data: nanData, noise: noise, options: .init(grid: grid))
+      })
+    XCTAssertNil(
+      expectError(containing: ["dimension 2", "noise dimension is 3"]) {
+        _ = try em.solvePrior(
+          model, paths: 3, noise: PhiloxBrownianIncrements<Double>(seed: 1, dimension: 2), options: .init(grid: grid))
+      })
+    let recorded = try RecordedBrownianIncrements<Double>(
+      steps: 3, paths: 2, dimension: 3, values: .init(repeating: 0, count: 18))
+    XCTAssertNil(
+      expectError(containing: ["[3, 2, 3]", "[4, 2, 3]"]) {
+        _ = try em.solvePrior(model, paths: 2, noise: recorded, options: .init(grid: grid))
+      })
     XCTAssertNil(expectError(containing: ["steps", "0"]) { _ = try TimeGrid(uniformSteps: 0) })
     XCTAssertNil(expectError(containing: ["increasing", "t[2]"]) { _ = try TimeGrid(times: [0, 0.5, 0.5, 1]) })
-    XCTAssertNil(expectError(containing: ["paths per data point"]) {
-      _ = try em.solvePosterior(model, data: Matrix(rows: 2, cols: 2), noise: noise, options: .init(grid: grid, pathsPerPoint: 0))
-    })
+    XCTAssertNil(
+      expectError(containing: ["paths per data point"]) {
+        _ = try em.solvePosterior(
+          model, data: Matrix(rows: 2, cols: 2), noise: noise, options: .init(grid: grid, pathsPerPoint: 0))
+      })
     var config = NeuralSDEConfiguration.reference(latentDimension: 3, dataDimension: 2, hidden: 8)
     config.drift.widths = [8, 4]
     XCTAssertNil(expectError(containing: ["drift", "4 outputs", "needs 3"]) { _ = try NeuralSDEModel<Double>(config) })
@@ -175,8 +196,11 @@ final class EulerMaruyamaTests: XCTestCase {
   func testDivergenceIsReported() throws {
     let model = try scalarModel(rate: 1e200, noiseScale: 0.1, multiplicative: false, x0: 1)
     let grid = try TimeGrid(uniformSteps: 10)
-    XCTAssertNil(expectError(containing: ["step 2", "t = 0.2", "6 path(s)"]) {
-      _ = try EulerMaruyama().solvePrior(model, paths: 6, noise: PhiloxBrownianIncrements(seed: 1, dimension: 1), options: .init(grid: grid, chunks: 2))
-    })
+    XCTAssertNil(
+      expectError(containing: ["step 2", "t = 0.2", "6 path(s)"]) {
+        _ = try EulerMaruyama().solvePrior(
+          model, paths: 6, noise: PhiloxBrownianIncrements(seed: 1, dimension: 1), options: .init(grid: grid, chunks: 2)
+        )
+      })
   }
 }

@@ -27,7 +27,9 @@ final class TrainingTests: XCTestCase {
     let reference = ToyDataset.twoMoons.sample(count: 400, seed: 7, as: Double.self)
     let edBefore = try energyDistance(samplesBefore, reference)
     let edAfter = try energyDistance(samplesAfter, reference)
-    print("held-out F̂ \(before.freeEnergy.mean) → \(after.freeEnergy.mean); IW \(after.importanceWeighted.mean); energy distance \(edBefore) → \(edAfter)")
+    print(
+      "held-out F̂ \(before.freeEnergy.mean) → \(after.freeEnergy.mean); IW \(after.importanceWeighted.mean); energy distance \(edBefore) → \(edAfter)"
+    )
     XCTAssertLessThan(after.freeEnergy.mean, before.freeEnergy.mean - 100, "F̂ must drop by more than 100 nats")
     XCTAssertLessThan(after.importanceWeighted.mean, after.freeEnergy.mean + 4 * after.freeEnergy.standardError)
     XCTAssertLessThan(edAfter, 0.75 * edBefore, "samples must be much closer to the data after training")
@@ -36,13 +38,16 @@ final class TrainingTests: XCTestCase {
   func testNonFiniteParametersStopTrainingWithClearError() throws {
     let model = try NeuralSDEModel<Double>(.reference(latentDimension: 2, hidden: 4), seed: 1)
     model.parameters.base[3] = .nan
-    let trainer = try Trainer(model: model, configuration: TrainingConfiguration(steps: 5, batchSize: 4, grid: TimeGrid(uniformSteps: 3)))
-    XCTAssertNil(expectError(containing: ["step 1", "NaN"]) {
-      _ = try trainer.train(data: ToyDataset.pinwheel.sample(count: 10, seed: 1))
-    })
-    XCTAssertNil(expectError(containing: ["batch size"]) {
-      _ = try Trainer(model: model, configuration: TrainingConfiguration(steps: 5, batchSize: 0))
-    })
+    let trainer = try Trainer(
+      model: model, configuration: TrainingConfiguration(steps: 5, batchSize: 4, grid: TimeGrid(uniformSteps: 3)))
+    XCTAssertNil(
+      expectError(containing: ["step 1", "NaN"]) {
+        _ = try trainer.train(data: ToyDataset.pinwheel.sample(count: 10, seed: 1))
+      })
+    XCTAssertNil(
+      expectError(containing: ["batch size"]) {
+        _ = try Trainer(model: model, configuration: TrainingConfiguration(steps: 5, batchSize: 0))
+      })
   }
 
   /// Toy datasets are reproducible from their seed and have the expected spread.
