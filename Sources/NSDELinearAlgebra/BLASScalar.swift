@@ -7,7 +7,7 @@
 /// `cblas_s…`/`cblas_d…`, `LAPACKE_s…`/`LAPACKE_d…` and NSDEKernels functions.
 /// Everything above this protocol is written once, generically. Matrices are
 /// row-major everywhere; `lda`, `ldb`, `ldc` are row strides in elements.
-public protocol BLASScalar: BinaryFloatingPoint, Real, SIMDScalar, Sendable {
+public protocol BLASScalar: BinaryFloatingPoint, Real, SIMDScalar, Sendable, Codable {
   /// Short name of the type for reports: "Float" or "Double".
   static var dtypeName: String { get }
 

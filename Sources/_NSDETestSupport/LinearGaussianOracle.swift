@@ -58,7 +58,7 @@ public struct LinearGaussianOracle {
       for j in 0..<d { dw[i * (d + 1) + j] = a[i, j] }
       dw[i * (d + 1) + d] = c1[i]
     }
-    try p.values("drift.0.bias").update(from: c0)
+    _ = try p.values("drift.0.bias").update(from: c0)
     let sw = try p.values("diffusion.0.weight")
     for i in 0..<sw.count { sw[i] = 0 }
     let sb = try p.values("diffusion.0.bias")
@@ -72,10 +72,10 @@ public struct LinearGaussianOracle {
       for j in 0..<dataDim { pw[l * (dataDim + 1) + j] = 0 }
       pw[l * (dataDim + 1) + dataDim] = u1[l]
     }
-    try p.values("posterior.0.bias").update(from: u0)
+    _ = try p.values("posterior.0.bias").update(from: u0)
     let cw = try p.values("decoder.0.weight")
     for i in 0..<dataDim { for j in 0..<d { cw[i * d + j] = decoder[i, j] } }
-    try p.values("decoder.0.bias").update(from: decoderBias)
+    _ = try p.values("decoder.0.bias").update(from: decoderBias)
     return model
   }
 
