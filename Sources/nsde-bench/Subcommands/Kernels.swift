@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import NeuralSDE
+
+/// The MLP and elementwise-kernel report.
+struct Kernels: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "MLP forward vs its GEMMs alone, and the tanh kernel vs one hidden-layer GEMM.")
+
+  @OptionGroup var problem: ProblemOptions
+  @OptionGroup var output: OutputOptions
+
+  func run() throws {
+    try runReportingErrors {
+      let arch = MLPArchitecture(
+        inputs: problem.latentDim, timeInput: true, widths: [problem.hidden, problem.hidden, problem.latentDim],
+        hiddenActivation: problem.activation)
+      var rows: [[String]] = []
+      var json: [String: Any] = [:]
+      func go<T: BLASScalar>(_: T.Type) throws {
+        for chunks in [1, problem.chunks ?? Threading.availableCores] {
+          let r = try MLPBenchmark<T>(architecture: arch, rows: problem.paths, chunks: chunks)
+            .run(repetitions: output.repetitions)
+          json["\(T.dtypeName.lowercased())_chunks\(chunks)"] =
+            [
+              "forward_ms": r.forward.median, "gemm_ms": r.gemmFloor.median,
+              "forward_over_gemm": r.forwardOverGEMMFloor,
+              "tanh_with_derivative_ms": r.tanhWithDerivative.median, "hidden_gemm_ms": r.hiddenGEMM.median,
+              "tanh_over_gemm": r.tanhOverGEMM, "rows": r.rows, "chunks": r.chunks,
+            ] as [String: Any]
+          rows.append([
+            T.dtypeName, "\(r.chunks)", fmt(r.forward.median, 3), fmt(r.gemmFloor.median, 3),
+            fmt(r.forwardOverGEMMFloor),
+            fmt(r.tanhWithDerivative.median, 3), fmt(r.hiddenGEMM.median, 3), fmt(r.tanhOverGEMM),
+          ])
+        }
+      }
+      if problem.dtype.runsFloat { try go(Float.self) }
+      if problem.dtype.runsDouble { try go(Double.self) }
+      if output.json {
+        printJSON(["machine": machineJSON(), "problem": problemJSON(problem), "results": json])
+      } else {
+        print(
+          "MLP [x,t] \(problem.latentDim + 1) → \(problem.hidden) → \(problem.hidden) → \(problem.latentDim), M = \(problem.paths) rows"
+        )
+        print(machineLine())
+        print(
+          Table(
+            header: [
+              "dtype", "chunks", "forward (ms)", "GEMMs (ms)", "ratio", "tanh+φ' (ms)", "H×H GEMM (ms)", "ratio",
+            ],
+            rows: rows
+          ).render())
+      }
+    }
+  }
+}
