@@ -7,6 +7,8 @@ struct Table {
   var rows: [[String]] = []
 
   func render() -> String {
+    // Every row gets exactly one cell per header column.
+    let rows = self.rows.map { r in (0..<header.count).map { $0 < r.count ? r[$0] : "" } }
     let widths = header.indices.map { c in ([header[c]] + rows.map { $0[c] }).map(\.count).max() ?? 0 }
     func line(_ cells: [String]) -> String {
       cells.enumerated().map { i, s in

@@ -27,6 +27,7 @@ struct Simulate: ParsableCommand {
             "solve_ms": r.solve.median, "gemm_floor_ms": r.gemmFloor.median,
             "solve_over_gemm_floor": r.solveOverGEMMFloor,
             "noise_ms": r.noise.median, "noise_fraction": r.noiseFraction,
+            "normals_per_s": Double(r.paths * r.steps * problem.configuration.noiseDimension) / (r.noise.median / 1e3),
             "batched_over_per_path": r.batchedOverPerPath,
             "path_steps_per_s": r.pathStepsPerSecond, "paths": r.paths, "steps": r.steps,
             "timings": [
@@ -36,7 +37,9 @@ struct Simulate: ParsableCommand {
           ] as [String: Any]
         rows.append([
           T.dtypeName, fmt(r.solve.median), fmt(r.gemmFloor.median), fmt(r.solveOverGEMMFloor),
-          fmt(100 * r.noiseFraction, 1) + "%", fmt(r.batchedOverPerPath, 1), fmtSci(r.pathStepsPerSecond),
+          fmt(100 * r.noiseFraction, 1) + "%",
+          fmtSci(Double(r.paths * r.steps * problem.configuration.noiseDimension) / (r.noise.median / 1e3)),
+          fmt(r.batchedOverPerPath, 1), fmtSci(r.pathStepsPerSecond),
         ])
       }
       if problem.dtype.runsFloat { try go(Float.self) }
@@ -51,7 +54,8 @@ struct Simulate: ParsableCommand {
         print(
           Table(
             header: [
-              "dtype", "solve (ms)", "GEMM floor (ms)", "ratio", "noise share", "batched / per-path", "path-steps/s",
+              "dtype", "solve (ms)", "GEMM floor (ms)", "ratio", "noise share", "normals/s", "batched / per-path",
+              "path-steps/s",
             ], rows: rows
           ).render())
       }
