@@ -109,21 +109,6 @@ public func directionalDifference(
   return zip(fp, fm).map { ($0 - $1) / (2 * h) }
 }
 
-/// Least-squares slope of `log y` against `log x` (a convergence order).
-public func logLogSlope(_ x: [Double], _ y: [Double]) -> Double {
-  let lx = x.map { Double.log($0) }
-  let ly = y.map { Double.log($0) }
-  let mx = lx.reduce(0, +) / Double(lx.count)
-  let my = ly.reduce(0, +) / Double(ly.count)
-  var sxy = 0.0
-  var sxx = 0.0
-  for i in lx.indices {
-    sxy += (lx[i] - mx) * (ly[i] - my)
-    sxx += (lx[i] - mx) * (lx[i] - mx)
-  }
-  return sxy / sxx
-}
-
 /// Asserts that `body` throws an `NSDEError` whose description contains every
 /// string in `fragments`; returns a failure message or nil.
 public func expectError(containing fragments: [String], _ body: () throws -> Void) -> String? {

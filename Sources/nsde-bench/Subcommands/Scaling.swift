@@ -21,19 +21,7 @@ struct Scaling: ParsableCommand {
     }
   }
 
-  func slope(_ x: [Double], _ y: [Double]) -> Double {
-    let lx = x.map { log($0) }
-    let ly = y.map { log($0) }
-    let mx = lx.reduce(0, +) / Double(lx.count)
-    let my = ly.reduce(0, +) / Double(ly.count)
-    var sxy = 0.0
-    var sxx = 0.0
-    for i in lx.indices {
-      sxy += (lx[i] - mx) * (ly[i] - my)
-      sxx += (lx[i] - mx) * (lx[i] - mx)
-    }
-    return sxy / sxx
-  }
+  func slope(_ x: [Double], _ y: [Double]) -> Double { logLogSlope(x, y) }
 
   func sweep<T: BLASScalar>(_: T.Type) throws {
     let reps = output.repetitions
