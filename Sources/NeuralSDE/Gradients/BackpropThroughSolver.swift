@@ -20,9 +20,14 @@ public struct BackpropThroughSolver: GradientEstimator {
   public var chunks: Int
   /// Tapes kept between calls with the same model and shapes (training loops
   /// reuse them instead of allocating and zero-filling fresh memory each step).
+  /// Copies of the estimator share it; it holds at most 8 chunk tapes.
   let cache = WorkspaceCache()
 
   public init(chunks: Int? = nil) { self.chunks = chunks ?? Threading.availableCores }
+
+  /// Frees the tapes kept from earlier calls (they are otherwise kept until
+  /// the estimator is released).
+  public func releaseCachedWorkspaces() { cache.removeAll() }
 
   public func gradient<Scalar: BLASScalar, Noise: BrownianIncrements>(
     of model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int,
@@ -247,6 +252,12 @@ final class WorkspaceCache: @unchecked Sendable {
     defer { lock.unlock() }
     guard let i = entries.firstIndex(where: { $0.key == key }) else { return nil }
     return entries.remove(at: i).value
+  }
+
+  func removeAll() {
+    lock.lock()
+    entries.removeAll()
+    lock.unlock()
   }
 
   func checkIn(_ key: Key, _ value: AnyObject) {
