@@ -24,7 +24,8 @@ struct Gradient: ParsableCommand {
   @Option(help: "Data (.npy, [B, D]) for file mode.") var data: String?
   @Option(name: .customLong("noise"), help: "Noise increments ΔW (.npy, [N, M, m], variance h each) for file mode.")
   var noiseFile: String?
-  @Option(help: "Estimator for file mode (backprop, pathwise).") var estimator: EstimatorChoice = .backprop
+  @Option(help: "Estimator for file mode (backprop, pathwise). Pathwise costs about one forward pass per parameter.")
+  var estimator: EstimatorChoice = .backprop
   @Option(help: "Objective (freeEnergy, importanceWeighted).") var objective: TrainingObjective = .freeEnergy
   @Option(help: "Where to write the gradient (safetensors) in file mode.") var gradientOut: String?
   @Option(help: "Tangent directions for the pathwise estimator in timing mode (1…100000).") var directions = 16

@@ -18,7 +18,11 @@ struct Train: ParsableCommand {
   @Option(help: "Data points per minibatch B (1…1000000).") var batchSize = 64
   @Option(help: "Learning rate (> 0).") var learningRate = 1e-2
   @Option(help: "Objective (freeEnergy, importanceWeighted).") var objective: TrainingObjective = .freeEnergy
-  @Option(help: "Gradient estimator (backprop, pathwise).") var estimator: EstimatorChoice = .backprop
+  @Option(
+    help:
+      "Gradient estimator (backprop, pathwise). Pathwise costs about one forward pass per parameter: only for small models."
+  )
+  var estimator: EstimatorChoice = .backprop
   @Option(help: "Seed for data, initialisation, minibatches and noise.") var seed: UInt64 = 0
   @Option(help: "Held-out evaluation every this many steps (0: only at the end).") var evaluateEvery = 100
   @Option(help: "Samples drawn from the trained model.") var samples = 1000
