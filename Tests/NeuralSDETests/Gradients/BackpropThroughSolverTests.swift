@@ -42,3 +42,24 @@ final class BackpropThroughSolverTests: XCTestCase {
     XCTAssertLessThan(relativeError(one.loss, three.loss), 1e-12)
   }
 }
+
+final class FloatGradientTests: XCTestCase {
+  /// Float gradients (both estimators) agree with Double ones within Float tolerance
+  /// on the same parameters, data and noise (Float noise is the rounded Double noise).
+  func testFloatAgreesWithDouble() throws {
+    let f = try GradientFixture(noise: .general(noiseDimension: 2))
+    let modelF = try NeuralSDEModel<Float>(f.model.configuration, seed: 0)
+    try modelF.parameters.assign(f.model.parameters.elements.map(Float.init))
+    let dataF = try Matrix<Float>(rows: f.data.rows, cols: f.data.cols, elements: f.data.elements.map(Float.init))
+    let noiseF = PhiloxBrownianIncrements<Float>(seed: f.noise.seed, dimension: f.noise.dimension)
+    let d = try BackpropThroughSolver().gradient(
+      of: f.model, data: f.data, noise: f.noise, grid: f.grid, pathsPerPoint: f.k, objective: .freeEnergy)
+    let a = try BackpropThroughSolver().gradient(
+      of: modelF, data: dataF, noise: noiseF, grid: f.grid, pathsPerPoint: f.k, objective: .freeEnergy)
+    let b = try ForwardPathwise().gradient(
+      of: modelF, data: dataF, noise: noiseF, grid: f.grid, pathsPerPoint: f.k, objective: .freeEnergy)
+    XCTAssertLessThan(relativeError(a.loss, d.loss), 1e-5)
+    XCTAssertLessThan(relativeError(a.gradient, d.gradient), 1e-4)
+    XCTAssertLessThan(relativeError(b.gradient, d.gradient), 1e-4)
+  }
+}
