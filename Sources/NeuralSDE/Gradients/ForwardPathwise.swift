@@ -290,13 +290,9 @@ final class PathwiseChunk<Scalar: BLASScalar>: @unchecked Sendable {
           }
         }
       }
-      switch noiseType {
-      case .diagonal: Scalar.emDiagonal(n: rows * d, x: x, b: b, sigma: sigma, dw: dw, h: h, out: xNext)
-      case .additive: Scalar.emAdditive(rows: rows, d: d, x: x, b: b, sigma: sigma, dw: dw, h: h, out: xNext)
-      case .general: Scalar.emGeneral(rows: rows, d: d, m: m, x: x, b: b, sigma: sigma, dw: dw, h: h, out: xNext)
-      }
-      let bad = Scalar.countNonFinite(n: rows * d, x: xNext)
-      if bad > 0 { throw NSDEError.divergence(step: i + 1, time: grid.times[i + 1], affectedPaths: bad) }
+      try EulerMaruyamaWorkspace<Scalar>.step(
+        noise: noiseType, rows: rows, d: d, m: m, x: x, drift: b, diffusion: sigma, increments: dw, h: h,
+        into: xNext, step: i, grid: grid)
       x.copyElements(from: xNext, count: rows * d)
     }
     // Decoder, likelihood and their tangents.

@@ -222,6 +222,26 @@ final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
     posteriorWS.slot = slot
   }
 
+  /// One Euler–Maruyama update `X_{i+1} = X_i + h·b + σ·ΔW̃` for the noise
+  /// type (σ: `rows × d`, one shared row for additive noise, or `rows × d·m`),
+  /// then the divergence check.
+  /// - Throws: `divergence` naming step `i + 1`, its time and the number of paths with NaN/Inf.
+  static func step(
+    noise: NoiseType, rows: Int, d: Int, m: Int, x: UnsafePointer<Scalar>, drift b: UnsafePointer<Scalar>,
+    diffusion sigma: UnsafePointer<Scalar>, increments dw: UnsafePointer<Scalar>, h: Scalar,
+    into xNext: UnsafeMutablePointer<Scalar>, step i: Int, grid: TimeGrid
+  ) throws {
+    switch noise {
+    case .diagonal: Scalar.emDiagonal(n: rows * d, x: x, b: b, sigma: sigma, dw: dw, h: h, out: xNext)
+    case .additive: Scalar.emAdditive(rows: rows, d: d, x: x, b: b, sigma: sigma, dw: dw, h: h, out: xNext)
+    case .general: Scalar.emGeneral(rows: rows, d: d, m: m, x: x, b: b, sigma: sigma, dw: dw, h: h, out: xNext)
+    }
+    guard Scalar.countNonFinite(n: rows * d, x: xNext) > 0 else { return }
+    var affected = 0
+    for r in 0..<rows where Scalar.countNonFinite(n: d, x: xNext + r * d) > 0 { affected += 1 }
+    throw NSDEError.divergence(step: i + 1, time: grid.times[i + 1], affectedPaths: affected)
+  }
+
   @_specialize(where Scalar == Double, Noise == PhiloxBrownianIncrements<Double>)
   @_specialize(where Scalar == Float, Noise == PhiloxBrownianIncrements<Float>)
   func simulate<Noise: BrownianIncrements>(
@@ -271,17 +291,9 @@ final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
         workspace: diffusionWS)
       let b = driftWS.output.base
       let sigma = diffusionWS.output.base
-      switch noiseType {
-      case .diagonal: Scalar.emDiagonal(n: rows * d, x: x, b: b, sigma: sigma, dw: dw, h: h, out: xNext)
-      case .additive: Scalar.emAdditive(rows: rows, d: d, x: x, b: b, sigma: sigma, dw: dw, h: h, out: xNext)
-      case .general: Scalar.emGeneral(rows: rows, d: d, m: m, x: x, b: b, sigma: sigma, dw: dw, h: h, out: xNext)
-      }
-      let bad = Scalar.countNonFinite(n: rows * d, x: xNext)
-      if bad > 0 {
-        var affected = 0
-        for r in 0..<rows where Scalar.countNonFinite(n: d, x: xNext + r * d) > 0 { affected += 1 }
-        throw NSDEError.divergence(step: i + 1, time: grid.times[i + 1], affectedPaths: affected)
-      }
+      try Self.step(
+        noise: noiseType, rows: rows, d: d, m: m, x: x, drift: b, diffusion: sigma, increments: dw, h: h,
+        into: xNext, step: i, grid: grid)
       if !taped { swap(&x, &xNext) } else { x = xNext }
       record(i + 1)
     }
