@@ -139,17 +139,8 @@ final class BackpropChunk<Scalar: BLASScalar>: @unchecked Sendable {
     }
     // Decoder and likelihood at X_N.
     let xN = MatrixView(base: em.state(n), rows: rows, cols: d)
-    model.decoder.forwardUnchecked(theta + model.decoderOffset, input: xN, time: 0, workspace: decoderWS)
-    var nllScalar = [Scalar](repeating: 0, count: rows)
+    let nll = try model.decoderNegativeLogLikelihood(states: xN, data: y, pathsPerPoint: k, workspace: decoderWS)
     let logStd = model.logStdOffset.map { UnsafePointer(model.parameters.base + $0) }
-    nllScalar.withUnsafeMutableBufferPointer { o in
-      model.configuration.likelihood.negativeLogLikelihood(
-        decoded: decoderWS.output, data: y, pathsPerPoint: k, logStd: logStd, into: o.baseAddress!)
-    }
-    let nll = nllScalar.map(Double.init)
-    guard nll.allSatisfy(\.isFinite) else {
-      throw NSDEError.nonFinite("the reconstruction loss is NaN/Inf for \(nll.filter { !$0.isFinite }.count) path(s)")
-    }
     let (loss, weights) = objectiveWeights(
       objective: objective, nll: nll, kl: kl, logWeights: logW, points: points.count, k: k, totalPoints: totalPoints)
     // ∂L/∂decoded (weighted per path) and ∂L/∂log_std.

@@ -297,20 +297,13 @@ final class PathwiseChunk<Scalar: BLASScalar>: @unchecked Sendable {
     }
     // Decoder, likelihood and their tangents.
     let xN = MatrixView(base: x, rows: rows, cols: d)
-    model.decoder.forwardUnchecked(theta + model.decoderOffset, input: xN, time: 0, workspace: decoderWS)
+    let dims = model.dataDimension
+    let g = Matrix<Scalar>(rows: rows, cols: dims)
+    let nll = try model.decoderNegativeLogLikelihood(
+      states: xN, data: y, pathsPerPoint: k, workspace: decoderWS, gradient: g.view)
     model.decoder.jvpUnchecked(
       theta + model.decoderOffset, workspace: decoderWS, inputTangent: sensitivity.view, parameterTangent: decoderV,
       directions: t, output: decodedTangent.view, tangentWorkspace: decoderTWS)
-    let dims = model.dataDimension
-    var nllScalar = [Scalar](repeating: 0, count: rows)
-    let g = Matrix<Scalar>(rows: rows, cols: dims)
-    let logStd = model.logStdOffset.map { UnsafePointer(model.parameters.base + $0) }
-    nllScalar.withUnsafeMutableBufferPointer { o in
-      model.configuration.likelihood.negativeLogLikelihood(
-        decoded: decoderWS.output, data: y, pathsPerPoint: k, logStd: logStd, into: o.baseAddress!, gradient: g.view)
-    }
-    let nll = nllScalar.map(Double.init)
-    guard nll.allSatisfy(\.isFinite) else { throw NSDEError.nonFinite("the reconstruction loss is NaN/Inf") }
     let (loss, weights) = objectiveWeights(
       objective: objective, nll: nll, kl: kl, logWeights: logW, points: nPoints, k: k, totalPoints: totalPoints)
     let bTotal = Double(totalPoints)

@@ -109,13 +109,26 @@ extension NeuralSDEModel {
 
   /// `ℓ = −log p_θ(y_{⌊r/K⌋} | X_N^{(r)})` for every path r.
   func reconstructionTerms(finalStates: Matrix<Scalar>, data: Matrix<Scalar>, pathsPerPoint k: Int) throws -> [Double] {
-    let ws = decoder.makeWorkspace(rows: finalStates.rows)
-    decoder.forwardUnchecked(parameters.base + decoderOffset, input: finalStates.view, time: 0, workspace: ws)
-    var out = [Scalar](repeating: 0, count: finalStates.rows)
+    try decoderNegativeLogLikelihood(
+      states: finalStates.view, data: data.view, pathsPerPoint: k,
+      workspace: decoder.makeWorkspace(rows: finalStates.rows))
+  }
+
+  /// Runs the decoder on `states` (`rows × d`, kept in `workspace` for its
+  /// VJP/JVP) and returns `ℓ_r = −log p_θ(y_{⌊r/K⌋} | X^{(r)})` per row;
+  /// `gradient` (`rows × D`), if given, receives `∂ℓ/∂decoded`.
+  /// - Throws: `nonFinite` with the number of paths whose loss is NaN/Inf.
+  func decoderNegativeLogLikelihood(
+    states: MatrixView<Scalar>, data: MatrixView<Scalar>, pathsPerPoint k: Int, workspace: MLPWorkspace<Scalar>,
+    gradient: MatrixView<Scalar>? = nil
+  ) throws -> [Double] {
+    decoder.forwardUnchecked(parameters.base + decoderOffset, input: states, time: 0, workspace: workspace)
+    var out = [Scalar](repeating: 0, count: states.rows)
     let logStd = logStdOffset.map { UnsafePointer(parameters.base + $0) }
     out.withUnsafeMutableBufferPointer { o in
       configuration.likelihood.negativeLogLikelihood(
-        decoded: ws.output, data: data.view, pathsPerPoint: k, logStd: logStd, into: o.baseAddress!)
+        decoded: workspace.output, data: data, pathsPerPoint: k, logStd: logStd, into: o.baseAddress!,
+        gradient: gradient)
     }
     let bad = out.filter { !$0.isFinite }.count
     guard bad == 0 else { throw NSDEError.nonFinite("the reconstruction loss is NaN/Inf for \(bad) path(s)") }
