@@ -290,11 +290,6 @@ void SUFFIX(nsde_scale_by_derivative)(int kind, ptrdiff_t n, REAL *out, const RE
   }
 }
 
-NSDE_CLONES
-void SUFFIX(nsde_mul_inplace)(ptrdiff_t n, REAL *restrict x, const REAL *restrict y) {
-  for (ptrdiff_t i = 0; i < n; i++) x[i] *= y[i];
-}
-
 ptrdiff_t SUFFIX(nsde_count_nonfinite)(ptrdiff_t n, const REAL *x) {
   ptrdiff_t count = 0;
   for (ptrdiff_t i = 0; i < n; i++) {

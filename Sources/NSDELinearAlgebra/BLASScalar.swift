@@ -112,8 +112,6 @@ public protocol BLASScalar: BinaryFloatingPoint, Real, SIMDScalar, Sendable, Cod
   /// Copies `row` (cols values) into every row of `out` (rows × cols, contiguous).
   static func broadcastRows(rows: Int, cols: Int, row: UnsafePointer<Self>, out: UnsafeMutablePointer<Self>)
 
-  /// `x[i] *= y[i]`.
-  static func multiplyInPlace(n: Int, x: UnsafeMutablePointer<Self>, y: UnsafePointer<Self>)
   /// Number of NaN or ±Inf values among `n`.
   static func countNonFinite(n: Int, x: UnsafePointer<Self>) -> Int
 }

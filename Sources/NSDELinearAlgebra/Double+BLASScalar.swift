@@ -89,10 +89,6 @@ extension Double: BLASScalar {
     a: UnsafePointer<Double>?, d: UnsafePointer<Double>?
   ) { nsde_scale_by_derivative_f64(kind, n, out, g, a, d) }
   @inlinable
-  public static func multiplyInPlace(n: Int, x: UnsafeMutablePointer<Double>, y: UnsafePointer<Double>) {
-    nsde_mul_inplace_f64(n, x, y)
-  }
-  @inlinable
   public static func countNonFinite(n: Int, x: UnsafePointer<Double>) -> Int {
     nsde_count_nonfinite_f64(n, x)
   }

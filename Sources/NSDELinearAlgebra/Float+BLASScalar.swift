@@ -89,10 +89,6 @@ extension Float: BLASScalar {
     a: UnsafePointer<Float>?, d: UnsafePointer<Float>?
   ) { nsde_scale_by_derivative_f32(kind, n, out, g, a, d) }
   @inlinable
-  public static func multiplyInPlace(n: Int, x: UnsafeMutablePointer<Float>, y: UnsafePointer<Float>) {
-    nsde_mul_inplace_f32(n, x, y)
-  }
-  @inlinable
   public static func countNonFinite(n: Int, x: UnsafePointer<Float>) -> Int {
     nsde_count_nonfinite_f32(n, x)
   }

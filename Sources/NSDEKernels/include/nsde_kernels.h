@@ -59,10 +59,6 @@ static inline int nsde_activation_stores_derivative(int kind) {
   return kind != NSDE_ACTIVATION_IDENTITY && kind != NSDE_ACTIVATION_TANH;
 }
 
-/// `x[i] *= y[i]` over `n` values.
-void nsde_mul_inplace_f64(ptrdiff_t n, double *x, const double *y);
-void nsde_mul_inplace_f32(ptrdiff_t n, float *x, const float *y);
-
 /// Counts the values of `x` (length `n`) that are NaN or ±Inf.
 ptrdiff_t nsde_count_nonfinite_f64(ptrdiff_t n, const double *x);
 ptrdiff_t nsde_count_nonfinite_f32(ptrdiff_t n, const float *x);
