@@ -50,3 +50,46 @@ final class MLPGEMMFloor<Scalar: BLASScalar>: @unchecked Sendable {
     }
   }
 }
+
+/// The GEMM floor of a whole solve over one chunk: per step the posterior
+/// drift (one row per data point), drift and diffusion forward products, then
+/// the decoder; with `backward`, also every product of the backprop gradient.
+final class SolveGEMMFloor<Scalar: BLASScalar>: @unchecked Sendable {
+  let model: NeuralSDEModel<Scalar>
+  let drift: MLPGEMMFloor<Scalar>
+  let diffusion: MLPGEMMFloor<Scalar>
+  let posterior: MLPGEMMFloor<Scalar>
+  let decoder: MLPGEMMFloor<Scalar>
+  /// Scratch parameter gradient for the backward products.
+  let gradient: Matrix<Scalar>
+  let additive: Bool
+
+  init(model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int) {
+    self.model = model
+    additive = model.configuration.noise == .additive
+    drift = MLPGEMMFloor(model.drift, rows: points * k)
+    diffusion = MLPGEMMFloor(model.diffusion, rows: additive ? 1 : points * k)
+    posterior = MLPGEMMFloor(model.posteriorDrift, rows: points)
+    decoder = MLPGEMMFloor(model.decoder, rows: points * k)
+    gradient = Matrix(rows: 1, cols: model.parameterCount)
+  }
+
+  func run(steps: Int, backward: Bool) {
+    let theta = UnsafePointer(model.parameters.base)
+    let g = gradient.base
+    for _ in 0..<steps {
+      posterior.run(theta + model.posteriorOffset)
+      drift.run(theta + model.driftOffset)
+      diffusion.run(theta + model.diffusionOffset)
+    }
+    decoder.run(theta + model.decoderOffset)
+    guard backward else { return }
+    decoder.runBackward(theta + model.decoderOffset, gradient: g + model.decoderOffset, inputGradient: true)
+    for _ in 0..<steps {
+      posterior.runBackward(theta + model.posteriorOffset, gradient: g + model.posteriorOffset, inputGradient: false)
+      drift.runBackward(theta + model.driftOffset, gradient: g + model.driftOffset, inputGradient: true)
+      diffusion.runBackward(
+        theta + model.diffusionOffset, gradient: g + model.diffusionOffset, inputGradient: !additive)
+    }
+  }
+}

@@ -35,9 +35,8 @@ public struct MLPBenchmark<Scalar: BLASScalar> {
     }
     let parts = Threading.partition(rows, into: chunks)
     let workspaces = parts.map { mlp.makeWorkspace(rows: $0.count) }
-    // GEMM-only: the same products into scratch outputs.
-    let width = mlp.layers.map(\.outputs).max() ?? 1
-    let scratch = parts.map { _ in (Matrix<Scalar>(rows: rows, cols: width), Matrix<Scalar>(rows: rows, cols: width)) }
+    // GEMM-only: the same products on the same shapes.
+    let floors = parts.map { MLPGEMMFloor(mlp, rows: $0.count) }
     let hidden = architecture.widths.first ?? 1
     let h = Matrix<Scalar>(rows: rows, cols: hidden) { r, c in Scalar(Double((r + c) % 13) / 6.5 - 1) }
     let hOut = Matrix<Scalar>(rows: rows, cols: hidden)
@@ -51,21 +50,7 @@ public struct MLPBenchmark<Scalar: BLASScalar> {
         }
       }
       let floor: () throws -> Void = {
-        Threading.concurrentPerform(parts.count) { i in
-          let m = parts[i].count
-          var a = UnsafePointer(x.rows(parts[i]).base)
-          var lda = architecture.inputs
-          var flip = false
-          for l in mlp.layers {
-            let out = (flip ? scratch[i].1 : scratch[i].0).base
-            flip.toggle()
-            Scalar.gemm(
-              transA: false, transB: true, m: m, n: l.outputs, k: l.inputs, alpha: 1, a: a, lda: lda,
-              b: tp.baseAddress! + l.weightOffset, ldb: l.weightStride, beta: 0, c: out, ldc: l.outputs)
-            a = UnsafePointer(out)
-            lda = l.outputs
-          }
-        }
+        Threading.concurrentPerform(parts.count) { i in floors[i].run(tp.baseAddress!) }
       }
       let tanhBody: () throws -> Void = {
         Scalar.activation(Activation.tanh.kernelKind, n: h.count, x: h.base, y: hOut.base, dy: hDer.base, d2y: nil)

@@ -86,7 +86,6 @@ public struct ReferenceBenchmark<Scalar: BLASScalar> {
     let data = ToyDataset.twoMoons.sample(count: points, seed: 2, as: Scalar.self)
     let grid = try TimeGrid(uniformSteps: steps)
     let noise = PhiloxBrownianIncrements<Scalar>(seed: 3, dimension: model.noiseDimension)
-    let theta = UnsafePointer(model.parameters.base)
     let backprop = BackpropThroughSolver(chunks: chunks)
 
     // Correctness first: A against B on a few directions (posterior, drift and diffusion weights).
@@ -106,36 +105,9 @@ public struct ReferenceBenchmark<Scalar: BLASScalar> {
 
     // GEMM floors with the same chunking.
     let parts = Threading.partition(points, into: chunks)
-    let additive = configuration.noise == .additive
-    let floors = parts.map { part in
-      StepFloors(
-        drift: MLPGEMMFloor(model.drift, rows: part.count * pathsPerPoint),
-        diffusion: MLPGEMMFloor(model.diffusion, rows: additive ? 1 : part.count * pathsPerPoint),
-        posterior: MLPGEMMFloor(model.posteriorDrift, rows: part.count),
-        decoder: MLPGEMMFloor(model.decoder, rows: part.count * pathsPerPoint),
-        gradient: Matrix(rows: 1, cols: model.parameterCount))
-    }
+    let floors = parts.map { SolveGEMMFloor(model: model, points: $0.count, pathsPerPoint: pathsPerPoint) }
     func floorRun(backward: Bool) {
-      Threading.concurrentPerform(floors.count) { c in
-        let f = floors[c]
-        let g = f.gradient.base
-        for _ in 0..<steps {
-          f.posterior.run(theta + model.posteriorOffset)
-          f.drift.run(theta + model.driftOffset)
-          f.diffusion.run(theta + model.diffusionOffset)
-        }
-        f.decoder.run(theta + model.decoderOffset)
-        if backward {
-          f.decoder.runBackward(theta + model.decoderOffset, gradient: g + model.decoderOffset, inputGradient: true)
-          for _ in 0..<steps {
-            f.posterior.runBackward(
-              theta + model.posteriorOffset, gradient: g + model.posteriorOffset, inputGradient: false)
-            f.drift.runBackward(theta + model.driftOffset, gradient: g + model.driftOffset, inputGradient: true)
-            f.diffusion.runBackward(
-              theta + model.diffusionOffset, gradient: g + model.diffusionOffset, inputGradient: !additive)
-          }
-        }
-      }
+      Threading.concurrentPerform(floors.count) { c in floors[c].run(steps: steps, backward: backward) }
     }
     progress?("timing forward, backprop and their GEMM floors (\(repetitions) interleaved repetitions)")
     let t = try measureInterleaved(
@@ -185,13 +157,4 @@ public func relativeDifference(_ a: [Double], _ b: [Double]) -> Double {
     nb += b[i] * b[i]
   }
   return d.squareRoot() / Swift.max(na.squareRoot(), nb.squareRoot(), 1e-300)
-}
-
-/// The GEMM floors of one chunk's networks and a scratch gradient.
-struct StepFloors<Scalar: BLASScalar> {
-  let drift: MLPGEMMFloor<Scalar>
-  let diffusion: MLPGEMMFloor<Scalar>
-  let posterior: MLPGEMMFloor<Scalar>
-  let decoder: MLPGEMMFloor<Scalar>
-  let gradient: Matrix<Scalar>
 }

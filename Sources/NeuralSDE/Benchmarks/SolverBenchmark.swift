@@ -77,19 +77,8 @@ public struct SolverBenchmark<Scalar: BLASScalar> {
         }
       }
     }
-    let driftFloor = MLPGEMMFloor(model.drift, rows: paths)
-    let additive = configuration.noise == .additive
-    let diffusionFloor = MLPGEMMFloor(model.diffusion, rows: additive ? 1 : paths)
-    let posteriorFloor = MLPGEMMFloor(model.posteriorDrift, rows: points)
-    let decoderFloor = MLPGEMMFloor(model.decoder, rows: paths)
-    let floor: () throws -> Void = {
-      for _ in 0..<steps {
-        posteriorFloor.run(theta + model.posteriorOffset)
-        driftFloor.run(theta + model.driftOffset)
-        diffusionFloor.run(theta + model.diffusionOffset)
-      }
-      decoderFloor.run(theta + model.decoderOffset)
-    }
+    let solveFloor = SolveGEMMFloor(model: model, points: points, pathsPerPoint: pathsPerPoint)
+    let floor: () throws -> Void = { solveFloor.run(steps: steps, backward: false) }
     let dw = Matrix<Scalar>(rows: paths, cols: model.noiseDimension)
     let noiseOnly: () throws -> Void = {
       for i in 0..<steps {
