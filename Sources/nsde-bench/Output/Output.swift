@@ -54,3 +54,15 @@ func machineLine() -> String {
 
 /// Progress messages go to standard error so that --json output stays clean.
 func note(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+
+/// Prints a subcommand's results: `{"machine", "problem", "results"}` as JSON,
+/// or the title (if any), the machine line and the table.
+func emit(json: Bool, problem: ProblemOptions, results: [String: Any], title: String?, table: Table) {
+  if json {
+    printJSON(["machine": machineJSON(), "problem": problemJSON(problem), "results": results])
+  } else {
+    if let title { print(title) }
+    print(machineLine())
+    print(table.render())
+  }
+}

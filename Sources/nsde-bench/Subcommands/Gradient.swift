@@ -172,17 +172,12 @@ struct Gradient: ParsableCommand {
     }
     if problem.dtype.runsFloat { try go(Float.self) }
     if problem.dtype.runsDouble { try go(Double.self) }
-    if output.json {
-      printJSON(["machine": machineJSON(), "problem": problemJSON(problem), "results": json])
-    } else {
-      print(machineLine())
-      print(
-        Table(
-          header: [
-            "dtype", "backprop (ms)", "backprop memory", "pathwise (ms)", "directions", "ms/direction",
-            "pathwise memory", "rel. diff",
-          ], rows: rows
-        ).render())
-    }
+    emit(
+      json: output.json, problem: problem, results: json, title: nil,
+      table: Table(
+        header: [
+          "dtype", "backprop (ms)", "backprop memory", "pathwise (ms)", "directions", "ms/direction",
+          "pathwise memory", "rel. diff",
+        ], rows: rows))
   }
 }

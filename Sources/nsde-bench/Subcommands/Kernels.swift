@@ -37,21 +37,13 @@ struct Kernels: ParsableCommand {
       }
       if problem.dtype.runsFloat { try go(Float.self) }
       if problem.dtype.runsDouble { try go(Double.self) }
-      if output.json {
-        printJSON(["machine": machineJSON(), "problem": problemJSON(problem), "results": json])
-      } else {
-        print(
-          "MLP [x,t] \(problem.latentDim + 1) → \(problem.hidden) → \(problem.hidden) → \(problem.latentDim), M = \(problem.paths) rows"
-        )
-        print(machineLine())
-        print(
-          Table(
-            header: [
-              "dtype", "chunks", "forward (ms)", "GEMMs (ms)", "ratio", "tanh+φ' (ms)", "H×H GEMM (ms)", "ratio",
-            ],
-            rows: rows
-          ).render())
-      }
+      emit(
+        json: output.json, problem: problem, results: json,
+        title:
+          "MLP [x,t] \(problem.latentDim + 1) → \(problem.hidden) → \(problem.hidden) → \(problem.latentDim), M = \(problem.paths) rows",
+        table: Table(
+          header: ["dtype", "chunks", "forward (ms)", "GEMMs (ms)", "ratio", "tanh+φ' (ms)", "H×H GEMM (ms)", "ratio"],
+          rows: rows))
     }
   }
 }

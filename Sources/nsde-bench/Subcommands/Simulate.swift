@@ -44,21 +44,15 @@ struct Simulate: ParsableCommand {
       }
       if problem.dtype.runsFloat { try go(Float.self) }
       if problem.dtype.runsDouble { try go(Double.self) }
-      if output.json {
-        printJSON(["machine": machineJSON(), "problem": problemJSON(problem), "results": json])
-      } else {
-        print(
-          "Euler–Maruyama, M = \(problem.paths), N = \(problem.steps), d = \(problem.latentDim), H = \(problem.hidden), \(problem.noise) noise, one core"
-        )
-        print(machineLine())
-        print(
-          Table(
-            header: [
-              "dtype", "solve (ms)", "GEMM floor (ms)", "ratio", "noise share", "normals/s", "batched / per-path",
-              "path-steps/s",
-            ], rows: rows
-          ).render())
-      }
+      emit(
+        json: output.json, problem: problem, results: json,
+        title:
+          "Euler–Maruyama, M = \(problem.paths), N = \(problem.steps), d = \(problem.latentDim), H = \(problem.hidden), \(problem.noise) noise, one core",
+        table: Table(
+          header: [
+            "dtype", "solve (ms)", "GEMM floor (ms)", "ratio", "noise share", "normals/s", "batched / per-path",
+            "path-steps/s",
+          ], rows: rows))
     }
   }
 }
