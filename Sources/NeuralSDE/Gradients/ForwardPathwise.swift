@@ -308,21 +308,25 @@ final class PathwiseChunk<Scalar: BLASScalar>: @unchecked Sendable {
       objective: objective, nll: nll, kl: kl, logWeights: logW, points: nPoints, k: k, totalPoints: totalPoints)
     let bTotal = Double(totalPoints)
     for tau in 0..<t { out[tau] = 0 }
-    for r in 0..<rows {
-      // ∂ℓ/∂log_std_j = 1 − e_j² for the learned-std Gaussian.
-      var stdTerms = [Double](repeating: 0, count: dims)
-      if let o = model.logStdOffset {
-        let yr = y.base + (r / k) * y.ld
-        for j in 0..<dims {
-          let e = Double((yr[j] - decoderWS.output[r, j]) * Scalar.exp(-model.parameters.base[o + j]))
-          stdTerms[j] = 1 - e * e
+    // Learned likelihood scale: Σ_r w_r ∂ℓ_r/∂log_std, from the likelihood's own gradient.
+    if let o = model.logStdOffset {
+      let stdGradient = Matrix<Scalar>(rows: 1, cols: dims)
+      var unused = [Scalar](repeating: 0, count: rows)
+      let logStd = UnsafePointer(model.parameters.base + o)
+      weights.withUnsafeBufferPointer { w in
+        unused.withUnsafeMutableBufferPointer { u in
+          model.configuration.likelihood.negativeLogLikelihood(
+            decoded: decoderWS.output, data: y, pathsPerPoint: k, logStd: logStd, into: u.baseAddress!,
+            logStdGradient: stdGradient.base, rowWeights: w.baseAddress!)
         }
       }
+      for tau in 0..<t { for j in 0..<dims { out[tau] += Double(stdGradient[0, j] * tangents[tau, o + j]) } }
+    }
+    for r in 0..<rows {
       for tau in 0..<t {
         let dz = decodedTangent.base + (r * t + tau) * dims
         var dl = 0.0
         for j in 0..<dims { dl += Double(g[r, j] * dz[j]) }
-        if let o = model.logStdOffset { for j in 0..<dims { dl += stdTerms[j] * Double(tangents[tau, o + j]) } }
         switch objective {
         case .freeEnergy: out[tau] += weights[r] * dl
         case .importanceWeighted: out[tau] += weights[r] * (dl - dLogW[r * t + tau])
