@@ -78,9 +78,12 @@ final class BackpropChunk<Scalar: BLASScalar>: @unchecked Sendable {
   let driftOutputGradient: Matrix<Scalar>
   /// `∂L/∂σ`: `rows × (d or d·m)`.
   let diffusionOutputGradient: Matrix<Scalar>
-  /// `σᵀλ` per path (`rows × m`) and `∂L/∂b̃` per point (`points × m`).
+  /// `σᵀλ` per path (`rows × m`) and `∂L/∂b̃` per control row (`points × m`,
+  /// or `rows × m` with feedback control).
   let controlPerPath: Matrix<Scalar>
   let controlGradient: Matrix<Scalar>
+  /// Feedback control only: `∂L/∂[x, y]` of the control's input, `rows × (d + D)`.
+  let controlInputGradient: Matrix<Scalar>
   /// `∂L/∂decoded`, `rows × D`; the chunk's gradient in Scalar, `P`.
   let decodedGradient: Matrix<Scalar>
   let gradient: Matrix<Scalar>
@@ -98,7 +101,8 @@ final class BackpropChunk<Scalar: BLASScalar>: @unchecked Sendable {
     driftOutputGradient = Matrix(rows: rows, cols: d)
     diffusionOutputGradient = Matrix(rows: rows, cols: model.diffusion.outputs)
     controlPerPath = Matrix(rows: rows, cols: m)
-    controlGradient = Matrix(rows: points.count, cols: m)
+    controlGradient = Matrix(rows: em.controlRows, cols: m)
+    controlInputGradient = Matrix(rows: em.feedback ? rows : 0, cols: model.configuration.posteriorInputs)
     decodedGradient = Matrix(rows: rows, cols: model.dataDimension)
     gradient = Matrix(rows: 1, cols: model.parameterCount)
   }
@@ -106,7 +110,7 @@ final class BackpropChunk<Scalar: BLASScalar>: @unchecked Sendable {
   var bytes: Int {
     let own = [
       lambda, driftOutputGradient, diffusionOutputGradient,
-      controlPerPath, controlGradient, decodedGradient, gradient,
+      controlPerPath, controlGradient, controlInputGradient, decodedGradient, gradient,
     ].map(\.count).reduce(0, +)
     let dec = decoderWS.activations.map(\.count).reduce(0, +) + decoderWS.scratchA.count + decoderWS.scratchB.count
     return em.bytes + (own + dec) * MemoryLayout<Scalar>.stride
@@ -128,7 +132,7 @@ final class BackpropChunk<Scalar: BLASScalar>: @unchecked Sendable {
     grad.setZero(count: model.parameterCount)
     let y = data.rows(points)
     let pathRange = (points.lowerBound * k)..<(points.upperBound * k)
-    var kl = [Double](repeating: 0, count: points.count)
+    var kl = [Double](repeating: 0, count: em.controlRows)
     var logW = [Double](repeating: 0, count: rows)
     try kl.withUnsafeMutableBufferPointer { klp in
       try logW.withUnsafeMutableBufferPointer { lwp in
@@ -142,7 +146,8 @@ final class BackpropChunk<Scalar: BLASScalar>: @unchecked Sendable {
     let nll = try model.decoderNegativeLogLikelihood(states: xN, data: y, pathsPerPoint: k, workspace: decoderWS)
     let logStd = model.logStdOffset.map { UnsafePointer(model.parameters.base + $0) }
     let (loss, weights) = objectiveWeights(
-      objective: objective, nll: nll, kl: kl, logWeights: logW, points: points.count, k: k, totalPoints: totalPoints)
+      objective: objective, nll: nll, klPerPath: em.klPerPath(kl, pathsPerPoint: k), logWeights: logW,
+      points: points.count, k: k, totalPoints: totalPoints)
     // ∂L/∂decoded (weighted per path) and ∂L/∂log_std.
     var scratchNLL = [Scalar](repeating: 0, count: rows)
     weights.withUnsafeBufferPointer { w in
@@ -160,13 +165,17 @@ final class BackpropChunk<Scalar: BLASScalar>: @unchecked Sendable {
     let lam = lambda.base
     let gb = driftOutputGradient.base
     let noiseType = model.configuration.noise
-    let bTotal = Scalar(totalPoints)
+    let feedback = em.feedback
+    let controlRows = em.controlRows
+    let kc = em.pathsPerControlRow(k)
+    // ∂(free energy)/∂KL of one control row: 1/B per point, 1/(B·K) per path.
+    let klWeight = 1 / Scalar(feedback ? totalPoints * k : totalPoints)
     for i in stride(from: n - 1, through: 0, by: -1) {
       em.selectStep(i)
       let h = Scalar(grid.stepSize(i))
       let dwt = em.increment(i)
       let sigma = em.diffusionWS.output.base
-      // Control: ∂L/∂b̃_q = h Σ_{p∈q} σ_pᵀ λ_p + objective term; uses λ = ∂L/∂X_{i+1}.
+      // Control: ∂L/∂u_q = h Σ_{p∈q} σ_pᵀ λ_p + objective term; uses λ = ∂L/∂X_{i+1}.
       let u = em.posteriorWS.output.base
       let v = controlPerPath.base
       switch noiseType {
@@ -178,16 +187,16 @@ final class BackpropChunk<Scalar: BLASScalar>: @unchecked Sendable {
       switch objective {
       case .freeEnergy:
         Scalar.controlGradient(
-          points: points.count, k: k, m: m, a: h / bTotal, u: u, h: h, v: v, c: nil, w: dwt, out: gu)
+          points: controlRows, k: kc, m: m, a: h * klWeight, u: u, h: h, v: v, c: nil, w: dwt, out: gu)
       case .importanceWeighted:
         weights.withUnsafeBufferPointer { w in
           Scalar.controlGradient(
-            points: points.count, k: k, m: m, a: 0, u: u, h: h, v: v, c: w.baseAddress!, w: dwt, out: gu)
+            points: controlRows, k: kc, m: m, a: 0, u: u, h: h, v: v, c: w.baseAddress!, w: dwt, out: gu)
         }
       }
       model.posteriorDrift.vjpUnchecked(
         theta + model.posteriorOffset, workspace: em.posteriorWS, outputGradient: controlGradient.view,
-        inputGradient: nil, parameterGradient: grad + model.posteriorOffset)
+        inputGradient: feedback ? controlInputGradient.view : nil, parameterGradient: grad + model.posteriorOffset)
       // Drift and diffusion output gradients from λ = ∂L/∂X_{i+1}: ∂L/∂b = h λ, ∂L/∂σ = λ ⊗ ΔW̃.
       gb.copyElements(from: lam, count: rows * d)
       Scalar.scal(n: rows * d, alpha: h, x: gb, incx: 1)
@@ -213,6 +222,12 @@ final class BackpropChunk<Scalar: BLASScalar>: @unchecked Sendable {
         model.diffusion.vjpUnchecked(
           theta + model.diffusionOffset, workspace: em.diffusionWS, outputGradient: diffusionOutputGradient.view,
           inputGradient: lambda.view, parameterGradient: grad + model.diffusionOffset, accumulateInputGradient: true)
+      }
+      if feedback {
+        // The control read X_i: λ_i += (∂u_i/∂x)ᵀ ∂L/∂u_i (the state columns of its input gradient).
+        let cols = controlInputGradient.cols
+        let gin = controlInputGradient.base
+        for r in 0..<rows { Scalar.axpy(n: d, alpha: 1, x: gin + r * cols, incx: 1, y: lam + r * d, incy: 1) }
       }
     }
     if let o = model.initialStateOffset {

@@ -140,7 +140,10 @@ final class PathwiseChunk<Scalar: BLASScalar>: @unchecked Sendable {
   let sensitivity: Matrix<Scalar>
   let driftTangent: Matrix<Scalar>
   let diffusionTangent: Matrix<Scalar>
+  /// `∂u·v` per control row and direction: `(controlRows·T) × m`.
   let controlTangent: Matrix<Scalar>
+  /// Feedback control only: the tangent of its input `[S, 0]`, `(rows·T) × (d + D)`.
+  let controlInputTangent: Matrix<Scalar>
   let decodedTangent: Matrix<Scalar>
   let driftTWS: MLPTangentWorkspace<Scalar>
   let diffusionTWS: MLPTangentWorkspace<Scalar>
@@ -160,16 +163,17 @@ final class PathwiseChunk<Scalar: BLASScalar>: @unchecked Sendable {
     sensitivity = Matrix(rows: rows * t, cols: d)
     driftTangent = Matrix(rows: rows * t, cols: d)
     diffusionTangent = Matrix(rows: (additive ? 1 : rows) * t, cols: model.diffusion.outputs)
-    controlTangent = Matrix(rows: points.count * t, cols: model.noiseDimension)
+    controlTangent = Matrix(rows: em.controlRows * t, cols: model.noiseDimension)
+    controlInputTangent = Matrix(rows: em.feedback ? rows * t : 0, cols: model.configuration.posteriorInputs)
     decodedTangent = Matrix(rows: rows * t, cols: model.dataDimension)
     driftTWS = model.drift.makeTangentWorkspace(rows: rows, directions: t)
     diffusionTWS = model.diffusion.makeTangentWorkspace(rows: additive ? 1 : rows, directions: t)
-    posteriorTWS = model.posteriorDrift.makeTangentWorkspace(rows: points.count, directions: t)
+    posteriorTWS = model.posteriorDrift.makeTangentWorkspace(rows: em.controlRows, directions: t)
     decoderTWS = model.decoder.makeTangentWorkspace(rows: rows, directions: t)
   }
 
   var bytes: Int {
-    let mats = [sensitivity, driftTangent, diffusionTangent, controlTangent, decodedTangent]
+    let mats = [sensitivity, driftTangent, diffusionTangent, controlTangent, controlInputTangent, decodedTangent]
     var n = mats.map(\.count).reduce(0, +)
     for w in [driftTWS, diffusionTWS, posteriorTWS, decoderTWS] {
       n += w.bufferA.count + w.bufferB.count + w.biasTangents.count
@@ -209,9 +213,12 @@ final class PathwiseChunk<Scalar: BLASScalar>: @unchecked Sendable {
     if let o = model.initialStateOffset {
       for r in 0..<rows { for tau in 0..<t { for j in 0..<d { s[(r * t + tau) * d + j] = tangents[tau, o + j] } } }
     }
-    var kl = [Double](repeating: 0, count: nPoints)
+    let feedback = em.feedback
+    let controlRows = em.controlRows
+    let kc = em.pathsPerControlRow(k)
+    var kl = [Double](repeating: 0, count: controlRows)
     var logW = [Double](repeating: 0, count: rows)
-    var dKL = [Double](repeating: 0, count: nPoints * t)
+    var dKL = [Double](repeating: 0, count: controlRows * t)
     var dLogW = [Double](repeating: 0, count: rows * t)
     let dw = em.increments.base
     let db = driftTangent.base
@@ -222,20 +229,30 @@ final class PathwiseChunk<Scalar: BLASScalar>: @unchecked Sendable {
       let time = Scalar(grid.times[i])
       let h = Scalar(grid.stepSize(i))
       noise.fill(step: i, paths: pathRange, stepSize: grid.stepSize(i), into: dw, ld: m)
-      // Control and its tangent; log-weight and KL tangents use the unshifted ΔW.
-      model.posteriorDrift.forwardUnchecked(
-        theta + model.posteriorOffset, input: y, time: time, workspace: em.posteriorWS)
+      // Control and its tangent (feedback: input tangent [S_i, 0]); log-weight
+      // and KL tangents use the unshifted ΔW.
+      if feedback {
+        let input = em.fillControlInput(step: i, x: x, d: d, data: y, pathsPerPoint: k)
+        model.posteriorDrift.forwardUnchecked(
+          theta + model.posteriorOffset, input: input, time: time, workspace: em.posteriorWS)
+        let cols = controlInputTangent.cols
+        for row in 0..<(rows * t) { (controlInputTangent.base + row * cols).copyElements(from: s + row * d, count: d) }
+      } else {
+        model.posteriorDrift.forwardUnchecked(
+          theta + model.posteriorOffset, input: y, time: time, workspace: em.posteriorWS)
+      }
       let u = em.posteriorWS.output.base
       model.posteriorDrift.jvpUnchecked(
-        theta + model.posteriorOffset, workspace: em.posteriorWS, inputTangent: nil, parameterTangent: posteriorV,
+        theta + model.posteriorOffset, workspace: em.posteriorWS,
+        inputTangent: feedback ? controlInputTangent.view : nil, parameterTangent: posteriorV,
         directions: t, output: controlTangent.view, tangentWorkspace: posteriorTWS)
-      for q in 0..<nPoints {
+      for q in 0..<controlRows {
         for tau in 0..<t {
           let duq = du + (q * t + tau) * m
           var udu: Scalar = 0
           for l in 0..<m { udu += u[q * m + l] * duq[l] }
           dKL[q * t + tau] += Double(h * udu)
-          for p in (q * k)..<((q + 1) * k) {
+          for p in (q * kc)..<((q + 1) * kc) {
             var wdu: Scalar = 0
             for l in 0..<m { wdu += dw[p * m + l] * duq[l] }
             dLogW[p * t + tau] -= Double(wdu + h * udu)
@@ -245,7 +262,7 @@ final class PathwiseChunk<Scalar: BLASScalar>: @unchecked Sendable {
       kl.withUnsafeMutableBufferPointer { klp in
         logW.withUnsafeMutableBufferPointer { lwp in
           Scalar.applyControl(
-            points: nPoints, k: k, m: m, u: u, dw: dw, h: h, kl: klp.baseAddress!, logWeights: lwp.baseAddress!)
+            points: controlRows, k: kc, m: m, u: u, dw: dw, h: h, kl: klp.baseAddress!, logWeights: lwp.baseAddress!)
         }
       }
       // Networks at X_i and their JVPs with input tangent S_i.
@@ -264,7 +281,7 @@ final class PathwiseChunk<Scalar: BLASScalar>: @unchecked Sendable {
       let sigma = em.diffusionWS.output.base
       // S ← S + h·dB + dσ·ΔW̃ + σ·(h·dU)
       for r in 0..<rows {
-        let q = r / k
+        let q = r / kc
         let w = dw + r * m
         for tau in 0..<t {
           let row = (r * t + tau)
@@ -305,8 +322,10 @@ final class PathwiseChunk<Scalar: BLASScalar>: @unchecked Sendable {
       theta + model.decoderOffset, workspace: decoderWS, inputTangent: sensitivity.view, parameterTangent: decoderV,
       directions: t, output: decodedTangent.view, tangentWorkspace: decoderTWS)
     let (loss, weights) = objectiveWeights(
-      objective: objective, nll: nll, kl: kl, logWeights: logW, points: nPoints, k: k, totalPoints: totalPoints)
-    let bTotal = Double(totalPoints)
+      objective: objective, nll: nll, klPerPath: em.klPerPath(kl, pathsPerPoint: k), logWeights: logW,
+      points: nPoints, k: k, totalPoints: totalPoints)
+    // ∂(free energy)/∂KL of one control row: 1/B per point, 1/(B·K) per path.
+    let klScale = Double(feedback ? totalPoints * k : totalPoints)
     for tau in 0..<t { out[tau] = 0 }
     // Learned likelihood scale: Σ_r w_r ∂ℓ_r/∂log_std, from the likelihood's own gradient.
     if let o = model.logStdOffset {
@@ -334,7 +353,7 @@ final class PathwiseChunk<Scalar: BLASScalar>: @unchecked Sendable {
       }
     }
     if objective == .freeEnergy {
-      for q in 0..<nPoints { for tau in 0..<t { out[tau] += dKL[q * t + tau] / bTotal } }
+      for q in 0..<controlRows { for tau in 0..<t { out[tau] += dKL[q * t + tau] / klScale } }
     }
     return loss
   }

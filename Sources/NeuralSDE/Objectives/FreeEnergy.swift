@@ -1,7 +1,9 @@
-/// The Monte Carlo free energy `F̂` (MODEL.md §3) over a batch of data points:
+/// The Monte Carlo free energy `F̂` (docs/MODEL.md §3, §6) over a batch of data points:
 ///
-///     F̂(y_b) = ½ Σ_i h_i ‖b̃(y_b, t_i)‖²  +  (1/K) Σ_k −log p_θ(y_b | X_N^{(b,k)})
+///     F̂(y_b) = (1/K) Σ_k [ ½ Σ_i h_i ‖u_i^{(b,k)}‖²  −  log p_θ(y_b | X_N^{(b,k)}) ]
 ///
+/// with `u_i = b̃(y_b, t_i)` (mean-field: the KL term is the same on every path)
+/// or `u_i = b̃(X_i, y_b, t_i)` (feedback);
 /// an upper bound on `−log p_θ(y_b)` of the N-layer DLGM, in nats.
 public struct FreeEnergyEstimate: Sendable, Codable {
   /// Mean of `F̂` over the batch.
@@ -12,7 +14,7 @@ public struct FreeEnergyEstimate: Sendable, Codable {
   /// sample variance of the K reconstruction terms of point b (for K = 1, the
   /// variance across all paths is used instead).
   public var standardError: Double
-  /// KL term per data point.
+  /// KL term per data point (averaged over its paths).
   public var kl: [Double]
   /// Mean reconstruction term `(1/K) Σ_k ℓ` per data point.
   public var reconstruction: [Double]
@@ -54,41 +56,51 @@ extension NeuralSDEModel {
   ///   - noise: increments for `grid.steps` steps and `M = B·K` paths.
   ///   - pathsPerPoint: K.
   public func variationalEstimates<Noise: BrownianIncrements>(
-    data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int, chunks: Int? = nil
+    data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int, chunks: Int? = nil,
+    affineControl: AffineFeedbackControl? = nil
   ) throws -> VariationalEstimates where Noise.Scalar == Scalar {
     let solve = try EulerMaruyama().solvePosterior(
-      self, data: data, noise: noise, options: .init(grid: grid, pathsPerPoint: k, chunks: chunks))
+      self, data: data, noise: noise,
+      options: .init(grid: grid, pathsPerPoint: k, chunks: chunks, affineControl: affineControl))
     let nll = try reconstructionTerms(finalStates: solve.finalStates, data: data, pathsPerPoint: k)
-    let b = data.rows
+    return Self.estimates(
+      klPerPath: solve.klPerPath, reconstruction: nll, logWeights: solve.logWeights, points: data.rows,
+      pathsPerPoint: k)
+  }
+
+  /// `F̂`, its standard error and the importance-weighted estimate from the
+  /// per-path terms `KL_p`, `ℓ_p` and `log w_p` of `points·K` paths.
+  static func estimates(
+    klPerPath kl: [Double], reconstruction nll: [Double], logWeights: [Double], points b: Int, pathsPerPoint k: Int
+  ) -> VariationalEstimates {
     var perPoint = [Double](repeating: 0, count: b)
+    var klPoint = [Double](repeating: 0, count: b)
     var recon = [Double](repeating: 0, count: b)
     var iw = [Double](repeating: 0, count: b)
     var varianceSum = 0.0
     for q in 0..<b {
-      let terms = (0..<k).map { nll[q * k + $0] }
+      let paths = (q * k)..<((q + 1) * k)
+      let terms = paths.map { kl[$0] + nll[$0] }
       let mean = terms.reduce(0, +) / Double(k)
-      recon[q] = mean
-      perPoint[q] = solve.klPerPoint[q] + mean
+      klPoint[q] = paths.map { kl[$0] }.reduce(0, +) / Double(k)
+      recon[q] = paths.map { nll[$0] }.reduce(0, +) / Double(k)
+      perPoint[q] = mean
       if k > 1 { varianceSum += terms.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(k - 1) / Double(k) }
-      // log-sum-exp of log w − ℓ
-      let a = (0..<k).map { solve.logWeights[q * k + $0] - nll[q * k + $0] }
-      let amax = a.max()!
-      let lse = amax + Double.log(a.map { Double.exp($0 - amax) }.reduce(0, +))
-      iw[q] = -(lse - Double.log(Double(k)))
+      iw[q] = -(logSumExp(paths.map { logWeights[$0] - nll[$0] }).value - Double.log(Double(k)))
     }
     let mean = perPoint.reduce(0, +) / Double(b)
     var se: Double
     if k > 1 {
       se = varianceSum.squareRoot() / Double(b)
     } else {
-      let all = (0..<(b * k)).map { solve.klPerPoint[$0 / k] + nll[$0] }
+      let all = (0..<(b * k)).map { kl[$0] + nll[$0] }
       let mu = all.reduce(0, +) / Double(all.count)
       let v = all.count > 1 ? all.map { ($0 - mu) * ($0 - mu) }.reduce(0, +) / Double(all.count - 1) : 0
       se = (v / Double(all.count)).squareRoot()
     }
     return VariationalEstimates(
       freeEnergy: FreeEnergyEstimate(
-        mean: mean, perDataPoint: perPoint, standardError: se, kl: solve.klPerPoint, reconstruction: recon),
+        mean: mean, perDataPoint: perPoint, standardError: se, kl: klPoint, reconstruction: recon),
       importanceWeighted: ImportanceWeightedEstimate(mean: iw.reduce(0, +) / Double(b), perDataPoint: iw))
   }
 

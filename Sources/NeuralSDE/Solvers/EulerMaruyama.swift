@@ -1,9 +1,13 @@
 import Foundation
 
-/// The Euler–Maruyama scheme, batched over Monte Carlo paths (MODEL.md §3):
+/// The Euler–Maruyama scheme, batched over Monte Carlo paths (docs/MODEL.md §3, §6):
 ///
-///     ΔW̃_i = ΔW_i + h_i·b̃(y, t_i)                 (controlled; ΔW̃ = ΔW for the prior)
+///     ΔW̃_i = ΔW_i + h_i·u_i                       (controlled; ΔW̃ = ΔW for the prior)
 ///     X_{i+1} = X_i + h_i·b(X_i, t_i) + σ(X_i, t_i)·ΔW̃_i
+///
+/// with the control `u_i = b̃(y, t_i)` (mean-field), `b̃(X_i, y, t_i)`
+/// (feedback) or a given affine map `K_i X_i + k_i` (`AffineFeedbackControl`),
+/// all evaluated at the left end-point.
 ///
 /// The control is applied literally as a shift of the Brownian increment, so
 /// `X = f_θ(W + ∫b̃)` holds exactly and the `σ·b̃` term cannot be dropped.
@@ -23,12 +27,18 @@ public struct EulerMaruyama: Sendable {
     public var recordSteps: [Int]
     /// Row chunks run concurrently (default: one per core).
     public var chunks: Int
+    /// If set, posterior solves use this control instead of the model's posterior network.
+    public var affineControl: AffineFeedbackControl?
 
-    public init(grid: TimeGrid, pathsPerPoint: Int = 1, recordSteps: [Int] = [], chunks: Int? = nil) {
+    public init(
+      grid: TimeGrid, pathsPerPoint: Int = 1, recordSteps: [Int] = [], chunks: Int? = nil,
+      affineControl: AffineFeedbackControl? = nil
+    ) {
       self.grid = grid
       self.pathsPerPoint = pathsPerPoint
       self.recordSteps = recordSteps
       self.chunks = chunks ?? Threading.availableCores
+      self.affineControl = affineControl
     }
   }
 
@@ -38,9 +48,13 @@ public struct EulerMaruyama: Sendable {
     public var finalStates: Matrix<Scalar>
     /// States at `Options.recordSteps`, each `M × d`.
     public var recorded: [Matrix<Scalar>]
-    /// KL term `½ Σ_i h_i ‖b̃(y_b, t_i)‖²` per data point (controlled solves; else empty).
+    /// KL term `½ Σ_i h_i ‖u_i‖²` per data point, averaged over its K paths
+    /// (controlled solves; else empty). With mean-field control every path of
+    /// a point has the same value.
     public var klPerPoint: [Double]
-    /// Log Girsanov weight `−Σ_i b̃_i·ΔW_i − ½ Σ_i h_i ‖b̃_i‖²` per path (controlled; else empty).
+    /// KL term `½ Σ_i h_i ‖u_i‖²` of every path (controlled solves; else empty).
+    public var klPerPath: [Double]
+    /// Log Girsanov weight `−Σ_i u_i·ΔW_i − ½ Σ_i h_i ‖u_i‖²` per path (controlled; else empty).
     public var logWeights: [Double]
   }
 
@@ -59,6 +73,9 @@ public struct EulerMaruyama: Sendable {
     guard options.pathsPerPoint >= 1 else {
       throw NSDEError.invalidArgument("paths per data point must be ≥ 1, got \(options.pathsPerPoint)")
     }
+    try options.affineControl?.validate(
+      steps: options.grid.steps, points: data.rows, latentDimension: model.latentDimension,
+      noiseDimension: model.noiseDimension)
     return try run(model, data: data, paths: data.rows * options.pathsPerPoint, noise: noise, options: options)
   }
 
@@ -69,6 +86,7 @@ public struct EulerMaruyama: Sendable {
     guard paths >= 1 else { throw NSDEError.invalidArgument("number of paths must be ≥ 1, got \(paths)") }
     var o = options
     o.pathsPerPoint = 1
+    o.affineControl = nil
     return try run(model, data: nil, paths: paths, noise: noise, options: o)
   }
 
@@ -103,7 +121,10 @@ public struct EulerMaruyama: Sendable {
     let unitParts = Threading.partition(units, into: Swift.max(1, options.chunks))
     let final = Matrix<Scalar>(rows: paths, cols: d)
     let recorded = options.recordSteps.map { _ in Matrix<Scalar>(rows: paths, cols: d) }
-    var kl = [Double](repeating: 0, count: data?.rows ?? 0)
+    // The KL accumulates per control row: per data point for mean-field
+    // control, per path when the control reads the state.
+    let perPath = data != nil && (options.affineControl != nil || model.configuration.posteriorControl == .feedback)
+    var kl = [Double](repeating: 0, count: data == nil ? 0 : perPath ? paths : data!.rows)
     var logW = [Double](repeating: 0, count: data == nil ? 0 : paths)
     func key(_ part: Range<Int>) -> WorkspaceCache.Key {
       WorkspaceCache.Key(
@@ -126,8 +147,9 @@ public struct EulerMaruyama: Sendable {
           try workspaces[c].simulate(
             model: model, data: data?.rows(part), pathRange: pathRange, pathsPerPoint: k, noise: noise,
             grid: options.grid, recordSteps: options.recordSteps, recorded: recorded, final: final,
-            kl: data == nil ? nil : klp.baseAddress! + part.lowerBound,
-            logWeights: data == nil ? nil : lwp.baseAddress! + pathRange.lowerBound)
+            kl: data == nil ? nil : klp.baseAddress! + (perPath ? pathRange.lowerBound : part.lowerBound),
+            logWeights: data == nil ? nil : lwp.baseAddress! + pathRange.lowerBound, affine: options.affineControl,
+            firstPoint: part.lowerBound)
         }
       }
     }
@@ -154,7 +176,11 @@ public struct EulerMaruyama: Sendable {
       }
     }
     if firstStep != Int.max { throw NSDEError.divergence(step: firstStep, time: time, affectedPaths: affected) }
-    return Result(finalStates: final, recorded: recorded, klPerPoint: kl, logWeights: logW)
+    let klPerPath = perPath ? kl : (0..<(data == nil ? 0 : paths)).map { kl[$0 / k] }
+    let klPerPoint =
+      perPath ? (0..<(kl.count / k)).map { q in (0..<k).map { kl[q * k + $0] }.reduce(0, +) / Double(k) } : kl
+    return Result(
+      finalStates: final, recorded: recorded, klPerPoint: klPerPoint, klPerPath: klPerPath, logWeights: logW)
   }
 }
 
@@ -179,6 +205,11 @@ final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
   let statesTape: Matrix<Scalar>
   /// `N·paths × m`: `ΔW̃_i` at rows `i·paths ..< (i+1)·paths`.
   let incrementsTape: Matrix<Scalar>
+  /// Feedback control only: the control network's input `[x, y]` per path,
+  /// `(tapeSteps or 1)·paths × (d + D)` (kept per step for the VJPs).
+  let controlInputs: Matrix<Scalar>
+  /// True if the control reads the state (one control row per path).
+  let feedback: Bool
 
   init(model: NeuralSDEModel<Scalar>, points: Int, paths: Int, tapeSteps: Int = 0) {
     self.paths = paths
@@ -188,10 +219,12 @@ final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
     driftWS = model.drift.makeWorkspace(rows: paths, slots: slots)
     let additive = model.configuration.noise == .additive
     diffusionWS = model.diffusion.makeWorkspace(rows: additive ? 1 : paths, slots: slots)
-    posteriorWS = model.posteriorDrift.makeWorkspace(rows: Swift.max(points, 1), slots: slots)
+    feedback = model.configuration.posteriorControl == .feedback && points > 0
+    posteriorWS = model.posteriorDrift.makeWorkspace(rows: feedback ? paths : Swift.max(points, 1), slots: slots)
     let d = model.latentDimension
     let m = model.noiseDimension
     let taped = tapeSteps > 0
+    controlInputs = Matrix(rows: feedback ? slots * paths : 0, cols: model.configuration.posteriorInputs)
     stateA = Matrix(rows: taped ? 0 : paths, cols: d)
     stateB = Matrix(rows: taped ? 0 : paths, cols: d)
     increments = Matrix(rows: taped ? 0 : paths, cols: m)
@@ -202,6 +235,7 @@ final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
   /// Bytes held by this workspace.
   var bytes: Int {
     var elements = stateA.count + stateB.count + increments.count + statesTape.count + incrementsTape.count
+    elements += controlInputs.count
     for ws in [driftWS, diffusionWS, posteriorWS] {
       elements += ws.activations.map(\.count).reduce(0, +) + ws.derivatives.map(\.count).reduce(0, +)
       elements += ws.scratchA.count + ws.scratchB.count + ws.ones.count
@@ -213,6 +247,36 @@ final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
   func state(_ i: Int) -> UnsafeMutablePointer<Scalar> { statesTape.base + i * paths * statesTape.cols }
   /// `ΔW̃_i` on the tape.
   func increment(_ i: Int) -> UnsafeMutablePointer<Scalar> { incrementsTape.base + i * paths * incrementsTape.cols }
+
+  /// Rows of the control (and of its KL accumulator): paths with feedback, else data points.
+  var controlRows: Int { feedback ? paths : points }
+  /// Paths sharing one control row: 1 with feedback, else K.
+  func pathsPerControlRow(_ k: Int) -> Int { feedback ? 1 : k }
+  /// The KL term of every path from the per-control-row accumulator.
+  func klPerPath(_ kl: [Double], pathsPerPoint k: Int) -> [Double] {
+    feedback ? kl : (0..<paths).map { kl[$0 / k] }
+  }
+
+  /// The feedback control's input `[x, y]` of step i (`paths × (d + D)`).
+  func controlInput(_ i: Int) -> UnsafeMutablePointer<Scalar> {
+    controlInputs.base + (tapeSteps > 0 ? i : 0) * paths * controlInputs.cols
+  }
+
+  /// Writes `[x_r, y_{⌊r/K⌋}]` for every path r into the step's control input
+  /// and returns it as a view.
+  func fillControlInput(
+    step i: Int, x: UnsafePointer<Scalar>, d: Int, data: MatrixView<Scalar>, pathsPerPoint k: Int
+  ) -> MatrixView<Scalar> {
+    let cols = controlInputs.cols
+    let dataDim = data.cols
+    let base = controlInput(i)
+    for r in 0..<paths {
+      let row = base + r * cols
+      row.copyElements(from: x + r * d, count: d)
+      (row + d).copyElements(from: data.base + (r / k) * data.ld, count: dataDim)
+    }
+    return MatrixView(base: base, rows: paths, cols: cols)
+  }
 
   /// Selects the activation slot of step i in every network workspace.
   func selectStep(_ i: Int) {
@@ -247,7 +311,8 @@ final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
   func simulate<Noise: BrownianIncrements>(
     model: NeuralSDEModel<Scalar>, data: MatrixView<Scalar>?, pathRange: Range<Int>, pathsPerPoint k: Int,
     noise: Noise, grid: TimeGrid, recordSteps: [Int], recorded: [Matrix<Scalar>], final: Matrix<Scalar>?,
-    kl: UnsafeMutablePointer<Double>?, logWeights: UnsafeMutablePointer<Double>?
+    kl: UnsafeMutablePointer<Double>?, logWeights: UnsafeMutablePointer<Double>?,
+    affine: AffineFeedbackControl? = nil, firstPoint: Int = 0
   ) throws where Noise.Scalar == Scalar {
     let rows = pathRange.count
     let d = model.latentDimension
@@ -278,11 +343,25 @@ final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
       let h = Scalar(grid.stepSize(i))
       noise.fill(step: i, paths: pathRange, stepSize: grid.stepSize(i), into: dw, ld: m)
       if let data, let kl, let logWeights {
-        // Control b̃(y, t_i) for the chunk's data points, then ΔW̃ = ΔW + h·b̃.
-        model.posteriorDrift.forwardUnchecked(
-          theta + model.posteriorOffset, input: data, time: t, workspace: posteriorWS)
-        Scalar.applyControl(
-          points: data.rows, k: k, m: m, u: posteriorWS.output.base, dw: dw, h: h, kl: kl, logWeights: logWeights)
+        if let affine {
+          // u_i = K_i X_i + k_i per path, then ΔW̃ = ΔW + h·u (KL per path).
+          let u = affine.evaluate(
+            step: i, states: x, rows: rows, pathsPerPoint: k, firstPoint: firstPoint, as: Scalar.self)
+          Scalar.applyControl(points: rows, k: 1, m: m, u: u.base, dw: dw, h: h, kl: kl, logWeights: logWeights)
+        } else if feedback {
+          // u_i = b̃(X_i, y, t_i) per path (KL per path).
+          let input = fillControlInput(step: i, x: x, d: d, data: data, pathsPerPoint: k)
+          model.posteriorDrift.forwardUnchecked(
+            theta + model.posteriorOffset, input: input, time: t, workspace: posteriorWS)
+          Scalar.applyControl(
+            points: rows, k: 1, m: m, u: posteriorWS.output.base, dw: dw, h: h, kl: kl, logWeights: logWeights)
+        } else {
+          // u_i = b̃(y, t_i) for the chunk's data points (KL per point).
+          model.posteriorDrift.forwardUnchecked(
+            theta + model.posteriorOffset, input: data, time: t, workspace: posteriorWS)
+          Scalar.applyControl(
+            points: data.rows, k: k, m: m, u: posteriorWS.output.base, dw: dw, h: h, kl: kl, logWeights: logWeights)
+        }
       }
       let xView = MatrixView(base: x, rows: rows, cols: d)
       model.drift.forwardUnchecked(theta + model.driftOffset, input: xView, time: t, workspace: driftWS)

@@ -41,11 +41,26 @@ public enum InitialState: Sendable, Equatable, Codable {
   }
 }
 
-/// The architecture of a latent neural SDE (MODEL.md §2–3):
+/// What the posterior control `b̃` (the encoder) sees (docs/MODEL.md §3, §6).
+public enum PosteriorControl: String, Sendable, Equatable, Codable, CaseIterable, CustomStringConvertible {
+  /// The paper's mean-field control `b̃(y, t; β)`: deterministic given the data
+  /// point, so the posterior path law is the prior's shifted in mean only.
+  /// Network input columns `[y, t]` (D + 1).
+  case meanField = "mean-field"
+  /// The feedback (Markov) control `b̃(X_t, y, t; β)`: it also reads the current
+  /// state, which can represent the optimal control `u*(t, x)` and makes the
+  /// bound tight as N grows. Network input columns `[x, y, t]` (d + D + 1).
+  case feedback
+
+  public var description: String { rawValue }
+}
+
+/// The architecture of a latent neural SDE (docs/MODEL.md §2–3, §6):
 ///
-///     dX = [b(X,t;θ) + σ(X,t;θ)·b̃(y,t;β)] dt + σ(X,t;θ) dW,   X_0 = x_0,   y ~ p_θ(y | X_1)
+///     dX = [b(X,t;θ) + σ(X,t;θ)·b̃(·,t;β)] dt + σ(X,t;θ) dW,   X_0 = x_0,   y ~ p_θ(y | X_1)
 ///
-/// with latent dimension `d`, noise dimension `m`, data dimension `D`.
+/// with latent dimension `d`, noise dimension `m`, data dimension `D`; the
+/// control `b̃` reads `(y, t)` (mean-field) or `(X_t, y, t)` (feedback).
 public struct NeuralSDEConfiguration: Sendable, Equatable, Codable {
   public var latentDimension: Int
   public var dataDimension: Int
@@ -54,7 +69,10 @@ public struct NeuralSDEConfiguration: Sendable, Equatable, Codable {
   public var drift: MLPArchitecture
   /// Diffusion `σ`: see `NoiseType` for its input and output widths.
   public var diffusion: MLPArchitecture
-  /// Posterior drift (control) `b̃`: `[y, t]` (D + 1) → m.
+  /// What the posterior control reads; decides `posteriorDrift.inputs`.
+  public var posteriorControl: PosteriorControl
+  /// Posterior drift (control) `b̃`: `[y, t]` (D + 1) → m for mean-field
+  /// control, `[x, y, t]` (d + D + 1) → m for feedback control.
   public var posteriorDrift: MLPArchitecture
   /// Decoder: x (d) → D (Gaussian mean or Bernoulli logits).
   public var decoder: MLPArchitecture
@@ -64,17 +82,44 @@ public struct NeuralSDEConfiguration: Sendable, Equatable, Codable {
   public init(
     latentDimension: Int, dataDimension: Int, noise: NoiseType, drift: MLPArchitecture,
     diffusion: MLPArchitecture, posteriorDrift: MLPArchitecture, decoder: MLPArchitecture,
-    likelihood: Likelihood, initialState: InitialState
+    likelihood: Likelihood, initialState: InitialState, posteriorControl: PosteriorControl = .meanField
   ) {
     self.latentDimension = latentDimension
     self.dataDimension = dataDimension
     self.noise = noise
     self.drift = drift
     self.diffusion = diffusion
+    self.posteriorControl = posteriorControl
     self.posteriorDrift = posteriorDrift
     self.decoder = decoder
     self.likelihood = likelihood
     self.initialState = initialState
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case latentDimension, dataDimension, noise, drift, diffusion, posteriorControl, posteriorDrift, decoder
+    case likelihood, initialState
+  }
+
+  /// Decodes a configuration; files written before feedback control existed
+  /// have no `posteriorControl` and decode as mean-field.
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    latentDimension = try c.decode(Int.self, forKey: .latentDimension)
+    dataDimension = try c.decode(Int.self, forKey: .dataDimension)
+    noise = try c.decode(NoiseType.self, forKey: .noise)
+    drift = try c.decode(MLPArchitecture.self, forKey: .drift)
+    diffusion = try c.decode(MLPArchitecture.self, forKey: .diffusion)
+    posteriorControl = try c.decodeIfPresent(PosteriorControl.self, forKey: .posteriorControl) ?? .meanField
+    posteriorDrift = try c.decode(MLPArchitecture.self, forKey: .posteriorDrift)
+    self.decoder = try c.decode(MLPArchitecture.self, forKey: .decoder)
+    likelihood = try c.decode(Likelihood.self, forKey: .likelihood)
+    initialState = try c.decode(InitialState.self, forKey: .initialState)
+  }
+
+  /// Input columns of the posterior control network (without time): D, or d + D with feedback.
+  public var posteriorInputs: Int {
+    posteriorControl == .feedback ? latentDimension + dataDimension : dataDimension
   }
 
   /// Noise dimension `m`.
@@ -88,10 +133,12 @@ public struct NeuralSDEConfiguration: Sendable, Equatable, Codable {
   /// The reference problem of BENCHMARK.md: tanh MLPs of width `hidden`,
   /// drift `[x,t] → H → H → d`, diagonal diffusion `[x,t] → H → d` with
   /// softplus, posterior drift `[y,t] → H → H → d`, linear decoder `d → D`,
-  /// Gaussian likelihood with std 0.1, `x_0 = 0`.
+  /// Gaussian likelihood with std 0.1, `x_0 = 0`. With `posterior: .feedback`
+  /// the posterior drift reads `[x, y, t]` instead (not the reference problem,
+  /// which stays mean-field so that benchmarks remain comparable).
   public static func reference(
     latentDimension d: Int = 16, dataDimension dataDim: Int = 2, hidden h: Int = 64,
-    noise: NoiseType = .diagonal, activation: Activation = .tanh
+    noise: NoiseType = .diagonal, activation: Activation = .tanh, posterior: PosteriorControl = .meanField
   ) -> NeuralSDEConfiguration {
     let m: Int
     let diffusion: MLPArchitecture
@@ -114,9 +161,11 @@ public struct NeuralSDEConfiguration: Sendable, Equatable, Codable {
       drift: MLPArchitecture(inputs: d, timeInput: true, widths: [h, h, d], hiddenActivation: activation),
       diffusion: diffusion,
       posteriorDrift: MLPArchitecture(
-        inputs: dataDim, timeInput: true, widths: [h, h, m], hiddenActivation: activation),
+        inputs: posterior == .feedback ? d + dataDim : dataDim, timeInput: true, widths: [h, h, m],
+        hiddenActivation: activation),
       decoder: MLPArchitecture(inputs: d, timeInput: false, widths: [dataDim]),
-      likelihood: .gaussian(std: 0.1), initialState: .fixed([Double](repeating: 0, count: d)))
+      likelihood: .gaussian(std: 0.1), initialState: .fixed([Double](repeating: 0, count: d)),
+      posteriorControl: posterior)
   }
 
   /// Checks that the networks' widths fit together; names the first mismatch.
@@ -149,7 +198,8 @@ public struct NeuralSDEConfiguration: Sendable, Equatable, Codable {
     case .additive: try expect("additive diffusion", diffusion, inputs: 0, time: true, outputs: d)
     case .general(let mm): try expect("general diffusion", diffusion, inputs: d, time: true, outputs: d * mm)
     }
-    try expect("posterior drift", posteriorDrift, inputs: dataDimension, time: true, outputs: m)
+    try expect(
+      "\(posteriorControl) posterior drift", posteriorDrift, inputs: posteriorInputs, time: true, outputs: m)
     try expect("decoder", decoder, inputs: d, time: nil, outputs: dataDimension)
     guard initialState.value.count == d else {
       throw NSDEError.shapeMismatch("x_0 has \(initialState.value.count) values but the latent dimension is \(d)")

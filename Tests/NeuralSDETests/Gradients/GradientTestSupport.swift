@@ -13,9 +13,10 @@ struct GradientFixture {
 
   init(
     noise type: NoiseType, likelihood: Likelihood = .gaussianLearnedStd(initialStd: 0.7), steps: Int = 6,
-    seed: UInt64 = 1
+    seed: UInt64 = 1, posterior: PosteriorControl = .meanField
   ) throws {
-    var config = NeuralSDEConfiguration.reference(latentDimension: 3, dataDimension: 2, hidden: 5, noise: type)
+    var config = NeuralSDEConfiguration.reference(
+      latentDimension: 3, dataDimension: 2, hidden: 5, noise: type, posterior: posterior)
     config.initialState = .learned([0.2, -0.1, 0.3])
     config.likelihood = likelihood
     model = try NeuralSDEModel<Double>(config, seed: seed)
