@@ -217,4 +217,128 @@ public struct LinearGaussianOracle {
     let (mean, cov) = try continuousMoments()
     return continuousKL + (try expectedReconstruction(y: y, mean: mean, cov: cov))
   }
+
+  // MARK: - Optimal feedback control (docs/MODEL.md §6)
+
+  /// The optimal feedback control of the continuous model for observation `y`,
+  /// `u*(t, x) = K(t) x + k(t)` with
+  ///
+  ///     K(t) = −Σᵀ Φᵀ Cᵀ S⁻¹ C Φ,   k(t) = Σᵀ Φᵀ Cᵀ S⁻¹ (y − e − C μ(t)),
+  ///     Φ = e^{A(1−t)},  μ(t) = ∫_t^1 e^{A(1−s)} (c0 + c1 s) ds,  S = C Q(t) Cᵀ + s² I,
+  ///     Q(t) = ∫_t^1 e^{A(1−s)} ΣΣᵀ e^{Aᵀ(1−s)} ds   (matrix exponentials, Van Loan).
+  public func optimalFeedback(y: [Double], t: Double) throws -> (gain: Matrix<Double>, offset: [Double]) {
+    let tau = 1 - t
+    // Φ and μ: exp(τ [[A, c1, c0], [0, 0, 1], [0, 0, 0]]) applied to [·; t; 1].
+    let n = d + 2
+    let aug = Matrix<Double>(rows: n, cols: n)
+    for r in 0..<d {
+      for c in 0..<d { aug[r, c] = a[r, c] * tau }
+      aug[r, d] = c1[r] * tau
+      aug[r, d + 1] = c0[r] * tau
+    }
+    aug[d, d + 1] = tau
+    let e = try LAPACK.exponential(aug)
+    let phi = Matrix<Double>(rows: d, cols: d) { r, c in e[r, c] }
+    let mu = (0..<d).map { r in e[r, d] * t + e[r, d + 1] }
+    // Q (Van Loan): exp(τ [[−A, ΣΣᵀ], [0, Aᵀ]]) = [[·, F12], [0, F22]], Q = F22ᵀ F12.
+    let ssT = try BLAS.matmul(sigma, sigma, transposeB: true)
+    let vl = Matrix<Double>(rows: 2 * d, cols: 2 * d)
+    for r in 0..<d {
+      for c in 0..<d {
+        vl[r, c] = -a[r, c] * tau
+        vl[r, d + c] = ssT[r, c] * tau
+        vl[d + r, d + c] = a[c, r] * tau
+      }
+    }
+    let ev = try LAPACK.exponential(vl)
+    let f12 = Matrix<Double>(rows: d, cols: d) { r, c in ev[r, d + c] }
+    let f22 = Matrix<Double>(rows: d, cols: d) { r, c in ev[d + r, d + c] }
+    let q = try BLAS.matmul(f22, transposeA: true, f12)
+    let sMat = try BLAS.matmul(try BLAS.matmul(decoder, q), decoder, transposeB: true)
+    for i in 0..<dataDim { sMat[i, i] += std * std }
+    // G = Σᵀ Φᵀ Cᵀ (m × D); K = −G S⁻¹ C Φ, k = G S⁻¹ r.
+    let cPhi = try BLAS.matmul(decoder, phi)  // D × d
+    let g = try BLAS.matmul(sigma, transposeA: true, try BLAS.matmul(phi, transposeA: true, decoder, transposeB: true))
+    let resid = Matrix<Double>(rows: dataDim, cols: 1) { i, _ in
+      var v = y[i] - decoderBias[i]
+      for j in 0..<d { v -= decoder[i, j] * mu[j] }
+      return v
+    }
+    let sInvR = try LAPACK.choleskySolve(sMat, resid)
+    let sInvCPhi = try LAPACK.choleskySolve(sMat, cPhi)
+    let gain = try BLAS.matmul(g, sInvCPhi)
+    for i in 0..<gain.count { gain.base[i] = -gain.base[i] }
+    let offset = try BLAS.matmul(g, sInvR)
+    return (gain, (0..<m).map { offset[$0, 0] })
+  }
+
+  /// The optimal feedback control evaluated at the left end-points of N uniform steps.
+  public func optimalFeedbackControl(y: [Double], steps n: Int) throws -> AffineFeedbackControl {
+    var gains: [Matrix<Double>] = []
+    var offsets: [Matrix<Double>] = []
+    for i in 0..<n {
+      let (gain, offset) = try optimalFeedback(y: y, t: Double(i) / Double(n))
+      gains.append(gain)
+      offsets.append(try Matrix(rows: 1, cols: m, elements: offset))
+    }
+    return AffineFeedbackControl(gains: gains, offsets: offsets)
+  }
+
+  /// Exact discrete free energy `F^N(u)` of the N-step chain under an affine
+  /// feedback control (this oracle's own control `u0 + u1 t` is ignored):
+  ///
+  ///     F_i = I + hA + hΣK_i,  m_{i+1} = F_i m_i + h(c0 + c1 t_i) + hΣk_i,  P_{i+1} = F_i P_i F_iᵀ + hΣΣᵀ,
+  ///     F^N = ½ h Σ_i (‖K_i m_i + k_i‖² + tr(K_i P_i K_iᵀ)) + E[−log N(y; C X_N + e, s² I)].
+  public func discreteFreeEnergy(y: [Double], control: AffineFeedbackControl) throws -> Double {
+    let n = control.gains.count
+    let h = 1.0 / Double(n)
+    var mean = x0
+    var cov = Matrix<Double>(rows: d, cols: d)
+    let ssT = try BLAS.matmul(sigma, sigma, transposeB: true)
+    var kl = 0.0
+    for i in 0..<n {
+      let t = Double(i) * h
+      let gain = control.gains[i]
+      let k = (0..<m).map { control.offsets[i][0, $0] }
+      // u mean and E‖u‖².
+      var uMean = [Double](repeating: 0, count: m)
+      for l in 0..<m {
+        var v = k[l]
+        for j in 0..<d { v += gain[l, j] * mean[j] }
+        uMean[l] = v
+      }
+      let kpk = try BLAS.matmul(try BLAS.matmul(gain, cov), gain, transposeB: true)
+      var trace = 0.0
+      for l in 0..<m { trace += kpk[l, l] }
+      kl += 0.5 * h * (uMean.map { $0 * $0 }.reduce(0, +) + trace)
+      let sk = try BLAS.matmul(sigma, gain)  // d × d
+      let f = Matrix<Double>(rows: d, cols: d) { r, c in (r == c ? 1 : 0) + h * a[r, c] + h * sk[r, c] }
+      var next = [Double](repeating: 0, count: d)
+      for r in 0..<d {
+        var v = h * (c0[r] + c1[r] * t)
+        for c in 0..<d { v += f[r, c] * mean[c] }
+        for l in 0..<m { v += h * sigma[r, l] * k[l] }
+        next[r] = v
+      }
+      mean = next
+      let fcf = try BLAS.matmul(try BLAS.matmul(f, cov), f, transposeB: true)
+      cov = Matrix(rows: d, cols: d) { r, c in fcf[r, c] + h * ssT[r, c] }
+    }
+    return kl + (try expectedReconstruction(y: y, mean: mean, cov: cov))
+  }
+
+  /// The gap `½[tr M − log det(I + M)]`, `M = C P_N Cᵀ / s²` (`P_N` the prior
+  /// covariance of `X_N`), of the best deterministic (mean-field) control of the
+  /// N-step chain: the same for every y.
+  public func bestMeanFieldGap(steps n: Int) throws -> Double {
+    let (_, cov) = try prior.discreteMoments(steps: n)
+    let mMat = try BLAS.matmul(try BLAS.matmul(decoder, cov), decoder, transposeB: true)
+    var trace = 0.0
+    for i in 0..<dataDim {
+      for j in 0..<dataDim { mMat[i, j] /= std * std }
+      trace += mMat[i, i]
+    }
+    for i in 0..<dataDim { mMat[i, i] += 1 }
+    return 0.5 * (trace - (try LAPACK.logDeterminantSPD(mMat)))
+  }
 }

@@ -1,0 +1,102 @@
+import Foundation
+import XCTest
+import _NSDETestSupport
+
+/// The optimal feedback control of the linear-Gaussian model (docs/MODEL.md §6)
+/// applied at the left end-points: its controlled Euler–Maruyama chain stays
+/// Gaussian, so its discrete free energy has a closed form.
+final class OptimalFeedbackTests: XCTestCase {
+  let y: [Double] = [0.8, -0.4]
+
+  func oracle(general: Bool) throws -> LinearGaussianOracle {
+    let m = general ? 3 : 2
+    let sigma =
+      general
+      ? try Matrix<Double>(rows: 2, cols: 3, elements: [0.6, 0.2, -0.1, 0.1, 0.5, 0.3])
+      : try Matrix<Double>(rows: 2, cols: 2, elements: [0.6, 0, 0, 0.45])
+    return LinearGaussianOracle(
+      a: try Matrix(rows: 2, cols: 2, elements: [-0.5, 0.3, -0.2, -0.8]), c0: [0.1, -0.1], c1: [0.2, 0],
+      sigma: sigma, x0: [0.3, -0.2], decoder: try Matrix(rows: 2, cols: 2, elements: [1, 0.5, -0.3, 1]),
+      decoderBias: [0.05, 0], std: 0.3, u0: [Double](repeating: 0, count: m), u1: [Double](repeating: 0, count: m))
+  }
+
+  /// The affine closed form reproduces the deterministic-control closed form
+  /// when the gains are zero (two independent derivations of the same number).
+  func testAffineClosedFormReducesToDeterministic() throws {
+    var o = try oracle(general: true)
+    o.u0 = [0.5, -0.3, 0.1]
+    o.u1 = [0.2, 0.4, -0.1]
+    for n in [1, 7, 30] {
+      let control = AffineFeedbackControl(
+        gains: (0..<n).map { _ in Matrix(rows: 3, cols: 2) },
+        offsets: try (0..<n).map { i in
+          let t = Double(i) / Double(n)
+          return try Matrix(rows: 1, cols: 3, elements: (0..<3).map { o.u0[$0] + o.u1[$0] * t })
+        })
+      XCTAssertEqual(
+        try o.discreteFreeEnergy(y: y, control: control), try o.discreteFreeEnergy(y: y, steps: n), accuracy: 1e-12)
+    }
+  }
+
+  /// Monte Carlo F̂ under the optimal affine feedback control equals the closed
+  /// form within 4 standard errors (general m = 3 ≠ d and additive noise).
+  func testMonteCarloMatchesClosedForm() throws {
+    for general in [true, false] {
+      let o = try oracle(general: general)
+      let model = try o.model(general: general)
+      for n in [5, 20] {
+        let control = try o.optimalFeedbackControl(y: y, steps: n)
+        let est = try model.variationalEstimates(
+          data: Matrix(rows: 1, cols: 2) { _, c in self.y[c] },
+          noise: PhiloxBrownianIncrements(seed: UInt64(11 + n), dimension: o.m), grid: TimeGrid(uniformSteps: n),
+          pathsPerPoint: 20000, affineControl: control)
+        let exact = try o.discreteFreeEnergy(y: y, control: control)
+        XCTAssertLessThan(
+          abs(est.freeEnergy.mean - exact), 4 * est.freeEnergy.standardError,
+          "general \(general), N \(n): MC \(est.freeEnergy.mean) ± \(est.freeEnergy.standardError) vs \(exact)")
+        XCTAssertGreaterThan(est.freeEnergy.standardError, 0)
+      }
+    }
+  }
+
+  /// `F^N(u*) − (−log p^N(y))` is positive, shrinks like 1/N, and is far below
+  /// the best mean-field gap at every N.
+  func testGapShrinksLikeOneOverN() throws {
+    for general in [true, false] {
+      let o = try oracle(general: general)
+      let ns = [10, 20, 40, 80, 160]
+      var gaps: [Double] = []
+      for n in ns {
+        let f = try o.discreteFreeEnergy(y: y, control: try o.optimalFeedbackControl(y: y, steps: n))
+        let nll = try o.discreteNegativeLogLikelihood(y: y, steps: n)
+        let meanField = try o.bestMeanFieldGap(steps: n)
+        XCTAssertGreaterThan(f - nll, 0, "N \(n)")
+        XCTAssertLessThan(f - nll, 0.2 * meanField, "N \(n): feedback gap \(f - nll), mean-field \(meanField)")
+        gaps.append(f - nll)
+      }
+      let slope = logLogSlope(ns.map(Double.init), gaps)
+      print(
+        "optimal feedback gaps (general \(general)): \(gaps), slope \(slope), mean-field gap \(try o.bestMeanFieldGap(steps: 160))"
+      )
+      XCTAssertEqual(slope, -1, accuracy: 0.15, "general \(general): gaps \(gaps)")
+    }
+  }
+
+  /// The best mean-field gap is what minimising over deterministic controls
+  /// leaves: a brute-force minimisation over constant controls cannot beat it.
+  func testBestMeanFieldGapIsALowerLimitForDeterministicControls() throws {
+    var o = try oracle(general: false)
+    let n = 10
+    let nll = try o.discreteNegativeLogLikelihood(y: y, steps: n)
+    let gap = try o.bestMeanFieldGap(steps: n)
+    var best = Double.infinity
+    for a in stride(from: -3.0, through: 3.0, by: 0.25) {
+      for b in stride(from: -3.0, through: 3.0, by: 0.25) {
+        o.u0 = [a, b]
+        best = min(best, try o.discreteFreeEnergy(y: y, steps: n) - nll)
+      }
+    }
+    XCTAssertGreaterThanOrEqual(best, gap - 1e-12)
+    XCTAssertLessThan(best, gap + 0.2, "a grid of constant controls comes close to the optimum")
+  }
+}
