@@ -2,23 +2,36 @@ import Foundation
 
 /// How to train.
 public struct TrainingConfiguration: Sendable, Codable {
+  /// Total number of optimiser steps (a resumed run continues up to this total).
   public var steps: Int
-  /// Data points per minibatch `B`.
+  /// Data points per minibatch `B` (capped at the training-set size).
   public var batchSize: Int
   /// Paths per data point `K`.
   public var pathsPerPoint: Int
+  /// The solver's time grid (N steps).
   public var grid: TimeGrid
   public var objective: TrainingObjective
+  /// Adam's base learning rate (multiplied by the schedule).
   public var learningRate: Double
+  /// Decoupled (AdamW) weight decay per step, relative to the learning rate.
   public var weightDecay: Double
+  /// Global gradient-norm clipping threshold (nil: no clipping).
   public var gradientClipNorm: Double?
-  public var schedule: LearningRateSchedule
-  /// Seeds minibatches and noise (fresh, reproducible noise every step).
+  /// The learning-rate schedule; nil: cosine decay over `steps` to 0.1× with a
+  /// linear warm-up of `min(50, steps/10)` steps, derived from `steps` when used.
+  public var schedule: LearningRateSchedule?
+  /// Seeds minibatches (one permutation per epoch) and noise (fresh,
+  /// reproducible noise every step).
   public var seed: UInt64
   /// Evaluate on held-out data every this many steps (0: only at the end).
   public var evaluationInterval: Int
   /// Paths per held-out point for evaluation.
   public var evaluationPathsPerPoint: Int
+
+  /// The schedule in force: `schedule`, or the default derived from `steps`.
+  public var effectiveSchedule: LearningRateSchedule {
+    schedule ?? .cosine(totalSteps: steps, warmupSteps: Swift.min(50, steps / 10), minimumFactor: 0.1)
+  }
 
   public init(
     steps: Int = 1000, batchSize: Int = 256, pathsPerPoint: Int = 4, grid: TimeGrid? = nil,
@@ -34,7 +47,7 @@ public struct TrainingConfiguration: Sendable, Codable {
     self.learningRate = learningRate
     self.weightDecay = weightDecay
     self.gradientClipNorm = gradientClipNorm
-    self.schedule = schedule ?? .cosine(totalSteps: steps, warmupSteps: Swift.min(50, steps / 10), minimumFactor: 0.1)
+    self.schedule = schedule
     self.seed = seed
     self.evaluationInterval = evaluationInterval
     self.evaluationPathsPerPoint = evaluationPathsPerPoint
@@ -86,6 +99,10 @@ public final class Trainer<Scalar: BLASScalar> {
   public var estimator: any GradientEstimator
   /// Steps done so far (restored from checkpoints).
   public var step = 0
+  private var stopRequested = false
+
+  /// Ends a running `train` after the current step (call it from the progress callback).
+  public func stop() { stopRequested = true }
 
   public init(
     model: NeuralSDEModel<Scalar>, configuration: TrainingConfiguration,
@@ -97,7 +114,7 @@ public final class Trainer<Scalar: BLASScalar> {
     self.estimator = estimator
     optimizer = Adam(
       learningRate: configuration.learningRate, weightDecay: configuration.weightDecay,
-      schedule: configuration.schedule, gradientClipNorm: configuration.gradientClipNorm)
+      schedule: configuration.effectiveSchedule, gradientClipNorm: configuration.gradientClipNorm)
   }
 
   /// The held-out estimates with fixed noise (common random numbers across evaluations).
@@ -107,33 +124,52 @@ public final class Trainer<Scalar: BLASScalar> {
       grid: configuration.grid, pathsPerPoint: configuration.evaluationPathsPerPoint)
   }
 
-  /// Runs the remaining steps.
+  /// Runs the remaining steps (from `step` up to `configuration.steps`).
+  ///
+  /// Step s (1-based) uses batch `s − 1` of a `MinibatchSampler` over the
+  /// training rows and fresh Philox noise seeded from `(seed, s)`, so a resumed
+  /// run draws the same batches and noise as an uninterrupted one.
   /// - Parameters:
-  ///   - data: training data, `count × D`.
-  ///   - heldOut: evaluation data (optional).
-  ///   - progress: called after every step.
-  /// - Throws: errors naming the step if the loss or gradient becomes non-finite or the solve diverges.
+  ///   - data: training data, `count × D`, finite.
+  ///   - heldOut: evaluation data (optional), finite.
+  ///   - progress: called after every step; call `stop()` from it to end the
+  ///     run after that step (the history then ends there).
+  /// - Throws: errors naming the file-free position (row, column) of bad data
+  ///   before any step runs; errors naming the step if the loss or gradient
+  ///   becomes non-finite or the solve diverges.
   public func train(
     data: Matrix<Scalar>, heldOut: Matrix<Scalar>? = nil, progress: ((TrainingProgress) -> Void)? = nil
   ) throws -> TrainingHistory {
-    guard data.rows >= 1 else { throw NSDEError.invalidArgument("the training data set is empty") }
-    guard data.cols == model.dataDimension else {
-      throw NSDEError.shapeMismatch(
-        "training data is \(data.shapeDescription) but the model's data dimension is \(model.dataDimension)")
+    for (name, set) in [("training data", data), ("held-out data", heldOut)] {
+      guard let set else { continue }
+      guard set.rows >= 1 else { throw NSDEError.invalidArgument("the \(name) set is empty") }
+      guard set.cols == model.dataDimension else {
+        throw NSDEError.shapeMismatch(
+          "\(name) is \(set.shapeDescription) but the model's data dimension is \(model.dataDimension)")
+      }
+      if let (r, c) = DataFile.firstNonFinite(set) {
+        throw NSDEError.nonFinite("\(name) row \(r), column \(c) is \(set[r, c])")
+      }
     }
     var history = TrainingHistory()
-    let start = monotonicSeconds()
-    let b = configuration.batchSize
-    let batch = Matrix<Scalar>(rows: b, cols: data.cols)
+    let clock = ContinuousClock()
+    let start = clock.now
+    func seconds() -> Double {
+      let d = clock.now - start
+      return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+    var sampler = try MinibatchSampler(count: data.rows, batchSize: configuration.batchSize, seed: configuration.seed)
     let first = step
+    stopRequested = false
     while step < configuration.steps {
       step += 1
-      var rng = SplitMix64(seed: configuration.seed &+ UInt64(step) &* 0x9E37_79B9_7F4A_7C15)
-      for r in 0..<b {
-        let src = Int(rng.next() % UInt64(data.rows))
-        for c in 0..<data.cols { batch[r, c] = data[src, c] }
+      let rows = sampler.rows(ofBatch: step - 1)
+      let batch = Matrix<Scalar>(rows: rows.count, cols: data.cols)
+      for (r, src) in rows.enumerated() {
+        (batch.base + r * data.cols).copyElements(from: data.base + src * data.cols, count: data.cols)
       }
-      let noise = PhiloxBrownianIncrements<Scalar>(seed: rng.next(), dimension: model.noiseDimension)
+      let noise = PhiloxBrownianIncrements<Scalar>(
+        seed: MinibatchSampler.mix(configuration.seed, UInt64(step), 0x0015_E5EE), dimension: model.noiseDimension)
       let result: GradientResult
       do {
         result = try estimator.gradient(
@@ -152,15 +188,16 @@ public final class Trainer<Scalar: BLASScalar> {
         evaluation = try evaluate(heldOut)
         history.evaluations.append((step, evaluation!))
       }
-      let elapsed = monotonicSeconds() - start
+      let elapsed = seconds()
       let rate = Double(step - first) / Swift.max(elapsed, 1e-9)
       progress?(
         TrainingProgress(
           step: step, totalSteps: configuration.steps, loss: result.loss, gradientNorm: optimizer.lastGradientNorm,
           stepsPerSecond: rate, secondsRemaining: Double(configuration.steps - step) / Swift.max(rate, 1e-9),
           evaluation: evaluation))
+      if stopRequested { break }
     }
-    history.seconds = monotonicSeconds() - start
+    history.seconds = seconds()
     return history
   }
 }
