@@ -2,10 +2,10 @@ import Foundation
 
 /// The objective a gradient is taken of, averaged over the batch of B data points.
 public enum TrainingObjective: String, Sendable, Codable, CaseIterable {
-  /// The free energy `F̂` (MODEL.md §3): `mean_b[½ Σ_i h‖b̃(y_b,t_i)‖²] + mean_paths[−log p(y | X_N)]`.
-  case freeEnergy
+  /// The free energy `F̂` (docs/MODEL.md §3): `mean_paths[½ Σ_i h‖u_i‖² − log p(y | X_N)]`.
+  case freeEnergy = "free-energy"
   /// The importance-weighted estimate `mean_b[−log (1/K) Σ_k w_k p(y_b | X_N^k)]`.
-  case importanceWeighted
+  case importanceWeighted = "importance-weighted"
 }
 
 /// What a gradient estimator returns.

@@ -55,13 +55,49 @@ extension NeuralSDEModel {
 
 /// A training checkpoint in safetensors format: the model parameters (interchange
 /// names), the Adam moments (`optimizer.adam.m.<name>`, `optimizer.adam.v.<name>`),
-/// and metadata (`format`, `step`, `configuration` as JSON). Written atomically.
+/// and metadata (`format`, `step`, `configuration` as JSON, `dtype`, and the
+/// solver grid `grid` as JSON when given). Written atomically.
 public enum Checkpoint {
   public static let format = "neuralsde-checkpoint-1"
 
-  /// Writes a checkpoint of `model` (and `optimizer`, if given) to `path`, atomically.
+  /// What a checkpoint says about itself, read without building a model.
+  public struct Info: Sendable {
+    public var configuration: NeuralSDEConfiguration
+    /// `float32` or `float64`.
+    public var dtype: String
+    /// Training steps done.
+    public var step: Int
+    /// The solver grid the model was trained with (nil for files written without it).
+    public var grid: TimeGrid?
+  }
+
+  /// Reads a checkpoint's metadata.
+  /// - Throws: `file` naming the path if it is not a NeuralSDE checkpoint.
+  public static func info(_ path: String) throws -> Info {
+    let file = try SafetensorsFile.read(path)
+    guard let json = file.metadata["configuration"] else {
+      throw NSDEError.file(path: path, reason: "no model configuration in the metadata: not a NeuralSDE checkpoint")
+    }
+    let config: NeuralSDEConfiguration
+    do {
+      config = try JSONDecoder().decode(NeuralSDEConfiguration.self, from: Data(json.utf8))
+    } catch {
+      throw NSDEError.file(path: path, reason: "the model configuration in the metadata is invalid: \(error)")
+    }
+    let grid = try file.metadata["grid"].map { g -> TimeGrid in
+      do { return try JSONDecoder().decode(TimeGrid.self, from: Data(g.utf8)) } catch {
+        throw NSDEError.file(path: path, reason: "the solver grid in the metadata is invalid: \(error)")
+      }
+    }
+    return Info(
+      configuration: config, dtype: file.metadata["dtype"] ?? "float64",
+      step: Int(file.metadata["step"] ?? "0") ?? 0, grid: grid)
+  }
+
+  /// Writes a checkpoint of `model` (and `optimizer`, if given; and the solver
+  /// `grid` it is used with) to `path`, atomically.
   public static func write<Scalar: BLASScalar>(
-    model: NeuralSDEModel<Scalar>, optimizer: Adam<Scalar>?, step: Int, to path: String
+    model: NeuralSDEModel<Scalar>, optimizer: Adam<Scalar>?, step: Int, grid: TimeGrid? = nil, to path: String
   ) throws {
     var tensors = model.parameterTensors()
     if let adam = optimizer, adam.firstMoment.count == model.parameterCount {
@@ -81,6 +117,7 @@ public enum Checkpoint {
     let config = String(decoding: try JSONEncoder().encode(model.configuration), as: UTF8.self)
     var metadata = ["format": format, "step": String(step), "configuration": config, "dtype": Scalar.dtypeName]
     if let adam = optimizer { metadata["optimizer.step"] = String(adam.step) }
+    if let grid { metadata["grid"] = String(decoding: try JSONEncoder().encode(grid), as: UTF8.self) }
     try SafetensorsFile(tensors: tensors, metadata: metadata).write(to: path)
   }
 
@@ -94,7 +131,8 @@ public enum Checkpoint {
     if let json = file.metadata["configuration"] {
       let config = try JSONDecoder().decode(NeuralSDEConfiguration.self, from: Data(json.utf8))
       guard config == model.configuration else {
-        throw NSDEError.invalidArgument("\(path) was written for a different model configuration")
+        throw NSDEError.invalidArgument(
+          "\(path) was written for a different model configuration: \(differences(config, model.configuration))")
       }
     }
     var m: [Double] = []
@@ -113,5 +151,36 @@ public enum Checkpoint {
       try adam.restore(step: Int(file.metadata["optimizer.step"] ?? "0") ?? 0, firstMoment: m, secondMoment: v)
     }
     return Int(file.metadata["step"] ?? "0") ?? 0
+  }
+
+  /// The fields in which two configurations differ, as `name: file value ≠ model value`.
+  static func differences(_ a: NeuralSDEConfiguration, _ b: NeuralSDEConfiguration) -> String {
+    func fields(_ c: NeuralSDEConfiguration) -> [String: String] {
+      guard let data = try? JSONEncoder().encode(c),
+        let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+      else { return [:] }
+      return object.mapValues { value in
+        (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed]))
+          .map { String(decoding: $0, as: UTF8.self) } ?? "\(value)"
+      }
+    }
+    let fa = fields(a)
+    let fb = fields(b)
+    let keys = Set(fa.keys).union(fb.keys).sorted().filter { fa[$0] != fb[$0] }
+    return keys.map { "\($0): file \(fa[$0] ?? "–") ≠ model \(fb[$0] ?? "–")" }.joined(separator: "; ")
+  }
+}
+
+extension NeuralSDEModel {
+  /// Builds the model a checkpoint was written for and loads its parameters.
+  /// - Throws: `file` naming the path if it is not a NeuralSDE checkpoint,
+  ///   or its dtype is not `Scalar`'s; the reader's errors otherwise.
+  public convenience init(checkpoint path: String) throws {
+    let info = try Checkpoint.info(path)
+    guard info.dtype == Scalar.dtypeName else {
+      throw NSDEError.file(path: path, reason: "holds \(info.dtype) parameters, not \(Scalar.dtypeName)")
+    }
+    try self.init(info.configuration)
+    try Checkpoint.read(path, into: self)
   }
 }

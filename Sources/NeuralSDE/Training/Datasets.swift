@@ -52,25 +52,64 @@ public enum ToyDataset: String, CaseIterable, Sendable, Codable {
   }
 }
 
-/// The energy distance between two samples (rows are points):
-/// `2 E‖X − Y‖ − E‖X − X'‖ − E‖Y − Y'‖` (V-statistic; 0 iff the empirical laws coincide).
-public func energyDistance<T: BLASScalar>(_ a: Matrix<T>, _ b: Matrix<T>) throws -> Double {
-  guard a.cols == b.cols else {
-    throw NSDEError.shapeMismatch("samples are \(a.shapeDescription) and \(b.shapeDescription): dimensions differ")
-  }
-  func meanDistance(_ x: Matrix<T>, _ y: Matrix<T>) -> Double {
-    var s = 0.0
-    for i in 0..<x.rows {
-      for j in 0..<y.rows {
-        var d2 = 0.0
-        for c in 0..<x.cols {
-          let diff = Double(x[i, c]) - Double(y[j, c])
-          d2 += diff * diff
-        }
-        s += d2.squareRoot()
-      }
+extension ToyDataset {
+  /// `−log p(x)` of the dataset's own density for each row of `x` (`n × 2`),
+  /// in nats, or nil where the density has no closed form (pinwheel).
+  ///
+  /// - two moons: a uniform mixture over the two arcs of `N(c(θ), 0.2² I)`,
+  ///   `θ ~ U[0, π]`, integrated over θ with 2000 midpoints per arc;
+  /// - eight Gaussians: the 8-component mixture, exactly;
+  /// - checkerboard: `1/32` on the 8 dark squares (`log 32` inside, `+∞` outside).
+  public func negativeLogDensity<T: BLASScalar>(_ x: Matrix<T>) -> [Double]? {
+    let ln2pi = Double.log(2 * Double.pi)
+    func logMeanExp(_ a: [Double]) -> Double {
+      let amax = a.max()!
+      return amax + Double.log(a.map { Double.exp($0 - amax) }.reduce(0, +) / Double(a.count))
     }
-    return s / Double(x.rows * y.rows)
+    switch self {
+    case .twoMoons:
+      let n = 2000
+      let s2 = 0.2 * 0.2
+      var centres: [(Double, Double)] = []
+      for i in 0..<n {
+        let theta = Double.pi * (Double(i) + 0.5) / Double(n)
+        centres.append((2 * Double.cos(theta) - 1, 2 * Double.sin(theta) - 0.5))
+        centres.append((2 * (1 - Double.cos(theta)) - 1, 2 * (0.5 - Double.sin(theta)) - 0.5))
+      }
+      return (0..<x.rows).map { r in
+        let px = Double(x[r, 0])
+        let py = Double(x[r, 1])
+        let logs = centres.map { c in
+          -((px - c.0) * (px - c.0) + (py - c.1) * (py - c.1)) / (2 * s2) - ln2pi - Double.log(s2)
+        }
+        return -logMeanExp(logs)
+      }
+    case .eightGaussians:
+      let s2 = 0.25 / 2
+      let centres = (0..<8).map { k -> (Double, Double) in
+        let a = Double(k) * Double.pi / 4
+        return (4 * Double.cos(a) / 2.0.squareRoot(), 4 * Double.sin(a) / 2.0.squareRoot())
+      }
+      return (0..<x.rows).map { r in
+        let px = Double(x[r, 0])
+        let py = Double(x[r, 1])
+        return -logMeanExp(
+          centres.map { c in
+            -((px - c.0) * (px - c.0) + (py - c.1) * (py - c.1)) / (2 * s2) - ln2pi - Double.log(s2)
+          })
+      }
+    case .checkerboard:
+      return (0..<x.rows).map { r in
+        // Back to the sampler's units: x1 ∈ [−2, 2), x2 ∈ [−2, 2) on dark squares.
+        let x1 = Double(x[r, 0]) / 2
+        let x2 = Double(x[r, 1]) / 2
+        guard x1 >= -2, x1 < 2, x2 >= -2, x2 < 2 else { return .infinity }
+        let column = Int((x1 + 4).rounded(.down)) % 2
+        let row = Int((x2 + 4).rounded(.down)) % 2
+        return column == row ? Double.log(32) : .infinity
+      }
+    case .pinwheel:
+      return nil
+    }
   }
-  return 2 * meanDistance(a, b) - meanDistance(a, a) - meanDistance(b, b)
 }

@@ -1,58 +1,121 @@
 import Foundation
 
-/// A minimal SVG writer for the training report: a scatter plot of data vs
-/// samples and a line plot of the loss curve, side by side.
+/// A minimal SVG writer for the training report: a scatter plot of held-out
+/// data vs model samples, and the training loss with the held-out estimate,
+/// side by side, both with labelled axes.
 struct SVGReport {
   var data: [(Double, Double)]
   var samples: [(Double, Double)]
   var losses: [Double]
+  /// (step within this run, held-out importance-weighted −log p).
+  var heldOut: [(Int, Double)] = []
   var title: String
 
+  let w = 460.0
+  let h = 420.0
+  let pad = 55.0
+  let top = 40.0
+
   func render() -> String {
-    let w = 420.0
-    let h = 400.0
-    let pad = 40.0
     var out = """
-      <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(2 * w + 20))" height="\(Int(h + 40))" font-family="sans-serif" font-size="12">
+      <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(2 * w + 20))" height="\(Int(h + top + 10))" font-family="sans-serif" font-size="12">
       <rect width="100%" height="100%" fill="white"/>
-      <text x="10" y="18" font-size="14">\(escape(title))</text>
+      <text x="10" y="20" font-size="13">\(escape(title))</text>
 
       """
     // Scatter.
-    let all = data + samples
-    let xs = all.map(\.0)
-    let ys = all.map(\.1)
-    let (x0, x1) = bounds(xs)
-    let (y0, y1) = bounds(ys)
-    func sx(_ x: Double) -> Double { pad + (x - x0) / (x1 - x0) * (w - 2 * pad) }
-    func sy(_ y: Double) -> Double { 30 + h - pad - (y - y0) / (y1 - y0) * (h - 2 * pad) }
-    out +=
-      "<rect x=\"\(pad)\" y=\"\(30 + pad)\" width=\"\(w - 2 * pad)\" height=\"\(h - 2 * pad)\" fill=\"none\" stroke=\"#999\"/>\n"
-    for (x, y) in data {
-      out += "<circle cx=\"\(f(sx(x)))\" cy=\"\(f(sy(y)))\" r=\"1.6\" fill=\"#1f77b4\" fill-opacity=\"0.6\"/>\n"
+    let all = (data + samples).filter { $0.0.isFinite && $0.1.isFinite }
+    let xr = bounds(all.map(\.0))
+    let yr = bounds(all.map(\.1))
+    let frame = Frame(x: 0, top: top, w: w, h: h, pad: pad, xr: xr, yr: yr)
+    out += frame.axes(xLabel: "y₀", yLabel: "y₁")
+    for (x, y) in data where x.isFinite && y.isFinite {
+      out +=
+        "<circle cx=\"\(f(frame.sx(x)))\" cy=\"\(f(frame.sy(y)))\" r=\"1.6\" fill=\"#1f77b4\" fill-opacity=\"0.6\"/>\n"
     }
-    for (x, y) in samples {
-      out += "<circle cx=\"\(f(sx(x)))\" cy=\"\(f(sy(y)))\" r=\"1.6\" fill=\"#d62728\" fill-opacity=\"0.6\"/>\n"
+    for (x, y) in samples where x.isFinite && y.isFinite {
+      out +=
+        "<circle cx=\"\(f(frame.sx(x)))\" cy=\"\(f(frame.sy(y)))\" r=\"1.6\" fill=\"#d62728\" fill-opacity=\"0.6\"/>\n"
     }
     out +=
-      "<text x=\"\(pad)\" y=\"\(30 + pad - 8)\"><tspan fill=\"#1f77b4\">● data</tspan>  <tspan fill=\"#d62728\">● samples</tspan></text>\n"
-    // Loss curve.
-    let ox = w + 20
-    let finite = losses.filter(\.isFinite)
-    if finite.count >= 2 {
-      let (l0, l1) = bounds(finite)
-      func lx(_ i: Int) -> Double { ox + pad + Double(i) / Double(losses.count - 1) * (w - 2 * pad) }
-      func ly(_ v: Double) -> Double { 30 + h - pad - (v - l0) / (l1 - l0) * (h - 2 * pad) }
+      "<text x=\"\(pad)\" y=\"\(top + 14)\"><tspan fill=\"#1f77b4\">● held-out data</tspan>  <tspan fill=\"#d62728\">● model samples</tspan></text>\n"
+    // Loss curve and held-out estimate.
+    let finite = losses.filter(\.isFinite) + heldOut.map(\.1).filter(\.isFinite)
+    if losses.count >= 2, finite.count >= 2 {
+      // Robust range: the first steps' losses can be orders of magnitude larger.
+      let sorted = finite.sorted()
+      let hi = sorted[Swift.min(sorted.count - 1, Int(Double(sorted.count) * 0.98))]
+      let lr = bounds([sorted.first!, hi])
+      let lf = Frame(x: w + 20, top: top, w: w, h: h, pad: pad, xr: (1, Double(losses.count)), yr: lr)
+      out += lf.axes(xLabel: "training step", yLabel: "nats")
+      let points = losses.enumerated().filter { $0.element.isFinite }.map {
+        "\(f(lf.sx(Double($0.offset + 1)))),\(f(lf.sy(Swift.min($0.element, lr.1))))"
+      }
       out +=
-        "<rect x=\"\(ox + pad)\" y=\"\(30 + pad)\" width=\"\(w - 2 * pad)\" height=\"\(h - 2 * pad)\" fill=\"none\" stroke=\"#999\"/>\n"
-      let points = losses.enumerated().filter { $0.element.isFinite }.map { "\(f(lx($0.offset))),\(f(ly($0.element)))" }
+        "<polyline fill=\"none\" stroke=\"#888\" stroke-width=\"1\" points=\"\(points.joined(separator: " "))\"/>\n"
+      let held = heldOut.filter { $0.1.isFinite }.map { "\(f(lf.sx(Double($0.0)))),\(f(lf.sy(Swift.min($0.1, lr.1))))" }
+      if !held.isEmpty {
+        out +=
+          "<polyline fill=\"none\" stroke=\"#d62728\" stroke-width=\"2\" points=\"\(held.joined(separator: " "))\"/>\n"
+      }
       out +=
-        "<polyline fill=\"none\" stroke=\"#333\" stroke-width=\"1\" points=\"\(points.joined(separator: " "))\"/>\n"
-      out +=
-        "<text x=\"\(ox + pad)\" y=\"\(30 + pad - 8)\">loss per step (\(String(format: "%.3g", l0)) … \(String(format: "%.3g", l1)))</text>\n"
-      out += "<text x=\"\(ox + w / 2 - 20)\" y=\"\(30 + h - 10)\">step</text>\n"
+        "<text x=\"\(w + 20 + pad)\" y=\"\(top + 14)\"><tspan fill=\"#888\">— minibatch loss</tspan>  <tspan fill=\"#d62728\">— held-out −log p (IW)</tspan></text>\n"
     }
     return out + "</svg>\n"
+  }
+
+  /// A plot area with linear scales and tick labels.
+  struct Frame {
+    var x, top, w, h, pad: Double
+    var xr, yr: (Double, Double)
+    func sx(_ v: Double) -> Double { x + pad + (v - xr.0) / (xr.1 - xr.0) * (w - pad - 15) }
+    func sy(_ v: Double) -> Double { top + h - pad + 20 - (v - yr.0) / (yr.1 - yr.0) * (h - pad - 10) }
+
+    func axes(xLabel: String, yLabel: String) -> String {
+      let x0 = x + pad
+      let y0 = top + 20 + 10
+      let width = w - pad - 15
+      let height = h - pad - 10
+      var s =
+        "<rect x=\"\(x0)\" y=\"\(y0)\" width=\"\(width)\" height=\"\(height)\" fill=\"none\" stroke=\"#999\"/>\n"
+      for v in ticks(xr) {
+        let px = sx(v)
+        s += "<line x1=\"\(px)\" y1=\"\(y0 + height)\" x2=\"\(px)\" y2=\"\(y0 + height + 4)\" stroke=\"#999\"/>\n"
+        s += "<text x=\"\(px)\" y=\"\(y0 + height + 16)\" text-anchor=\"middle\">\(label(v))</text>\n"
+      }
+      for v in ticks(yr) {
+        let py = sy(v)
+        s += "<line x1=\"\(x0 - 4)\" y1=\"\(py)\" x2=\"\(x0)\" y2=\"\(py)\" stroke=\"#999\"/>\n"
+        s += "<text x=\"\(x0 - 6)\" y=\"\(py + 4)\" text-anchor=\"end\">\(label(v))</text>\n"
+      }
+      s += "<text x=\"\(x0 + width / 2)\" y=\"\(y0 + height + 32)\" text-anchor=\"middle\">\(xLabel)</text>\n"
+      s +=
+        "<text transform=\"translate(\(x + 14), \(y0 + height / 2)) rotate(-90)\" text-anchor=\"middle\">\(yLabel)</text>\n"
+      return s
+    }
+
+    /// About five round tick values inside the range.
+    func ticks(_ r: (Double, Double)) -> [Double] {
+      let span = r.1 - r.0
+      guard span > 0, span.isFinite else { return [] }
+      let raw = span / 5
+      let mag = Double.pow(10, (Double.log10(raw)).rounded(.down))
+      let step = [1.0, 2, 5, 10].map { $0 * mag }.first { $0 >= raw } ?? 10 * mag
+      var v = (r.0 / step).rounded(.up) * step
+      var out: [Double] = []
+      while v <= r.1 + 1e-9 * span {
+        out.append(v)
+        v += step
+      }
+      return out
+    }
+
+    func label(_ v: Double) -> String {
+      let a = Swift.abs(v)
+      if a == 0 { return "0" }
+      if a >= 1e5 || a < 1e-3 { return String(format: "%.0e", v) }
+      return a >= 100 ? String(format: "%.0f", v) : String(format: "%g", (v * 1000).rounded() / 1000)
+    }
   }
 
   func bounds(_ v: [Double]) -> (Double, Double) {

@@ -26,7 +26,7 @@ struct Gradient: ParsableCommand {
   var noiseFile: String?
   @Option(help: "Estimator for file mode (backprop, pathwise). Pathwise costs about one forward pass per parameter.")
   var estimator: EstimatorChoice = .backprop
-  @Option(help: "Objective (freeEnergy, importanceWeighted).") var objective: TrainingObjective = .freeEnergy
+  @Option(help: "Objective (free-energy, importance-weighted).") var objective: TrainingObjective = .freeEnergy
   @Option(help: "Where to write the gradient (safetensors) in file mode.") var gradientOut: String?
   @Option(help: "Tangent directions for the pathwise estimator in timing mode (1…100000).") var directions = 16
   @Option(

@@ -2,33 +2,114 @@ import ArgumentParser
 import Foundation
 import NeuralSDE
 
+extension PosteriorControl: ExpressibleByArgument {}
+
+/// The model and solver options of `train` (defaults chosen by the sweep in
+/// docs/TRAINING.md, not the reference problem of the benchmarks).
+struct TrainModelOptions: ParsableArguments {
+  @Option(help: "Latent dimension d (1…4096).") var latentDim = 8
+  @Option(help: "Hidden width H of every network (1…8192).") var hidden = 64
+  @Option(help: "Euler–Maruyama steps N of the solver on [0, 1] (1…100000).") var solverSteps = 20
+  @Option(help: "Monte Carlo paths per data point K (1…1000000).") var pathsPerPoint = 4
+  @Option(
+    name: .customLong("noise-type"),
+    help: "Noise type (\(NoiseChoice.allCases.map(\.rawValue).joined(separator: ", "))).")
+  var noise: NoiseChoice = .diagonal
+  @Option(help: "Noise dimension m for --noise-type general (default: d).") var noiseDim: Int?
+  @Option(help: "Hidden activation (\(Activation.allCases.map(\.rawValue).joined(separator: ", "))).")
+  var activation: Activation = .tanh
+  @Option(
+    help:
+      "Posterior control: feedback reads [x, y, t], mean-field (the paper's) reads [y, t] (\(PosteriorControl.allCases.map(\.rawValue).joined(separator: ", "))).)"
+  )
+  var posterior: PosteriorControl = .feedback
+  @Option(help: "Decoder standard deviation: 'learned' (per dimension, from 0.5) or a fixed positive number.")
+  var decoderStd = "learned"
+  @Option(help: "Precision (float, double).") var dtype: PrecisionChoice = .float
+  @Option(help: "Row chunks run concurrently (default: one per core; 1…256).") var chunks: Int?
+
+  func validate() throws {
+    func range(_ name: String, _ v: Int, _ lo: Int, _ hi: Int) throws {
+      guard v >= lo && v <= hi else { throw ValidationError("--\(name) must be in \(lo)…\(hi), got \(v)") }
+    }
+    try range("latent-dim", latentDim, 1, 4096)
+    try range("hidden", hidden, 1, 8192)
+    try range("solver-steps", solverSteps, 1, 100_000)
+    try range("paths-per-point", pathsPerPoint, 1, 1_000_000)
+    if let m = noiseDim {
+      guard noise == .general else { throw ValidationError("--noise-dim only applies to --noise-type general") }
+      try range("noise-dim", m, 1, 4096)
+    }
+    if let c = chunks { try range("chunks", c, 1, 256) }
+    _ = try likelihood()
+  }
+
+  func likelihood() throws -> Likelihood {
+    if decoderStd == "learned" { return .gaussianLearnedStd(initialStd: 0.5) }
+    guard let s = Double(decoderStd), s > 0, s.isFinite else {
+      throw ValidationError("--decoder-std must be 'learned' or a positive number, got '\(decoderStd)'")
+    }
+    return .gaussian(std: s)
+  }
+
+  /// The model for data of dimension `dataDimension`.
+  func configuration(dataDimension: Int) throws -> NeuralSDEConfiguration {
+    let noiseType: NoiseType
+    switch noise {
+    case .diagonal: noiseType = .diagonal
+    case .additive: noiseType = .additive
+    case .general: noiseType = .general(noiseDimension: noiseDim ?? latentDim)
+    }
+    var config = NeuralSDEConfiguration.reference(
+      latentDimension: latentDim, dataDimension: dataDimension, hidden: hidden, noise: noiseType,
+      activation: activation, posterior: posterior)
+    config.likelihood = try likelihood()
+    return config
+  }
+}
+
+/// One precision (train and evaluate run in one).
+enum PrecisionChoice: String, ExpressibleByArgument, CaseIterable {
+  case float, double
+}
+
 /// Training on a toy dataset or user data.
 struct Train: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract:
-      "Trains a latent SDE on a built-in toy dataset or user data (.npy/.csv) and writes checkpoint, samples, loss curve and an SVG."
-  )
+      "Trains a latent SDE on a built-in toy dataset or user data (.npy/.csv), evaluates it on held-out data, and writes checkpoint, samples, loss curve and an SVG report.",
+    discussion: """
+      --train-steps is the total number of optimiser steps; with --resume the run continues from the \
+      checkpoint's step up to that total. The held-out split (--held-out-fraction, shuffled with --seed) is \
+      evaluated every --evaluate-every steps with --evaluation-paths-per-point paths (cheap estimates for \
+      the curve) and at the end with the full evaluation of `nsde-bench evaluate`.
+      """)
 
-  @OptionGroup var problem: ProblemOptions
+  @OptionGroup var model: TrainModelOptions
   @Flag(help: "Print machine-readable JSON (the summary) instead of text.") var json = false
   @Option(help: "Built-in dataset (\(ToyDataset.allCases.map(\.rawValue).joined(separator: ", "))).")
   var dataset: ToyDataset = .twoMoons
+  @Option(help: "Points drawn from the built-in dataset (10…10000000).") var datasetPoints = 5000
   @Option(help: "User data (.npy [count, D] or .csv); overrides --dataset.") var dataFile: String?
-  @Option(help: "Training steps (1…10000000).") var trainSteps = 1000
-  @Option(help: "Data points per minibatch B (1…1000000).") var batchSize = 64
-  @Option(help: "Learning rate (> 0).") var learningRate = 1e-2
-  @Option(help: "Objective (freeEnergy, importanceWeighted).") var objective: TrainingObjective = .freeEnergy
+  @Option(help: "Fraction of the data held out for evaluation, in (0, 1).") var heldOutFraction = 0.1
+  @Option(help: "Total optimiser steps (1…10000000).") var trainSteps = 3000
+  @Option(help: "Data points per minibatch B (1…1000000).") var batchSize = 128
+  @Option(help: "Adam learning rate (> 0); cosine decay to 0.1× after a warm-up.") var learningRate = 3e-3
+  @Option(help: "Objective (free-energy, importance-weighted).")
+  var objective: TrainingObjective = .importanceWeighted
   @Option(
     help:
       "Gradient estimator (backprop, pathwise). Pathwise costs about one forward pass per parameter: only for small models."
   )
   var estimator: EstimatorChoice = .backprop
-  @Option(help: "Seed for data, initialisation, minibatches and noise.") var seed: UInt64 = 0
-  @Option(help: "Held-out evaluation every this many steps (0: only at the end).") var evaluateEvery = 100
-  @Option(help: "Samples drawn from the trained model.") var samples = 1000
-  @Option(help: "Directory for checkpoint.safetensors, samples.npy/.csv, loss.csv and report.svg.")
+  @Option(help: "Seed for data, split, initialisation, minibatches and noise.") var seed: UInt64 = 0
+  @Option(help: "Held-out estimates every this many steps (0: only at the end).") var evaluateEvery = 250
+  @Option(help: "Paths per held-out point of the final importance-weighted −log p (1…100000).")
+  var evaluationPathsPerPoint = 1000
+  @Option(help: "Samples drawn from the trained model (2…10000000).") var samples = 1000
+  @Option(help: "Directory for checkpoint.safetensors, samples.npy/.csv, loss.csv, evaluation.json and report.svg.")
   var outputDir = "nsde-train-output"
-  @Option(help: "Resume from this checkpoint.") var resume: String?
+  @Option(help: "Resume from this checkpoint (same model options).") var resume: String?
 
   func validate() throws {
     guard trainSteps >= 1 && trainSteps <= 10_000_000 else {
@@ -40,102 +121,108 @@ struct Train: ParsableCommand {
     guard learningRate > 0 && learningRate.isFinite else {
       throw ValidationError("--learning-rate must be positive, got \(learningRate)")
     }
-    guard samples >= 1 && samples <= 10_000_000 else {
-      throw ValidationError("--samples must be in 1…10000000, got \(samples)")
+    guard samples >= 2 && samples <= 10_000_000 else {
+      throw ValidationError("--samples must be in 2…10000000, got \(samples)")
+    }
+    guard datasetPoints >= 10 && datasetPoints <= 10_000_000 else {
+      throw ValidationError("--dataset-points must be in 10…10000000, got \(datasetPoints)")
+    }
+    guard heldOutFraction > 0 && heldOutFraction < 1 else {
+      throw ValidationError("--held-out-fraction must lie in (0, 1), got \(heldOutFraction)")
     }
     guard evaluateEvery >= 0 else { throw ValidationError("--evaluate-every must be ≥ 0, got \(evaluateEvery)") }
+    guard evaluationPathsPerPoint >= 1 && evaluationPathsPerPoint <= 100_000 else {
+      throw ValidationError("--evaluation-paths-per-point must be in 1…100000, got \(evaluationPathsPerPoint)")
+    }
   }
 
   func run() throws {
     try runReportingErrors {
-      if problem.dtype == .float { try train(Float.self) } else { try train(Double.self) }
+      if model.dtype == .float { try train(Float.self) } else { try train(Double.self) }
     }
   }
 
   func train<T: BLASScalar>(_: T.Type) throws {
-    let all: Matrix<T>
-    if let path = dataFile {
-      all =
-        path.lowercased().hasSuffix(".csv")
-        ? try CSV.readMatrix(path, as: T.self) : try NPY.readMatrix(path, as: T.self)
-    } else {
-      all = dataset.sample(count: 5000, seed: seed, as: T.self)
-    }
+    let all: Matrix<T> =
+      try dataFile.map { try DataFile.readMatrix($0, as: T.self) }
+      ?? dataset.sample(count: datasetPoints, seed: seed, as: T.self)
     guard all.rows >= 10 else { throw NSDEError.invalidArgument("need at least 10 data points, got \(all.rows)") }
-    var config = problem.configuration
-    config.dataDimension = all.cols
-    config.posteriorDrift.inputs = all.cols
-    config.posteriorDrift = MLPArchitecture(
-      inputs: all.cols, timeInput: true, widths: config.posteriorDrift.widths, hiddenActivation: problem.activation)
-    config.decoder = MLPArchitecture(inputs: problem.latentDim, timeInput: false, widths: [all.cols])
-    let heldCount = max(all.rows / 10, 1)
-    let heldOut = all.rows(0..<heldCount).copy()
-    let trainSet = all.rows(heldCount..<all.rows).copy()
-    let model = try NeuralSDEModel<T>(config, seed: seed &+ 1)
-    let grid = try TimeGrid(uniformSteps: problem.steps)
+    let split = try DataSplit(all, heldOutFraction: heldOutFraction, seed: seed &+ 5)
+    let config = try model.configuration(dataDimension: all.cols)
+    let sde = try NeuralSDEModel<T>(config, seed: seed &+ 1)
+    let grid = try TimeGrid(uniformSteps: model.solverSteps)
     let training = TrainingConfiguration(
-      steps: trainSteps, batchSize: batchSize, pathsPerPoint: problem.pathsPerPoint, grid: grid, objective: objective,
+      steps: trainSteps, batchSize: batchSize, pathsPerPoint: model.pathsPerPoint, grid: grid, objective: objective,
       learningRate: learningRate, seed: seed &+ 2, evaluationInterval: evaluateEvery)
     let est: any GradientEstimator =
-      estimator == .backprop ? BackpropThroughSolver(chunks: problem.chunks) : ForwardPathwise(chunks: problem.chunks)
-    let trainer = try Trainer(model: model, configuration: training, estimator: est)
-    if let r = resume { trainer.step = try Checkpoint.read(r, into: model, optimizer: trainer.optimizer) }
+      estimator == .backprop ? BackpropThroughSolver(chunks: model.chunks) : ForwardPathwise(chunks: model.chunks)
+    let trainer = try Trainer(model: sde, configuration: training, estimator: est)
+    if let r = resume { trainer.step = try Checkpoint.read(r, into: sde, optimizer: trainer.optimizer) }
     try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
+    let source = dataFile ?? dataset.rawValue
     note(
-      "training on \(trainSet.rows) points (\(heldOut.rows) held out), d = \(problem.latentDim), H = \(problem.hidden), N = \(problem.steps), B = \(batchSize), K = \(problem.pathsPerPoint), \(T.dtypeName), \(estimator.rawValue)"
+      "training on \(source): \(split.training.rows) points of dimension \(all.cols) (\(split.heldOut.rows) held out); d = \(model.latentDim), H = \(model.hidden), N = \(model.solverSteps), B = \(batchSize), K = \(model.pathsPerPoint), \(model.posterior) control, \(objective.rawValue), \(T.dtypeName), \(estimator.rawValue), \(sde.parameterCount) parameters"
     )
-    let erase = isatty(2) != 0 ? "\u{1B}[K" : ""
-    let history = try trainer.train(data: trainSet, heldOut: heldOut) { p in
+    let progress = ProgressPrinter(total: trainSteps)
+    let history = try trainer.train(data: split.training, heldOut: split.heldOut) { p in
       var line = String(
-        format: "\r\(erase)step %d/%d  loss %.4f  |g| %.3g  %.1f steps/s  ETA %@", p.step, p.totalSteps, p.loss,
-        p.gradientNorm,
+        format: "step %d/%d  loss %.4f  |g| %.3g  %.1f steps/s  ETA %@", p.step, p.totalSteps, p.loss, p.gradientNorm,
         p.stepsPerSecond, Train.duration(p.secondsRemaining))
       if let e = p.evaluation {
         line += String(
-          format: "  held-out F̂ %.4f ± %.4f, IW %.4f", e.freeEnergy.mean, e.freeEnergy.standardError,
-          e.importanceWeighted.mean)
-        line += "\n"
+          format: "  held-out F̂ %.4f ± %.4f, IW(K=%d) %.4f", e.freeEnergy.mean, e.freeEnergy.standardError,
+          training.evaluationPathsPerPoint, e.importanceWeighted.mean)
       }
-      FileHandle.standardError.write(Data(line.utf8))
+      progress.update(step: p.step, line: line, keep: p.evaluation != nil)
     }
-    FileHandle.standardError.write(Data("\n".utf8))
+    progress.finish()
     // Outputs.
     let checkpoint = outputDir + "/checkpoint.safetensors"
-    try Checkpoint.write(model: model, optimizer: trainer.optimizer, step: trainer.step, to: checkpoint)
-    let drawn = try model.sample(
-      count: samples, noise: PhiloxBrownianIncrements<T>(seed: seed &+ 3, dimension: model.noiseDimension), grid: grid,
+    try Checkpoint.write(model: sde, optimizer: trainer.optimizer, step: trainer.step, grid: grid, to: checkpoint)
+    let drawn = try sde.sample(
+      count: samples, noise: PhiloxBrownianIncrements<T>(seed: seed &+ 3, dimension: sde.noiseDimension), grid: grid,
       seed: seed &+ 4)
     try NPY.write(drawn.observations, to: outputDir + "/samples.npy")
     try CSV.write(drawn.observations, header: (0..<all.cols).map { "y\($0)" }, to: outputDir + "/samples.csv")
-    var curve = "step,loss,gradient_norm\n"
-    for (i, l) in history.losses.enumerated() { curve += "\(i + 1),\(l),\(history.gradientNorms[i])\n" }
+    var curve = "step,loss,gradient_norm,held_out_free_energy,held_out_iw\n"
+    let evaluations = Dictionary(uniqueKeysWithValues: history.evaluations.map { ($0.step, $0.estimates) })
+    let firstStep = trainer.step - history.losses.count
+    for (i, l) in history.losses.enumerated() {
+      let step = firstStep + i + 1
+      let e = evaluations[step]
+      curve +=
+        "\(step),\(l),\(history.gradientNorms[i]),\(e.map { "\($0.freeEnergy.mean)" } ?? ""),\(e.map { "\($0.importanceWeighted.mean)" } ?? "")\n"
+    }
     try AtomicFile.write(text: curve, to: outputDir + "/loss.csv")
-    let ed = try energyDistance(
-      drawn.observations.rows(0..<min(samples, 500)).copy(), heldOut.rows(0..<min(heldOut.rows, 500)).copy())
+    note("evaluating on \(split.heldOut.rows) held-out points with \(evaluationPathsPerPoint) paths each …")
+    let evaluation = try ModelEvaluation.evaluate(
+      sde, heldOut: split.heldOut, training: split.training,
+      reference: dataFile == nil ? .dataset(dataset) : .data, grid: grid,
+      pathsPerPoint: evaluationPathsPerPoint, samples: samples, seed: seed &+ 6, chunks: model.chunks)
+    try AtomicFile.write(text: try evaluationJSON(evaluation), to: outputDir + "/evaluation.json")
     let svg = SVGReport(
-      data: (0..<min(heldOut.rows, 1000)).map { (Double(heldOut[$0, 0]), Double(heldOut[$0, min(1, all.cols - 1)])) },
+      data: (0..<min(split.heldOut.rows, 1000)).map {
+        (Double(split.heldOut[$0, 0]), Double(split.heldOut[$0, min(1, all.cols - 1)]))
+      },
       samples: (0..<min(samples, 1000)).map {
         (Double(drawn.observations[$0, 0]), Double(drawn.observations[$0, min(1, all.cols - 1)]))
       },
       losses: history.losses,
+      heldOut: history.evaluations.map { ($0.step - firstStep, $0.estimates.importanceWeighted.mean) },
       title:
-        "\(dataFile ?? dataset.rawValue): held-out data vs \(samples) samples after \(trainer.step) steps (energy distance \(String(format: "%.3f", ed)))"
+        "\(source): \(split.heldOut.rows) held-out points vs \(samples) samples after \(trainer.step) steps — held-out −log p \(fmt(evaluation.negativeLogLikelihood, 3)) nats, energy distance \(fmt(evaluation.energyDistance, 3)) (noise floor \(fmt(evaluation.energyDistanceNoiseFloor, 3)))"
     )
     try AtomicFile.write(text: svg.render(), to: outputDir + "/report.svg")
-    let last = history.evaluations.last?.estimates
+    let files = ["checkpoint.safetensors", "samples.npy", "samples.csv", "loss.csv", "evaluation.json", "report.svg"]
     if json {
       printJSON([
         "steps": trainer.step, "seconds": history.seconds, "final_loss": history.losses.last ?? .nan,
-        "held_out_free_energy": (last?.freeEnergy.mean).map { $0 as Any } ?? NSNull(),
-        "held_out_iw": (last?.importanceWeighted.mean).map { $0 as Any } ?? NSNull(),
-        "energy_distance": ed, "output_dir": outputDir,
-        "files": ["checkpoint.safetensors", "samples.npy", "samples.csv", "loss.csv", "report.svg"],
+        "evaluation": try evaluationObject(evaluation), "output_dir": outputDir, "files": files,
       ])
     } else {
-      print(
-        "trained \(trainer.step) steps in \(Train.duration(history.seconds)); held-out F̂ \(last.map { fmt($0.freeEnergy.mean, 4) } ?? "–"), IW \(last.map { fmt($0.importanceWeighted.mean, 4) } ?? "–"); samples vs held-out energy distance \(fmt(ed, 4))"
-      )
-      print("wrote \(outputDir)/{checkpoint.safetensors, samples.npy, samples.csv, loss.csv, report.svg}")
+      print("trained \(trainer.step) steps in \(Train.duration(history.seconds))")
+      print(evaluationTable(evaluation).render())
+      print("wrote \(outputDir)/{\(files.joined(separator: ", "))}")
     }
   }
 
@@ -144,4 +231,58 @@ struct Train: ParsableCommand {
     let t = Int(s.rounded())
     return t >= 3600 ? "\(t / 3600)h\(t % 3600 / 60)m" : t >= 60 ? "\(t / 60)m\(t % 60)s" : "\(t)s"
   }
+}
+
+/// The progress of a long run on standard error: one line rewritten in place
+/// on a terminal; otherwise a plain line every 5 % of the run (and every kept line).
+final class ProgressPrinter {
+  let total: Int
+  let terminal = isatty(2) != 0
+  var lastPrinted = 0
+
+  init(total: Int) { self.total = total }
+
+  func update(step: Int, line: String, keep: Bool) {
+    if terminal {
+      FileHandle.standardError.write(Data(("\r\u{1B}[K" + line + (keep ? "\n" : "")).utf8))
+    } else if keep || step - lastPrinted >= max(1, total / 20) || step == total {
+      FileHandle.standardError.write(Data((line + "\n").utf8))
+      lastPrinted = step
+    }
+  }
+
+  func finish() { if terminal { FileHandle.standardError.write(Data("\n".utf8)) } }
+}
+
+/// The evaluation as rows: metric, model, one Gaussian, the data itself.
+func evaluationTable(_ e: ModelEvaluation) -> Table {
+  var t = Table(header: ["held-out metric", "model", "one Gaussian", "data itself"])
+  t.rows.append([
+    "−log p (nats; IW, K = \(e.pathsPerPoint))",
+    "\(fmt(e.negativeLogLikelihood, 3)) ± \(fmt(e.negativeLogLikelihoodStandardError, 3))",
+    fmt(e.gaussianNegativeLogLikelihood, 3), e.trueNegativeLogLikelihood.map { fmt($0, 3) } ?? "unknown",
+  ])
+  t.rows.append(["free energy F̂ (nats)", "\(fmt(e.freeEnergy, 3)) ± \(fmt(e.freeEnergyStandardError, 3))", "", ""])
+  t.rows.append([
+    "energy distance (\(e.samples) samples vs \(e.points))", fmt(e.energyDistance, 4), fmt(e.gaussianEnergyDistance, 4),
+    "\(fmt(e.energyDistanceNoiseFloor, 4)) (noise floor)",
+  ])
+  return t
+}
+
+/// The evaluation as a JSON object (snake_case keys; unknown values null).
+func evaluationObject(_ e: ModelEvaluation) throws -> Any {
+  let encoder = JSONEncoder()
+  encoder.keyEncodingStrategy = .convertToSnakeCase
+  encoder.nonConformingFloatEncodingStrategy = .convertToString(
+    positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+  var object = try JSONSerialization.jsonObject(with: try encoder.encode(e)) as! [String: Any]
+  if e.trueNegativeLogLikelihood == nil { object["true_negative_log_likelihood"] = NSNull() }
+  return object
+}
+
+func evaluationJSON(_ e: ModelEvaluation) throws -> String {
+  let data = try JSONSerialization.data(
+    withJSONObject: try evaluationObject(e), options: [.prettyPrinted, .sortedKeys])
+  return String(decoding: data, as: UTF8.self) + "\n"
 }

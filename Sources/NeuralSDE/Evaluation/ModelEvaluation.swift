@@ -1,0 +1,158 @@
+import Foundation
+
+/// What a trained model is worth on held-out data, measured
+/// (docs/EVALUATION.md):
+///
+/// - held-out `−log p(y)` by importance weighting with many paths per point
+///   (chunked, memory bounded), with its standard error over points;
+/// - the free energy `F̂` on the same paths;
+/// - the energy distance between model samples and the held-out data, beside
+///   its noise floor (the same statistic between two independent draws of the
+///   same sizes from the data distribution, or two disjoint halves of the data);
+/// - a one-Gaussian baseline fitted to the training data, on both metrics;
+/// - the data's own density where known (built-in datasets): the limit.
+public struct ModelEvaluation: Sendable, Codable {
+  /// Held-out points evaluated.
+  public var points: Int
+  /// Paths per point of the importance-weighted estimate.
+  public var pathsPerPoint: Int
+  /// Mean over points of the importance-weighted `−log p̂(y)`, nats.
+  public var negativeLogLikelihood: Double
+  /// Its standard error over points.
+  public var negativeLogLikelihoodStandardError: Double
+  /// Mean `F̂` over the same paths, and its standard error.
+  public var freeEnergy: Double
+  public var freeEnergyStandardError: Double
+  /// Model samples drawn for the energy distance.
+  public var samples: Int
+  public var energyDistance: Double
+  /// The energy distance between two independent samples of the same sizes
+  /// from the data itself: values near it cannot be told apart from the data.
+  public var energyDistanceNoiseFloor: Double
+  /// How the noise floor was obtained.
+  public var noiseFloorMethod: String
+  /// The one-Gaussian baseline's held-out `−log p` and energy distance.
+  public var gaussianNegativeLogLikelihood: Double
+  public var gaussianEnergyDistance: Double
+  /// The data density's own held-out `−log p` (nil when unknown).
+  public var trueNegativeLogLikelihood: Double?
+  /// Wall-clock seconds.
+  public var seconds: Double
+
+  public init(
+    points: Int, pathsPerPoint: Int, negativeLogLikelihood: Double, negativeLogLikelihoodStandardError: Double,
+    freeEnergy: Double, freeEnergyStandardError: Double, samples: Int, energyDistance: Double,
+    energyDistanceNoiseFloor: Double, noiseFloorMethod: String, gaussianNegativeLogLikelihood: Double,
+    gaussianEnergyDistance: Double, trueNegativeLogLikelihood: Double?, seconds: Double
+  ) {
+    self.points = points
+    self.pathsPerPoint = pathsPerPoint
+    self.negativeLogLikelihood = negativeLogLikelihood
+    self.negativeLogLikelihoodStandardError = negativeLogLikelihoodStandardError
+    self.freeEnergy = freeEnergy
+    self.freeEnergyStandardError = freeEnergyStandardError
+    self.samples = samples
+    self.energyDistance = energyDistance
+    self.energyDistanceNoiseFloor = energyDistanceNoiseFloor
+    self.noiseFloorMethod = noiseFloorMethod
+    self.gaussianNegativeLogLikelihood = gaussianNegativeLogLikelihood
+    self.gaussianEnergyDistance = gaussianEnergyDistance
+    self.trueNegativeLogLikelihood = trueNegativeLogLikelihood
+    self.seconds = seconds
+  }
+
+  /// Where the data for an evaluation come from.
+  public enum Reference<Scalar: BLASScalar> {
+    /// A built-in dataset: the noise floor compares two fresh independent draws
+    /// of the evaluation sizes; the true density is known (except pinwheel).
+    case dataset(ToyDataset)
+    /// User data only: the noise floor compares two disjoint halves of the held-out data.
+    case data
+  }
+
+  /// Evaluates `model` on `heldOut` (`B × D`).
+  ///
+  /// - Parameters:
+  ///   - training: the data the Gaussian baseline is fitted to (the training set).
+  ///   - grid: the solver grid the model was trained with.
+  ///   - pathsPerPoint: K for the importance-weighted estimate (≥ 1000 recommended).
+  ///   - samples: model samples for the energy distance.
+  ///   - maxPathsPerSolve: points are evaluated in chunks of at most this many paths (memory bound).
+  ///   - progress: called with the fraction done.
+  public static func evaluate<Scalar: BLASScalar>(
+    _ model: NeuralSDEModel<Scalar>, heldOut: Matrix<Scalar>, training: Matrix<Scalar>,
+    reference: Reference<Scalar>, grid: TimeGrid, pathsPerPoint k: Int = 1000, samples: Int = 1000,
+    seed: UInt64 = 0, maxPathsPerSolve: Int = 65536, chunks: Int? = nil, progress: ((Double) -> Void)? = nil
+  ) throws -> ModelEvaluation {
+    let clock = ContinuousClock()
+    let start = clock.now
+    guard heldOut.rows >= 2 else {
+      throw NSDEError.invalidArgument("evaluation needs at least 2 held-out points, got \(heldOut.rows)")
+    }
+    guard k >= 1 else { throw NSDEError.invalidArgument("paths per point must be ≥ 1, got \(k)") }
+    guard samples >= 2 else { throw NSDEError.invalidArgument("samples must be ≥ 2, got \(samples)") }
+    guard maxPathsPerSolve >= 1 else {
+      throw NSDEError.invalidArgument("paths per solve must be ≥ 1, got \(maxPathsPerSolve)")
+    }
+    let b = heldOut.rows
+    let pointsPerSolve = Swift.max(1, maxPathsPerSolve / k)
+    var iw: [Double] = []
+    var fe: [Double] = []
+    var feVariance = 0.0
+    var first = 0
+    var solve = 0
+    while first < b {
+      let last = Swift.min(first + pointsPerSolve, b)
+      let chunk = heldOut.rows(first..<last).copy()
+      let noise = PhiloxBrownianIncrements<Scalar>(
+        seed: MinibatchSampler.mix(seed, UInt64(solve), 0xE7A1), dimension: model.noiseDimension)
+      let est = try model.variationalEstimates(data: chunk, noise: noise, grid: grid, pathsPerPoint: k, chunks: chunks)
+      iw += est.importanceWeighted.perDataPoint
+      fe += est.freeEnergy.perDataPoint
+      let se = est.freeEnergy.standardError * Double(chunk.rows)
+      feVariance += se * se
+      first = last
+      solve += 1
+      progress?(Double(first) / Double(b))
+    }
+    func meanAndSE(_ v: [Double]) -> (Double, Double) {
+      let mu = v.reduce(0, +) / Double(v.count)
+      let s2 = v.map { ($0 - mu) * ($0 - mu) }.reduce(0, +) / Double(v.count - 1)
+      return (mu, (s2 / Double(v.count)).squareRoot())
+    }
+    let (nll, nllSE) = meanAndSE(iw)
+    let feMean = fe.reduce(0, +) / Double(b)
+    // Energy distances: model samples, the Gaussian baseline's samples, the noise floor.
+    let drawn = try model.sample(
+      count: samples, noise: PhiloxBrownianIncrements<Scalar>(seed: seed &+ 101, dimension: model.noiseDimension),
+      grid: grid, seed: seed &+ 102, chunks: chunks)
+    let ed = try NeuralSDE.energyDistance(drawn.observations, heldOut)
+    let gaussian = try GaussianBaseline(fitting: training)
+    let gaussianNLL = try gaussian.negativeLogDensity(heldOut).reduce(0, +) / Double(b)
+    let gaussianED = try NeuralSDE.energyDistance(
+      gaussian.sample(count: samples, seed: seed &+ 103, as: Scalar.self), heldOut)
+    let floor: Double
+    let method: String
+    var trueNLL: Double?
+    switch reference {
+    case .dataset(let set):
+      let a = set.sample(count: samples, seed: seed &+ 104, as: Scalar.self)
+      let c = set.sample(count: b, seed: seed &+ 105, as: Scalar.self)
+      floor = try NeuralSDE.energyDistance(a, c)
+      method = "two independent draws of \(samples) and \(b) points from \(set.rawValue)"
+      trueNLL = set.negativeLogDensity(heldOut).map { $0.reduce(0, +) / Double(b) }
+    case .data:
+      let half = b / 2
+      floor = try NeuralSDE.energyDistance(heldOut.rows(0..<half).copy(), heldOut.rows(half..<b).copy())
+      method = "two disjoint halves (\(half) and \(b - half) points) of the held-out data"
+    }
+    let elapsed = clock.now - start
+    return ModelEvaluation(
+      points: b, pathsPerPoint: k, negativeLogLikelihood: nll, negativeLogLikelihoodStandardError: nllSE,
+      freeEnergy: feMean, freeEnergyStandardError: feVariance.squareRoot() / Double(b), samples: samples,
+      energyDistance: ed, energyDistanceNoiseFloor: floor, noiseFloorMethod: method,
+      gaussianNegativeLogLikelihood: gaussianNLL, gaussianEnergyDistance: gaussianED,
+      trueNegativeLogLikelihood: trueNLL,
+      seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+  }
+}
