@@ -11,6 +11,8 @@ struct NSDEBench: ParsableCommand {
       against their GEMM floors, both gradient estimators, batched vs per-path throughput and memory, for Float \
       and Double. Every subcommand accepts --json for machine-readable output.
       """,
-    subcommands: [Report.self, Simulate.self, Gradient.self, Scaling.self, Train.self, Kernels.self, Check.self],
+    subcommands: [
+      Report.self, Simulate.self, Gradient.self, Scaling.self, Train.self, Evaluate.self, Kernels.self, Check.self,
+    ],
     defaultSubcommand: Report.self)
 }

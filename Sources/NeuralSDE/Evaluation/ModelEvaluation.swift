@@ -27,8 +27,12 @@ public struct ModelEvaluation: Sendable, Codable {
   public var samples: Int
   public var energyDistance: Double
   /// The energy distance between two independent samples of the same sizes
-  /// from the data itself: values near it cannot be told apart from the data.
+  /// from the data itself (mean over `noiseFloorReplicates` pairs): values
+  /// near it cannot be told apart from the data.
   public var energyDistanceNoiseFloor: Double
+  /// The standard deviation of that statistic over the replicates.
+  public var energyDistanceNoiseFloorSpread: Double
+  public var noiseFloorReplicates: Int
   /// How the noise floor was obtained.
   public var noiseFloorMethod: String
   /// The one-Gaussian baseline's held-out `−log p` and energy distance.
@@ -42,7 +46,8 @@ public struct ModelEvaluation: Sendable, Codable {
   public init(
     points: Int, pathsPerPoint: Int, negativeLogLikelihood: Double, negativeLogLikelihoodStandardError: Double,
     freeEnergy: Double, freeEnergyStandardError: Double, samples: Int, energyDistance: Double,
-    energyDistanceNoiseFloor: Double, noiseFloorMethod: String, gaussianNegativeLogLikelihood: Double,
+    energyDistanceNoiseFloor: Double, energyDistanceNoiseFloorSpread: Double, noiseFloorReplicates: Int,
+    noiseFloorMethod: String, gaussianNegativeLogLikelihood: Double,
     gaussianEnergyDistance: Double, trueNegativeLogLikelihood: Double?, seconds: Double
   ) {
     self.points = points
@@ -54,6 +59,8 @@ public struct ModelEvaluation: Sendable, Codable {
     self.samples = samples
     self.energyDistance = energyDistance
     self.energyDistanceNoiseFloor = energyDistanceNoiseFloor
+    self.energyDistanceNoiseFloorSpread = energyDistanceNoiseFloorSpread
+    self.noiseFloorReplicates = noiseFloorReplicates
     self.noiseFloorMethod = noiseFloorMethod
     self.gaussianNegativeLogLikelihood = gaussianNegativeLogLikelihood
     self.gaussianEnergyDistance = gaussianEnergyDistance
@@ -63,10 +70,10 @@ public struct ModelEvaluation: Sendable, Codable {
 
   /// Where the data for an evaluation come from.
   public enum Reference<Scalar: BLASScalar> {
-    /// A built-in dataset: the noise floor compares two fresh independent draws
-    /// of the evaluation sizes; the true density is known (except pinwheel).
+    /// A built-in dataset: the noise floor compares pairs of fresh independent
+    /// draws of the evaluation sizes; the true density is known (except pinwheel).
     case dataset(ToyDataset)
-    /// User data only: the noise floor compares two disjoint halves of the held-out data.
+    /// User data only: the noise floor compares random disjoint halves of the held-out data.
     case data
   }
 
@@ -78,11 +85,13 @@ public struct ModelEvaluation: Sendable, Codable {
   ///   - pathsPerPoint: K for the importance-weighted estimate (≥ 1000 recommended).
   ///   - samples: model samples for the energy distance.
   ///   - maxPathsPerSolve: points are evaluated in chunks of at most this many paths (memory bound).
+  ///   - noiseFloorReplicates: pairs of null draws averaged for the noise floor.
   ///   - progress: called with the fraction done.
   public static func evaluate<Scalar: BLASScalar>(
     _ model: NeuralSDEModel<Scalar>, heldOut: Matrix<Scalar>, training: Matrix<Scalar>,
     reference: Reference<Scalar>, grid: TimeGrid, pathsPerPoint k: Int = 1000, samples: Int = 1000,
-    seed: UInt64 = 0, maxPathsPerSolve: Int = 65536, chunks: Int? = nil, progress: ((Double) -> Void)? = nil
+    seed: UInt64 = 0, maxPathsPerSolve: Int = 65536, noiseFloorReplicates: Int = 20, chunks: Int? = nil,
+    progress: ((Double) -> Void)? = nil
   ) throws -> ModelEvaluation {
     let clock = ContinuousClock()
     let start = clock.now
@@ -91,6 +100,9 @@ public struct ModelEvaluation: Sendable, Codable {
     }
     guard k >= 1 else { throw NSDEError.invalidArgument("paths per point must be ≥ 1, got \(k)") }
     guard samples >= 2 else { throw NSDEError.invalidArgument("samples must be ≥ 2, got \(samples)") }
+    guard noiseFloorReplicates >= 2 else {
+      throw NSDEError.invalidArgument("noise-floor replicates must be ≥ 2, got \(noiseFloorReplicates)")
+    }
     guard maxPathsPerSolve >= 1 else {
       throw NSDEError.invalidArgument("paths per solve must be ≥ 1, got \(maxPathsPerSolve)")
     }
@@ -131,26 +143,35 @@ public struct ModelEvaluation: Sendable, Codable {
     let gaussianNLL = try gaussian.negativeLogDensity(heldOut).reduce(0, +) / Double(b)
     let gaussianED = try NeuralSDE.energyDistance(
       gaussian.sample(count: samples, seed: seed &+ 103, as: Scalar.self), heldOut)
-    let floor: Double
+    var nulls: [Double] = []
     let method: String
     var trueNLL: Double?
     switch reference {
     case .dataset(let set):
-      let a = set.sample(count: samples, seed: seed &+ 104, as: Scalar.self)
-      let c = set.sample(count: b, seed: seed &+ 105, as: Scalar.self)
-      floor = try NeuralSDE.energyDistance(a, c)
-      method = "two independent draws of \(samples) and \(b) points from \(set.rawValue)"
+      for r in 0..<noiseFloorReplicates {
+        let a = set.sample(count: samples, seed: MinibatchSampler.mix(seed, UInt64(r), 0xF100), as: Scalar.self)
+        let c = set.sample(count: b, seed: MinibatchSampler.mix(seed, UInt64(r), 0xF101), as: Scalar.self)
+        nulls.append(try NeuralSDE.energyDistance(a, c))
+      }
+      method = "pairs of independent draws of \(samples) and \(b) points from \(set.rawValue)"
       trueNLL = set.negativeLogDensity(heldOut).map { $0.reduce(0, +) / Double(b) }
     case .data:
       let half = b / 2
-      floor = try NeuralSDE.energyDistance(heldOut.rows(0..<half).copy(), heldOut.rows(half..<b).copy())
-      method = "two disjoint halves (\(half) and \(b - half) points) of the held-out data"
+      for r in 0..<noiseFloorReplicates {
+        let split = try DataSplit(heldOut, heldOutFraction: 0.5, seed: MinibatchSampler.mix(seed, UInt64(r), 0xF102))
+        nulls.append(try NeuralSDE.energyDistance(split.heldOut, split.training))
+      }
+      method = "random disjoint halves (\(half) and \(b - half) points) of the held-out data"
     }
+    let floor = nulls.reduce(0, +) / Double(nulls.count)
+    let spread = (nulls.map { ($0 - floor) * ($0 - floor) }.reduce(0, +) / Double(Swift.max(nulls.count - 1, 1)))
+      .squareRoot()
     let elapsed = clock.now - start
     return ModelEvaluation(
       points: b, pathsPerPoint: k, negativeLogLikelihood: nll, negativeLogLikelihoodStandardError: nllSE,
       freeEnergy: feMean, freeEnergyStandardError: feVariance.squareRoot() / Double(b), samples: samples,
-      energyDistance: ed, energyDistanceNoiseFloor: floor, noiseFloorMethod: method,
+      energyDistance: ed, energyDistanceNoiseFloor: floor, energyDistanceNoiseFloorSpread: spread,
+      noiseFloorReplicates: noiseFloorReplicates, noiseFloorMethod: method,
       gaussianNegativeLogLikelihood: gaussianNLL, gaussianEnergyDistance: gaussianED,
       trueNegativeLogLikelihood: trueNLL,
       seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)

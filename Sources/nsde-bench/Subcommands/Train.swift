@@ -265,7 +265,7 @@ func evaluationTable(_ e: ModelEvaluation) -> Table {
   t.rows.append(["free energy F̂ (nats)", "\(fmt(e.freeEnergy, 3)) ± \(fmt(e.freeEnergyStandardError, 3))", "", ""])
   t.rows.append([
     "energy distance (\(e.samples) samples vs \(e.points))", fmt(e.energyDistance, 4), fmt(e.gaussianEnergyDistance, 4),
-    "\(fmt(e.energyDistanceNoiseFloor, 4)) (noise floor)",
+    "\(fmt(e.energyDistanceNoiseFloor, 4)) ± \(fmt(e.energyDistanceNoiseFloorSpread, 4)) (noise floor)",
   ])
   return t
 }
