@@ -1,6 +1,6 @@
 import Foundation
 
-/// The linear-Gaussian latent model of MODEL.md §5, with closed forms:
+/// The linear-Gaussian latent model of docs/MODEL.md §5, with closed forms:
 ///
 ///     dX = (A X + c0 + c1 t) dt + Σ (dW + (u0 + u1 t) dt),   X_0 = x0,   y ~ N(C X_1 + e, s² I)
 ///

@@ -82,7 +82,7 @@ def render(rows, a):
         f"{os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; {versions}; Python {platform.python_version()}; "
         f"{a.threads} threads for every tool (nsde-bench: 1 BLAS thread, rows split over the cores).",
         "",
-        "Reference problem of BENCHMARK.md: d = 16, H = 64, N = 50, K = 4, diagonal noise, two moons. Every tool "
+        "Reference problem of docs/BENCHMARK.md: d = 16, H = 64, N = 50, K = 4, diagonal noise, two moons. Every tool "
         "loads the same weights, data and noise increments; its loss is checked against nsde-bench's before "
         "timing (column *loss diff*), and for the exact gradients the gradient too (*grad diff*: relative "
         "2-norm difference). Medians of the timed repetitions after a warm-up (jitted code after compilation). "

@@ -52,8 +52,9 @@ final class MLPGEMMFloor<Scalar: BLASScalar>: @unchecked Sendable {
 }
 
 /// The GEMM floor of a whole solve over one chunk: per step the posterior
-/// drift (one row per data point), drift and diffusion forward products, then
-/// the decoder; with `backward`, also every product of the backprop gradient.
+/// drift (one row per data point, or per path with feedback control), drift
+/// and diffusion forward products, then the decoder; with `backward`, also
+/// every product of the backprop gradient.
 final class SolveGEMMFloor<Scalar: BLASScalar>: @unchecked Sendable {
   let model: NeuralSDEModel<Scalar>
   let drift: MLPGEMMFloor<Scalar>
@@ -63,13 +64,15 @@ final class SolveGEMMFloor<Scalar: BLASScalar>: @unchecked Sendable {
   /// Scratch parameter gradient for the backward products.
   let gradient: Matrix<Scalar>
   let additive: Bool
+  let feedback: Bool
 
   init(model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int) {
     self.model = model
     additive = model.configuration.noise == .additive
     drift = MLPGEMMFloor(model.drift, rows: points * k)
     diffusion = MLPGEMMFloor(model.diffusion, rows: additive ? 1 : points * k)
-    posterior = MLPGEMMFloor(model.posteriorDrift, rows: points)
+    feedback = model.configuration.posteriorControl == .feedback
+    posterior = MLPGEMMFloor(model.posteriorDrift, rows: feedback ? points * k : points)
     decoder = MLPGEMMFloor(model.decoder, rows: points * k)
     gradient = Matrix(rows: 1, cols: model.parameterCount)
   }
@@ -86,7 +89,8 @@ final class SolveGEMMFloor<Scalar: BLASScalar>: @unchecked Sendable {
     guard backward else { return }
     decoder.runBackward(theta + model.decoderOffset, gradient: g + model.decoderOffset, inputGradient: true)
     for _ in 0..<steps {
-      posterior.runBackward(theta + model.posteriorOffset, gradient: g + model.posteriorOffset, inputGradient: false)
+      posterior.runBackward(
+        theta + model.posteriorOffset, gradient: g + model.posteriorOffset, inputGradient: feedback)
       drift.runBackward(theta + model.driftOffset, gradient: g + model.driftOffset, inputGradient: true)
       diffusion.runBackward(
         theta + model.diffusionOffset, gradient: g + model.diffusionOffset, inputGradient: !additive)

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Differentiate, then solve: pathwise forward sensitivities (MODEL.md §4).
+/// Differentiate, then solve: pathwise forward sensitivities (docs/MODEL.md §4).
 ///
 /// Alongside `X` it propagates, with the same increments, the tangents
 /// `S = ∂X/∂θ·v` for a block of directions v (as extra GEMM rows):

@@ -67,7 +67,7 @@ public struct PhiloxBrownianIncrements<Scalar: BLASScalar>: BrownianIncrements {
 }
 
 /// User-supplied increments: a `[N, M, m]` buffer indexed `[step, path, component]`
-/// (the interchange layout of BENCHMARK.md), holding `ΔW` with variance `h` each.
+/// (the interchange layout of docs/BENCHMARK.md), holding `ΔW` with variance `h` each.
 public struct RecordedBrownianIncrements<Scalar: BLASScalar>: BrownianIncrements, @unchecked Sendable {
   public let steps: Int
   public let paths: Int

@@ -46,6 +46,8 @@ public struct GenerativeSamples<Scalar: BLASScalar>: @unchecked Sendable {
   public var decoded: Matrix<Scalar>
   /// `count × D`.
   public var observations: Matrix<Scalar>
+  /// Latent states at the requested steps (`recordSteps`), each `count × d`.
+  public var trajectory: [Matrix<Scalar>] = []
 }
 
 extension NeuralSDEModel {
@@ -149,17 +151,57 @@ extension NeuralSDEModel {
 
   /// Draws `count` samples from the generative model: the prior SDE from
   /// `x_0`, the decoder, then `y ~ p_θ(y | X_N)` with likelihood noise from `seed`.
+  /// `recordSteps` (indices `0…N`) selects latent states to return as trajectories.
   public func sample<Noise: BrownianIncrements>(
-    count: Int, noise: Noise, grid: TimeGrid, seed: UInt64, chunks: Int? = nil
+    count: Int, noise: Noise, grid: TimeGrid, seed: UInt64, recordSteps: [Int] = [], chunks: Int? = nil
   ) throws -> GenerativeSamples<Scalar> where Noise.Scalar == Scalar {
     let solve = try EulerMaruyama().solvePrior(
-      self, paths: count, noise: noise, options: .init(grid: grid, chunks: chunks))
+      self, paths: count, noise: noise, options: .init(grid: grid, recordSteps: recordSteps, chunks: chunks))
     let ws = decoder.makeWorkspace(rows: count)
     decoder.forwardUnchecked(parameters.base + decoderOffset, input: solve.finalStates.view, time: 0, workspace: ws)
     let decoded = ws.output.copy()
     var rng = SplitMix64(seed: seed)
     let logStd = logStdOffset.map { o in (0..<dataDimension).map { parameters.base[o + $0] } }
     let y = configuration.likelihood.sample(decoded: decoded.view, logStd: logStd, rng: &rng)
-    return GenerativeSamples(latent: solve.finalStates, decoded: decoded, observations: y)
+    return GenerativeSamples(latent: solve.finalStates, decoded: decoded, observations: y, trajectory: solve.recorded)
   }
+
+  /// Paths of the posterior (controlled) SDE, K per data point: the model's
+  /// posterior control (mean-field or feedback) or a given affine control
+  /// drives `X`, and every path carries its self-normalised importance weight,
+  /// so that `Σ_k w_k f(X_N^{(b,k)})` estimates `E[f(X_1) | y_b]` (consistent as K grows).
+  ///
+  /// - Parameters:
+  ///   - data: `B × D`; path `b·K + k` belongs to point b.
+  ///   - recordSteps: latent states (indices `0…N`) to return as trajectories.
+  public func samplePosterior<Noise: BrownianIncrements>(
+    data: Matrix<Scalar>, pathsPerPoint k: Int, noise: Noise, grid: TimeGrid, recordSteps: [Int] = [],
+    affineControl: AffineFeedbackControl? = nil, chunks: Int? = nil
+  ) throws -> PosteriorSamples<Scalar> where Noise.Scalar == Scalar {
+    let solve = try EulerMaruyama().solvePosterior(
+      self, data: data, noise: noise,
+      options: .init(
+        grid: grid, pathsPerPoint: k, recordSteps: recordSteps, chunks: chunks, affineControl: affineControl))
+    let nll = try reconstructionTerms(finalStates: solve.finalStates, data: data, pathsPerPoint: k)
+    var weights = [Double](repeating: 0, count: nll.count)
+    for q in 0..<data.rows {
+      let paths = (q * k)..<((q + 1) * k)
+      let softmax = logSumExp(paths.map { solve.logWeights[$0] - nll[$0] }).softmax
+      for (j, p) in paths.enumerated() { weights[p] = softmax[j] }
+    }
+    return PosteriorSamples(
+      latent: solve.finalStates, trajectory: solve.recorded, weights: weights, klPerPath: solve.klPerPath)
+  }
+}
+
+/// Paths of the posterior SDE (see `NeuralSDEModel.samplePosterior`).
+public struct PosteriorSamples<Scalar: BLASScalar>: @unchecked Sendable {
+  /// `X_N`, `(B·K) × d`.
+  public var latent: Matrix<Scalar>
+  /// The recorded states, each `(B·K) × d`, in the order of `recordSteps`.
+  public var trajectory: [Matrix<Scalar>]
+  /// Self-normalised importance weights `w_p ∝ exp(log w_p − ℓ_p)`, summing to 1 over each point's K paths.
+  public var weights: [Double]
+  /// The KL term `½ Σ_i h_i ‖u_i‖²` of each path.
+  public var klPerPath: [Double]
 }

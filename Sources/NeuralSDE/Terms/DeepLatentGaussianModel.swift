@@ -1,4 +1,4 @@
-/// The discrete view of a neural SDE (MODEL.md §1): a k-layer deep latent
+/// The discrete view of a neural SDE (docs/MODEL.md §1): a k-layer deep latent
 /// Gaussian model
 ///
 ///     x_i = x_{i−1} + b_i(x_{i−1}) + σ_i(x_{i−1}) z_i,   z_i ~ N(0, I_m),   i = 1…k

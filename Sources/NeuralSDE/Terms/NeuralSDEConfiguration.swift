@@ -1,4 +1,4 @@
-/// How the diffusion `σ(x, t; θ)` enters the SDE (MODEL.md §2).
+/// How the diffusion `σ(x, t; θ)` enters the SDE (docs/MODEL.md §2).
 public enum NoiseType: Sendable, Equatable, Codable, CustomStringConvertible {
   /// `σ` returns d values (one per coordinate, `m = d`); the diffusion MLP maps `[x, t] → d`.
   case diagonal
@@ -130,7 +130,7 @@ public struct NeuralSDEConfiguration: Sendable, Equatable, Codable {
     }
   }
 
-  /// The reference problem of BENCHMARK.md: tanh MLPs of width `hidden`,
+  /// The reference problem of docs/BENCHMARK.md: tanh MLPs of width `hidden`,
   /// drift `[x,t] → H → H → d`, diagonal diffusion `[x,t] → H → d` with
   /// softplus, posterior drift `[y,t] → H → H → d`, linear decoder `d → D`,
   /// Gaussian likelihood with std 0.1, `x_0 = 0`. With `posterior: .feedback`

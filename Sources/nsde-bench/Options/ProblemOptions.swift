@@ -18,7 +18,7 @@ enum DTypeChoice: String, ExpressibleByArgument, CaseIterable {
   var runsDouble: Bool { self != .float }
 }
 
-/// The problem shared by every subcommand (BENCHMARK.md defaults).
+/// The problem shared by every subcommand (docs/BENCHMARK.md defaults).
 struct ProblemOptions: ParsableArguments {
   @Option(help: "Latent dimension d (1…4096).")
   var latentDim = 16
@@ -40,6 +40,11 @@ struct ProblemOptions: ParsableArguments {
   var noiseDim: Int?
   @Option(help: "Hidden activation (\(Activation.allCases.map(\.rawValue).joined(separator: ", "))).")
   var activation: Activation = .tanh
+  @Option(
+    help:
+      "Posterior control: mean-field reads [y, t] (the reference problem), feedback reads [x, y, t] (\(PosteriorControl.allCases.map(\.rawValue).joined(separator: ", ")))."
+  )
+  var posterior: PosteriorControl = .meanField
   @Option(help: "Precision (float, double, both).")
   var dtype: DTypeChoice = .both
   @Option(help: "Row chunks run concurrently (default: one per core).")
@@ -75,7 +80,8 @@ struct ProblemOptions: ParsableArguments {
 
   var configuration: NeuralSDEConfiguration {
     .reference(
-      latentDimension: latentDim, dataDimension: dataDim, hidden: hidden, noise: noiseType, activation: activation)
+      latentDimension: latentDim, dataDimension: dataDim, hidden: hidden, noise: noiseType, activation: activation,
+      posterior: posterior)
   }
 
   var points: Int { paths / pathsPerPoint }

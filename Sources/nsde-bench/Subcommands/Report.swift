@@ -86,5 +86,6 @@ func problemJSON(_ p: ProblemOptions) -> [String: Any] {
     "latent_dim": p.latentDim, "data_dim": p.dataDim, "hidden": p.hidden, "steps": p.steps,
     "paths_per_point": p.pathsPerPoint, "paths": p.paths, "noise": p.noise.rawValue,
     "noise_dim": p.configuration.noiseDimension, "activation": p.activation.rawValue,
+    "posterior": p.posterior.rawValue,
   ]
 }

@@ -94,7 +94,7 @@ struct Train: ParsableCommand {
   @Option(help: "Fraction of the data held out for evaluation, in (0, 1).") var heldOutFraction = 0.1
   @Option(help: "Total optimiser steps (1…10000000).") var trainSteps = 3000
   @Option(help: "Data points per minibatch B (1…1000000).") var batchSize = 128
-  @Option(help: "Adam learning rate (> 0); cosine decay to 0.1× after a warm-up.") var learningRate = 3e-3
+  @Option(help: "Adam learning rate (> 0); cosine decay to 0.1× after a warm-up.") var learningRate = 1e-2
   @Option(help: "Objective (free-energy, importance-weighted).")
   var objective: TrainingObjective = .importanceWeighted
   @Option(

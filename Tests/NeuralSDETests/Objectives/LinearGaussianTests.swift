@@ -3,7 +3,7 @@ import XCTest
 import _NSDETestSupport
 
 /// The Monte Carlo objectives against the closed forms of the linear-Gaussian
-/// model (MODEL.md §5).
+/// model (docs/MODEL.md §5).
 final class LinearGaussianTests: XCTestCase {
   let y: [Double] = [0.8, -0.4]
 

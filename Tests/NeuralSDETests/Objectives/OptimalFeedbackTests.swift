@@ -8,7 +8,9 @@ import _NSDETestSupport
 final class OptimalFeedbackTests: XCTestCase {
   let y: [Double] = [0.8, -0.4]
 
-  func oracle(general: Bool) throws -> LinearGaussianOracle {
+  func oracle(general: Bool) throws -> LinearGaussianOracle { try Self.oracle(general: general) }
+
+  static func oracle(general: Bool) throws -> LinearGaussianOracle {
     let m = general ? 3 : 2
     let sigma =
       general
@@ -98,5 +100,46 @@ final class OptimalFeedbackTests: XCTestCase {
     }
     XCTAssertGreaterThanOrEqual(best, gap - 1e-12)
     XCTAssertLessThan(best, gap + 0.2, "a grid of constant controls comes close to the optimum")
+  }
+}
+
+final class PosteriorSamplingTests: XCTestCase {
+  /// Weighted posterior paths under the optimal affine control reproduce the
+  /// exact posterior mean of `X_N` given y of the N-step linear-Gaussian chain
+  /// (Gaussian conditioning of the prior moments) within 5 standard errors.
+  func testWeightedPosteriorMeanMatchesExact() throws {
+    let y: [Double] = [0.8, -0.4]
+    let o = try OptimalFeedbackTests.oracle(general: true)
+    let model = try o.model(general: true)
+    let n = 10
+    let k = 20000
+    let samples = try model.samplePosterior(
+      data: Matrix(rows: 1, cols: 2) { _, c in y[c] }, pathsPerPoint: k,
+      noise: PhiloxBrownianIncrements(seed: 5, dimension: o.m), grid: TimeGrid(uniformSteps: n), recordSteps: [0, n],
+      affineControl: try o.optimalFeedbackControl(y: y, steps: n))
+    XCTAssertEqual(samples.weights.reduce(0, +), 1, accuracy: 1e-12)
+    XCTAssertEqual(samples.trajectory.count, 2)
+    XCTAssertEqual(samples.trajectory[1].elements, samples.latent.elements)
+    XCTAssertEqual(samples.trajectory[0][7, 1], o.x0[1])
+    // Exact: m + P Cᵀ (C P Cᵀ + s² I)⁻¹ (y − C m − e).
+    let (m, p) = try o.prior.discreteMoments(steps: n)
+    let c = o.decoder
+    let s = try BLAS.matmul(try BLAS.matmul(c, p), c, transposeB: true)
+    for i in 0..<2 { s[i, i] += o.std * o.std }
+    let r = Matrix<Double>(rows: 2, cols: 1) { i, _ in y[i] - o.decoderBias[i] - c[i, 0] * m[0] - c[i, 1] * m[1] }
+    let gain = try BLAS.matmul(try BLAS.matmul(p, c, transposeB: true), try LAPACK.choleskySolve(s, r))
+    let exact = (0..<2).map { m[$0] + gain[$0, 0] }
+    let ess = 1 / samples.weights.map { $0 * $0 }.reduce(0, +)
+    XCTAssertGreaterThan(ess, 0.5 * Double(k), "the optimal control makes nearly equal weights")
+    for j in 0..<2 {
+      var mean = 0.0
+      var second = 0.0
+      for q in 0..<k {
+        mean += samples.weights[q] * samples.latent[q, j]
+        second += samples.weights[q] * samples.latent[q, j] * samples.latent[q, j]
+      }
+      let se = ((second - mean * mean) / ess).squareRoot()
+      XCTAssertLessThan(abs(mean - exact[j]), 5 * se, "coordinate \(j): \(mean) vs exact \(exact[j]) (SE \(se))")
+    }
   }
 }

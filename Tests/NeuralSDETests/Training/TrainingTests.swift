@@ -64,3 +64,73 @@ final class TrainingTests: XCTestCase {
     XCTAssertGreaterThan(try energyDistance(moons, gaussians), 0.2)
   }
 }
+
+final class FeedbackTrainingTests: XCTestCase {
+  /// The train command's default setting, scaled down (d = 8, H = 32, N = 10,
+  /// 1500 steps, feedback control, importance-weighted objective, learned
+  /// decoder std, Float): the held-out importance-weighted −log p ends below
+  /// the one-Gaussian baseline's. A smoke test of quality; the measured
+  /// quality of the defaults is in docs/TRAINING.md (`nsde-bench evaluate`).
+  func testFeedbackTrainingBeatsOneGaussian() throws {
+    let data = ToyDataset.twoMoons.sample(count: 3000, seed: 1, as: Float.self)
+    let split = try DataSplit(data, heldOutFraction: 0.1, seed: 2)
+    var config = NeuralSDEConfiguration.reference(latentDimension: 8, hidden: 32, posterior: .feedback)
+    config.likelihood = .gaussianLearnedStd(initialStd: 0.5)
+    let model = try NeuralSDEModel<Float>(config, seed: 3)
+    let grid = try TimeGrid(uniformSteps: 10)
+    let trainer = try Trainer(
+      model: model,
+      configuration: TrainingConfiguration(
+        steps: 1500, batchSize: 128, pathsPerPoint: 4, grid: grid, objective: .importanceWeighted,
+        learningRate: 3e-3, seed: 4, evaluationInterval: 0, evaluationPathsPerPoint: 64))
+    let history = try trainer.train(data: split.training, heldOut: split.heldOut)
+    let iw = history.evaluations.last!.estimates.importanceWeighted.mean
+    let gaussian = try GaussianBaseline(fitting: split.training).negativeLogDensity(split.heldOut)
+    let baseline = gaussian.reduce(0, +) / Double(gaussian.count)
+    print("feedback training: held-out IW(K=64) \(iw) vs one Gaussian \(baseline), \(history.seconds) s")
+    XCTAssertLessThan(iw, baseline, "the trained model must beat one Gaussian on held-out −log p")
+  }
+
+  /// `stop()` from the progress callback ends the run after that step; a
+  /// resumed call continues to the configured total.
+  func testStopFromCallbackAndResume() throws {
+    let model = try NeuralSDEModel<Double>(.reference(latentDimension: 2, hidden: 4, posterior: .feedback), seed: 1)
+    let trainer = try Trainer(
+      model: model, configuration: TrainingConfiguration(steps: 9, batchSize: 4, grid: TimeGrid(uniformSteps: 3)))
+    let data = ToyDataset.pinwheel.sample(count: 10, seed: 1, as: Double.self)
+    let first = try trainer.train(data: data) { p in if p.step == 5 { trainer.stop() } }
+    XCTAssertEqual(first.losses.count, 5)
+    XCTAssertEqual(trainer.step, 5)
+    let rest = try trainer.train(data: data)
+    XCTAssertEqual(rest.losses.count, 4)
+    XCTAssertEqual(trainer.step, 9)
+    // The same run without interruption draws the same batches and noise: equal parameters.
+    let again = try NeuralSDEModel<Double>(.reference(latentDimension: 2, hidden: 4, posterior: .feedback), seed: 1)
+    let whole = try Trainer(
+      model: again, configuration: TrainingConfiguration(steps: 9, batchSize: 4, grid: TimeGrid(uniformSteps: 3)))
+    _ = try whole.train(data: data)
+    XCTAssertEqual(again.parameters.elements, model.parameters.elements)
+  }
+
+  /// A feedback checkpoint round-trips through `NeuralSDEModel(checkpoint:)`;
+  /// loading it into a mean-field model names the differing field.
+  func testFeedbackCheckpoint() throws {
+    let model = try NeuralSDEModel<Double>(.reference(latentDimension: 3, hidden: 5, posterior: .feedback), seed: 2)
+    let path = NSTemporaryDirectory() + "feedback-\(UUID().uuidString).safetensors"
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    try Checkpoint.write(model: model, optimizer: nil, step: 7, grid: TimeGrid(uniformSteps: 12), to: path)
+    let loaded = try NeuralSDEModel<Double>(checkpoint: path)
+    XCTAssertEqual(loaded.configuration, model.configuration)
+    XCTAssertEqual(loaded.parameters.elements, model.parameters.elements)
+    let info = try Checkpoint.info(path)
+    XCTAssertEqual(info.step, 7)
+    XCTAssertEqual(info.grid?.steps, 12)
+    let meanField = try NeuralSDEModel<Double>(.reference(latentDimension: 3, hidden: 5), seed: 2)
+    XCTAssertThrowsError(try Checkpoint.read(path, into: meanField)) {
+      XCTAssertTrue("\($0)".contains("posteriorControl: file \"feedback\""), "\($0)")
+    }
+    XCTAssertThrowsError(try NeuralSDEModel<Float>(checkpoint: path)) {
+      XCTAssertTrue("\($0)".contains("not Float"), "\($0)")
+    }
+  }
+}
