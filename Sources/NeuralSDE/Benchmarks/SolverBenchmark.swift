@@ -44,7 +44,7 @@ public struct SolverBenchmark<Scalar: BLASScalar> {
     let noise = PhiloxBrownianIncrements<Scalar>(seed: 3, dimension: model.noiseDimension)
     let ws = EulerMaruyamaWorkspace(model: model, points: points, paths: paths)
     let final = Matrix<Scalar>(rows: paths, cols: model.latentDimension)
-    var kl = [Double](repeating: 0, count: points)
+    var kl = [Double](repeating: 0, count: ws.controlRows)
     var logW = [Double](repeating: 0, count: paths)
     let decoderWS = model.decoder.makeWorkspace(rows: paths)
     let sample = Swift.min(perPathSample, paths)
@@ -57,7 +57,7 @@ public struct SolverBenchmark<Scalar: BLASScalar> {
         try logW.withUnsafeMutableBufferPointer { lwp in
           try ws.simulate(
             model: model, data: data.view, pathRange: 0..<paths, pathsPerPoint: pathsPerPoint, noise: noise,
-            grid: grid, recordSteps: [], recorded: [], final: final, kl: klp.baseAddress!, logWeights: lwp.baseAddress!)
+            grid: grid, recordSteps: [], recorded: [], final: final, kl: klp, logWeights: lwp)
         }
       }
       model.decoder.forwardUnchecked(theta + model.decoderOffset, input: final.view, time: 0, workspace: decoderWS)
@@ -72,7 +72,7 @@ public struct SolverBenchmark<Scalar: BLASScalar> {
             try oneWS.simulate(
               model: model, data: data.rows((p / pathsPerPoint)..<(p / pathsPerPoint + 1)), pathRange: p..<(p + 1),
               pathsPerPoint: 1, noise: noise, grid: grid, recordSteps: [], recorded: [], final: oneFinal,
-              kl: klp.baseAddress!, logWeights: lwp.baseAddress!)
+              kl: klp, logWeights: lwp)
           }
         }
       }

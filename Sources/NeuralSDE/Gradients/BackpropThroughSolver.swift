@@ -138,7 +138,7 @@ final class BackpropChunk<Scalar: BLASScalar>: @unchecked Sendable {
       try logW.withUnsafeMutableBufferPointer { lwp in
         try em.simulate(
           model: model, data: y, pathRange: pathRange, pathsPerPoint: k, noise: noise, grid: grid, recordSteps: [],
-          recorded: [], final: nil, kl: klp.baseAddress!, logWeights: lwp.baseAddress!)
+          recorded: [], final: nil, kl: klp, logWeights: lwp)
       }
     }
     // Decoder and likelihood at X_N.

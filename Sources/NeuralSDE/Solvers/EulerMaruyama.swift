@@ -147,8 +147,12 @@ public struct EulerMaruyama: Sendable {
           try workspaces[c].simulate(
             model: model, data: data?.rows(part), pathRange: pathRange, pathsPerPoint: k, noise: noise,
             grid: options.grid, recordSteps: options.recordSteps, recorded: recorded, final: final,
-            kl: data == nil ? nil : klp.baseAddress! + (perPath ? pathRange.lowerBound : part.lowerBound),
-            logWeights: data == nil ? nil : lwp.baseAddress! + pathRange.lowerBound, affine: options.affineControl,
+            kl: data == nil
+              ? nil
+              : UnsafeMutableBufferPointer(
+                rebasing: klp[(perPath ? pathRange : part.lowerBound..<part.upperBound)]),
+            logWeights: data == nil ? nil : UnsafeMutableBufferPointer(rebasing: lwp[pathRange]),
+            affine: options.affineControl,
             firstPoint: part.lowerBound)
         }
       }
@@ -311,9 +315,15 @@ final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
   func simulate<Noise: BrownianIncrements>(
     model: NeuralSDEModel<Scalar>, data: MatrixView<Scalar>?, pathRange: Range<Int>, pathsPerPoint k: Int,
     noise: Noise, grid: TimeGrid, recordSteps: [Int], recorded: [Matrix<Scalar>], final: Matrix<Scalar>?,
-    kl: UnsafeMutablePointer<Double>?, logWeights: UnsafeMutablePointer<Double>?,
+    kl klBuffer: UnsafeMutableBufferPointer<Double>?, logWeights logWeightBuffer: UnsafeMutableBufferPointer<Double>?,
     affine: AffineFeedbackControl? = nil, firstPoint: Int = 0
   ) throws where Noise.Scalar == Scalar {
+    // The KL accumulates per control row (per path with feedback or affine control).
+    let klRows = affine != nil ? pathRange.count : controlRows
+    precondition(klBuffer.map { $0.count >= klRows } ?? true, "KL buffer smaller than \(klRows) control rows")
+    precondition(logWeightBuffer.map { $0.count >= pathRange.count } ?? true, "log-weight buffer too small")
+    let kl = klBuffer?.baseAddress
+    let logWeights = logWeightBuffer?.baseAddress
     let rows = pathRange.count
     let d = model.latentDimension
     let m = model.noiseDimension

@@ -105,3 +105,16 @@ final class FeedbackControlTests: XCTestCase {
     XCTAssertThrowsError(try wrong.validate()) { XCTAssertTrue("\($0)".contains("feedback posterior drift")) }
   }
 }
+
+final class FeedbackBenchmarkTests: XCTestCase {
+  /// The reference-problem report runs with feedback control (its per-path
+  /// solves, GEMM floor and both estimators), and the estimators agree.
+  func testReferenceBenchmarkWithFeedback() throws {
+    let bench = ReferenceBenchmark<Double>(
+      configuration: .reference(latentDimension: 3, hidden: 6, posterior: .feedback), paths: 32, pathsPerPoint: 4,
+      steps: 4, chunks: 2, repetitions: 1, pathwiseDirections: 3, perPathSample: 4)
+    let r = try bench.run()
+    XCTAssertLessThan(r.estimatorsRelativeDifference, 1e-10)
+    XCTAssertGreaterThan(r.forward.median, 0)
+  }
+}
