@@ -34,6 +34,25 @@ public struct LinearGaussianOracle {
     self.u1 = u1
   }
 
+  /// The 2-D example of the tests: `A = [[−0.5, 0.3], [−0.2, −0.8]]`, `c0 = (0.1, −0.1)`,
+  /// `c1 = (0.2, 0)`, `x0 = (0.3, −0.2)`, `C = [[1, 0.5], [−0.3, 1]]`, `e = (0.05, 0)`,
+  /// with general noise (`Σ` 2×3) or diagonal additive noise (`Σ` = diag(0.6, 0.45)),
+  /// likelihood standard deviation `std` and the control `u0 + u1 t` (default 0).
+  public static func example(
+    general: Bool, std: Double = 0.5, u0: [Double]? = nil, u1: [Double]? = nil
+  ) throws -> LinearGaussianOracle {
+    let m = general ? 3 : 2
+    let sigma =
+      general
+      ? try Matrix<Double>(rows: 2, cols: 3, elements: [0.6, 0.2, -0.1, 0.1, 0.5, 0.3])
+      : try Matrix<Double>(rows: 2, cols: 2, elements: [0.6, 0, 0, 0.45])
+    return LinearGaussianOracle(
+      a: try Matrix(rows: 2, cols: 2, elements: [-0.5, 0.3, -0.2, -0.8]), c0: [0.1, -0.1], c1: [0.2, 0],
+      sigma: sigma, x0: [0.3, -0.2], decoder: try Matrix(rows: 2, cols: 2, elements: [1, 0.5, -0.3, 1]),
+      decoderBias: [0.05, 0], std: std,
+      u0: u0 ?? [Double](repeating: 0, count: m), u1: u1 ?? [Double](repeating: 0, count: m))
+  }
+
   public var d: Int { a.rows }
   public var m: Int { sigma.cols }
   public var dataDim: Int { decoder.rows }

@@ -18,7 +18,43 @@ enum DTypeChoice: String, ExpressibleByArgument, CaseIterable {
   var runsDouble: Bool { self != .float }
 }
 
-/// The problem shared by every subcommand (docs/BENCHMARK.md defaults).
+/// Throws a `ValidationError` naming the option and its range unless `lo ≤ v ≤ hi`.
+func checkRange(_ name: String, _ v: Int, _ lo: Int, _ hi: Int) throws {
+  guard v >= lo && v <= hi else { throw ValidationError("--\(name) must be in \(lo)…\(hi), got \(v)") }
+}
+
+/// The networks' shape options shared by the benchmark subcommands and `train`.
+struct NetworkOptions: ParsableArguments {
+  @Option(
+    name: .customLong("noise-type"),
+    help: "Noise type (\(NoiseChoice.allCases.map(\.rawValue).joined(separator: ", "))).")
+  var noise: NoiseChoice = .diagonal
+  @Option(help: "Noise dimension m for --noise-type general (default: d).")
+  var noiseDim: Int?
+  @Option(help: "Hidden activation (\(Activation.allCases.map(\.rawValue).joined(separator: ", "))).")
+  var activation: Activation = .tanh
+  @Option(help: "Row chunks run concurrently (default: one per core; 1…256).")
+  var chunks: Int?
+
+  func validate() throws {
+    if let m = noiseDim {
+      guard noise == .general else { throw ValidationError("--noise-dim only applies to --noise-type general") }
+      try checkRange("noise-dim", m, 1, 4096)
+    }
+    if let c = chunks { try checkRange("chunks", c, 1, 256) }
+  }
+
+  /// The noise type for latent dimension `d`.
+  func noiseType(latentDimension d: Int) -> NoiseType {
+    switch noise {
+    case .diagonal: return .diagonal
+    case .additive: return .additive
+    case .general: return .general(noiseDimension: noiseDim ?? d)
+    }
+  }
+}
+
+/// The problem shared by the benchmark subcommands (docs/BENCHMARK.md defaults).
 struct ProblemOptions: ParsableArguments {
   @Option(help: "Latent dimension d (1…4096).")
   var latentDim = 16
@@ -32,51 +68,28 @@ struct ProblemOptions: ParsableArguments {
   var pathsPerPoint = 4
   @Option(help: "Paths per batch M = B·K (a positive multiple of --paths-per-point).")
   var paths = 1024
-  @Option(
-    name: .customLong("noise-type"),
-    help: "Noise type (\(NoiseChoice.allCases.map(\.rawValue).joined(separator: ", "))).")
-  var noise: NoiseChoice = .diagonal
-  @Option(help: "Noise dimension m for --noise-type general (default: d).")
-  var noiseDim: Int?
-  @Option(help: "Hidden activation (\(Activation.allCases.map(\.rawValue).joined(separator: ", "))).")
-  var activation: Activation = .tanh
-  @Option(
-    help:
-      "Posterior control: mean-field reads [y, t] (the reference problem), feedback reads [x, y, t] (\(PosteriorControl.allCases.map(\.rawValue).joined(separator: ", ")))."
-  )
+  @OptionGroup var network: NetworkOptions
+  @Option(help: "Posterior control: mean-field reads [y, t] (the reference problem); feedback reads [x, y, t].")
   var posterior: PosteriorControl = .meanField
   @Option(help: "Precision (float, double, both).")
   var dtype: DTypeChoice = .both
-  @Option(help: "Row chunks run concurrently (default: one per core).")
-  var chunks: Int?
 
   func validate() throws {
-    func range(_ name: String, _ v: Int, _ lo: Int, _ hi: Int) throws {
-      guard v >= lo && v <= hi else { throw ValidationError("--\(name) must be in \(lo)…\(hi), got \(v)") }
-    }
-    try range("latent-dim", latentDim, 1, 4096)
-    try range("data-dim", dataDim, 1, 4096)
-    try range("hidden", hidden, 1, 8192)
-    try range("steps", steps, 1, 100_000)
-    try range("paths-per-point", pathsPerPoint, 1, 1_000_000)
-    try range("paths", paths, 1, 10_000_000)
+    try checkRange("latent-dim", latentDim, 1, 4096)
+    try checkRange("data-dim", dataDim, 1, 4096)
+    try checkRange("hidden", hidden, 1, 8192)
+    try checkRange("steps", steps, 1, 100_000)
+    try checkRange("paths-per-point", pathsPerPoint, 1, 1_000_000)
+    try checkRange("paths", paths, 1, 10_000_000)
     guard paths % pathsPerPoint == 0 else {
       throw ValidationError("--paths (\(paths)) must be a multiple of --paths-per-point (\(pathsPerPoint))")
     }
-    if let m = noiseDim {
-      guard noise == .general else { throw ValidationError("--noise-dim only applies to --noise-type general") }
-      try range("noise-dim", m, 1, 4096)
-    }
-    if let c = chunks { try range("chunks", c, 1, 256) }
   }
 
-  var noiseType: NoiseType {
-    switch noise {
-    case .diagonal: return .diagonal
-    case .additive: return .additive
-    case .general: return .general(noiseDimension: noiseDim ?? latentDim)
-    }
-  }
+  var noise: NoiseChoice { network.noise }
+  var activation: Activation { network.activation }
+  var chunks: Int? { network.chunks }
+  var noiseType: NoiseType { network.noiseType(latentDimension: latentDim) }
 
   var configuration: NeuralSDEConfiguration {
     .reference(

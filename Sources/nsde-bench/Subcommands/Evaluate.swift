@@ -35,15 +35,12 @@ struct Evaluate: ParsableCommand {
       throw ValidationError("give exactly one of --dataset and --data-file")
     }
     if trainFile != nil && dataFile == nil { throw ValidationError("--train-file only applies with --data-file") }
-    func range(_ name: String, _ v: Int, _ lo: Int, _ hi: Int) throws {
-      guard v >= lo && v <= hi else { throw ValidationError("--\(name) must be in \(lo)…\(hi), got \(v)") }
-    }
-    try range("points", points, 2, 1_000_000)
-    try range("paths-per-point", pathsPerPoint, 1, 100_000)
-    try range("samples", samples, 2, 100_000)
-    try range("max-paths-per-solve", maxPathsPerSolve, 1, 100_000_000)
-    if let n = solverSteps { try range("solver-steps", n, 1, 100_000) }
-    if let c = chunks { try range("chunks", c, 1, 256) }
+    try checkRange("points", points, 2, 1_000_000)
+    try checkRange("paths-per-point", pathsPerPoint, 1, 100_000)
+    try checkRange("samples", samples, 2, 100_000)
+    try checkRange("max-paths-per-solve", maxPathsPerSolve, 1, 100_000_000)
+    if let n = solverSteps { try checkRange("solver-steps", n, 1, 100_000) }
+    if let c = chunks { try checkRange("chunks", c, 1, 256) }
   }
 
   func run() throws {

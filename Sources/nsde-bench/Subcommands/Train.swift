@@ -11,38 +11,22 @@ struct TrainModelOptions: ParsableArguments {
   @Option(help: "Hidden width H of every network (1…8192).") var hidden = 64
   @Option(help: "Euler–Maruyama steps N of the solver on [0, 1] (1…100000).") var solverSteps = 20
   @Option(help: "Monte Carlo paths per data point K (1…1000000).") var pathsPerPoint = 4
-  @Option(
-    name: .customLong("noise-type"),
-    help: "Noise type (\(NoiseChoice.allCases.map(\.rawValue).joined(separator: ", "))).")
-  var noise: NoiseChoice = .diagonal
-  @Option(help: "Noise dimension m for --noise-type general (default: d).") var noiseDim: Int?
-  @Option(help: "Hidden activation (\(Activation.allCases.map(\.rawValue).joined(separator: ", "))).")
-  var activation: Activation = .tanh
-  @Option(
-    help:
-      "Posterior control: feedback reads [x, y, t], mean-field (the paper's) reads [y, t] (\(PosteriorControl.allCases.map(\.rawValue).joined(separator: ", "))).)"
-  )
+  @OptionGroup var network: NetworkOptions
+  @Option(help: "Posterior control: feedback reads [x, y, t]; mean-field (the paper's) reads [y, t].")
   var posterior: PosteriorControl = .feedback
   @Option(help: "Decoder standard deviation: 'learned' (per dimension, from 0.5) or a fixed positive number.")
   var decoderStd = "learned"
   @Option(help: "Precision (float, double).") var dtype: PrecisionChoice = .float
-  @Option(help: "Row chunks run concurrently (default: one per core; 1…256).") var chunks: Int?
 
   func validate() throws {
-    func range(_ name: String, _ v: Int, _ lo: Int, _ hi: Int) throws {
-      guard v >= lo && v <= hi else { throw ValidationError("--\(name) must be in \(lo)…\(hi), got \(v)") }
-    }
-    try range("latent-dim", latentDim, 1, 4096)
-    try range("hidden", hidden, 1, 8192)
-    try range("solver-steps", solverSteps, 1, 100_000)
-    try range("paths-per-point", pathsPerPoint, 1, 1_000_000)
-    if let m = noiseDim {
-      guard noise == .general else { throw ValidationError("--noise-dim only applies to --noise-type general") }
-      try range("noise-dim", m, 1, 4096)
-    }
-    if let c = chunks { try range("chunks", c, 1, 256) }
+    try checkRange("latent-dim", latentDim, 1, 4096)
+    try checkRange("hidden", hidden, 1, 8192)
+    try checkRange("solver-steps", solverSteps, 1, 100_000)
+    try checkRange("paths-per-point", pathsPerPoint, 1, 1_000_000)
     _ = try likelihood()
   }
+
+  var chunks: Int? { network.chunks }
 
   func likelihood() throws -> Likelihood {
     if decoderStd == "learned" { return .gaussianLearnedStd(initialStd: 0.5) }
@@ -54,15 +38,9 @@ struct TrainModelOptions: ParsableArguments {
 
   /// The model for data of dimension `dataDimension`.
   func configuration(dataDimension: Int) throws -> NeuralSDEConfiguration {
-    let noiseType: NoiseType
-    switch noise {
-    case .diagonal: noiseType = .diagonal
-    case .additive: noiseType = .additive
-    case .general: noiseType = .general(noiseDimension: noiseDim ?? latentDim)
-    }
     var config = NeuralSDEConfiguration.reference(
-      latentDimension: latentDim, dataDimension: dataDimension, hidden: hidden, noise: noiseType,
-      activation: activation, posterior: posterior)
+      latentDimension: latentDim, dataDimension: dataDimension, hidden: hidden,
+      noise: network.noiseType(latentDimension: latentDim), activation: network.activation, posterior: posterior)
     config.likelihood = try likelihood()
     return config
   }

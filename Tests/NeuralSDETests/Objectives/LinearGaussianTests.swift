@@ -8,16 +8,7 @@ final class LinearGaussianTests: XCTestCase {
   let y: [Double] = [0.8, -0.4]
 
   func oracle(general: Bool, u0: [Double]? = nil, u1: [Double]? = nil) throws -> LinearGaussianOracle {
-    let m = general ? 3 : 2
-    let sigma =
-      general
-      ? try Matrix<Double>(rows: 2, cols: 3, elements: [0.6, 0.2, -0.1, 0.1, 0.5, 0.3])
-      : try Matrix<Double>(rows: 2, cols: 2, elements: [0.6, 0, 0, 0.45])
-    return LinearGaussianOracle(
-      a: try Matrix(rows: 2, cols: 2, elements: [-0.5, 0.3, -0.2, -0.8]), c0: [0.1, -0.1], c1: [0.2, 0],
-      sigma: sigma, x0: [0.3, -0.2], decoder: try Matrix(rows: 2, cols: 2, elements: [1, 0.5, -0.3, 1]),
-      decoderBias: [0.05, 0], std: 0.5,
-      u0: u0 ?? [Double](repeating: 0, count: m), u1: u1 ?? [Double](repeating: 0, count: m))
+    try .example(general: general, u0: u0, u1: u1)
   }
 
   func data(_ points: Int) -> Matrix<Double> { Matrix(rows: points, cols: 2) { _, c in self.y[c] } }

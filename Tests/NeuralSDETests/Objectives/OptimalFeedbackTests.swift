@@ -10,17 +10,7 @@ final class OptimalFeedbackTests: XCTestCase {
 
   func oracle(general: Bool) throws -> LinearGaussianOracle { try Self.oracle(general: general) }
 
-  static func oracle(general: Bool) throws -> LinearGaussianOracle {
-    let m = general ? 3 : 2
-    let sigma =
-      general
-      ? try Matrix<Double>(rows: 2, cols: 3, elements: [0.6, 0.2, -0.1, 0.1, 0.5, 0.3])
-      : try Matrix<Double>(rows: 2, cols: 2, elements: [0.6, 0, 0, 0.45])
-    return LinearGaussianOracle(
-      a: try Matrix(rows: 2, cols: 2, elements: [-0.5, 0.3, -0.2, -0.8]), c0: [0.1, -0.1], c1: [0.2, 0],
-      sigma: sigma, x0: [0.3, -0.2], decoder: try Matrix(rows: 2, cols: 2, elements: [1, 0.5, -0.3, 1]),
-      decoderBias: [0.05, 0], std: 0.3, u0: [Double](repeating: 0, count: m), u1: [Double](repeating: 0, count: m))
-  }
+  static func oracle(general: Bool) throws -> LinearGaussianOracle { try .example(general: general, std: 0.3) }
 
   /// The affine closed form reproduces the deterministic-control closed form
   /// when the gains are zero (two independent derivations of the same number).
