@@ -25,11 +25,14 @@ let package = Package(
     // Vectorised elementwise kernels (activations, noise) in C, compiled for
     // several x86 levels at once with target_clones: no build flags needed.
     .target(name: "NSDEKernels", path: "Sources/NSDEKernels"),
+    // File formats (safetensors, .npy, CSV tables, atomic files) and errors:
+    // Foundation only, so the readers build alone for the fuzzers (scripts/fuzz).
+    .target(name: "NSDEFormats"),
     // The only target that imports CBLAS / CLAPACKE.
     .target(
       name: "NSDELinearAlgebra",
       dependencies: [
-        "CBLAS", "CLAPACKE", "NSDEKernels",
+        "CBLAS", "CLAPACKE", "NSDEKernels", "NSDEFormats",
         .product(name: "RealModule", package: "swift-numerics"),
       ]),
     .target(name: "NeuralSDE", dependencies: ["NSDELinearAlgebra"]),

@@ -1,3 +1,4 @@
+@_exported import NSDEFormats
 @_exported import RealModule
 
 /// A floating-point type with BLAS, LAPACK and vectorised elementwise kernels.

@@ -1,9 +1,6 @@
 import Foundation
 
-/// Comma-separated numbers, one row per line; a first line that is not numeric
-/// is a header. Blank lines and lines starting with `#` are skipped, but line
-/// numbers in messages count every line of the file (1-based), as an editor does.
-public enum CSV {
+extension CSV {
   /// Reads a numeric table.
   /// - Throws: `file` naming the path, line and column of a field that is not a
   ///   number or a row of the wrong width.
@@ -15,39 +12,8 @@ public enum CSV {
   public static func readTable<T: BLASScalar>(
     _ path: String, as: T.Type = T.self
   ) throws -> (matrix: Matrix<T>, lines: [Int]) {
-    guard let text = String(bytes: try AtomicFile.read(path), encoding: .utf8) else {
-      throw NSDEError.file(path: path, reason: "not UTF-8 text")
-    }
-    var values: [Double] = []
-    var lines: [Int] = []
-    var cols: Int?
-    var sawContent = false
-    for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-      let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
-      if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
-      let fields = trimmed.split(separator: ",", omittingEmptySubsequences: false).map {
-        $0.trimmingCharacters(in: .whitespaces)
-      }
-      let numbers = fields.map { Double($0) }
-      if let bad = numbers.firstIndex(where: { $0 == nil }) {
-        if !sawContent {  // header
-          sawContent = true
-          continue
-        }
-        throw NSDEError.file(
-          path: path, reason: "line \(i + 1), column \(bad + 1): \"\(fields[bad])\" is not a number")
-      }
-      sawContent = true
-      if let c = cols, c != numbers.count {
-        throw NSDEError.file(
-          path: path, reason: "line \(i + 1) has \(numbers.count) fields but earlier lines have \(c)")
-      }
-      cols = numbers.count
-      values += numbers.map { $0! }
-      lines.append(i + 1)
-    }
-    guard let c = cols else { throw NSDEError.file(path: path, reason: "no data rows") }
-    return (try Matrix(rows: lines.count, cols: c, elements: values.map { T($0) }), lines)
+    let table = try parse(try AtomicFile.read(path), path: path)
+    return (try Matrix(rows: table.rows, cols: table.columns, elements: table.values.map { T($0) }), table.lines)
   }
 
   /// Writes a matrix as CSV (with an optional header line), atomically.

@@ -10,6 +10,14 @@ public enum NPY {
     try parse(try AtomicFile.read(path), path: path)
   }
 
+  /// Parses `.npy` bytes (`path` only for messages).
+  ///
+  /// The header must be the Python dict literal numpy writes, with exactly the
+  /// keys `descr`, `fortran_order` and `shape` (single- or double-quoted,
+  /// any order, an optional trailing comma): `descr` one of `<f4`, `<f8` (or
+  /// `=`/`|`-less forms), `fortran_order` `True` or `False`, `shape` a tuple
+  /// of non-negative integers. Sizes are computed with overflow checks against
+  /// the bytes actually present. Errors name the file and the field.
   public static func parse(_ bytes: [UInt8], path: String = "<memory>") throws -> StoredTensor {
     func fail(_ reason: String) -> NSDEError { .file(path: path, reason: "invalid .npy file: \(reason)") }
     let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
@@ -27,43 +35,53 @@ public enum NPY {
       headerStart = 12
     default: throw fail("unsupported format version \(major).\(bytes[7])")
     }
-    guard headerStart + headerLength <= bytes.count else { throw fail("truncated header") }
-    guard let header = String(bytes: bytes[headerStart..<(headerStart + headerLength)], encoding: .utf8) else {
-      throw fail("the header is not text")
+    guard headerLength <= bytes.count - headerStart else {
+      throw fail("the header length \(headerLength) exceeds the file (\(bytes.count) bytes): truncated")
     }
-    func field(_ key: String) -> String? {
-      guard let r = header.range(of: "'\(key)':") else { return nil }
-      return String(header[r.upperBound...]).trimmingCharacters(in: .whitespaces)
+    guard let header = String(validating: bytes[headerStart..<(headerStart + headerLength)], as: UTF8.self) else {
+      throw fail("the header is not UTF-8 text")
     }
-    guard let descrField = field("descr"), let q1 = descrField.firstIndex(where: { $0 == "'" || $0 == "\"" }) else {
-      throw fail("the header has no descr")
+    let fields: [(key: String, value: PythonLiteral)]
+    do {
+      fields = try PythonLiteral.parseHeader(header)
+    } catch let e as PythonLiteral.ParseError {
+      throw fail("the header \(e)")
     }
-    let afterQ = descrField[descrField.index(after: q1)...]
-    guard let q2 = afterQ.firstIndex(where: { $0 == "'" || $0 == "\"" }) else { throw fail("bad descr") }
-    let descr = String(afterQ[..<q2])
+    var descr: String?
+    var fortranValue: Bool?
+    var shapeValue: [Int]?
+    for (key, value) in fields {
+      switch key {
+      case "descr":
+        guard case .string(let d) = value else { throw fail("descr is not a string") }
+        descr = d
+      case "fortran_order":
+        guard case .bool(let b) = value else { throw fail("fortran_order is not True or False") }
+        fortranValue = b
+      case "shape":
+        guard case .tuple(let dims) = value else { throw fail("shape is not a tuple") }
+        shapeValue = try dims.map { d in
+          guard case .integer(let v) = d, v >= 0 else {
+            throw fail("shape holds a value that is not a non-negative integer")
+          }
+          return v
+        }
+      default: throw fail("unknown header key '\(key)'")
+      }
+    }
+    guard let descr else { throw fail("the header has no descr") }
+    guard let fortran = fortranValue else { throw fail("the header has no fortran_order") }
+    guard let shape = shapeValue else { throw fail("the header has no shape") }
     let dtype: TensorDType
     switch descr {
     case "<f8", "=f8", "f8": dtype = .float64
     case "<f4", "=f4", "f4": dtype = .float32
     default: throw fail("dtype \(descr) is not supported (use little-endian float32 '<f4' or float64 '<f8')")
     }
-    guard let fortranField = field("fortran_order") else { throw fail("the header has no fortran_order") }
-    let fortran = fortranField.hasPrefix("True")
-    guard let shapeField = field("shape"), let open = shapeField.firstIndex(of: "("),
-      let close = shapeField.firstIndex(of: ")")
-    else { throw fail("the header has no shape") }
-    let shapeText = shapeField[shapeField.index(after: open)..<close]
-    let shape = try shapeText.split(separator: ",").compactMap { part -> Int? in
-      let s = part.trimmingCharacters(in: .whitespaces)
-      if s.isEmpty { return nil }
-      guard let v = Int(s.replacingOccurrences(of: "L", with: "")), v >= 0 else {
-        throw fail("bad shape (\(shapeText))")
-      }
-      return v
-    }
-    let count = shape.reduce(1, *)
     let dataStart = headerStart + headerLength
-    let needed = count * dtype.byteSize
+    guard let count = checkedProduct(shape), let needed = checkedProduct([count, dtype.byteSize]) else {
+      throw fail("shape \(shape) has more elements than can be addressed")
+    }
     guard bytes.count - dataStart >= needed else {
       throw fail("shape \(shape) needs \(needed) data bytes but the file has \(bytes.count - dataStart): truncated")
     }
@@ -115,23 +133,5 @@ public enum NPY {
   /// Writes an array atomically.
   public static func write(_ tensor: StoredTensor, to path: String) throws {
     try AtomicFile.write(try serialize(tensor), to: path)
-  }
-
-  /// Reads a 2-D array as a matrix (a 1-D array becomes one column).
-  public static func readMatrix<T: BLASScalar>(_ path: String, as: T.Type = T.self) throws -> Matrix<T> {
-    let t = try read(path)
-    switch t.shape.count {
-    case 1: return try Matrix(rows: t.shape[0], cols: 1, elements: t.values.map { T($0) })
-    case 2: return try Matrix(rows: t.shape[0], cols: t.shape[1], elements: t.values.map { T($0) })
-    default: throw NSDEError.file(path: path, reason: "expected a 1-D or 2-D array, got shape \(t.shape)")
-    }
-  }
-
-  /// Writes a matrix as a 2-D array of its own precision.
-  public static func write<T: BLASScalar>(_ m: Matrix<T>, to path: String) throws {
-    try write(
-      StoredTensor(
-        shape: [m.rows, m.cols], dtype: T.self == Float.self ? .float32 : .float64, values: m.elements.map(Double.init)),
-      to: path)
   }
 }

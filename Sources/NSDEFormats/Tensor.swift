@@ -19,7 +19,8 @@ public struct StoredTensor: Sendable, Equatable {
     self.values = values
   }
 
-  public var count: Int { shape.reduce(1, *) }
+  /// The number of elements, `∏ shape` (−1 if that overflows `Int`).
+  public var count: Int { checkedProduct(shape) ?? -1 }
 
   /// Little-endian bytes of the values in `dtype`.
   var bytes: [UInt8] {
