@@ -45,6 +45,7 @@ let package = Package(
     .target(name: "_NSDETestSupport", dependencies: ["NeuralSDE"]),
 
     // MARK: tests
+    .testTarget(name: "NSDEFormatsTests", dependencies: ["NSDEFormats"], exclude: ["Regressions"]),
     .testTarget(
       name: "NSDELinearAlgebraTests", dependencies: ["NSDELinearAlgebra", "_NSDETestSupport"]),
     .testTarget(

@@ -17,14 +17,16 @@ public enum CSV {
   /// - Throws: `file` naming the path, line and column of a field that is not
   ///   a number, a row of the wrong width, text that is not UTF-8, or no rows.
   public static func parse(_ bytes: [UInt8], path: String = "<memory>") throws -> Table {
-    guard let text = String(validating: bytes, as: UTF8.self) else {
+    guard String(validating: bytes, as: UTF8.self) != nil else {
       throw NSDEError.file(path: path, reason: "not UTF-8 text")
     }
     var values: [Double] = []
     var lines: [Int] = []
     var cols: Int?
     var sawContent = false
-    for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+    // Lines split on the byte \n (a "\r\n" is one Character in Swift strings).
+    for (i, raw) in bytes.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
+      let line = String(decoding: raw, as: UTF8.self)
       let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
       if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
       let fields = trimmed.split(separator: ",", omittingEmptySubsequences: false).map {

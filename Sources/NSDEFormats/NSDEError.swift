@@ -1,9 +1,11 @@
+import Foundation
+
 /// The errors NeuralSDE reports: every message names what is wrong.
 ///
 /// Programmer errors (shapes, arguments) are caught at public entry points;
 /// numerical failures (non-finite values, LAPACK failures) and bad files are
 /// reported with enough context to find the cause.
-public enum NSDEError: Error, CustomStringConvertible, Equatable, Sendable {
+public enum NSDEError: Error, CustomStringConvertible, LocalizedError, Equatable, Sendable {
   /// Two shapes that must agree do not, e.g. "state is 1000×4 but the drift expects 3 inputs".
   case shapeMismatch(String)
   /// An argument is out of its allowed range; the message names it and the range.
@@ -16,6 +18,9 @@ public enum NSDEError: Error, CustomStringConvertible, Equatable, Sendable {
   case divergence(step: Int, time: Double, affectedPaths: Int)
   /// A file could not be read or written, or its contents are invalid.
   case file(path: String, reason: String)
+
+  /// The same text as `description` (so `localizedDescription` names the problem too).
+  public var errorDescription: String? { description }
 
   public var description: String {
     switch self {

@@ -1,0 +1,40 @@
+// libFuzzer entry point for one NSDEFormats reader, chosen at compile time
+// with -D FUZZ_SAFETENSORS, -D FUZZ_NPY or -D FUZZ_CSV (scripts/fuzz).
+// A reader may reject its input with an NSDEError; anything else (a trap, an
+// unexpected error type, a leak, a timeout) is a finding.
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+  let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+  do {
+    #if FUZZ_SAFETENSORS
+      let file = try SafetensorsFile.parse(bytes, path: "fuzz")
+      // Whatever parses must serialise and parse back to the same file.
+      let again = try SafetensorsFile.parse(try file.serialized(), path: "fuzz-roundtrip")
+      precondition(
+        again.metadata == file.metadata && again.tensors.count == file.tensors.count
+          && zip(again.tensors, file.tensors).allSatisfy { $0.name == $1.name && same($0.tensor, $1.tensor) },
+        "safetensors round trip changed the file")
+    #elseif FUZZ_NPY
+      let tensor = try NPY.parse(bytes, path: "fuzz")
+      let again = try NPY.parse(try NPY.serialize(tensor), path: "fuzz-roundtrip")
+      precondition(same(again, tensor), "npy round trip changed the array")
+    #elseif FUZZ_CSV
+      let table = try CSV.parse(bytes, path: "fuzz")
+      precondition(table.values.count == table.rows * table.columns && table.lines.count == table.rows)
+    #else
+      #error("define FUZZ_SAFETENSORS, FUZZ_NPY or FUZZ_CSV")
+    #endif
+  } catch is NSDEError {
+    // A clear rejection.
+  } catch {
+    preconditionFailure("unexpected error type: \(error)")
+  }
+  return 0
+}
+
+/// Equal shapes and dtypes, and values equal or both NaN (NaN payloads may change).
+func same(_ a: StoredTensor, _ b: StoredTensor) -> Bool {
+  a.shape == b.shape && a.dtype == b.dtype && a.values.count == b.values.count
+    && zip(a.values, b.values).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) }
+}
