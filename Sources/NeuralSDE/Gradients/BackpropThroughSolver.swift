@@ -25,6 +25,19 @@ public struct BackpropThroughSolver: GradientEstimator {
 
   public init(chunks: Int? = nil) { self.chunks = chunks ?? Threading.availableCores }
 
+  /// The workspace (tape and buffers) a gradient over `points` data points
+  /// with K paths each and N steps allocates, predicted from the shapes
+  /// before solving (nil if it overflows); `diagnostics.peakWorkspaceBytes`
+  /// reports the actual value afterwards.
+  public func estimatedWorkspaceBytes<Scalar: BLASScalar>(
+    model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int, steps: Int
+  ) -> Int? {
+    SizeArithmetic.sum(
+      Threading.partition(points, into: chunks).map {
+        BackpropChunk<Scalar>.estimatedBytes(model: model, points: $0.count, pathsPerPoint: k, steps: steps)
+      } + [SizeArithmetic.product(chunks, model.parameterCount, 8)])
+  }
+
   /// Frees the tapes kept from earlier calls (they are otherwise kept until
   /// the estimator is released).
   public func releaseCachedWorkspaces() { cache.removeAll() }
@@ -37,6 +50,9 @@ public struct BackpropThroughSolver: GradientEstimator {
     try model.validateForGradient(data: data, noise: noise, grid: grid, pathsPerPoint: k)
     let parts = Threading.partition(data.rows, into: chunks)
     let p = model.parameterCount
+    try MemoryLimit.check(
+      estimatedWorkspaceBytes(model: model, points: data.rows, pathsPerPoint: k, steps: grid.steps),
+      for: "backprop through \(grid.steps) steps of \(data.rows * k) paths (its tape)")
     let partial = Matrix<Double>(rows: parts.count, cols: p)
     let chunkList = parts.map { part -> BackpropChunk<Scalar> in
       let key = WorkspaceCache.Key(model: ObjectIdentifier(model), points: part, k: k, steps: grid.steps)
@@ -105,6 +121,20 @@ final class BackpropChunk<Scalar: BLASScalar>: @unchecked Sendable {
     controlInputGradient = Matrix(rows: em.feedback ? rows : 0, cols: model.configuration.posteriorInputs)
     decodedGradient = Matrix(rows: rows, cols: model.dataDimension)
     gradient = Matrix(rows: 1, cols: model.parameterCount)
+  }
+
+  /// The bytes a chunk would allocate (tape and buffers), from the shapes alone (nil on overflow).
+  static func estimatedBytes(model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int, steps: Int) -> Int? {
+    guard let rows = SizeArithmetic.product(points, k) else { return nil }
+    let widths =
+      3 * model.latentDimension + model.diffusion.outputs + 2 * model.noiseDimension + model.dataDimension
+      + model.configuration.posteriorInputs
+    return SizeArithmetic.sum([
+      EulerMaruyamaWorkspace<Scalar>.estimatedBytes(model: model, points: points, paths: rows, tapeSteps: steps),
+      model.decoder.workspaceBytes(rows: rows),
+      SizeArithmetic.product(rows, widths, MemoryLayout<Scalar>.stride),
+      SizeArithmetic.product(2, model.parameterCount, 8),
+    ])
   }
 
   var bytes: Int {

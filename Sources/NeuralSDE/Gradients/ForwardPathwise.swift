@@ -111,6 +111,23 @@ public struct ForwardPathwise: GradientEstimator {
     try model.validateForGradient(data: data, noise: noise, grid: grid, pathsPerPoint: k)
     let parts = Threading.partition(data.rows, into: chunks)
     let t = tangents.rows
+    try MemoryLimit.check(
+      SizeArithmetic.sum(
+        parts.map { part -> Int? in
+          let rows = part.count * k
+          let widths =
+            3 * model.latentDimension + model.diffusion.outputs + model.noiseDimension + model.dataDimension
+            + model.configuration.posteriorInputs
+          return SizeArithmetic.sum([
+            EulerMaruyamaWorkspace<Scalar>.estimatedBytes(model: model, points: part.count, paths: rows),
+            model.decoder.workspaceBytes(rows: rows),
+            SizeArithmetic.product(rows, t, widths, MemoryLayout<Scalar>.stride),
+            model.drift.tangentWorkspaceBytes(rows: rows, directions: t),
+            model.diffusion.tangentWorkspaceBytes(rows: rows, directions: t),
+            model.posteriorDrift.tangentWorkspaceBytes(rows: rows, directions: t),
+            model.decoder.tangentWorkspaceBytes(rows: rows, directions: t),
+          ])
+        }), for: "pathwise sensitivities of \(data.rows * k) paths × \(t) directions")
     let partial = Matrix<Double>(rows: parts.count, cols: t)
     let outcomes = try Threading.concurrentMap(parts.count) { c -> (loss: Double, bytes: Int) in
       let chunk = PathwiseChunk(model: model, points: parts[c], pathsPerPoint: k, directions: t)

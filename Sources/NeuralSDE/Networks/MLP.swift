@@ -134,6 +134,21 @@ public final class MLP<Scalar: BLASScalar>: @unchecked Sendable {
     MLPWorkspace(self, rows: rows, slots: slots)
   }
 
+  /// Bytes of `makeWorkspace(rows:slots:)`, computed without allocating (nil on overflow).
+  public func workspaceBytes(rows: Int, slots: Int = 1) -> Int? {
+    let stored = layers.map { ($0.activation.storesDerivative ? 2 : 1) * $0.outputs }.reduce(0, +)
+    let width = Swift.max(maxWidth, inputs)
+    return SizeArithmetic.sum([
+      SizeArithmetic.product(slots, rows, stored, MemoryLayout<Scalar>.stride),
+      SizeArithmetic.product(3, rows, width, MemoryLayout<Scalar>.stride),
+    ])
+  }
+
+  /// Bytes of `makeTangentWorkspace(rows:directions:)` (nil on overflow).
+  public func tangentWorkspaceBytes(rows: Int, directions: Int) -> Int? {
+    SizeArithmetic.product(3, rows, directions, Swift.max(maxWidth, 1), MemoryLayout<Scalar>.stride)
+  }
+
   /// A workspace for JVPs of up to `rows` rows × `directions` tangent directions.
   public func makeTangentWorkspace(rows: Int, directions: Int) -> MLPTangentWorkspace<Scalar> {
     MLPTangentWorkspace(self, rows: rows, directions: directions)

@@ -32,18 +32,35 @@ public protocol Optimizer<Scalar>: AnyObject {
   func update(_ parameters: ParameterVector<Scalar>, gradient: [Double]) throws
 }
 
+/// `‖v‖₂` without overflow or underflow in the squares: `s·√(Σ (v_i/s)²)` with
+/// `s = max |v_i|` (finite whenever the result is representable).
+public func euclideanNorm(_ v: [Double]) -> Double {
+  var scale = 0.0
+  for x in v { scale = Swift.max(scale, Swift.abs(x)) }
+  guard scale > 0, scale.isFinite else { return scale }
+  var sum = 0.0
+  for x in v {
+    let r = x / scale
+    sum += r * r
+  }
+  return scale * sum.squareRoot()
+}
+
 /// Checks the gradient and applies optional global-norm clipping; returns the
 /// (clipped) gradient and its norm before clipping.
 func preparedGradient(_ gradient: [Double], count: Int, clipNorm: Double?) throws -> ([Double], Double) {
   guard gradient.count == count else {
     throw NSDEError.shapeMismatch("gradient has \(gradient.count) values but the parameter vector has \(count)")
   }
-  var sq = 0.0
-  for g in gradient { sq += g * g }
-  let norm = sq.squareRoot()
+  let bad = gradient.filter { !$0.isFinite }.count
+  guard bad == 0 else {
+    throw NSDEError.nonFinite("the gradient has \(bad) NaN/Inf value(s); parameters unchanged")
+  }
+  let norm = euclideanNorm(gradient)
   guard norm.isFinite else {
-    let bad = gradient.filter { !$0.isFinite }.count
-    throw NSDEError.nonFinite("the gradient has \(bad) NaN/Inf value(s) (norm \(norm)); parameters unchanged")
+    throw NSDEError.nonFinite(
+      "the gradient's norm exceeds the largest Double (largest entry \(gradient.map(abs).max() ?? 0)); parameters unchanged"
+    )
   }
   if let c = clipNorm, norm > c, norm > 0 {
     let s = c / norm

@@ -119,6 +119,13 @@ public struct EulerMaruyama: Sendable {
     // Chunks hold whole data points, so each chunk's control is self-contained.
     let units = data?.rows ?? paths
     let unitParts = Threading.partition(units, into: Swift.max(1, options.chunks))
+    try MemoryLimit.check(
+      SizeArithmetic.sum(
+        unitParts.map {
+          EulerMaruyamaWorkspace<Scalar>.estimatedBytes(
+            model: model, points: data == nil ? 0 : $0.count, paths: $0.count * k)
+        } + [SizeArithmetic.product(options.recordSteps.count + 1, paths, d, MemoryLayout<Scalar>.stride)]),
+      for: "an Euler–Maruyama solve of \(paths) paths × \(n) steps (d = \(d))")
     let final = Matrix<Scalar>(rows: paths, cols: d)
     let recorded = options.recordSteps.map { _ in Matrix<Scalar>(rows: paths, cols: d) }
     // The KL accumulates per control row: per data point for mean-field
@@ -234,6 +241,30 @@ final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
     increments = Matrix(rows: taped ? 0 : paths, cols: m)
     statesTape = Matrix(rows: taped ? (tapeSteps + 1) * paths : 0, cols: d)
     incrementsTape = Matrix(rows: taped ? tapeSteps * paths : 0, cols: m)
+  }
+
+  /// The bytes `init(model:points:paths:tapeSteps:)` would allocate, computed
+  /// from the shapes alone (nil on overflow), for memory checks before allocating.
+  static func estimatedBytes(model: NeuralSDEModel<Scalar>, points: Int, paths: Int, tapeSteps: Int = 0) -> Int? {
+    let slots = Swift.max(tapeSteps, 1)
+    let d = model.latentDimension
+    let m = model.noiseDimension
+    let feedback = model.configuration.posteriorControl == .feedback && points > 0
+    let additive = model.configuration.noise == .additive
+    let s = MemoryLayout<Scalar>.stride
+    let states =
+      tapeSteps > 0
+      ? SizeArithmetic.sum([
+        SizeArithmetic.product(tapeSteps + 1, paths, d, s), SizeArithmetic.product(tapeSteps, paths, m, s),
+      ])
+      : SizeArithmetic.product(3, paths, Swift.max(d, m), s)
+    return SizeArithmetic.sum([
+      model.drift.workspaceBytes(rows: paths, slots: slots),
+      model.diffusion.workspaceBytes(rows: additive ? 1 : paths, slots: slots),
+      model.posteriorDrift.workspaceBytes(rows: feedback ? paths : Swift.max(points, 1), slots: slots),
+      states,
+      feedback ? SizeArithmetic.product(slots, paths, model.configuration.posteriorInputs, s) : 0,
+    ])
   }
 
   /// Bytes held by this workspace.

@@ -23,6 +23,15 @@ func checkRange(_ name: String, _ v: Int, _ lo: Int, _ hi: Int) throws {
   guard v >= lo && v <= hi else { throw ValidationError("--\(name) must be in \(lo)…\(hi), got \(v)") }
 }
 
+/// Parses `--max-memory` and makes it the library's memory limit.
+func applyMemoryLimit(_ text: String?) throws {
+  guard let text else { return }
+  guard let bytes = MemoryLimit.parse(text) else {
+    throw ValidationError("--max-memory must be a positive size such as 512MiB or 8GiB, got '\(text)'")
+  }
+  MemoryLimit.override = bytes
+}
+
 /// The networks' shape options shared by the benchmark subcommands and `train`.
 struct NetworkOptions: ParsableArguments {
   @Option(
@@ -35,8 +44,14 @@ struct NetworkOptions: ParsableArguments {
   var activation: Activation = .tanh
   @Option(help: "Row chunks run concurrently (default: one per core; 1…256).")
   var chunks: Int?
+  @Option(
+    help:
+      "Memory the run may allocate, e.g. 512MiB or 8GiB (default: NSDE_MAX_MEMORY, else the available memory); larger requests fail with an estimate before allocating."
+  )
+  var maxMemory: String?
 
   func validate() throws {
+    try applyMemoryLimit(maxMemory)
     if let m = noiseDim {
       guard noise == .general else { throw ValidationError("--noise-dim only applies to --noise-type general") }
       try checkRange("noise-dim", m, 1, 4096)

@@ -26,10 +26,28 @@ func fmt(_ x: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)
 func fmtSci(_ x: Double) -> String { String(format: "%.3g", x) }
 func mib(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
 
-/// Prints a JSON value (dictionaries sorted by key).
-func printJSON(_ value: Any) {
-  let data = try! JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys])
+/// Prints a JSON value (dictionaries sorted by key). Non-finite numbers, which
+/// JSON cannot hold, are written as the strings `"NaN"`, `"Infinity"` and
+/// `"-Infinity"` (README, "JSON output").
+func printJSON(_ value: Any) throws {
+  let safe = jsonSafe(value)
+  guard JSONSerialization.isValidJSONObject(safe) else {
+    throw NSDEError.invalidArgument("internal: the result is not representable as JSON")
+  }
+  let data = try JSONSerialization.data(withJSONObject: safe, options: [.prettyPrinted, .sortedKeys])
   print(String(decoding: data, as: UTF8.self))
+}
+
+/// `value` with every non-finite Double or Float replaced by its string name.
+func jsonSafe(_ value: Any) -> Any {
+  func name(_ d: Double) -> Any { d.isFinite ? d : d.isNaN ? "NaN" : d > 0 ? "Infinity" : "-Infinity" }
+  switch value {
+  case let d as Double: return name(d)
+  case let f as Float: return name(Double(f))
+  case let a as [Any]: return a.map(jsonSafe)
+  case let o as [String: Any]: return o.mapValues(jsonSafe)
+  default: return value
+  }
 }
 
 func timingJSON(_ t: TimingSummary) -> [String: Any] {
@@ -57,9 +75,9 @@ func note(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
 /// Prints a subcommand's results: `{"machine", "problem", "results"}` as JSON,
 /// or the title (if any), the machine line and the table.
-func emit(json: Bool, problem: ProblemOptions, results: [String: Any], title: String?, table: Table) {
+func emit(json: Bool, problem: ProblemOptions, results: [String: Any], title: String?, table: Table) throws {
   if json {
-    printJSON(["machine": machineJSON(), "problem": problemJSON(problem), "results": results])
+    try printJSON(["machine": machineJSON(), "problem": problemJSON(problem), "results": results])
   } else {
     if let title { print(title) }
     print(machineLine())

@@ -21,6 +21,18 @@ struct Check: ParsableCommand {
   @Option(help: "Maximum backprop / forward.") var maxBackpropOverForward = 4.0
   @Option(help: "Maximum relative difference between the estimators (Double).") var maxEstimatorDifference = 1e-10
 
+  func validate() throws {
+    try checkRange("paths", paths, 4, 1_000_000)
+    guard paths % 4 == 0 else { throw ValidationError("--paths must be a multiple of 4 (K = 4), got \(paths)") }
+    try checkRange("steps", steps, 1, 10_000)
+    for (name, v) in [
+      ("min-batched-speedup", minBatchedSpeedup), ("max-forward-over-floor", maxForwardOverFloor),
+      ("max-backprop-over-forward", maxBackpropOverForward), ("max-estimator-difference", maxEstimatorDifference),
+    ] where !(v > 0 && v.isFinite) {
+      throw ValidationError("--\(name) must be a positive number, got \(v)")
+    }
+  }
+
   func run() throws {
     var failures: [String] = []
     var report: [String: Any] = [:]
@@ -71,7 +83,7 @@ struct Check: ParsableCommand {
       }
     }
     if output.json {
-      printJSON(["machine": machineJSON(), "checks": report, "passed": failures.isEmpty])
+      try printJSON(["machine": machineJSON(), "checks": report, "passed": failures.isEmpty])
     } else {
       print(machineLine())
       print(Table(header: ["dtype", "ratio", "measured", "bar", ""], rows: rows).render())

@@ -29,8 +29,11 @@ struct Evaluate: ParsableCommand {
   @Option(help: "Seed for the held-out draw, noise and samples.") var seed: UInt64 = 0
   @Option(help: "Row chunks run concurrently (default: one per core; 1…256).") var chunks: Int?
   @Flag(help: "Print machine-readable JSON instead of a table.") var json = false
+  @Option(help: "Memory the run may allocate, e.g. 512MiB (default: NSDE_MAX_MEMORY, else the available memory).")
+  var maxMemory: String?
 
   func validate() throws {
+    try applyMemoryLimit(maxMemory)
     guard (dataset == nil) != (dataFile == nil) else {
       throw ValidationError("give exactly one of --dataset and --data-file")
     }

@@ -77,7 +77,7 @@ struct Gradient: ParsableCommand {
         shape: [problem.steps, problem.paths, model.noiseDimension], dtype: T.self == Float.self ? .float32 : .float64,
         values: noise.values.map(Double.init)), to: dir + "/noise.npy")
     if output.json {
-      printJSON([
+      try printJSON([
         "dir": dir, "files": ["params.safetensors", "data.npy", "noise.npy"], "parameters": model.parameterCount,
       ])
     } else {
@@ -117,7 +117,7 @@ struct Gradient: ParsableCommand {
     }
     let norm = r.gradient.map { $0 * $0 }.reduce(0, +).squareRoot()
     if output.json {
-      printJSON([
+      try printJSON([
         "loss": r.loss, "gradient_norm": norm, "estimator": estimator.rawValue, "objective": objective.rawValue,
         "steps": n, "paths": m, "paths_per_point": k, "seconds": r.diagnostics.seconds,
         "gradient_out": gradientOut.map { $0 as Any } ?? NSNull(),
@@ -172,7 +172,7 @@ struct Gradient: ParsableCommand {
     }
     if problem.dtype.runsFloat { try go(Float.self) }
     if problem.dtype.runsDouble { try go(Double.self) }
-    emit(
+    try emit(
       json: output.json, problem: problem, results: json, title: nil,
       table: Table(
         header: [

@@ -37,7 +37,7 @@ struct Kernels: ParsableCommand {
       }
       if problem.dtype.runsFloat { try go(Float.self) }
       if problem.dtype.runsDouble { try go(Double.self) }
-      emit(
+      try emit(
         json: output.json, problem: problem, results: json,
         title:
           "MLP [x,t] \(problem.latentDim + 1) → \(problem.hidden) → \(problem.hidden) → \(problem.latentDim), M = \(problem.paths) rows",

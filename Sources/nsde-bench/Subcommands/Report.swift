@@ -26,7 +26,7 @@ struct Report: ParsableCommand {
       if output.json {
         var byType: [String: Any] = [:]
         for (name, json, _) in results { byType[name] = json }
-        printJSON(["machine": machineJSON(), "results": byType, "problem": problemJSON(problem)])
+        try printJSON(["machine": machineJSON(), "results": byType, "problem": problemJSON(problem)])
       } else {
         print(
           "Reference problem: d = \(problem.latentDim), H = \(problem.hidden), N = \(problem.steps), M = \(problem.paths) (K = \(problem.pathsPerPoint)), \(problem.noise) noise"

@@ -110,7 +110,9 @@ struct Scaling: ParsableCommand {
       ] as [String: Any],
     ]
     if output.json {
-      printJSON(["machine": machineJSON(), "problem": problemJSON(problem), "dtype": T.dtypeName, "exponents": json])
+      try printJSON([
+        "machine": machineJSON(), "problem": problemJSON(problem), "dtype": T.dtypeName, "exponents": json,
+      ])
     } else {
       print("Cost laws (\(T.dtypeName)), time ∝ x^exponent")
       print(machineLine())

@@ -12,6 +12,8 @@ struct Simulate: ParsableCommand {
   @Option(help: "Paths stepped one at a time for the per-path comparison (1…4096).")
   var perPathSample = 32
 
+  func validate() throws { try checkRange("per-path-sample", perPathSample, 1, 4096) }
+
   func run() throws {
     try runReportingErrors {
       var rows: [[String]] = []
@@ -44,7 +46,7 @@ struct Simulate: ParsableCommand {
       }
       if problem.dtype.runsFloat { try go(Float.self) }
       if problem.dtype.runsDouble { try go(Double.self) }
-      emit(
+      try emit(
         json: output.json, problem: problem, results: json,
         title:
           "Euler–Maruyama, M = \(problem.paths), N = \(problem.steps), d = \(problem.latentDim), H = \(problem.hidden), \(problem.noise) noise, one core",

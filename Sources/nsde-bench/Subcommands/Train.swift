@@ -193,7 +193,7 @@ struct Train: ParsableCommand {
     try AtomicFile.write(text: svg.render(), to: outputDir + "/report.svg")
     let files = ["checkpoint.safetensors", "samples.npy", "samples.csv", "loss.csv", "evaluation.json", "report.svg"]
     if json {
-      printJSON([
+      try printJSON([
         "steps": trainer.step, "seconds": history.seconds, "final_loss": history.losses.last ?? .nan,
         "evaluation": try evaluationObject(evaluation), "output_dir": outputDir, "files": files,
       ])
