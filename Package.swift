@@ -46,6 +46,8 @@ let package = Package(
 
     // MARK: tests
     .testTarget(name: "NSDEFormatsTests", dependencies: ["NSDEFormats"], exclude: ["Regressions"]),
+    // Runs the built nsde-bench as a user would: exit codes, messages, files.
+    .testTarget(name: "CLITests", dependencies: ["nsde-bench", "NeuralSDE"]),
     .testTarget(
       name: "NSDELinearAlgebraTests", dependencies: ["NSDELinearAlgebra", "_NSDETestSupport"]),
     .testTarget(

@@ -13,10 +13,12 @@ public final class Matrix<Scalar: BLASScalar>: @unchecked Sendable {
 
   /// A zero-filled matrix.
   public init(rows: Int, cols: Int) {
-    precondition(rows >= 0 && cols >= 0, "Matrix shape must be non-negative, got \(rows)×\(cols)")
+    check(rows >= 0 && cols >= 0, "Matrix shape must be non-negative, got \(rows)×\(cols)")
+    let (elements, overflow) = rows.multipliedReportingOverflow(by: cols)
+    check(!overflow, "Matrix \(rows)×\(cols) has more elements than can be addressed")
     self.rows = rows
     self.cols = cols
-    let count = Swift.max(rows * cols, 1)
+    let count = Swift.max(elements, 1)
     base = .allocate(capacity: count)
     base.setZero(count: count)
   }
@@ -50,11 +52,11 @@ public final class Matrix<Scalar: BLASScalar>: @unchecked Sendable {
 
   public subscript(r: Int, c: Int) -> Scalar {
     get {
-      precondition(r >= 0 && r < rows && c >= 0 && c < cols, "index (\(r), \(c)) outside \(rows)×\(cols)")
+      check(r >= 0 && r < rows && c >= 0 && c < cols, "index (\(r), \(c)) outside \(rows)×\(cols)")
       return base[r * cols + c]
     }
     set {
-      precondition(r >= 0 && r < rows && c >= 0 && c < cols, "index (\(r), \(c)) outside \(rows)×\(cols)")
+      check(r >= 0 && r < rows && c >= 0 && c < cols, "index (\(r), \(c)) outside \(rows)×\(cols)")
       base[r * cols + c] = newValue
     }
   }
@@ -93,7 +95,7 @@ public struct MatrixView<Scalar: BLASScalar> {
     self.rows = rows
     self.cols = cols
     self.ld = ld ?? cols
-    precondition(self.ld >= cols, "leading dimension \(self.ld) < cols \(cols)")
+    check(self.ld >= cols, "leading dimension \(self.ld) < cols \(cols)")
   }
 
   public var isContiguous: Bool { ld == cols || rows <= 1 }
@@ -106,13 +108,13 @@ public struct MatrixView<Scalar: BLASScalar> {
 
   /// Rows `range` of this view.
   public func rows(_ range: Range<Int>) -> MatrixView<Scalar> {
-    precondition(range.lowerBound >= 0 && range.upperBound <= rows, "rows \(range) outside \(rows) rows")
+    check(range.lowerBound >= 0 && range.upperBound <= rows, "rows \(range) outside \(rows) rows")
     return MatrixView(base: base + range.lowerBound * ld, rows: range.count, cols: cols, ld: ld)
   }
 
   /// Columns `range` of this view (strided).
   public func columns(_ range: Range<Int>) -> MatrixView<Scalar> {
-    precondition(range.lowerBound >= 0 && range.upperBound <= cols, "columns \(range) outside \(cols) columns")
+    check(range.lowerBound >= 0 && range.upperBound <= cols, "columns \(range) outside \(cols) columns")
     return MatrixView(base: base + range.lowerBound, rows: rows, cols: range.count, ld: ld)
   }
 
@@ -122,4 +124,12 @@ public struct MatrixView<Scalar: BLASScalar> {
     for r in 0..<rows { (m.base + r * cols).copyElements(from: base + r * ld, count: cols) }
     return m
   }
+}
+
+/// Stops with `message` unless `condition` holds. Unlike `precondition`, the
+/// message survives optimised builds, so a misuse names the index and shape.
+@inline(__always)
+@usableFromInline
+func check(_ condition: Bool, _ message: @autoclosure () -> String, file: StaticString = #file, line: UInt = #line) {
+  if !condition { fatalError(message(), file: file, line: line) }
 }

@@ -10,6 +10,12 @@ public func energyDistance<T: BLASScalar>(_ a: Matrix<T>, _ b: Matrix<T>) throws
   guard a.rows >= 1, b.rows >= 1 else {
     throw NSDEError.invalidArgument("energy distance of an empty sample (\(a.rows) and \(b.rows) points)")
   }
+  for (name, m) in [("first", a), ("second", b)] {
+    let bad = T.countNonFinite(n: m.count, x: m.base)
+    guard bad == 0 else {
+      throw NSDEError.nonFinite("energy distance: the \(name) sample contains \(bad) NaN/Inf value(s)")
+    }
+  }
   let dims = a.cols
   let x = a.elements.map(Double.init)
   let y = b.elements.map(Double.init)

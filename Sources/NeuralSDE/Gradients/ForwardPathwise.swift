@@ -140,6 +140,12 @@ public struct ForwardPathwise: GradientEstimator {
     let bytes = outcomes.map(\.bytes)
     var derivatives = [Double](repeating: 0, count: t)
     for c in 0..<parts.count { for j in 0..<t { derivatives[j] += partial[c, j] } }
+    let bad = derivatives.filter { !$0.isFinite }.count
+    guard bad == 0 else {
+      throw NSDEError.nonFinite(
+        "the pathwise sensitivities overflowed: \(bad) of \(t) directional derivatives are NaN/Inf (parameters or tangents near the floating-point limit; the backprop estimator does not propagate tangents and may still be finite)"
+      )
+    }
     return (losses.reduce(0, +), derivatives, bytes.reduce(0, +))
   }
 }

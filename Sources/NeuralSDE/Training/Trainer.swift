@@ -1,5 +1,27 @@
 import Foundation
 
+/// What training does when the loss explodes (docs/RELIABILITY.md).
+///
+/// The loss scale is the first minibatch loss of the run (computed before any
+/// update of this run; at least 1 in magnitude); the run has diverged at the
+/// first step whose loss exceeds `scale + factor·|scale|`. A NaN/Inf loss or
+/// gradient always stops training.
+public enum DivergencePolicy: Sendable, Codable, Equatable {
+  /// Stop with an error naming the step (the default, factor 1000).
+  case stop(factor: Double)
+  /// Keep going; report it in `TrainingProgress.warning` once.
+  case warn(factor: Double)
+  /// No check beyond non-finite values.
+  case ignore
+
+  var factor: Double? {
+    switch self {
+    case .stop(let f), .warn(let f): return f
+    case .ignore: return nil
+    }
+  }
+}
+
 /// How to train.
 public struct TrainingConfiguration: Sendable, Codable {
   /// Total number of optimiser steps (a resumed run continues up to this total).
@@ -27,6 +49,8 @@ public struct TrainingConfiguration: Sendable, Codable {
   public var evaluationInterval: Int
   /// Paths per held-out point for evaluation.
   public var evaluationPathsPerPoint: Int
+  /// What to do when the loss explodes.
+  public var divergence: DivergencePolicy = .stop(factor: 1000)
 
   /// The schedule in force: `schedule`, or the default derived from `steps`.
   public var effectiveSchedule: LearningRateSchedule {
@@ -62,6 +86,9 @@ public struct TrainingConfiguration: Sendable, Codable {
     guard learningRate > 0, learningRate.isFinite else {
       throw NSDEError.invalidArgument("learning rate must be positive, got \(learningRate)")
     }
+    if let f = divergence.factor, !(f > 0 && f.isFinite) {
+      throw NSDEError.invalidArgument("the divergence factor must be positive, got \(f)")
+    }
     guard evaluationPathsPerPoint >= 1 else {
       throw NSDEError.invalidArgument("evaluation paths per point must be ≥ 1, got \(evaluationPathsPerPoint)")
     }
@@ -80,6 +107,8 @@ public struct TrainingProgress: Sendable {
   public var secondsRemaining: Double
   /// Held-out estimates, on evaluation steps.
   public var evaluation: VariationalEstimates?
+  /// Set once, at the step where the loss first exploded under `DivergencePolicy.warn`.
+  public var warning: String?
 }
 
 /// The record of a training run.
@@ -161,6 +190,8 @@ public final class Trainer<Scalar: BLASScalar> {
     var sampler = try MinibatchSampler(count: data.rows, batchSize: configuration.batchSize, seed: configuration.seed)
     let first = step
     stopRequested = false
+    var lossScale: Double?
+    var divergenceReported = false
     while step < configuration.steps {
       step += 1
       let rows = sampler.rows(ofBatch: step - 1)
@@ -182,6 +213,22 @@ public final class Trainer<Scalar: BLASScalar> {
       }
       history.losses.append(result.loss)
       history.gradientNorms.append(optimizer.lastGradientNorm)
+      var warning: String?
+      if let factor = configuration.divergence.factor {
+        if history.losses.count == 1 {
+          let l = history.losses[0]
+          lossScale = Swift.max(Swift.abs(l), 1) * (l < 0 ? -1 : 1)
+        }
+        if let scale = lossScale, result.loss > scale + factor * Swift.abs(scale), !divergenceReported {
+          let message =
+            "the loss \(result.loss) at step \(step) exceeds \(factor)× the loss scale \(scale) of the run's first step: training diverged (lower the learning rate)"
+          if case .stop = configuration.divergence {
+            throw NSDEError.invalidArgument("training stopped at step \(step): \(message)")
+          }
+          warning = message
+          divergenceReported = true
+        }
+      }
       var evaluation: VariationalEstimates?
       let interval = configuration.evaluationInterval
       if let heldOut, (interval > 0 && step % interval == 0) || step == configuration.steps {
@@ -194,7 +241,7 @@ public final class Trainer<Scalar: BLASScalar> {
         TrainingProgress(
           step: step, totalSteps: configuration.steps, loss: result.loss, gradientNorm: optimizer.lastGradientNorm,
           stepsPerSecond: rate, secondsRemaining: Double(configuration.steps - step) / Swift.max(rate, 1e-9),
-          evaluation: evaluation))
+          evaluation: evaluation, warning: warning))
       if stopRequested { break }
     }
     history.seconds = seconds()

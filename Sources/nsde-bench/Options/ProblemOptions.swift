@@ -38,11 +38,11 @@ struct NetworkOptions: ParsableArguments {
     name: .customLong("noise-type"),
     help: "Noise type (\(NoiseChoice.allCases.map(\.rawValue).joined(separator: ", "))).")
   var noise: NoiseChoice = .diagonal
-  @Option(help: "Noise dimension m for --noise-type general (default: d).")
+  @Option(parsing: .unconditional, help: "Noise dimension m for --noise-type general (default: d).")
   var noiseDim: Int?
   @Option(help: "Hidden activation (\(Activation.allCases.map(\.rawValue).joined(separator: ", "))).")
   var activation: Activation = .tanh
-  @Option(help: "Row chunks run concurrently (default: one per core; 1…256).")
+  @Option(parsing: .unconditional, help: "Row chunks run concurrently (default: one per core; 1…256).")
   var chunks: Int?
   @Option(
     help:
@@ -71,17 +71,17 @@ struct NetworkOptions: ParsableArguments {
 
 /// The problem shared by the benchmark subcommands (docs/BENCHMARK.md defaults).
 struct ProblemOptions: ParsableArguments {
-  @Option(help: "Latent dimension d (1…4096).")
+  @Option(parsing: .unconditional, help: "Latent dimension d (1…4096).")
   var latentDim = 16
-  @Option(help: "Data dimension D (1…4096).")
+  @Option(parsing: .unconditional, help: "Data dimension D (1…4096).")
   var dataDim = 2
-  @Option(help: "Hidden width H of every network (1…8192).")
+  @Option(parsing: .unconditional, help: "Hidden width H of every network (1…8192).")
   var hidden = 64
-  @Option(help: "Euler–Maruyama steps N on [0, 1] (1…100000).")
+  @Option(parsing: .unconditional, help: "Euler–Maruyama steps N on [0, 1] (1…100000).")
   var steps = 50
-  @Option(help: "Monte Carlo paths per data point K (≥ 1).")
+  @Option(parsing: .unconditional, help: "Monte Carlo paths per data point K (≥ 1).")
   var pathsPerPoint = 4
-  @Option(help: "Paths per batch M = B·K (a positive multiple of --paths-per-point).")
+  @Option(parsing: .unconditional, help: "Paths per batch M = B·K (a positive multiple of --paths-per-point).")
   var paths = 1024
   @OptionGroup var network: NetworkOptions
   @Option(help: "Posterior control: mean-field reads [y, t] (the reference problem); feedback reads [x, y, t].")
@@ -119,7 +119,7 @@ struct ProblemOptions: ParsableArguments {
 struct OutputOptions: ParsableArguments {
   @Flag(help: "Print machine-readable JSON instead of a table.")
   var json = false
-  @Option(help: "Timed repetitions after a warm-up (1…1000).")
+  @Option(parsing: .unconditional, help: "Timed repetitions after a warm-up (1…1000).")
   var repetitions = 10
 
   func validate() throws {

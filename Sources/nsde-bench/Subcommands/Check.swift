@@ -14,12 +14,13 @@ struct Check: ParsableCommand {
       """)
 
   @OptionGroup var output: OutputOptions
-  @Option(help: "Paths M of the check problem.") var paths = 512
-  @Option(help: "Steps N of the check problem.") var steps = 20
-  @Option(help: "Minimum batched / per-path speed-up.") var minBatchedSpeedup = 2.5
-  @Option(help: "Maximum forward / GEMM floor.") var maxForwardOverFloor = 2.5
-  @Option(help: "Maximum backprop / forward.") var maxBackpropOverForward = 4.0
-  @Option(help: "Maximum relative difference between the estimators (Double).") var maxEstimatorDifference = 1e-10
+  @Option(parsing: .unconditional, help: "Paths M of the check problem.") var paths = 512
+  @Option(parsing: .unconditional, help: "Steps N of the check problem.") var steps = 20
+  @Option(parsing: .unconditional, help: "Minimum batched / per-path speed-up.") var minBatchedSpeedup = 2.5
+  @Option(parsing: .unconditional, help: "Maximum forward / GEMM floor.") var maxForwardOverFloor = 2.5
+  @Option(parsing: .unconditional, help: "Maximum backprop / forward.") var maxBackpropOverForward = 4.0
+  @Option(parsing: .unconditional, help: "Maximum relative difference between the estimators (Double).")
+  var maxEstimatorDifference = 1e-10
 
   func validate() throws {
     try checkRange("paths", paths, 4, 1_000_000)

@@ -20,14 +20,18 @@ struct Evaluate: ParsableCommand {
   var dataset: ToyDataset?
   @Option(help: "Held-out data (.npy [count, D] or .csv).") var dataFile: String?
   @Option(help: "Training data for the Gaussian baseline (.npy or .csv; with --data-file).") var trainFile: String?
-  @Option(help: "Held-out points drawn from --dataset (2…1000000).") var points = 500
-  @Option(help: "Paths per point of the importance-weighted −log p (1…100000).") var pathsPerPoint = 1000
-  @Option(help: "Model samples for the energy distance (2…100000).") var samples = 1000
-  @Option(help: "Paths per solve: points are evaluated in chunks of this many paths (memory bound; ≥ 1).")
+  @Option(parsing: .unconditional, help: "Held-out points drawn from --dataset (2…1000000).") var points = 500
+  @Option(parsing: .unconditional, help: "Paths per point of the importance-weighted −log p (1…100000).")
+  var pathsPerPoint = 1000
+  @Option(parsing: .unconditional, help: "Model samples for the energy distance (2…100000).") var samples = 1000
+  @Option(
+    parsing: .unconditional,
+    help: "Paths per solve: points are evaluated in chunks of this many paths (memory bound; ≥ 1).")
   var maxPathsPerSolve = 65536
-  @Option(help: "Euler–Maruyama steps (default: the checkpoint's training grid; 1…100000).") var solverSteps: Int?
-  @Option(help: "Seed for the held-out draw, noise and samples.") var seed: UInt64 = 0
-  @Option(help: "Row chunks run concurrently (default: one per core; 1…256).") var chunks: Int?
+  @Option(parsing: .unconditional, help: "Euler–Maruyama steps (default: the checkpoint's training grid; 1…100000).")
+  var solverSteps: Int?
+  @Option(parsing: .unconditional, help: "Seed for the held-out draw, noise and samples.") var seed: UInt64 = 0
+  @Option(parsing: .unconditional, help: "Row chunks run concurrently (default: one per core; 1…256).") var chunks: Int?
   @Flag(help: "Print machine-readable JSON instead of a table.") var json = false
   @Option(help: "Memory the run may allocate, e.g. 512MiB (default: NSDE_MAX_MEMORY, else the available memory).")
   var maxMemory: String?

@@ -28,7 +28,8 @@ struct Gradient: ParsableCommand {
   var estimator: EstimatorChoice = .backprop
   @Option(help: "Objective (free-energy, importance-weighted).") var objective: TrainingObjective = .freeEnergy
   @Option(help: "Where to write the gradient (safetensors) in file mode.") var gradientOut: String?
-  @Option(help: "Tangent directions for the pathwise estimator in timing mode (1…100000).") var directions = 16
+  @Option(parsing: .unconditional, help: "Tangent directions for the pathwise estimator in timing mode (1…100000).")
+  var directions = 16
   @Option(
     help:
       "Write the problem's parameters (params.safetensors), data (data.npy) and noise (noise.npy) to this directory and exit."
@@ -88,6 +89,11 @@ struct Gradient: ParsableCommand {
   }
 
   func evaluateFiles<T: BLASScalar>(_: T.Type) throws {
+    if let out = gradientOut {
+      try AtomicFile.checkDistinct(
+        outputs: [("--gradient-out", out)],
+        inputs: [("--params", params!), ("--data", data!), ("--noise", noisePath!)])
+    }
     let model = try NeuralSDEModel<T>(problem.configuration, seed: 0)
     let file = try SafetensorsFile.read(params!)
     try model.loadParameters(from: file.tensors, source: params!)
@@ -115,7 +121,7 @@ struct Gradient: ParsableCommand {
       try SafetensorsFile(tensors: tensors, metadata: ["loss": "\(r.loss)", "objective": objective.rawValue]).write(
         to: out)
     }
-    let norm = r.gradient.map { $0 * $0 }.reduce(0, +).squareRoot()
+    let norm = euclideanNorm(r.gradient)
     if output.json {
       try printJSON([
         "loss": r.loss, "gradient_norm": norm, "estimator": estimator.rawValue, "objective": objective.rawValue,

@@ -9,7 +9,7 @@ struct Report: ParsableCommand {
 
   @OptionGroup var problem: ProblemOptions
   @OptionGroup var output: OutputOptions
-  @Option(help: "Tangent directions timed for the forward-pathwise estimator (1…4096).")
+  @Option(parsing: .unconditional, help: "Tangent directions timed for the forward-pathwise estimator (1…4096).")
   var pathwiseDirections = 8
 
   func validate() throws {

@@ -9,7 +9,7 @@ struct Simulate: ParsableCommand {
 
   @OptionGroup var problem: ProblemOptions
   @OptionGroup var output: OutputOptions
-  @Option(help: "Paths stepped one at a time for the per-path comparison (1…4096).")
+  @Option(parsing: .unconditional, help: "Paths stepped one at a time for the per-path comparison (1…4096).")
   var perPathSample = 32
 
   func validate() throws { try checkRange("per-path-sample", perPathSample, 1, 4096) }

@@ -7,10 +7,11 @@ extension PosteriorControl: ExpressibleByArgument {}
 /// The model and solver options of `train` (defaults chosen by the sweep in
 /// docs/TRAINING.md, not the reference problem of the benchmarks).
 struct TrainModelOptions: ParsableArguments {
-  @Option(help: "Latent dimension d (1…4096).") var latentDim = 8
-  @Option(help: "Hidden width H of every network (1…8192).") var hidden = 64
-  @Option(help: "Euler–Maruyama steps N of the solver on [0, 1] (1…100000).") var solverSteps = 20
-  @Option(help: "Monte Carlo paths per data point K (1…1000000).") var pathsPerPoint = 4
+  @Option(parsing: .unconditional, help: "Latent dimension d (1…4096).") var latentDim = 8
+  @Option(parsing: .unconditional, help: "Hidden width H of every network (1…8192).") var hidden = 64
+  @Option(parsing: .unconditional, help: "Euler–Maruyama steps N of the solver on [0, 1] (1…100000).") var solverSteps =
+    20
+  @Option(parsing: .unconditional, help: "Monte Carlo paths per data point K (1…1000000).") var pathsPerPoint = 4
   @OptionGroup var network: NetworkOptions
   @Option(help: "Posterior control: feedback reads [x, y, t]; mean-field (the paper's) reads [y, t].")
   var posterior: PosteriorControl = .feedback
@@ -46,6 +47,18 @@ struct TrainModelOptions: ParsableArguments {
   }
 }
 
+/// `--on-divergence` choices.
+enum DivergenceChoice: String, ExpressibleByArgument, CaseIterable {
+  case stop, warn, ignore
+  var policy: DivergencePolicy {
+    switch self {
+    case .stop: return .stop(factor: 1000)
+    case .warn: return .warn(factor: 1000)
+    case .ignore: return .ignore
+    }
+  }
+}
+
 /// One precision (train and evaluate run in one).
 enum PrecisionChoice: String, ExpressibleByArgument, CaseIterable {
   case float, double
@@ -67,12 +80,15 @@ struct Train: ParsableCommand {
   @Flag(help: "Print machine-readable JSON (the summary) instead of text.") var json = false
   @Option(help: "Built-in dataset (\(ToyDataset.allCases.map(\.rawValue).joined(separator: ", "))).")
   var dataset: ToyDataset = .twoMoons
-  @Option(help: "Points drawn from the built-in dataset (10…10000000).") var datasetPoints = 5000
+  @Option(parsing: .unconditional, help: "Points drawn from the built-in dataset (10…10000000).") var datasetPoints =
+    5000
   @Option(help: "User data (.npy [count, D] or .csv); overrides --dataset.") var dataFile: String?
-  @Option(help: "Fraction of the data held out for evaluation, in (0, 1).") var heldOutFraction = 0.1
-  @Option(help: "Total optimiser steps (1…10000000).") var trainSteps = 3000
-  @Option(help: "Data points per minibatch B (1…1000000).") var batchSize = 128
-  @Option(help: "Adam learning rate (> 0); cosine decay to 0.1× after a warm-up.") var learningRate = 1e-2
+  @Option(parsing: .unconditional, help: "Fraction of the data held out for evaluation, in (0, 1).")
+  var heldOutFraction = 0.1
+  @Option(parsing: .unconditional, help: "Total optimiser steps (1…10000000).") var trainSteps = 3000
+  @Option(parsing: .unconditional, help: "Data points per minibatch B (1…1000000).") var batchSize = 128
+  @Option(parsing: .unconditional, help: "Adam learning rate (> 0); cosine decay to 0.1× after a warm-up.")
+  var learningRate = 1e-2
   @Option(help: "Objective (free-energy, importance-weighted).")
   var objective: TrainingObjective = .importanceWeighted
   @Option(
@@ -80,14 +96,25 @@ struct Train: ParsableCommand {
       "Gradient estimator (backprop, pathwise). Pathwise costs about one forward pass per parameter: only for small models."
   )
   var estimator: EstimatorChoice = .backprop
-  @Option(help: "Seed for data, split, initialisation, minibatches and noise.") var seed: UInt64 = 0
-  @Option(help: "Held-out estimates every this many steps (0: only at the end).") var evaluateEvery = 250
-  @Option(help: "Paths per held-out point of the final importance-weighted −log p (1…100000).")
+  @Option(parsing: .unconditional, help: "Seed for data, split, initialisation, minibatches and noise.") var seed:
+    UInt64 = 0
+  @Option(parsing: .unconditional, help: "Held-out estimates every this many steps (0: only at the end).")
+  var evaluateEvery = 250
+  @Option(parsing: .unconditional, help: "Paths per held-out point of the final importance-weighted −log p (1…100000).")
   var evaluationPathsPerPoint = 1000
-  @Option(help: "Samples drawn from the trained model (2…10000000).") var samples = 1000
+  @Option(parsing: .unconditional, help: "Samples drawn from the trained model (2…10000000).") var samples = 1000
   @Option(help: "Directory for checkpoint.safetensors, samples.npy/.csv, loss.csv, evaluation.json and report.svg.")
   var outputDir = "nsde-train-output"
-  @Option(help: "Resume from this checkpoint (same model options).") var resume: String?
+  @Option(help: "Resume from this checkpoint (same model options); continues up to --train-steps in total.")
+  var resume: String?
+  @Option(
+    parsing: .unconditional, help: "Write the checkpoint every this many steps during training (0: only at the end).")
+  var checkpointEvery = 500
+  @Option(
+    help:
+      "When the loss exceeds 1000× the run's first loss (in magnitude, at least 1): stop (with an error naming the step), warn, or ignore."
+  )
+  var onDivergence: DivergenceChoice = .stop
 
   func validate() throws {
     guard trainSteps >= 1 && trainSteps <= 10_000_000 else {
@@ -109,6 +136,7 @@ struct Train: ParsableCommand {
       throw ValidationError("--held-out-fraction must lie in (0, 1), got \(heldOutFraction)")
     }
     guard evaluateEvery >= 0 else { throw ValidationError("--evaluate-every must be ≥ 0, got \(evaluateEvery)") }
+    guard checkpointEvery >= 0 else { throw ValidationError("--checkpoint-every must be ≥ 0, got \(checkpointEvery)") }
     guard evaluationPathsPerPoint >= 1 && evaluationPathsPerPoint <= 100_000 else {
       throw ValidationError("--evaluation-paths-per-point must be in 1…100000, got \(evaluationPathsPerPoint)")
     }
@@ -120,7 +148,16 @@ struct Train: ParsableCommand {
     }
   }
 
+  /// The files `train` writes into --output-dir.
+  static let outputFiles = [
+    "checkpoint.safetensors", "samples.npy", "samples.csv", "loss.csv", "evaluation.json", "report.svg",
+  ]
+
   func train<T: BLASScalar>(_: T.Type) throws {
+    // Outputs first: never overwrite an input, and fail now, not after training, if the directory is unusable.
+    let outputs = Train.outputFiles.map { ("--output-dir", outputDir + "/" + $0) }
+    try AtomicFile.checkDistinct(outputs: outputs, inputs: dataFile.map { [("--data-file", $0)] } ?? [])
+    try AtomicFile.prepareDirectory(outputDir)
     let all: Matrix<T> =
       try dataFile.map { try DataFile.readMatrix($0, as: T.self) }
       ?? dataset.sample(count: datasetPoints, seed: seed, as: T.self)
@@ -129,19 +166,25 @@ struct Train: ParsableCommand {
     let config = try model.configuration(dataDimension: all.cols)
     let sde = try NeuralSDEModel<T>(config, seed: seed &+ 1)
     let grid = try TimeGrid(uniformSteps: model.solverSteps)
-    let training = TrainingConfiguration(
+    var training = TrainingConfiguration(
       steps: trainSteps, batchSize: batchSize, pathsPerPoint: model.pathsPerPoint, grid: grid, objective: objective,
       learningRate: learningRate, seed: seed &+ 2, evaluationInterval: evaluateEvery)
+    training.divergence = onDivergence.policy
     let est: any GradientEstimator =
       estimator == .backprop ? BackpropThroughSolver(chunks: model.chunks) : ForwardPathwise(chunks: model.chunks)
     let trainer = try Trainer(model: sde, configuration: training, estimator: est)
-    if let r = resume { trainer.step = try Checkpoint.read(r, into: sde, optimizer: trainer.optimizer) }
-    try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
+    if let r = resume {
+      trainer.step = try Checkpoint.read(r, into: sde, optimizer: trainer.optimizer)
+      if trainer.step >= trainSteps {
+        note("\(r) is at step \(trainer.step) ≥ --train-steps \(trainSteps): no training steps to run")
+      }
+    }
     let source = dataFile ?? dataset.rawValue
     note(
       "training on \(source): \(split.training.rows) points of dimension \(all.cols) (\(split.heldOut.rows) held out); d = \(model.latentDim), H = \(model.hidden), N = \(model.solverSteps), B = \(batchSize), K = \(model.pathsPerPoint), \(model.posterior) control, \(objective.rawValue), \(T.dtypeName), \(estimator.rawValue), \(sde.parameterCount) parameters"
     )
     let progress = ProgressPrinter(total: trainSteps)
+    var checkpointError: Error?
     let history = try trainer.train(data: split.training, heldOut: split.heldOut) { p in
       var line = String(
         format: "step %d/%d  loss %.4f  |g| %.3g  %.1f steps/s  ETA %@", p.step, p.totalSteps, p.loss, p.gradientNorm,
@@ -152,7 +195,20 @@ struct Train: ParsableCommand {
           training.evaluationPathsPerPoint, e.importanceWeighted.mean)
       }
       progress.update(step: p.step, line: line, keep: p.evaluation != nil)
+      if let w = p.warning { note("warning: \(w)") }
+      // Periodic checkpoints: a killed run keeps its progress (atomic writes).
+      if checkpointEvery > 0, p.step % checkpointEvery == 0, p.step < p.totalSteps {
+        do {
+          try Checkpoint.write(
+            model: sde, optimizer: trainer.optimizer, step: p.step, grid: grid,
+            to: outputDir + "/checkpoint.safetensors")
+        } catch {
+          checkpointError = error
+          trainer.stop()
+        }
+      }
     }
+    if let e = checkpointError { throw e }
     progress.finish()
     // Outputs.
     let checkpoint = outputDir + "/checkpoint.safetensors"
@@ -191,10 +247,11 @@ struct Train: ParsableCommand {
         "\(source): \(split.heldOut.rows) held-out points vs \(samples) samples after \(trainer.step) steps — held-out −log p \(fmt(evaluation.negativeLogLikelihood, 3)) nats, energy distance \(fmt(evaluation.energyDistance, 3)) (noise floor \(fmt(evaluation.energyDistanceNoiseFloor, 3)))"
     )
     try AtomicFile.write(text: svg.render(), to: outputDir + "/report.svg")
-    let files = ["checkpoint.safetensors", "samples.npy", "samples.csv", "loss.csv", "evaluation.json", "report.svg"]
+    let files = Train.outputFiles
     if json {
       try printJSON([
-        "steps": trainer.step, "seconds": history.seconds, "final_loss": history.losses.last ?? .nan,
+        "steps": trainer.step, "seconds": history.seconds,
+        "final_loss": history.losses.last.map { $0 as Any } ?? NSNull(),
         "evaluation": try evaluationObject(evaluation), "output_dir": outputDir, "files": files,
       ])
     } else {

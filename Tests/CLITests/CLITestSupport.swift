@@ -1,0 +1,75 @@
+import Foundation
+import XCTest
+
+/// Runs the `nsde-bench` built next to this test bundle.
+struct Bench {
+  struct Outcome {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+    /// Terminated by a signal (a trap or an abort), not an exit.
+    var crashed: Bool
+  }
+
+  static var executable: URL {
+    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    // The xctest bundle may be a directory (…/X.xctest/…) or a file next to the products.
+    while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("nsde-bench").path), dir.path != "/" {
+      dir = dir.deletingLastPathComponent()
+    }
+    return dir.appendingPathComponent("nsde-bench")
+  }
+
+  @discardableResult
+  static func run(_ args: [String], environment: [String: String] = [:], timeout: TimeInterval = 120) throws -> Outcome
+  {
+    let p = Process()
+    p.executableURL = executable
+    p.arguments = args
+    var env = ProcessInfo.processInfo.environment
+    env["SWIFT_BACKTRACE"] = "enable=no"
+    for (k, v) in environment { env[k] = v }
+    p.environment = env
+    let out = Pipe()
+    let err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    // Drain both pipes while the process runs (large outputs would block it).
+    var outData = Data()
+    var errData = Data()
+    let group = DispatchGroup()
+    group.enter()
+    DispatchQueue.global().async {
+      outData = out.fileHandleForReading.readDataToEndOfFile()
+      group.leave()
+    }
+    group.enter()
+    DispatchQueue.global().async {
+      errData = err.fileHandleForReading.readDataToEndOfFile()
+      group.leave()
+    }
+    let deadline = Date().addingTimeInterval(timeout)
+    while p.isRunning && Date() < deadline { usleep(20_000) }
+    if p.isRunning {
+      p.terminate()
+      XCTFail("nsde-bench \(args.joined(separator: " ")) did not finish in \(timeout) s")
+    }
+    p.waitUntilExit()
+    group.wait()
+    return Outcome(
+      status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+      stderr: String(decoding: errData, as: UTF8.self), crashed: p.terminationReason == .uncaughtSignal)
+  }
+}
+
+/// A fresh temporary directory, removed by `cleanup()`.
+final class Scratch {
+  let url: URL
+  init() throws {
+    url = FileManager.default.temporaryDirectory.appendingPathComponent("nsde-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+  }
+  func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+  func cleanup() { try? FileManager.default.removeItem(at: url) }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import NeuralSDE
+import XCTest
+
+/// The hostile-input report, case by case: each input now gets a clear error
+/// (exit 1, or 64 for a bad option) or a correct result, never a crash, and
+/// no file the user did not ask to write is touched (docs/RELIABILITY.md).
+final class ReliabilityCLITests: XCTestCase {
+  var scratch: Scratch!
+  let small = ["--latent-dim", "2", "--hidden", "4", "--paths", "8", "--steps", "3", "--dtype", "double"]
+
+  override func setUpWithError() throws { scratch = try Scratch() }
+  override func tearDown() { scratch.cleanup() }
+
+  func expectError(_ args: [String], status: Int32 = 1, mentioning fragments: [String], line: UInt = #line) throws {
+    let r = try Bench.run(args)
+    XCTAssertFalse(r.crashed, "crashed: \(args)\n\(r.stderr)", line: line)
+    XCTAssertEqual(r.status, status, "\(args)\n\(r.stderr)", line: line)
+    for f in fragments { XCTAssertTrue(r.stderr.contains(f), "\"\(r.stderr)\" lacks \"\(f)\"", line: line) }
+  }
+
+  /// The seeded reference inputs of the small problem, for file mode.
+  func exportedInputs() throws -> (params: String, data: String, noise: String) {
+    let dir = scratch.path("inputs")
+    let r = try Bench.run(["gradient"] + small + ["--export-dir", dir])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    return (dir + "/params.safetensors", dir + "/data.npy", dir + "/noise.npy")
+  }
+
+  func fileMode(_ i: (params: String, data: String, noise: String)) -> [String] {
+    ["gradient"] + small + ["--params", i.params, "--data", i.data, "--noise", i.noise]
+  }
+
+  func testCorruptReadersGiveErrors() throws {
+    let inputs = try exportedInputs()
+    // A safetensors header whose shape product overflows.
+    let header =
+      "{\"drift.0.weight\": {\"dtype\": \"F64\", \"shape\": [4611686018427387903, 4], \"data_offsets\": [0, 8]}}"
+    var bytes = [UInt8]()
+    withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { bytes.append(contentsOf: $0) }
+    bytes += Array(header.utf8) + [UInt8](repeating: 0, count: 8)
+    let bad = scratch.path("bad.safetensors")
+    try Data(bytes).write(to: URL(fileURLWithPath: bad))
+    var args = fileMode(inputs)
+    args[args.firstIndex(of: "--params")! + 1] = bad
+    try expectError(args, mentioning: ["bad.safetensors", "more elements than can be addressed"])
+    // An .npy header with ')' before '('.
+    let npy = scratch.path("bad.npy")
+    var h = Array("{'descr': '<f8', 'fortran_order': False, 'shape': )2,(, }\n".utf8)
+    while (10 + h.count) % 64 != 0 { h.insert(0x20, at: h.count - 1) }
+    try Data([0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 1, 0, UInt8(h.count), 0] + h).write(to: URL(fileURLWithPath: npy))
+    args = fileMode(inputs)
+    args[args.firstIndex(of: "--data")! + 1] = npy
+    try expectError(args, mentioning: ["bad.npy", "malformed"])
+  }
+
+  func testJSONNeverTraps() throws {
+    let inputs = try exportedInputs()
+    // Finite but huge noise: the loss overflows; the answer is an error or valid JSON.
+    let w = try NPY.read(inputs.noise)
+    try NPY.write(StoredTensor(shape: w.shape, dtype: w.dtype, values: w.values.map { $0 * 1e150 }), to: inputs.noise)
+    let r = try Bench.run(fileMode(inputs) + ["--json"])
+    XCTAssertFalse(r.crashed, r.stderr)
+    if r.status == 0 {
+      XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)), r.stdout)
+    } else {
+      XCTAssertEqual(r.status, 1)
+      XCTAssertTrue(r.stderr.contains("error:"), r.stderr)
+    }
+    try expectError(["simulate", "--per-path-sample", "0", "--json"], status: 64, mentioning: ["--per-path-sample"])
+  }
+
+  func testHugeRequestsFailBeforeAllocating() throws {
+    try expectError(["gradient", "--paths", "10000000", "--dtype", "double"], mentioning: ["would need", "available"])
+    try expectError(["gradient", "--steps", "100000", "--dtype", "float"], mentioning: ["would need"])
+    try expectError(["check", "--paths", "1000000000000"], status: 64, mentioning: ["--paths must be in"])
+    try expectError(["check", "--paths", "3"], status: 64, mentioning: ["--paths must be in 4"])
+    try expectError(
+      ["report", "--latent-dim", "-1"], status: 64, mentioning: ["--latent-dim must be in 1…4096, got -1"])
+    try expectError(["gradient", "--max-memory", "lots"], status: 64, mentioning: ["--max-memory"])
+  }
+
+  func testOutputsNeverDestroyInputsOrDevices() throws {
+    let inputs = try exportedInputs()
+    let before = try Data(contentsOf: URL(fileURLWithPath: inputs.params))
+    try expectError(
+      fileMode(inputs) + ["--gradient-out", inputs.params], mentioning: ["refusing to overwrite an input"])
+    try expectError(fileMode(inputs) + ["--gradient-out", inputs.data], mentioning: ["refusing to overwrite an input"])
+    XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: inputs.params)), before)
+    try expectError(fileMode(inputs) + ["--gradient-out", "/dev/null"], mentioning: ["not a regular file"])
+    var st = stat()
+    XCTAssertEqual(stat("/dev/null", &st), 0)
+    XCTAssertEqual(st.st_mode & S_IFMT, S_IFCHR, "/dev/null must still be a device")
+    try expectError(fileMode(inputs) + ["--gradient-out", scratch.path("")], mentioning: ["not a regular file"])
+    try expectError(fileMode(inputs) + ["--gradient-out", ""], mentioning: ["empty"])
+    // train --data-file D/samples.npy --output-dir D
+    let d = scratch.path("run")
+    try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+    try NPY.write(ToyDataset.twoMoons.sample(count: 50, seed: 1, as: Double.self), to: d + "/samples.npy")
+    let data = try Data(contentsOf: URL(fileURLWithPath: d + "/samples.npy"))
+    try expectError(
+      ["train", "--data-file", d + "/samples.npy", "--output-dir", d, "--train-steps", "2"],
+      mentioning: ["refusing to overwrite an input"])
+    XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: d + "/samples.npy")), data)
+    // An output directory that cannot be created fails before any training step.
+    let r = try Bench.run(["train", "--output-dir", "/dev/null/x", "--train-steps", "100000"], timeout: 20)
+    XCTAssertEqual(r.status, 1, r.stderr)
+    XCTAssertTrue(r.stderr.contains("/dev/null/x") && r.stderr.contains("cannot create"), r.stderr)
+    XCTAssertFalse(r.stderr.contains("step 1/"), "no training before the output check")
+  }
+
+  func testTrainingFaults() throws {
+    let d = scratch.path("train")
+    let quick = [
+      "train", "--output-dir", d, "--latent-dim", "2", "--hidden", "8", "--solver-steps", "4", "--dataset-points",
+      "200",
+      "--batch-size", "32", "--evaluation-paths-per-point", "8", "--samples", "50", "--evaluate-every", "0",
+    ]
+    // Divergence: a learning rate of 1e10 stops with an error naming the step.
+    try expectError(quick + ["--train-steps", "200", "--learning-rate", "1e10"], mentioning: ["diverged", "at step"])
+    // Periodic checkpoints, stale temporaries of killed writers removed, resume semantics.
+    try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+    let stale = d + "/.checkpoint.safetensors.tmp-999999999-42"
+    FileManager.default.createFile(atPath: stale, contents: Data([1, 2, 3]))
+    var r = try Bench.run(quick + ["--train-steps", "30", "--checkpoint-every", "10", "--json"])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: stale), "stale temporary file left behind")
+    XCTAssertEqual(try Checkpoint.info(d + "/checkpoint.safetensors").step, 30)
+    // Resuming at the total: nothing to do, honest JSON (final_loss null), no trap.
+    r = try Bench.run(quick + ["--train-steps", "30", "--resume", d + "/checkpoint.safetensors", "--json"])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    XCTAssertTrue(r.stderr.contains("no training steps to run"), r.stderr)
+    let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+    XCTAssertTrue(object?["final_loss"] is NSNull, r.stdout)
+    let names = try FileManager.default.contentsOfDirectory(atPath: d)
+    XCTAssertFalse(names.contains { $0.contains(".tmp-") }, "\(names)")
+  }
+}
