@@ -183,6 +183,12 @@ struct Train: ParsableCommand {
     note(
       "training on \(source): \(split.training.rows) points of dimension \(all.cols) (\(split.heldOut.rows) held out); d = \(model.latentDim), H = \(model.hidden), N = \(model.solverSteps), B = \(batchSize), K = \(model.pathsPerPoint), \(model.posterior) control, \(objective.rawValue), \(T.dtypeName), \(estimator.rawValue), \(sde.parameterCount) parameters"
     )
+    if checkpointEvery > 0 && trainer.step < trainSteps {
+      // A checkpoint from the start: a run killed at any moment leaves one that loads and resumes.
+      try Checkpoint.write(
+        model: sde, optimizer: trainer.optimizer, step: trainer.step, grid: grid,
+        to: outputDir + "/checkpoint.safetensors")
+    }
     let progress = ProgressPrinter(total: trainSteps)
     var checkpointError: Error?
     let history = try trainer.train(data: split.training, heldOut: split.heldOut) { p in
