@@ -78,6 +78,11 @@ final class ReliabilityCLITests: XCTestCase {
     try expectError(
       ["report", "--latent-dim", "-1"], status: 64, mentioning: ["--latent-dim must be in 1…4096, got -1"])
     try expectError(["gradient", "--max-memory", "lots"], status: 64, mentioning: ["--max-memory"])
+    try expectError(
+      ["train", "--output-dir", scratch.path("t"), "--batch-size", "1000000", "--paths-per-point", "1000000"],
+      mentioning: ["would need", "available"])
+    try expectError(
+      ["gradient", "--export-dir", "/dev/null/x"] + small, mentioning: ["/dev/null/x", "Not a directory"])
   }
 
   func testOutputsNeverDestroyInputsOrDevices() throws {

@@ -64,7 +64,7 @@ struct Gradient: ParsableCommand {
 
   /// Writes the seeded reference inputs, so that other tools can compute the same loss.
   func export<T: BLASScalar>(_: T.Type, to dir: String) throws {
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    try AtomicFile.prepareDirectory(dir)
     let model = try NeuralSDEModel<T>(problem.configuration, seed: 1)
     try SafetensorsFile(tensors: model.parameterTensors(), metadata: ["problem": "\(problemJSON(problem))"]).write(
       to: dir + "/params.safetensors")
