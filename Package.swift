@@ -36,13 +36,15 @@ let package = Package(
         .product(name: "RealModule", package: "swift-numerics"),
       ]),
     .target(name: "NeuralSDE", dependencies: ["NSDELinearAlgebra"]),
+    // Benchmarks and their statistics, for nsde-bench and the tests (not a product).
+    .target(name: "NSDEBenchmarks", dependencies: ["NeuralSDE"]),
     .executableTarget(
       name: "nsde-bench",
       dependencies: [
-        "NeuralSDE",
+        "NeuralSDE", "NSDEBenchmarks",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
-    .target(name: "_NSDETestSupport", dependencies: ["NeuralSDE"]),
+    .target(name: "_NSDETestSupport", dependencies: ["NeuralSDE", "NSDEBenchmarks"]),
 
     // MARK: tests
     .testTarget(name: "NSDEFormatsTests", dependencies: ["NSDEFormats"], exclude: ["Regressions"]),

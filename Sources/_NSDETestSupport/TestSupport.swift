@@ -1,27 +1,7 @@
 // Helpers shared by the test targets: random inputs, naive reference
 // implementations, error measures and finite differences.
+@_exported import NSDEBenchmarks
 @_exported import NeuralSDE
-
-/// Relative error `‖a − b‖₂ / max(‖a‖₂, ‖b‖₂, tiny)` of two vectors.
-public func relativeError<T: BinaryFloatingPoint>(_ a: [T], _ b: [T]) -> Double {
-  precondition(a.count == b.count, "relativeError: \(a.count) vs \(b.count) elements")
-  var diff = 0.0
-  var na = 0.0
-  var nb = 0.0
-  for i in a.indices {
-    let x = Double(a[i])
-    let y = Double(b[i])
-    diff += (x - y) * (x - y)
-    na += x * x
-    nb += y * y
-  }
-  return diff.squareRoot() / Swift.max(na.squareRoot(), nb.squareRoot(), 1e-300)
-}
-
-/// Relative error of two scalars.
-public func relativeError<T: BinaryFloatingPoint>(_ a: T, _ b: T) -> Double {
-  relativeError([a], [b])
-}
 
 /// A matrix with independent standard normal entries (seeded).
 public func randomMatrix<T: BLASScalar>(_ rows: Int, _ cols: Int, seed: UInt64, scale: Double = 1) -> Matrix<T> {

@@ -46,7 +46,8 @@ public struct BackpropThroughSolver: GradientEstimator {
     of model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int,
     objective: TrainingObjective
   ) throws -> GradientResult where Noise.Scalar == Scalar {
-    let start = monotonicSeconds()
+    let clock = ContinuousClock()
+    let start = clock.now
     try model.validateForGradient(data: data, noise: noise, grid: grid, pathsPerPoint: k)
     let parts = Threading.partition(data.rows, into: chunks)
     let p = model.parameterCount
@@ -76,7 +77,7 @@ public struct BackpropThroughSolver: GradientEstimator {
     return GradientResult(
       loss: losses.reduce(0, +), gradient: g,
       diagnostics: GradientDiagnostics(
-        seconds: monotonicSeconds() - start, peakWorkspaceBytes: bytes.reduce(0, +) + partial.count * 8,
+        seconds: (clock.now - start).seconds, peakWorkspaceBytes: bytes.reduce(0, +) + partial.count * 8,
         tangentDirections: 0))
   }
 }

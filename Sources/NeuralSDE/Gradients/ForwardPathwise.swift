@@ -42,7 +42,8 @@ public struct ForwardPathwise: GradientEstimator {
     of model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int,
     objective: TrainingObjective
   ) throws -> GradientResult where Noise.Scalar == Scalar {
-    let start = monotonicSeconds()
+    let clock = ContinuousClock()
+    let start = clock.now
     let indices = try selectedIndices(model)
     guard blockSize >= 1 else { throw NSDEError.invalidArgument("block size must be ≥ 1, got \(blockSize)") }
     var gradient = [Double](repeating: 0, count: model.parameterCount)
@@ -63,7 +64,7 @@ public struct ForwardPathwise: GradientEstimator {
     return GradientResult(
       loss: loss, gradient: gradient,
       diagnostics: GradientDiagnostics(
-        seconds: monotonicSeconds() - start, peakWorkspaceBytes: bytes, tangentDirections: indices.count))
+        seconds: (clock.now - start).seconds, peakWorkspaceBytes: bytes, tangentDirections: indices.count))
   }
 
   /// The directional derivative `∇L·v` (a Jacobian–vector product of the

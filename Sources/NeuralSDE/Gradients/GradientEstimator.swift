@@ -97,3 +97,8 @@ func logSumExp(_ a: [Double]) -> (value: Double, softmax: [Double]) {
   let sum = e.reduce(0, +)
   return (amax + Double.log(sum), e.map { $0 / sum })
 }
+
+extension Duration {
+  /// The duration in seconds.
+  var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}

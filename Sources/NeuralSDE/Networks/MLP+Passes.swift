@@ -154,7 +154,7 @@ extension MLP {
   @usableFromInline
   @_specialize(where Scalar == Double)
   @_specialize(where Scalar == Float)
-  func forwardUnchecked(
+  package func forwardUnchecked(
     _ theta: UnsafePointer<Scalar>, input: MatrixView<Scalar>, time: Scalar,
     workspace ws: MLPWorkspace<Scalar>
   ) {

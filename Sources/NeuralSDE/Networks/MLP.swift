@@ -60,19 +60,19 @@ public final class MLP<Scalar: BLASScalar>: @unchecked Sendable {
   public let architecture: MLPArchitecture
   /// Number of parameters (weights and biases of all layers).
   public let parameterCount: Int
-  @usableFromInline let layers: [Layer]
+  package let layers: [Layer]
 
   @usableFromInline
-  struct Layer: Sendable {
+  package struct Layer: Sendable {
     /// Fan-in from the previous layer (excluding the time column).
-    let inputs: Int
+    package let inputs: Int
     /// Row stride of W: `inputs + 1` for the first layer with time input.
-    let weightStride: Int
-    let outputs: Int
-    let weightOffset: Int
-    let biasOffset: Int
-    let activation: Activation
-    let hasTime: Bool
+    package let weightStride: Int
+    package let outputs: Int
+    package let weightOffset: Int
+    package let biasOffset: Int
+    package let activation: Activation
+    package let hasTime: Bool
   }
 
   /// - Throws: `invalidArgument` for empty or non-positive widths.
@@ -102,7 +102,7 @@ public final class MLP<Scalar: BLASScalar>: @unchecked Sendable {
 
   public var inputs: Int { architecture.inputs }
   public var outputs: Int { architecture.outputs }
-  var maxWidth: Int { layers.map(\.outputs).max() ?? 0 }
+  package var maxWidth: Int { layers.map(\.outputs).max() ?? 0 }
 
   /// Named slices of this network's parameters, offsets relative to its first parameter.
   public func parameterLayout(prefix: String) -> [ParameterSlice] {

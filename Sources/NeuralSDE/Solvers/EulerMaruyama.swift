@@ -200,7 +200,7 @@ public struct EulerMaruyama: Sendable {
 /// With a tape (`tapeSteps = N`), every state `X_0…X_N`, every shifted
 /// increment `ΔW̃_i` and the networks' activations of every step are kept,
 /// for backpropagation through the solver.
-final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
+package final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
   let paths: Int
   let points: Int
   let driftWS: MLPWorkspace<Scalar>
@@ -222,7 +222,7 @@ final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
   /// True if the control reads the state (one control row per path).
   let feedback: Bool
 
-  init(model: NeuralSDEModel<Scalar>, points: Int, paths: Int, tapeSteps: Int = 0) {
+  package init(model: NeuralSDEModel<Scalar>, points: Int, paths: Int, tapeSteps: Int = 0) {
     self.paths = paths
     self.points = points
     self.tapeSteps = tapeSteps
@@ -284,7 +284,7 @@ final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
   func increment(_ i: Int) -> UnsafeMutablePointer<Scalar> { incrementsTape.base + i * paths * incrementsTape.cols }
 
   /// Rows of the control (and of its KL accumulator): paths with feedback, else data points.
-  var controlRows: Int { feedback ? paths : points }
+  package var controlRows: Int { feedback ? paths : points }
   /// Paths sharing one control row: 1 with feedback, else K.
   func pathsPerControlRow(_ k: Int) -> Int { feedback ? 1 : k }
   /// The KL term of every path from the per-control-row accumulator.
@@ -343,7 +343,7 @@ final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
 
   @_specialize(where Scalar == Double, Noise == PhiloxBrownianIncrements<Double>)
   @_specialize(where Scalar == Float, Noise == PhiloxBrownianIncrements<Float>)
-  func simulate<Noise: BrownianIncrements>(
+  package func simulate<Noise: BrownianIncrements>(
     model: NeuralSDEModel<Scalar>, data: MatrixView<Scalar>?, pathRange: Range<Int>, pathsPerPoint k: Int,
     noise: Noise, grid: TimeGrid, recordSteps: [Int], recorded: [Matrix<Scalar>], final: Matrix<Scalar>?,
     kl klBuffer: UnsafeMutableBufferPointer<Double>?, logWeights logWeightBuffer: UnsafeMutableBufferPointer<Double>?,

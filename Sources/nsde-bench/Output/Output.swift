@@ -1,4 +1,5 @@
 import Foundation
+import NSDEBenchmarks
 import NeuralSDE
 
 /// An aligned text table.

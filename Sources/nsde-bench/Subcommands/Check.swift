@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NSDEBenchmarks
 import NeuralSDE
 
 /// The CI performance check: a small reference configuration, ratio bars.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NSDEBenchmarks
 import NeuralSDE
 
 enum EstimatorChoice: String, ExpressibleByArgument, CaseIterable {
@@ -162,7 +163,7 @@ struct Gradient: ParsableCommand {
               of: model, data: y, noise: noise, grid: grid, pathsPerPoint: problem.pathsPerPoint, objective: objective)
           },
         ])
-      let diff = relativeDifference((0..<count).map { ra!.gradient[$0] }, (0..<count).map { rb!.gradient[$0] })
+      let diff = relativeError((0..<count).map { ra!.gradient[$0] }, (0..<count).map { rb!.gradient[$0] })
       json[T.dtypeName.lowercased()] =
         [
           "backprop_ms": t[0].median, "pathwise_ms": t[1].median, "pathwise_directions": count,

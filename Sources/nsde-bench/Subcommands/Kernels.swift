@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NSDEBenchmarks
 import NeuralSDE
 
 /// The MLP and elementwise-kernel report.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NSDEBenchmarks
 import NeuralSDE
 
 /// The reference-problem report.

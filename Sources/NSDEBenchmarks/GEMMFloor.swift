@@ -1,3 +1,6 @@
+import Foundation
+import NeuralSDE
+
 /// The matrix products of an MLP forward pass alone, on the same shapes and
 /// BLAS: the "GEMM floor" a pass is compared against.
 final class MLPGEMMFloor<Scalar: BLASScalar>: @unchecked Sendable {

@@ -1,3 +1,6 @@
+import Foundation
+import NeuralSDE
+
 /// Measures a free-energy solve of a model (forward only) against its GEMM
 /// floor, the same solve stepped one path at a time, and the noise
 /// generation alone — all in one interleaved run, single core.

@@ -1,4 +1,5 @@
 import Foundation
+import NeuralSDE
 
 /// Wall-clock statistics of repeated runs, in milliseconds.
 public struct TimingSummary: Sendable, Codable, CustomStringConvertible {

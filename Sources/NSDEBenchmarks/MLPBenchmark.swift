@@ -1,3 +1,6 @@
+import Foundation
+import NeuralSDE
+
 /// Measures one MLP's forward pass against the GEMMs it contains (the "GEMM
 /// floor"), and the elementwise tanh kernel against one layer's GEMM, in one
 /// interleaved run.

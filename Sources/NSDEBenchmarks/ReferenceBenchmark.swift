@@ -1,4 +1,5 @@
 import Foundation
+import NeuralSDE
 
 /// The reference-problem report of docs/BENCHMARK.md for one dtype: forward and
 /// gradient times against their GEMM floors, the backprop/forward ratio, the
@@ -101,7 +102,7 @@ public struct ReferenceBenchmark<Scalar: BLASScalar> {
       of: model, data: data, noise: noise, grid: grid, pathsPerPoint: pathsPerPoint, objective: .freeEnergy)
     let b = try pathwise.gradient(
       of: model, data: data, noise: noise, grid: grid, pathsPerPoint: pathsPerPoint, objective: .freeEnergy)
-    let relDiff = relativeDifference(directions.map { a.gradient[$0] }, directions.map { b.gradient[$0] })
+    let relDiff = relativeError(directions.map { a.gradient[$0] }, directions.map { b.gradient[$0] })
 
     // GEMM floors with the same chunking.
     let parts = Threading.partition(points, into: chunks)
@@ -146,15 +147,3 @@ public struct ReferenceBenchmark<Scalar: BLASScalar> {
   }
 }
 
-/// `‖a − b‖ / max(‖a‖, ‖b‖)`.
-public func relativeDifference(_ a: [Double], _ b: [Double]) -> Double {
-  var d = 0.0
-  var na = 0.0
-  var nb = 0.0
-  for i in a.indices {
-    d += (a[i] - b[i]) * (a[i] - b[i])
-    na += a[i] * a[i]
-    nb += b[i] * b[i]
-  }
-  return d.squareRoot() / Swift.max(na.squareRoot(), nb.squareRoot(), 1e-300)
-}
