@@ -146,4 +146,3 @@ public struct ReferenceBenchmark<Scalar: BLASScalar> {
       pathwiseWorkspaceBytes: b.diagnostics.peakWorkspaceBytes, maxResidentBytes: Int(usage.ru_maxrss) * 1024)
   }
 }
-
