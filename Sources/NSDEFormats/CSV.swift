@@ -7,9 +7,13 @@ import Foundation
 public enum CSV {
   /// A parsed table: `rows × columns` values, row-major, and the file line of each row.
   public struct Table: Sendable, Equatable {
+    /// The values, row-major, `rows × columns`.
     public var values: [Double]
+    /// Number of data rows (header, blank and comment lines excluded).
     public var rows: Int
+    /// Number of columns.
     public var columns: Int
+    /// The 1-based file line of each row.
     public var lines: [Int]
   }
 

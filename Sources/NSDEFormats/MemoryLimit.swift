@@ -76,7 +76,9 @@ public enum MemoryLimit {
 
 /// Sums and products of sizes with overflow checks (nil on overflow or a negative size).
 public enum SizeArithmetic {
+  /// The product of non-negative sizes, or nil if it overflows.
   public static func product(_ factors: Int...) -> Int? { checkedProduct(factors) }
+  /// The sum of sizes, or nil if any is nil, negative, or the sum overflows.
   public static func sum(_ terms: [Int?]) -> Int? {
     var s = 0
     for t in terms {

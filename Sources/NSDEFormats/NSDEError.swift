@@ -22,6 +22,7 @@ public enum NSDEError: Error, CustomStringConvertible, LocalizedError, Equatable
   /// The same text as `description` (so `localizedDescription` names the problem too).
   public var errorDescription: String? { description }
 
+  /// The message, naming what is wrong.
   public var description: String {
     switch self {
     case .shapeMismatch(let message): return "shape mismatch: \(message)"

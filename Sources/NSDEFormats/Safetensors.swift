@@ -12,18 +12,22 @@ import Foundation
 public struct SafetensorsFile: Sendable, Equatable {
   /// Tensors in file order.
   public var tensors: [(name: String, tensor: StoredTensor)]
+  /// The `__metadata__` string map (e.g. a checkpoint's step and configuration).
   public var metadata: [String: String]
 
+  /// A file with the given tensors (in order) and metadata.
   public init(tensors: [(name: String, tensor: StoredTensor)] = [], metadata: [String: String] = [:]) {
     self.tensors = tensors
     self.metadata = metadata
   }
 
+  /// Same metadata and the same tensors in the same order.
   public static func == (a: SafetensorsFile, b: SafetensorsFile) -> Bool {
     a.metadata == b.metadata && a.tensors.count == b.tensors.count
       && zip(a.tensors, b.tensors).allSatisfy { $0.name == $1.name && $0.tensor == $1.tensor }
   }
 
+  /// The tensor named `name`, or nil.
   public subscript(name: String) -> StoredTensor? { tensors.first { $0.name == name }?.tensor }
 
   /// The file's bytes.

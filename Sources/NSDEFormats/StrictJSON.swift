@@ -15,6 +15,7 @@ public enum StrictJSON: Equatable, Sendable {
   case bool(Bool)
   case null
 
+  /// Structural equality (object members compared in order).
   public static func == (a: StrictJSON, b: StrictJSON) -> Bool {
     switch (a, b) {
     case (.object(let x), .object(let y)):
@@ -31,8 +32,11 @@ public enum StrictJSON: Equatable, Sendable {
 
   /// What went wrong, with the byte offset.
   public struct ParseError: Error, CustomStringConvertible, Sendable {
+    /// Byte offset of the problem from the start of the parsed text.
     public var offset: Int
+    /// What is wrong.
     public var reason: String
+    /// The reason and the byte offset.
     public var description: String { "\(reason) at byte \(offset)" }
   }
 

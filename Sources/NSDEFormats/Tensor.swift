@@ -3,16 +3,21 @@ public enum TensorDType: String, Sendable, Codable, Equatable {
   case float32 = "F32"
   case float64 = "F64"
 
+  /// Bytes per element: 4 or 8.
   public var byteSize: Int { self == .float32 ? 4 : 8 }
 }
 
 /// A named, shaped array of numbers as read from or written to a file
 /// (row-major, values held in Double; `dtype` is the stored type).
 public struct StoredTensor: Sendable, Equatable {
+  /// Dimensions, outermost first.
   public var shape: [Int]
+  /// The element type in the file.
   public var dtype: TensorDType
+  /// The elements, row-major, as Double.
   public var values: [Double]
 
+  /// A tensor; `values.count` should equal the product of `shape`.
   public init(shape: [Int], dtype: TensorDType, values: [Double]) {
     self.shape = shape
     self.dtype = dtype

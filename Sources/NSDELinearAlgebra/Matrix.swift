@@ -6,7 +6,9 @@
 /// reference. Subscripts are bounds-checked and meant for set-up and tests,
 /// not for inner loops.
 public final class Matrix<Scalar: BLASScalar>: @unchecked Sendable {
+  /// Number of rows.
   public let rows: Int
+  /// Number of columns.
   public let cols: Int
   /// The first element; `rows * cols` elements follow contiguously.
   public let base: UnsafeMutablePointer<Scalar>
@@ -45,11 +47,14 @@ public final class Matrix<Scalar: BLASScalar>: @unchecked Sendable {
 
   deinit { base.deallocate() }
 
+  /// `rows · cols`.
   public var count: Int { rows * cols }
+  /// `(rows, cols)`.
   public var shape: (rows: Int, cols: Int) { (rows, cols) }
   /// "rows×cols", for messages.
   public var shapeDescription: String { "\(rows)×\(cols)" }
 
+  /// Element `(r, c)` (bounds-checked; for set-up and tests, not inner loops).
   public subscript(r: Int, c: Int) -> Scalar {
     get {
       check(r >= 0 && r < rows && c >= 0 && c < cols, "index (\(r), \(c)) outside \(rows)×\(cols)")
@@ -70,6 +75,7 @@ public final class Matrix<Scalar: BLASScalar>: @unchecked Sendable {
   /// A view of rows `range` (no copy).
   public func rows(_ range: Range<Int>) -> MatrixView<Scalar> { view.rows(range) }
 
+  /// Sets every element to `value`.
   public func fill(_ value: Scalar) { base.update(repeating: value, count: count) }
 
   /// A deep copy.
@@ -84,12 +90,16 @@ public final class Matrix<Scalar: BLASScalar>: @unchecked Sendable {
 ///
 /// Views never copy; the owner (a `Matrix` or a workspace) must outlive them.
 public struct MatrixView<Scalar: BLASScalar> {
+  /// The first element; row r starts at `base + r·ld`.
   public let base: UnsafeMutablePointer<Scalar>
+  /// Number of rows.
   public let rows: Int
+  /// Number of columns.
   public let cols: Int
   /// Row stride in elements (`ld ≥ cols`).
   public let ld: Int
 
+  /// A view of `rows × cols` elements at `base` with row stride `ld` (default `cols`).
   public init(base: UnsafeMutablePointer<Scalar>, rows: Int, cols: Int, ld: Int? = nil) {
     self.base = base
     self.rows = rows
@@ -98,9 +108,12 @@ public struct MatrixView<Scalar: BLASScalar> {
     check(self.ld >= cols, "leading dimension \(self.ld) < cols \(cols)")
   }
 
+  /// True if the rows follow each other without gaps (`ld == cols`).
   public var isContiguous: Bool { ld == cols || rows <= 1 }
+  /// `"rows×cols"`, for messages.
   public var shapeDescription: String { "\(rows)×\(cols)" }
 
+  /// Element `(r, c)` (bounds-checked; for set-up and tests, not inner loops).
   public subscript(r: Int, c: Int) -> Scalar {
     get { base[r * ld + c] }
     nonmutating set { base[r * ld + c] = newValue }

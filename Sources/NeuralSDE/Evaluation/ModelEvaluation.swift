@@ -22,9 +22,11 @@ public struct ModelEvaluation: Sendable, Codable {
   public var negativeLogLikelihoodStandardError: Double
   /// Mean `F̂` over the same paths, and its standard error.
   public var freeEnergy: Double
+  /// The Monte Carlo standard error of `freeEnergy`.
   public var freeEnergyStandardError: Double
   /// Model samples drawn for the energy distance.
   public var samples: Int
+  /// Energy distance between the model samples and the held-out data.
   public var energyDistance: Double
   /// The energy distance between two independent samples of the same sizes
   /// from the data itself (mean over `noiseFloorReplicates` pairs): values
@@ -32,17 +34,20 @@ public struct ModelEvaluation: Sendable, Codable {
   public var energyDistanceNoiseFloor: Double
   /// The standard deviation of that statistic over the replicates.
   public var energyDistanceNoiseFloorSpread: Double
+  /// Pairs of null draws averaged for the noise floor.
   public var noiseFloorReplicates: Int
   /// How the noise floor was obtained.
   public var noiseFloorMethod: String
   /// The one-Gaussian baseline's held-out `−log p` and energy distance.
   public var gaussianNegativeLogLikelihood: Double
+  /// Energy distance between samples of the Gaussian baseline and the held-out data.
   public var gaussianEnergyDistance: Double
   /// The data density's own held-out `−log p` (nil when unknown).
   public var trueNegativeLogLikelihood: Double?
   /// Wall-clock seconds.
   public var seconds: Double
 
+  /// An evaluation with the given fields (see `evaluate` to measure one).
   public init(
     points: Int, pathsPerPoint: Int, negativeLogLikelihood: Double, negativeLogLikelihoodStandardError: Double,
     freeEnergy: Double, freeEnergyStandardError: Double, samples: Int, energyDistance: Double,

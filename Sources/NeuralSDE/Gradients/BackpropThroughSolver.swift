@@ -23,6 +23,7 @@ public struct BackpropThroughSolver: GradientEstimator {
   /// Copies of the estimator share it; it holds at most 8 chunk tapes.
   let cache = WorkspaceCache()
 
+  /// An estimator running `chunks` row chunks concurrently (default: one per core).
   public init(chunks: Int? = nil) { self.chunks = chunks ?? Threading.availableCores }
 
   /// The workspace (tape and buffers) a gradient over `points` data points
@@ -42,6 +43,7 @@ public struct BackpropThroughSolver: GradientEstimator {
   /// the estimator is released).
   public func releaseCachedWorkspaces() { cache.removeAll() }
 
+  /// The loss and its exact gradient in every parameter (see `GradientEstimator`).
   public func gradient<Scalar: BLASScalar, Noise: BrownianIncrements>(
     of model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int,
     objective: TrainingObjective

@@ -24,12 +24,14 @@ public struct ForwardPathwise: GradientEstimator {
     case indices([Int])
   }
 
+  /// The parameters whose derivatives are propagated.
   public var directions: Directions
   /// Directions propagated together (extra GEMM rows); memory grows with it.
   public var blockSize: Int
   /// Row chunks run concurrently (default: one per core).
   public var chunks: Int
 
+  /// An estimator for `directions`, `blockSize` tangents per pass, `chunks` row chunks (default: one per core).
   public init(directions: Directions = .all, blockSize: Int = 16, chunks: Int? = nil) {
     self.directions = directions
     self.blockSize = blockSize

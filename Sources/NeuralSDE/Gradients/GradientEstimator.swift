@@ -6,6 +6,7 @@ public struct GradientResult: Sendable {
   public var loss: Double
   /// `∂loss/∂parameters`, flat, in the model's parameter order.
   public var gradient: [Double]
+  /// Time and memory of the evaluation.
   public var diagnostics: GradientDiagnostics
 }
 

@@ -58,10 +58,12 @@ extension NeuralSDEModel {
 /// and metadata (`format`, `step`, `configuration` as JSON, `dtype`, and the
 /// solver grid `grid` as JSON when given). Written atomically.
 public enum Checkpoint {
+  /// The `format` metadata value of checkpoints written by this version.
   public static let format = "neuralsde-checkpoint-1"
 
   /// What a checkpoint says about itself, read without building a model.
   public struct Info: Sendable {
+    /// The model configuration the checkpoint was written for.
     public var configuration: NeuralSDEConfiguration
     /// `float32` or `float64`.
     public var dtype: String

@@ -12,9 +12,12 @@ public struct MLPArchitecture: Sendable, Equatable, Codable {
   public var timeInput: Bool
   /// Output widths of the linear layers; the last is the output dimension.
   public var widths: [Int]
+  /// Activation after every hidden layer.
   public var hiddenActivation: Activation
+  /// Activation after the last layer (identity: linear output).
   public var outputActivation: Activation
 
+  /// An architecture: `inputs` columns (plus the time if `timeInput`), then layers of `widths`.
   public init(
     inputs: Int, timeInput: Bool, widths: [Int], hiddenActivation: Activation = .tanh,
     outputActivation: Activation = .identity
@@ -26,6 +29,7 @@ public struct MLPArchitecture: Sendable, Equatable, Codable {
     self.outputActivation = outputActivation
   }
 
+  /// Output width (the last layer's width).
   public var outputs: Int { widths.last ?? inputs }
 
   /// Checks that all widths are positive.
@@ -57,6 +61,7 @@ public struct MLPArchitecture: Sendable, Equatable, Codable {
 ///   row m) and/or parameter tangents `T × P` → output tangents
 ///   `(M·T) × outputs`, all T directions in the same GEMMs.
 public final class MLP<Scalar: BLASScalar>: @unchecked Sendable {
+  /// The layer widths, activations and inputs.
   public let architecture: MLPArchitecture
   /// Number of parameters (weights and biases of all layers).
   public let parameterCount: Int
@@ -100,7 +105,9 @@ public final class MLP<Scalar: BLASScalar>: @unchecked Sendable {
     parameterCount = offset
   }
 
+  /// Input columns (without the time).
   public var inputs: Int { architecture.inputs }
+  /// Output columns.
   public var outputs: Int { architecture.outputs }
   package var maxWidth: Int { layers.map(\.outputs).max() ?? 0 }
 
@@ -172,7 +179,9 @@ public final class MLP<Scalar: BLASScalar>: @unchecked Sendable {
 /// (e.g. one per solver step, for backpropagation through the solver): select
 /// the slot before a forward pass and again before the VJP that uses it.
 public final class MLPWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
+  /// The most rows a forward pass may have.
   public let capacity: Int
+  /// Forward passes kept (one per solver step for backprop).
   public let slots: Int
   /// The slot the next forward pass writes and the next VJP/JVP reads.
   public var slot: Int = 0 {
@@ -247,7 +256,9 @@ public final class MLPWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
 /// Scratch for `MLP.jvp`: two `(rows·directions) × maxWidth` buffers and a
 /// `directions × maxWidth` bias-tangent buffer.
 public final class MLPTangentWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
+  /// The most rows a JVP may have.
   public let rows: Int
+  /// Tangent directions per row.
   public let directions: Int
   let bufferA: Matrix<Scalar>
   let bufferB: Matrix<Scalar>

@@ -10,14 +10,18 @@ public struct ParameterSlice: Sendable, Equatable, CustomStringConvertible {
   /// Tensor shape; the slice holds `shape.reduce(1, *)` elements.
   public var shape: [Int]
 
+  /// A slice named `name` of `shape` starting at `offset`.
   public init(name: String, offset: Int, shape: [Int]) {
     self.name = name
     self.offset = offset
     self.shape = shape
   }
 
+  /// Number of elements.
   public var count: Int { shape.reduce(1, *) }
+  /// The slice's indices in the flat vector.
   public var range: Range<Int> { offset..<(offset + count) }
+  /// `name shape @offset`.
   public var description: String { "\(name) \(shape) @\(offset)" }
 
   /// The same slice moved by `delta` elements.
@@ -31,6 +35,7 @@ public struct ParameterSlice: Sendable, Equatable, CustomStringConvertible {
 /// Optimizers, gradient checks and serialisation see one flat vector; the
 /// networks read their slices in place (no copies).
 public final class ParameterVector<Scalar: BLASScalar>: @unchecked Sendable {
+  /// Number of parameters.
   public let count: Int
   /// The first element; `count` elements follow.
   public let base: UnsafeMutablePointer<Scalar>

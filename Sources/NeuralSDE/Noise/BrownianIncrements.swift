@@ -20,6 +20,7 @@ public protocol BrownianIncrements<Scalar>: Sendable {
 }
 
 extension BrownianIncrements {
+  /// Checks that the source can supply `steps × paths × m` increments.
   public func validate(steps: Int, paths: Int, dimension m: Int) throws {
     guard dimension == m else {
       throw NSDEError.shapeMismatch("the noise has dimension \(dimension) but the model's noise dimension is \(m)")
@@ -34,14 +35,18 @@ extension BrownianIncrements {
 /// indices (see `nsde_normals_f64`). `Float` increments are the `Double`
 /// values rounded, so both precisions see the same noise.
 public struct PhiloxBrownianIncrements<Scalar: BLASScalar>: BrownianIncrements {
+  /// The Philox key: the same seed gives the same increments.
   public let seed: UInt64
+  /// Noise dimension m.
   public let dimension: Int
 
+  /// Increments of dimension `dimension` from `seed`.
   public init(seed: UInt64, dimension: Int) {
     self.seed = seed
     self.dimension = dimension
   }
 
+  /// Writes the increments of `step` for `paths` (variance `stepSize`) into `out` (row stride `ld`).
   public func fill(step: Int, paths: Range<Int>, stepSize: Double, into out: UnsafeMutablePointer<Scalar>, ld: Int) {
     Self.normals(
       seed: seed, step: step, paths: paths, dimension: dimension, scale: stepSize.squareRoot(), into: out, ld: ld)
@@ -69,8 +74,11 @@ public struct PhiloxBrownianIncrements<Scalar: BLASScalar>: BrownianIncrements {
 /// User-supplied increments: a `[N, M, m]` buffer indexed `[step, path, component]`
 /// (the interchange layout of docs/BENCHMARK.md), holding `ΔW` with variance `h` each.
 public struct RecordedBrownianIncrements<Scalar: BLASScalar>: BrownianIncrements, @unchecked Sendable {
+  /// Steps N held.
   public let steps: Int
+  /// Paths M held.
   public let paths: Int
+  /// Noise dimension m.
   public let dimension: Int
   /// `steps × paths × dimension` values.
   public let values: [Scalar]
@@ -120,6 +128,7 @@ public struct RecordedBrownianIncrements<Scalar: BLASScalar>: BrownianIncrements
     return try RecordedBrownianIncrements(steps: n, paths: paths, dimension: dimension, values: v)
   }
 
+  /// Checks the requested shape against the recorded `[N, M, m]`.
   public func validate(steps n: Int, paths mPaths: Int, dimension m: Int) throws {
     guard dimension == m else {
       throw NSDEError.shapeMismatch("the noise has dimension \(dimension) but the model's noise dimension is \(m)")
@@ -131,6 +140,7 @@ public struct RecordedBrownianIncrements<Scalar: BLASScalar>: BrownianIncrements
     }
   }
 
+  /// Copies the recorded increments of `step` for `paths` into `out` (row stride `ld`).
   public func fill(
     step: Int, paths range: Range<Int>, stepSize: Double, into out: UnsafeMutablePointer<Scalar>, ld: Int
   ) {

@@ -3,10 +3,13 @@
 /// Used for reproducible initialisation and toy data; the Brownian
 /// increments use the counter-based generator instead.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
+  /// The generator state (advanced by each `next()`).
   public private(set) var state: UInt64
 
+  /// A generator starting from `seed`.
   public init(seed: UInt64) { state = seed }
 
+  /// The next 64 random bits.
   public mutating func next() -> UInt64 {
     state &+= 0x9E37_79B9_7F4A_7C15
     var z = state

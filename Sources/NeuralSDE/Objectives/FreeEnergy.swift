@@ -29,12 +29,15 @@ public struct FreeEnergyEstimate: Sendable, Codable {
 public struct ImportanceWeightedEstimate: Sendable, Codable {
   /// Mean over the batch.
   public var mean: Double
+  /// The estimate per data point.
   public var perDataPoint: [Double]
 }
 
 /// Both variational estimates from one solve.
 public struct VariationalEstimates: Sendable, Codable {
+  /// The free energy `F̂`.
   public var freeEnergy: FreeEnergyEstimate
+  /// The importance-weighted estimate of `−log p(y)`.
   public var importanceWeighted: ImportanceWeightedEstimate
 }
 

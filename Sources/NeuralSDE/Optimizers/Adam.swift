@@ -8,20 +8,30 @@
 /// with `lr = learningRate·schedule.factor(t)` and optional global-norm
 /// clipping of g first. Moments are kept in Double.
 public final class Adam<Scalar: BLASScalar>: Optimizer {
+  /// Base learning rate (multiplied by the schedule).
   public var learningRate: Double
+  /// Decay of the first moment (0.9).
   public var beta1: Double
+  /// Decay of the second moment (0.999).
   public var beta2: Double
+  /// Added to the denominator (1e-8).
   public var epsilon: Double
+  /// Decoupled weight decay λ (AdamW).
   public var weightDecay: Double
+  /// The learning-rate factor per step.
   public var schedule: LearningRateSchedule
+  /// Global gradient-norm clipping threshold (nil: none).
   public var gradientClipNorm: Double?
+  /// Updates applied so far.
   public private(set) var step = 0
   /// First and second moment estimates (restored from checkpoints).
   public internal(set) var firstMoment: [Double] = []
+  /// The second-moment estimates v (Double).
   public internal(set) var secondMoment: [Double] = []
   /// Norm of the last gradient before clipping.
   public private(set) var lastGradientNorm = 0.0
 
+  /// Adam with PyTorch's defaults unless given.
   public init(
     learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8,
     weightDecay: Double = 0, schedule: LearningRateSchedule = .constant, gradientClipNorm: Double? = nil
@@ -35,6 +45,7 @@ public final class Adam<Scalar: BLASScalar>: Optimizer {
     self.gradientClipNorm = gradientClipNorm
   }
 
+  /// One Adam step with `gradient` (see `Optimizer.update`).
   public func update(_ parameters: ParameterVector<Scalar>, gradient: [Double]) throws {
     let (g, norm) = try preparedGradient(gradient, count: parameters.count, clipNorm: gradientClipNorm)
     lastGradientNorm = norm

@@ -8,6 +8,7 @@ public enum LearningRateSchedule: Sendable, Equatable, Codable {
   /// `decay^(t/every)`.
   case exponential(decay: Double, every: Int)
 
+  /// The factor at step `t` (1-based).
   public func factor(step t: Int) -> Double {
     switch self {
     case .constant: return 1

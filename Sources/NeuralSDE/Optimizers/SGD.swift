@@ -1,12 +1,18 @@
 /// Plain stochastic gradient descent, `θ ← θ − lr·factor(t)·g`, with optional momentum (PyTorch's convention).
 public final class SGD<Scalar: BLASScalar>: Optimizer {
+  /// Base learning rate (multiplied by the schedule).
   public var learningRate: Double
+  /// Momentum coefficient (0: none).
   public var momentum: Double
+  /// The learning-rate factor per step.
   public var schedule: LearningRateSchedule
+  /// Global gradient-norm clipping threshold (nil: none).
   public var gradientClipNorm: Double?
+  /// Updates applied so far.
   public private(set) var step = 0
   var velocity: [Double] = []
 
+  /// SGD with the given rate, momentum, schedule and clipping.
   public init(
     learningRate: Double, momentum: Double = 0, schedule: LearningRateSchedule = .constant,
     gradientClipNorm: Double? = nil
@@ -17,6 +23,7 @@ public final class SGD<Scalar: BLASScalar>: Optimizer {
     self.gradientClipNorm = gradientClipNorm
   }
 
+  /// One SGD step with `gradient` (see `Optimizer.update`).
   public func update(_ parameters: ParameterVector<Scalar>, gradient: [Double]) throws {
     let (g, _) = try preparedGradient(gradient, count: parameters.count, clipNorm: gradientClipNorm)
     if velocity.count != g.count { velocity = [Double](repeating: 0, count: g.count) }

@@ -15,11 +15,14 @@ import Foundation
 /// plus vectorised elementwise work in preallocated workspaces.
 /// Strong order ½, weak order 1 (checked by the tests on GBM).
 public struct EulerMaruyama: Sendable {
+  /// Strong order of convergence (½).
   public static let strongOrder = 0.5
+  /// Weak order of convergence (1).
   public static let weakOrder = 1.0
 
   /// What to simulate.
   public struct Options: Sendable {
+    /// The time grid (N steps).
     public var grid: TimeGrid
     /// Paths per data point `K` (controlled solves; `M = B·K`).
     public var pathsPerPoint: Int
@@ -30,6 +33,7 @@ public struct EulerMaruyama: Sendable {
     /// If set, posterior solves use this control instead of the model's posterior network.
     public var affineControl: AffineFeedbackControl?
 
+    /// Options for a solve; `chunks` defaults to one per core.
     public init(
       grid: TimeGrid, pathsPerPoint: Int = 1, recordSteps: [Int] = [], chunks: Int? = nil,
       affineControl: AffineFeedbackControl? = nil
@@ -58,6 +62,7 @@ public struct EulerMaruyama: Sendable {
     public var logWeights: [Double]
   }
 
+  /// The solver (stateless; workspaces are cached on the model).
   public init() {}
 
   /// Simulates the posterior (controlled) SDE for every data point, `K` paths each.

@@ -33,6 +33,7 @@ public struct TimeGrid: Sendable, Equatable, Codable {
   public var steps: Int { times.count - 1 }
   /// `h_i = t_{i+1} − t_i`.
   public func stepSize(_ i: Int) -> Double { times[i + 1] - times[i] }
+  /// True if every step has the same size (to 1e-12 · max(1, h)).
   public var isUniform: Bool {
     let h = stepSize(0)
     return (0..<steps).allSatisfy { abs(stepSize($0) - h) <= 1e-12 * max(1, abs(h)) }

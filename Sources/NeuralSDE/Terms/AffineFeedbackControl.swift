@@ -14,6 +14,7 @@ public struct AffineFeedbackControl: Sendable {
   /// `k_i` per step, each `B × m` (row b for data point b) or `1 × m` (shared by all points).
   public var offsets: [Matrix<Double>]
 
+  /// The control with gains `K_i` and offsets `k_i` per step.
   public init(gains: [Matrix<Double>], offsets: [Matrix<Double>]) {
     self.gains = gains
     self.offsets = offsets

@@ -7,7 +7,9 @@
 /// exactly Euler–Maruyama with k steps on the same grid (`ΔW_i = √h_i·z_i`);
 /// the SDE is its k → ∞ limit.
 public struct DeepLatentGaussianModel<Scalar: BLASScalar> {
+  /// The SDE whose discretisation this is.
   public let model: NeuralSDEModel<Scalar>
+  /// The grid: one layer per step.
   public let grid: TimeGrid
 
   /// The DLGM with `grid.steps` layers built from `model`.
@@ -16,6 +18,7 @@ public struct DeepLatentGaussianModel<Scalar: BLASScalar> {
     self.grid = grid
   }
 
+  /// Number of layers k = N.
   public var layers: Int { grid.steps }
 
   /// Layer i's mean shift `b_i(x)` and noise scale `σ_i(x)` for a batch

@@ -7,6 +7,7 @@ public enum NoiseType: Sendable, Equatable, Codable, CustomStringConvertible {
   /// `σ` is a `d × m` matrix (row-major in the MLP output); the MLP maps `[x, t] → d·m`.
   case general(noiseDimension: Int)
 
+  /// A short name of the noise type.
   public var description: String {
     switch self {
     case .diagonal: return "diagonal"
@@ -34,6 +35,7 @@ public enum InitialState: Sendable, Equatable, Codable {
   /// A learned `x_0` (parameter `x0`), initialised to the given value.
   case learned([Double])
 
+  /// The initial (or initialisation) value of x_0.
   public var value: [Double] {
     switch self {
     case .fixed(let v), .learned(let v): return v
@@ -52,6 +54,7 @@ public enum PosteriorControl: String, Sendable, Equatable, Codable, CaseIterable
   /// bound tight as N grows. Network input columns `[x, y, t]` (d + D + 1).
   case feedback
 
+  /// The command-line name.
   public var description: String { rawValue }
 }
 
@@ -62,8 +65,11 @@ public enum PosteriorControl: String, Sendable, Equatable, Codable, CaseIterable
 /// with latent dimension `d`, noise dimension `m`, data dimension `D`; the
 /// control `b̃` reads `(y, t)` (mean-field) or `(X_t, y, t)` (feedback).
 public struct NeuralSDEConfiguration: Sendable, Equatable, Codable {
+  /// Latent dimension d.
   public var latentDimension: Int
+  /// Data dimension D.
   public var dataDimension: Int
+  /// How the diffusion enters (diagonal, additive, general).
   public var noise: NoiseType
   /// Drift `b`: `[x, t]` (d + 1) → d.
   public var drift: MLPArchitecture
@@ -76,9 +82,12 @@ public struct NeuralSDEConfiguration: Sendable, Equatable, Codable {
   public var posteriorDrift: MLPArchitecture
   /// Decoder: x (d) → D (Gaussian mean or Bernoulli logits).
   public var decoder: MLPArchitecture
+  /// The likelihood `p_θ(y | x)` on the decoder output.
   public var likelihood: Likelihood
+  /// The initial state x_0 (fixed or learned).
   public var initialState: InitialState
 
+  /// A configuration from its parts (call `validate()` or build a model to check it).
   public init(
     latentDimension: Int, dataDimension: Int, noise: NoiseType, drift: MLPArchitecture,
     diffusion: MLPArchitecture, posteriorDrift: MLPArchitecture, decoder: MLPArchitecture,

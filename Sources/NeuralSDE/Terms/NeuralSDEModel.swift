@@ -7,6 +7,7 @@
 /// plus `x0` (learned initial state) and `decoder.log_std` (learned
 /// likelihood scale) when configured.
 public final class NeuralSDEModel<Scalar: BLASScalar>: @unchecked Sendable {
+  /// The architecture.
   public let configuration: NeuralSDEConfiguration
   /// Drift `b(x, t; θ)`.
   public let drift: MLP<Scalar>
@@ -21,11 +22,15 @@ public final class NeuralSDEModel<Scalar: BLASScalar>: @unchecked Sendable {
 
   /// Offsets of each part inside `parameters`.
   public let driftOffset: Int
+  /// Offset of the diffusion network's parameters.
   public let diffusionOffset: Int
+  /// Offset of the posterior control network's parameters.
   public let posteriorOffset: Int
+  /// Offset of the decoder's parameters.
   public let decoderOffset: Int
   /// Offset of `x0` (nil if fixed) and of `decoder.log_std` (nil unless learned).
   public let initialStateOffset: Int?
+  /// Offset of `decoder.log_std` (nil unless the std is learned).
   public let logStdOffset: Int?
   /// Solver workspaces reused between forward solves of this model.
   let solverCache = WorkspaceCache()
@@ -86,9 +91,13 @@ public final class NeuralSDEModel<Scalar: BLASScalar>: @unchecked Sendable {
     }
   }
 
+  /// Latent dimension d.
   public var latentDimension: Int { configuration.latentDimension }
+  /// Noise dimension m.
   public var noiseDimension: Int { configuration.noiseDimension }
+  /// Data dimension D.
   public var dataDimension: Int { configuration.dataDimension }
+  /// Number of parameters (all networks, x_0, log-std).
   public var parameterCount: Int { parameters.count }
 
   /// The initial state `x_0` (learned or fixed), d values.

@@ -11,6 +11,7 @@ public struct MinibatchSampler: Sendable {
   public let count: Int
   /// Rows per batch (capped at `count`).
   public let batchSize: Int
+  /// Seeds every epoch's permutation.
   public let seed: UInt64
   /// Batches per epoch: `⌈count / batchSize⌉`.
   public var batchesPerEpoch: Int { (count + batchSize - 1) / batchSize }
@@ -66,7 +67,9 @@ public struct MinibatchSampler: Sendable {
 
 /// A shuffled split of a data set into training and held-out rows.
 public struct DataSplit<Scalar: BLASScalar>: @unchecked Sendable {
+  /// The training rows.
   public let training: Matrix<Scalar>
+  /// The held-out rows.
   public let heldOut: Matrix<Scalar>
 
   /// Puts a seeded random `heldOutFraction` of the rows (at least one, and at

@@ -32,6 +32,7 @@ public struct TrainingConfiguration: Sendable, Codable {
   public var pathsPerPoint: Int
   /// The solver's time grid (N steps).
   public var grid: TimeGrid
+  /// The objective minimised.
   public var objective: TrainingObjective
   /// Adam's base learning rate (multiplied by the schedule).
   public var learningRate: Double
@@ -57,6 +58,7 @@ public struct TrainingConfiguration: Sendable, Codable {
     schedule ?? .cosine(totalSteps: steps, warmupSteps: Swift.min(50, steps / 10), minimumFactor: 0.1)
   }
 
+  /// A configuration; the schedule defaults to cosine decay over `steps`.
   public init(
     steps: Int = 1000, batchSize: Int = 256, pathsPerPoint: Int = 4, grid: TimeGrid? = nil,
     objective: TrainingObjective = .freeEnergy, learningRate: Double = 3e-3, weightDecay: Double = 0,
@@ -77,6 +79,7 @@ public struct TrainingConfiguration: Sendable, Codable {
     self.evaluationPathsPerPoint = evaluationPathsPerPoint
   }
 
+  /// Checks the ranges; names the first bad field.
   public func validate() throws {
     guard steps >= 1 else { throw NSDEError.invalidArgument("steps must be ≥ 1, got \(steps)") }
     guard batchSize >= 1 else { throw NSDEError.invalidArgument("batch size must be ≥ 1, got \(batchSize)") }
@@ -97,11 +100,15 @@ public struct TrainingConfiguration: Sendable, Codable {
 
 /// One progress report of the training loop.
 public struct TrainingProgress: Sendable {
+  /// The step just done (1-based, counting resumed steps).
   public var step: Int
+  /// The configured total.
   public var totalSteps: Int
   /// The minibatch objective at this step.
   public var loss: Double
+  /// The gradient norm before clipping.
   public var gradientNorm: Double
+  /// Steps per second in this run so far.
   public var stepsPerSecond: Double
   /// Estimated seconds left.
   public var secondsRemaining: Double
@@ -113,18 +120,25 @@ public struct TrainingProgress: Sendable {
 
 /// The record of a training run.
 public struct TrainingHistory: Sendable {
+  /// The minibatch loss of every step of this run.
   public var losses: [Double] = []
+  /// The gradient norm of every step of this run.
   public var gradientNorms: [Double] = []
   /// (step, held-out estimates).
   public var evaluations: [(step: Int, estimates: VariationalEstimates)] = []
+  /// Wall-clock seconds of the run.
   public var seconds: Double = 0
 }
 
 /// Minibatch training of a latent neural SDE with Adam and either gradient estimator.
 public final class Trainer<Scalar: BLASScalar> {
+  /// The model trained (updated in place).
   public let model: NeuralSDEModel<Scalar>
+  /// How it is trained.
   public let configuration: TrainingConfiguration
+  /// The optimiser (its state is saved in checkpoints).
   public let optimizer: Adam<Scalar>
+  /// The gradient estimator (backprop by default).
   public var estimator: any GradientEstimator
   /// Steps done so far (restored from checkpoints).
   public var step = 0
@@ -133,6 +147,7 @@ public final class Trainer<Scalar: BLASScalar> {
   /// Ends a running `train` after the current step (call it from the progress callback).
   public func stop() { stopRequested = true }
 
+  /// A trainer for `model`; checks the configuration.
   public init(
     model: NeuralSDEModel<Scalar>, configuration: TrainingConfiguration,
     estimator: any GradientEstimator = BackpropThroughSolver()
