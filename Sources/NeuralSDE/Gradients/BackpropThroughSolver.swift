@@ -197,7 +197,7 @@ final class BackpropChunk<Scalar: BLASScalar>: @unchecked Sendable {
 
     let lam = lambda.base
     let gb = driftOutputGradient.base
-    let noiseType = model.configuration.noise
+    let diffusion = model.diffusionTerm
     let feedback = em.feedback
     let controlRows = em.controlRows
     let kc = em.pathsPerControlRow(k)
@@ -211,11 +211,7 @@ final class BackpropChunk<Scalar: BLASScalar>: @unchecked Sendable {
       // Control: ∂L/∂u_q = h Σ_{p∈q} σ_pᵀ λ_p + objective term; uses λ = ∂L/∂X_{i+1}.
       let u = em.posteriorWS.output.base
       let v = controlPerPath.base
-      switch noiseType {
-      case .diagonal: Scalar.multiply(n: rows * d, x: sigma, y: lam, out: v)
-      case .additive: for r in 0..<rows { Scalar.multiply(n: d, x: sigma, y: lam + r * d, out: v + r * d) }
-      case .general: Scalar.rowTransposeApply(rows: rows, d: d, m: m, s: sigma, v: lam, out: v)
-      }
+      diffusion.transposeApply(rows: rows, sigma: sigma, cotangent: lam, into: v)
       let gu = controlGradient.base
       switch objective {
       case .freeEnergy:
@@ -233,29 +229,18 @@ final class BackpropChunk<Scalar: BLASScalar>: @unchecked Sendable {
       // Drift and diffusion output gradients from λ = ∂L/∂X_{i+1}: ∂L/∂b = h λ, ∂L/∂σ = λ ⊗ ΔW̃.
       gb.copyElements(from: lam, count: rows * d)
       Scalar.scal(n: rows * d, alpha: h, x: gb, incx: 1)
-      let gs = diffusionOutputGradient.base
-      switch noiseType {
-      case .diagonal, .additive: Scalar.multiply(n: rows * d, x: lam, y: dwt, out: gs)
-      case .general: Scalar.rowOuter(rows: rows, d: d, m: m, a: lam, b: dwt, out: gs)
-      }
+      // σ's output gradient (summed over paths for a shared additive σ; reuses σᵀλ's buffer, d ≤ rows·m).
+      let gs = diffusion.outerProduct(
+        rows: rows, cotangent: lam, increments: dwt, into: diffusionOutputGradient.base, ones: em.driftWS.ones.base,
+        scratch: controlPerPath.base)
       // λ_i = λ_{i+1} + J_bᵀ(hλ) + J_σᵀ(λ ⊗ ΔW̃): the VJPs accumulate into λ (β = 1).
       model.drift.vjpUnchecked(
         theta + model.driftOffset, workspace: em.driftWS, outputGradient: driftOutputGradient.view,
         inputGradient: lambda.view, parameterGradient: grad + model.driftOffset, accumulateInputGradient: true)
-      if noiseType == .additive {
-        // σ is one row shared by all paths: sum λ ⊙ ΔW̃ over rows.
-        let ones = em.driftWS.ones.base
-        let row = controlPerPath.base  // reuse: d ≤ rows·m
-        Scalar.gemv(trans: true, m: rows, n: d, alpha: 1, a: gs, lda: d, x: ones, incx: 1, beta: 0, y: row, incy: 1)
-        model.diffusion.vjpUnchecked(
-          theta + model.diffusionOffset, workspace: em.diffusionWS,
-          outputGradient: MatrixView(base: row, rows: 1, cols: d), inputGradient: nil,
-          parameterGradient: grad + model.diffusionOffset)
-      } else {
-        model.diffusion.vjpUnchecked(
-          theta + model.diffusionOffset, workspace: em.diffusionWS, outputGradient: diffusionOutputGradient.view,
-          inputGradient: lambda.view, parameterGradient: grad + model.diffusionOffset, accumulateInputGradient: true)
-      }
+      model.diffusion.vjpUnchecked(
+        theta + model.diffusionOffset, workspace: em.diffusionWS, outputGradient: gs,
+        inputGradient: diffusion.isAdditive ? nil : lambda.view, parameterGradient: grad + model.diffusionOffset,
+        accumulateInputGradient: true)
       if feedback {
         // The control read X_i: λ_i += (∂u_i/∂x)ᵀ ∂L/∂u_i (the state columns of its input gradient).
         let cols = controlInputGradient.cols

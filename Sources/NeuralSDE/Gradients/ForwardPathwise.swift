@@ -183,17 +183,17 @@ final class PathwiseChunk<Scalar: BLASScalar>: @unchecked Sendable {
     self.t = t
     rows = points.count * k
     let d = model.latentDimension
-    let additive = model.configuration.noise == .additive
+    let sigmaRows = model.diffusionTerm.rows(forPaths: rows)
     em = EulerMaruyamaWorkspace(model: model, points: points.count, paths: rows)
     decoderWS = model.decoder.makeWorkspace(rows: rows)
     sensitivity = Matrix(rows: rows * t, cols: d)
     driftTangent = Matrix(rows: rows * t, cols: d)
-    diffusionTangent = Matrix(rows: (additive ? 1 : rows) * t, cols: model.diffusion.outputs)
+    diffusionTangent = Matrix(rows: sigmaRows * t, cols: model.diffusion.outputs)
     controlTangent = Matrix(rows: em.controlRows * t, cols: model.noiseDimension)
     controlInputTangent = Matrix(rows: em.feedback ? rows * t : 0, cols: model.configuration.posteriorInputs)
     decodedTangent = Matrix(rows: rows * t, cols: model.dataDimension)
     driftTWS = model.drift.makeTangentWorkspace(rows: rows, directions: t)
-    diffusionTWS = model.diffusion.makeTangentWorkspace(rows: additive ? 1 : rows, directions: t)
+    diffusionTWS = model.diffusion.makeTangentWorkspace(rows: sigmaRows, directions: t)
     posteriorTWS = model.posteriorDrift.makeTangentWorkspace(rows: em.controlRows, directions: t)
     decoderTWS = model.decoder.makeTangentWorkspace(rows: rows, directions: t)
   }
@@ -219,7 +219,7 @@ final class PathwiseChunk<Scalar: BLASScalar>: @unchecked Sendable {
     let y = data.rows(points)
     let nPoints = points.count
     let pathRange = (points.lowerBound * k)..<(points.upperBound * k)
-    let noiseType = model.configuration.noise
+    let diffusion = model.diffusionTerm
     let pCount = model.parameterCount
     func slice(_ offset: Int, _ count: Int) -> MatrixView<Scalar> {
       MatrixView(base: tangents.base + offset, rows: t, cols: count, ld: pCount)
@@ -250,7 +250,6 @@ final class PathwiseChunk<Scalar: BLASScalar>: @unchecked Sendable {
     let db = driftTangent.base
     let ds = diffusionTangent.base
     let du = controlTangent.base
-    let emptyInput = MatrixView<Scalar>(base: x, rows: 1, cols: 0, ld: 0)
     for i in 0..<grid.steps {
       let time = Scalar(grid.times[i])
       let h = Scalar(grid.stepSize(i))
@@ -297,45 +296,20 @@ final class PathwiseChunk<Scalar: BLASScalar>: @unchecked Sendable {
       model.drift.jvpUnchecked(
         theta + model.driftOffset, workspace: em.driftWS, inputTangent: sensitivity.view, parameterTangent: driftV,
         directions: t, output: driftTangent.view, tangentWorkspace: driftTWS)
-      let additive = noiseType == .additive
       model.diffusion.forwardUnchecked(
-        theta + model.diffusionOffset, input: additive ? emptyInput : xView, time: time, workspace: em.diffusionWS)
+        theta + model.diffusionOffset, input: diffusion.input(xView), time: time, workspace: em.diffusionWS)
       model.diffusion.jvpUnchecked(
-        theta + model.diffusionOffset, workspace: em.diffusionWS, inputTangent: additive ? nil : sensitivity.view,
+        theta + model.diffusionOffset, workspace: em.diffusionWS,
+        inputTangent: diffusion.isAdditive ? nil : sensitivity.view,
         parameterTangent: diffusionV, directions: t, output: diffusionTangent.view, tangentWorkspace: diffusionTWS)
       let b = em.driftWS.output.base
       let sigma = em.diffusionWS.output.base
       // S ← S + h·dB + dσ·ΔW̃ + σ·(h·dU)
-      for r in 0..<rows {
-        let q = r / kc
-        let w = dw + r * m
-        for tau in 0..<t {
-          let row = (r * t + tau)
-          let sr = s + row * d
-          let dbr = db + row * d
-          let dur = du + (q * t + tau) * m
-          switch noiseType {
-          case .diagonal:
-            let dsr = ds + row * d
-            let sg = sigma + r * d
-            for j in 0..<d { sr[j] += h * dbr[j] + dsr[j] * w[j] + sg[j] * h * dur[j] }
-          case .additive:
-            let dsr = ds + tau * d
-            for j in 0..<d { sr[j] += h * dbr[j] + dsr[j] * w[j] + sigma[j] * h * dur[j] }
-          case .general:
-            let dsr = ds + row * d * m
-            let sg = sigma + r * d * m
-            for j in 0..<d {
-              var acc = h * dbr[j]
-              for l in 0..<m { acc += dsr[j * m + l] * w[l] + sg[j * m + l] * h * dur[l] }
-              sr[j] += acc
-            }
-          }
-        }
-      }
+      diffusion.tangentStep(
+        rows: rows, directions: t, sensitivity: s, driftTangent: db, diffusionTangent: ds, sigma: sigma,
+        increments: dw, controlTangent: du, pathsPerControlRow: kc, h: h)
       try EulerMaruyamaWorkspace<Scalar>.step(
-        noise: noiseType, rows: rows, d: d, m: m, x: x, drift: b, diffusion: sigma, increments: dw, h: h,
-        into: xNext, step: i, grid: grid)
+        diffusion, rows: rows, x: x, drift: b, sigma: sigma, increments: dw, h: h, into: xNext, step: i, grid: grid)
       x.copyElements(from: xNext, count: rows * d)
     }
     // Decoder, likelihood and their tangents.

@@ -233,8 +233,7 @@ package final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Senda
     self.tapeSteps = tapeSteps
     let slots = Swift.max(tapeSteps, 1)
     driftWS = model.drift.makeWorkspace(rows: paths, slots: slots)
-    let additive = model.configuration.noise == .additive
-    diffusionWS = model.diffusion.makeWorkspace(rows: additive ? 1 : paths, slots: slots)
+    diffusionWS = model.diffusion.makeWorkspace(rows: model.diffusionTerm.rows(forPaths: paths), slots: slots)
     feedback = model.configuration.posteriorControl == .feedback && points > 0
     posteriorWS = model.posteriorDrift.makeWorkspace(rows: feedback ? paths : Swift.max(points, 1), slots: slots)
     let d = model.latentDimension
@@ -255,7 +254,6 @@ package final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Senda
     let d = model.latentDimension
     let m = model.noiseDimension
     let feedback = model.configuration.posteriorControl == .feedback && points > 0
-    let additive = model.configuration.noise == .additive
     let s = MemoryLayout<Scalar>.stride
     let states =
       tapeSteps > 0
@@ -265,7 +263,7 @@ package final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Senda
       : SizeArithmetic.product(3, paths, Swift.max(d, m), s)
     return SizeArithmetic.sum([
       model.drift.workspaceBytes(rows: paths, slots: slots),
-      model.diffusion.workspaceBytes(rows: additive ? 1 : paths, slots: slots),
+      model.diffusion.workspaceBytes(rows: model.diffusionTerm.rows(forPaths: paths), slots: slots),
       model.posteriorDrift.workspaceBytes(rows: feedback ? paths : Swift.max(points, 1), slots: slots),
       states,
       feedback ? SizeArithmetic.product(slots, paths, model.configuration.posteriorInputs, s) : 0,
@@ -326,20 +324,16 @@ package final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Senda
     posteriorWS.slot = slot
   }
 
-  /// One Euler–Maruyama update `X_{i+1} = X_i + h·b + σ·ΔW̃` for the noise
-  /// type (σ: `rows × d`, one shared row for additive noise, or `rows × d·m`),
-  /// then the divergence check.
+  /// One Euler–Maruyama update `X_{i+1} = X_i + h·b + σ·ΔW̃` (the diffusion
+  /// term applies σ for its noise type), then the divergence check.
   /// - Throws: `divergence` naming step `i + 1`, its time and the number of paths with NaN/Inf.
   static func step(
-    noise: NoiseType, rows: Int, d: Int, m: Int, x: UnsafePointer<Scalar>, drift b: UnsafePointer<Scalar>,
-    diffusion sigma: UnsafePointer<Scalar>, increments dw: UnsafePointer<Scalar>, h: Scalar,
+    _ diffusion: DiffusionTerm, rows: Int, x: UnsafePointer<Scalar>, drift b: UnsafePointer<Scalar>,
+    sigma: UnsafePointer<Scalar>, increments dw: UnsafePointer<Scalar>, h: Scalar,
     into xNext: UnsafeMutablePointer<Scalar>, step i: Int, grid: TimeGrid
   ) throws {
-    switch noise {
-    case .diagonal: Scalar.emDiagonal(n: rows * d, x: x, b: b, sigma: sigma, dw: dw, h: h, out: xNext)
-    case .additive: Scalar.emAdditive(rows: rows, d: d, x: x, b: b, sigma: sigma, dw: dw, h: h, out: xNext)
-    case .general: Scalar.emGeneral(rows: rows, d: d, m: m, x: x, b: b, sigma: sigma, dw: dw, h: h, out: xNext)
-    }
+    let d = diffusion.d
+    diffusion.step(rows: rows, x: x, drift: b, sigma: sigma, increments: dw, h: h, into: xNext)
     guard Scalar.countNonFinite(n: rows * d, x: xNext) > 0 else { return }
     var affected = 0
     for r in 0..<rows where Scalar.countNonFinite(n: d, x: xNext + r * d) > 0 { affected += 1 }
@@ -376,8 +370,7 @@ package final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Senda
       }
     }
     record(0)
-    let noiseType = model.configuration.noise
-    let emptyInput = MatrixView<Scalar>(base: x, rows: 1, cols: 0, ld: 0)
+    let diffusion = model.diffusionTerm
     for i in 0..<grid.steps {
       if taped {
         x = state(i)
@@ -412,13 +405,12 @@ package final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Senda
       let xView = MatrixView(base: x, rows: rows, cols: d)
       model.drift.forwardUnchecked(theta + model.driftOffset, input: xView, time: t, workspace: driftWS)
       model.diffusion.forwardUnchecked(
-        theta + model.diffusionOffset, input: noiseType == .additive ? emptyInput : xView, time: t,
+        theta + model.diffusionOffset, input: diffusion.input(xView), time: t,
         workspace: diffusionWS)
       let b = driftWS.output.base
       let sigma = diffusionWS.output.base
       try Self.step(
-        noise: noiseType, rows: rows, d: d, m: m, x: x, drift: b, diffusion: sigma, increments: dw, h: h,
-        into: xNext, step: i, grid: grid)
+        diffusion, rows: rows, x: x, drift: b, sigma: sigma, increments: dw, h: h, into: xNext, step: i, grid: grid)
       if !taped { swap(&x, &xNext) } else { x = xNext }
       record(i + 1)
     }

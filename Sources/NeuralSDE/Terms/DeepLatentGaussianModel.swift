@@ -33,9 +33,8 @@ public struct DeepLatentGaussianModel<Scalar: BLASScalar> {
       .init(start: theta + model.driftOffset, count: model.drift.parameterCount), input: x.view, time: t,
       workspace: driftWS)
     let shift = Matrix<Scalar>(rows: x.rows, cols: x.cols) { r, c in Scalar(h) * driftWS.output[r, c] }
-    let additive = model.configuration.noise == .additive
     let diffWS = model.diffusion.makeWorkspace(rows: x.rows)
-    let input = additive ? MatrixView(base: x.base, rows: x.rows, cols: 0, ld: 0) : x.view
+    let input = model.diffusionTerm.isAdditive ? MatrixView(base: x.base, rows: x.rows, cols: 0, ld: 0) : x.view
     try model.diffusion.forward(
       .init(start: theta + model.diffusionOffset, count: model.diffusion.parameterCount), input: input, time: t,
       workspace: diffWS)
@@ -61,12 +60,8 @@ public struct DeepLatentGaussianModel<Scalar: BLASScalar> {
       let (shift, scale) = try layer(i, at: x)
       let zi = z[i - 1]
       x = Matrix(rows: rows, cols: d) { r, j in
-        var v = x[r, j] + shift[r, j]
-        switch model.configuration.noise {
-        case .diagonal, .additive: v += scale[r, j] * zi[r, j]
-        case .general: for l in 0..<m { v += scale[r, j * m + l] * zi[r, l] }
-        }
-        return v
+        x[r, j] + shift[r, j]
+          + Scalar(model.diffusionTerm.apply(sigma: { Double(scale[r, $0]) }, z: { Double(zi[r, $0]) }, coordinate: j))
       }
     }
     return x

@@ -32,6 +32,8 @@ public final class NeuralSDEModel<Scalar: BLASScalar>: @unchecked Sendable {
   public let initialStateOffset: Int?
   /// Offset of `decoder.log_std` (nil unless the std is learned).
   public let logStdOffset: Int?
+  /// The diffusion's action for this noise type (the one place it is switched on).
+  let diffusionTerm: DiffusionTerm
   /// Solver workspaces reused between forward solves of this model.
   let solverCache = WorkspaceCache()
 
@@ -41,6 +43,7 @@ public final class NeuralSDEModel<Scalar: BLASScalar>: @unchecked Sendable {
   public init(_ configuration: NeuralSDEConfiguration, seed: UInt64 = 0) throws {
     try configuration.validate()
     self.configuration = configuration
+    diffusionTerm = DiffusionTerm(configuration)
     drift = try MLP(configuration.drift)
     diffusion = try MLP(configuration.diffusion)
     posteriorDrift = try MLP(configuration.posteriorDrift)
