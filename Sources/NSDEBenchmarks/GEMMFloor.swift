@@ -59,44 +59,36 @@ final class MLPGEMMFloor<Scalar: BLASScalar>: @unchecked Sendable {
 /// and diffusion forward products, then the decoder; with `backward`, also
 /// every product of the backprop gradient.
 final class SolveGEMMFloor<Scalar: BLASScalar>: @unchecked Sendable {
-  let model: NeuralSDEModel<Scalar>
-  let drift: MLPGEMMFloor<Scalar>
-  let diffusion: MLPGEMMFloor<Scalar>
-  let posterior: MLPGEMMFloor<Scalar>
-  let decoder: MLPGEMMFloor<Scalar>
+  /// Per network (storage order): its bound parameters and its GEMM floor.
+  let floors: [(network: BoundNetwork<Scalar>, floor: MLPGEMMFloor<Scalar>)]
   /// Scratch parameter gradient for the backward products.
   let gradient: Matrix<Scalar>
-  let additive: Bool
-  let feedback: Bool
+  /// Whether each network's backward pass needs its input gradient.
+  let inputGradients: [Bool]
 
   init(model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int) {
-    self.model = model
-    additive = model.configuration.noise == .additive
-    drift = MLPGEMMFloor(model.drift, rows: points * k)
-    diffusion = MLPGEMMFloor(model.diffusion, rows: additive ? 1 : points * k)
-    feedback = model.configuration.posteriorControl == .feedback
-    posterior = MLPGEMMFloor(model.posteriorDrift, rows: feedback ? points * k : points)
-    decoder = MLPGEMMFloor(model.decoder, rows: points * k)
+    let paths = points * k
+    let feedback = model.configuration.posteriorControl == .feedback
+    let rows = [paths, model.diffusionTerm.rows(forPaths: paths), feedback ? paths : points, paths]
+    floors = zip(model.networks, rows).map { ($0, MLPGEMMFloor($0.mlp, rows: $1)) }
+    inputGradients = [true, !model.diffusionTerm.isAdditive, feedback, true]
     gradient = Matrix(rows: 1, cols: model.parameterCount)
   }
 
+  /// Per solver step the drift, diffusion and control products, then the
+  /// decoder's; with `backward`, every product of the backprop gradient too.
   func run(steps: Int, backward: Bool) {
-    let theta = UnsafePointer(model.parameters.base)
-    let g = gradient.base
-    for _ in 0..<steps {
-      posterior.run(theta + model.posteriorOffset)
-      drift.run(theta + model.driftOffset)
-      diffusion.run(theta + model.diffusionOffset)
-    }
-    decoder.run(theta + model.decoderOffset)
+    let stepping = floors.prefix(3)
+    let decoder = floors[3]
+    for _ in 0..<steps { for (n, f) in stepping { f.run(n.theta) } }
+    decoder.floor.run(decoder.network.theta)
     guard backward else { return }
-    decoder.runBackward(theta + model.decoderOffset, gradient: g + model.decoderOffset, inputGradient: true)
+    let g = gradient.base
+    decoder.floor.runBackward(decoder.network.theta, gradient: g + decoder.network.offset, inputGradient: true)
     for _ in 0..<steps {
-      posterior.runBackward(
-        theta + model.posteriorOffset, gradient: g + model.posteriorOffset, inputGradient: feedback)
-      drift.runBackward(theta + model.driftOffset, gradient: g + model.driftOffset, inputGradient: true)
-      diffusion.runBackward(
-        theta + model.diffusionOffset, gradient: g + model.diffusionOffset, inputGradient: !additive)
+      for (i, (n, f)) in stepping.enumerated() {
+        f.runBackward(n.theta, gradient: g + n.offset, inputGradient: inputGradients[i])
+      }
     }
   }
 }

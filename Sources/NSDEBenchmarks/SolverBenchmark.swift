@@ -63,7 +63,8 @@ public struct SolverBenchmark<Scalar: BLASScalar> {
             grid: grid, recordSteps: [], recorded: [], final: final, kl: klp, logWeights: lwp)
         }
       }
-      model.decoder.forwardUnchecked(theta + model.decoderOffset, input: final.view, time: 0, workspace: decoderWS)
+      model.decoder.forwardUnchecked(
+        final.view, time: 0, workspace: decoderWS)
     }
     // One path at a time: K = 1 per call, with the path's own data point.
     let perPath: () throws -> Void = {

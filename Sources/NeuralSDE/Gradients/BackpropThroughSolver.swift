@@ -192,8 +192,8 @@ final class BackpropChunk<Scalar: BLASScalar>: @unchecked Sendable {
       }
     }
     model.decoder.vjpUnchecked(
-      theta + model.decoderOffset, workspace: decoderWS, outputGradient: decodedGradient.view,
-      inputGradient: lambda.view, parameterGradient: grad + model.decoderOffset)
+      workspace: decoderWS, outputGradient: decodedGradient.view,
+      inputGradient: lambda.view, gradient: grad)
 
     let lam = lambda.base
     let gb = driftOutputGradient.base
@@ -224,8 +224,8 @@ final class BackpropChunk<Scalar: BLASScalar>: @unchecked Sendable {
         }
       }
       model.posteriorDrift.vjpUnchecked(
-        theta + model.posteriorOffset, workspace: em.posteriorWS, outputGradient: controlGradient.view,
-        inputGradient: feedback ? controlInputGradient.view : nil, parameterGradient: grad + model.posteriorOffset)
+        workspace: em.posteriorWS, outputGradient: controlGradient.view,
+        inputGradient: feedback ? controlInputGradient.view : nil, gradient: grad)
       // Drift and diffusion output gradients from λ = ∂L/∂X_{i+1}: ∂L/∂b = h λ, ∂L/∂σ = λ ⊗ ΔW̃.
       gb.copyElements(from: lam, count: rows * d)
       Scalar.scal(n: rows * d, alpha: h, x: gb, incx: 1)
@@ -235,11 +235,11 @@ final class BackpropChunk<Scalar: BLASScalar>: @unchecked Sendable {
         scratch: controlPerPath.base)
       // λ_i = λ_{i+1} + J_bᵀ(hλ) + J_σᵀ(λ ⊗ ΔW̃): the VJPs accumulate into λ (β = 1).
       model.drift.vjpUnchecked(
-        theta + model.driftOffset, workspace: em.driftWS, outputGradient: driftOutputGradient.view,
-        inputGradient: lambda.view, parameterGradient: grad + model.driftOffset, accumulateInputGradient: true)
+        workspace: em.driftWS, outputGradient: driftOutputGradient.view,
+        inputGradient: lambda.view, gradient: grad, accumulateInputGradient: true)
       model.diffusion.vjpUnchecked(
-        theta + model.diffusionOffset, workspace: em.diffusionWS, outputGradient: gs,
-        inputGradient: diffusion.isAdditive ? nil : lambda.view, parameterGradient: grad + model.diffusionOffset,
+        workspace: em.diffusionWS, outputGradient: gs,
+        inputGradient: diffusion.isAdditive ? nil : lambda.view, gradient: grad,
         accumulateInputGradient: true)
       if feedback {
         // The control read X_i: λ_i += (∂u_i/∂x)ᵀ ∂L/∂u_i (the state columns of its input gradient).

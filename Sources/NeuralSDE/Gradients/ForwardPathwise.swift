@@ -221,15 +221,6 @@ final class PathwiseChunk<Scalar: BLASScalar>: @unchecked Sendable {
     let pathRange = (points.lowerBound * k)..<(points.upperBound * k)
     let diffusion = model.diffusionTerm
     let pCount = model.parameterCount
-    func slice(_ offset: Int, _ count: Int) -> MatrixView<Scalar> {
-      MatrixView(base: tangents.base + offset, rows: t, cols: count, ld: pCount)
-    }
-    // Tangent slices of each network (rows τ, ld = P).
-    let driftV = slice(model.driftOffset, model.drift.parameterCount)
-    let diffusionV = slice(model.diffusionOffset, model.diffusion.parameterCount)
-    let posteriorV = slice(model.posteriorOffset, model.posteriorDrift.parameterCount)
-    let decoderV = slice(model.decoderOffset, model.decoder.parameterCount)
-
     let x = em.stateA.base
     let xNext = em.stateB.base
     let x0 = model.initialState()
@@ -259,18 +250,18 @@ final class PathwiseChunk<Scalar: BLASScalar>: @unchecked Sendable {
       if feedback {
         let input = em.fillControlInput(step: i, x: x, d: d, data: y, pathsPerPoint: k)
         model.posteriorDrift.forwardUnchecked(
-          theta + model.posteriorOffset, input: input, time: time, workspace: em.posteriorWS)
+          input, time: time, workspace: em.posteriorWS)
         let cols = controlInputTangent.cols
         for row in 0..<(rows * t) { (controlInputTangent.base + row * cols).copyElements(from: s + row * d, count: d) }
       } else {
         model.posteriorDrift.forwardUnchecked(
-          theta + model.posteriorOffset, input: y, time: time, workspace: em.posteriorWS)
+          y, time: time, workspace: em.posteriorWS)
       }
       let u = em.posteriorWS.output.base
       model.posteriorDrift.jvpUnchecked(
-        theta + model.posteriorOffset, workspace: em.posteriorWS,
-        inputTangent: feedback ? controlInputTangent.view : nil, parameterTangent: posteriorV,
-        directions: t, output: controlTangent.view, tangentWorkspace: posteriorTWS)
+        workspace: em.posteriorWS,
+        inputTangent: feedback ? controlInputTangent.view : nil, tangents: tangents, output: controlTangent.view,
+        tangentWorkspace: posteriorTWS)
       for q in 0..<controlRows {
         for tau in 0..<t {
           let duq = du + (q * t + tau) * m
@@ -292,16 +283,17 @@ final class PathwiseChunk<Scalar: BLASScalar>: @unchecked Sendable {
       }
       // Networks at X_i and their JVPs with input tangent S_i.
       let xView = MatrixView(base: x, rows: rows, cols: d)
-      model.drift.forwardUnchecked(theta + model.driftOffset, input: xView, time: time, workspace: em.driftWS)
+      model.drift.forwardUnchecked(
+        xView, time: time, workspace: em.driftWS)
       model.drift.jvpUnchecked(
-        theta + model.driftOffset, workspace: em.driftWS, inputTangent: sensitivity.view, parameterTangent: driftV,
-        directions: t, output: driftTangent.view, tangentWorkspace: driftTWS)
+        workspace: em.driftWS, inputTangent: sensitivity.view, tangents: tangents, output: driftTangent.view,
+        tangentWorkspace: driftTWS)
       model.diffusion.forwardUnchecked(
-        theta + model.diffusionOffset, input: diffusion.input(xView), time: time, workspace: em.diffusionWS)
+        diffusion.input(xView), time: time, workspace: em.diffusionWS)
       model.diffusion.jvpUnchecked(
-        theta + model.diffusionOffset, workspace: em.diffusionWS,
+        workspace: em.diffusionWS,
         inputTangent: diffusion.isAdditive ? nil : sensitivity.view,
-        parameterTangent: diffusionV, directions: t, output: diffusionTangent.view, tangentWorkspace: diffusionTWS)
+        tangents: tangents, output: diffusionTangent.view, tangentWorkspace: diffusionTWS)
       let b = em.driftWS.output.base
       let sigma = em.diffusionWS.output.base
       // S ← S + h·dB + dσ·ΔW̃ + σ·(h·dU)
@@ -319,8 +311,8 @@ final class PathwiseChunk<Scalar: BLASScalar>: @unchecked Sendable {
     let nll = try model.decoderNegativeLogLikelihood(
       states: xN, data: y, pathsPerPoint: k, workspace: decoderWS, gradient: g.view)
     model.decoder.jvpUnchecked(
-      theta + model.decoderOffset, workspace: decoderWS, inputTangent: sensitivity.view, parameterTangent: decoderV,
-      directions: t, output: decodedTangent.view, tangentWorkspace: decoderTWS)
+      workspace: decoderWS, inputTangent: sensitivity.view, tangents: tangents, output: decodedTangent.view,
+      tangentWorkspace: decoderTWS)
     let (loss, weights) = objectiveWeights(
       objective: objective, nll: nll, klPerPath: em.klPerPath(kl, pathsPerPoint: k), logWeights: logW,
       points: nPoints, k: k, totalPoints: totalPoints)

@@ -139,7 +139,7 @@ extension NeuralSDEModel {
     states: MatrixView<Scalar>, data: MatrixView<Scalar>, pathsPerPoint k: Int, workspace: MLPWorkspace<Scalar>,
     gradient: MatrixView<Scalar>? = nil
   ) throws -> [Double] {
-    decoder.forwardUnchecked(parameters.base + decoderOffset, input: states, time: 0, workspace: workspace)
+    decoder.forwardUnchecked(states, time: 0, workspace: workspace)
     var out = [Scalar](repeating: 0, count: states.rows)
     let logStd = logStdOffset.map { UnsafePointer(parameters.base + $0) }
     out.withUnsafeMutableBufferPointer { o in
@@ -161,7 +161,7 @@ extension NeuralSDEModel {
     let solve = try EulerMaruyama().solvePrior(
       self, paths: count, noise: noise, options: .init(grid: grid, recordSteps: recordSteps, chunks: chunks))
     let ws = decoder.makeWorkspace(rows: count)
-    decoder.forwardUnchecked(parameters.base + decoderOffset, input: solve.finalStates.view, time: 0, workspace: ws)
+    decoder.forwardUnchecked(solve.finalStates.view, time: 0, workspace: ws)
     let decoded = ws.output.copy()
     var rng = SplitMix64(seed: seed)
     let logStd = logStdOffset.map { o in (0..<dataDimension).map { parameters.base[o + $0] } }

@@ -391,21 +391,22 @@ package final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Senda
           // u_i = b̃(X_i, y, t_i) per path (KL per path).
           let input = fillControlInput(step: i, x: x, d: d, data: data, pathsPerPoint: k)
           model.posteriorDrift.forwardUnchecked(
-            theta + model.posteriorOffset, input: input, time: t, workspace: posteriorWS)
+            input, time: t, workspace: posteriorWS)
           Scalar.applyControl(
             points: rows, k: 1, m: m, u: posteriorWS.output.base, dw: dw, h: h, kl: kl, logWeights: logWeights)
         } else {
           // u_i = b̃(y, t_i) for the chunk's data points (KL per point).
           model.posteriorDrift.forwardUnchecked(
-            theta + model.posteriorOffset, input: data, time: t, workspace: posteriorWS)
+            data, time: t, workspace: posteriorWS)
           Scalar.applyControl(
             points: data.rows, k: k, m: m, u: posteriorWS.output.base, dw: dw, h: h, kl: kl, logWeights: logWeights)
         }
       }
       let xView = MatrixView(base: x, rows: rows, cols: d)
-      model.drift.forwardUnchecked(theta + model.driftOffset, input: xView, time: t, workspace: driftWS)
+      model.drift.forwardUnchecked(
+        xView, time: t, workspace: driftWS)
       model.diffusion.forwardUnchecked(
-        theta + model.diffusionOffset, input: diffusion.input(xView), time: t,
+        diffusion.input(xView), time: t,
         workspace: diffusionWS)
       let b = driftWS.output.base
       let sigma = diffusionWS.output.base

@@ -27,17 +27,12 @@ public struct DeepLatentGaussianModel<Scalar: BLASScalar> {
     guard i >= 1, i <= layers else { throw NSDEError.invalidArgument("layer \(i) is outside 1…\(layers)") }
     let t = Scalar(grid.times[i - 1])
     let h = grid.stepSize(i - 1)
-    let theta = model.parameters.base
     let driftWS = model.drift.makeWorkspace(rows: x.rows)
-    try model.drift.forward(
-      .init(start: theta + model.driftOffset, count: model.drift.parameterCount), input: x.view, time: t,
-      workspace: driftWS)
+    try model.drift.forward(input: x.view, time: t, workspace: driftWS)
     let shift = Matrix<Scalar>(rows: x.rows, cols: x.cols) { r, c in Scalar(h) * driftWS.output[r, c] }
     let diffWS = model.diffusion.makeWorkspace(rows: x.rows)
     let input = model.diffusionTerm.isAdditive ? MatrixView(base: x.base, rows: x.rows, cols: 0, ld: 0) : x.view
-    try model.diffusion.forward(
-      .init(start: theta + model.diffusionOffset, count: model.diffusion.parameterCount), input: input, time: t,
-      workspace: diffWS)
+    try model.diffusion.forward(input: input, time: t, workspace: diffWS)
     let sq = Scalar(h.squareRoot())
     let scale = Matrix<Scalar>(rows: x.rows, cols: model.diffusion.outputs) { r, c in sq * diffWS.output[r, c] }
     return (shift, scale)

@@ -7,7 +7,7 @@
 /// increments `ΔW̃` and control cotangents `rows × m`; the diffusion output σ
 /// is `rows × d` (diagonal), one shared row of `d` values (additive), or
 /// `rows × d·m`, row-major `d × m` per path (general).
-struct DiffusionTerm {
+package struct DiffusionTerm {
   let noise: NoiseType
   let d: Int
   let m: Int
@@ -19,10 +19,10 @@ struct DiffusionTerm {
   }
 
   /// True if σ does not depend on the state (one shared row, input `[t]` only).
-  var isAdditive: Bool { noise == .additive }
+  package var isAdditive: Bool { noise == .additive }
 
   /// Rows of σ for `paths` paths: 1 if additive, else `paths`.
-  func rows(forPaths paths: Int) -> Int { isAdditive ? 1 : paths }
+  package func rows(forPaths paths: Int) -> Int { isAdditive ? 1 : paths }
 
   /// The diffusion network's input for states `x`: the states, or no columns if additive.
   func input<Scalar>(_ x: MatrixView<Scalar>) -> MatrixView<Scalar> {

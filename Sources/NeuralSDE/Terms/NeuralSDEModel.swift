@@ -9,31 +9,34 @@
 public final class NeuralSDEModel<Scalar: BLASScalar>: @unchecked Sendable {
   /// The architecture.
   public let configuration: NeuralSDEConfiguration
-  /// Drift `b(x, t; θ)`.
-  public let drift: MLP<Scalar>
-  /// Diffusion `σ(x, t; θ)`.
-  public let diffusion: MLP<Scalar>
-  /// Posterior drift `b̃(y, t; β)`.
-  public let posteriorDrift: MLP<Scalar>
-  /// Decoder of `p_θ(y | x)`.
-  public let decoder: MLP<Scalar>
+  /// Drift `b(x, t; θ)`, bound to its parameters (`drift.*`).
+  public let drift: BoundNetwork<Scalar>
+  /// Diffusion `σ(x, t; θ)` (`diffusion.*`).
+  public let diffusion: BoundNetwork<Scalar>
+  /// Posterior control `b̃(y, t; β)` or `b̃(x, y, t; β)` (`posterior.*`).
+  public let posteriorDrift: BoundNetwork<Scalar>
+  /// Decoder of `p_θ(y | x)` (`decoder.*`).
+  public let decoder: BoundNetwork<Scalar>
+  /// The four networks in storage order: the one list that pairs each network
+  /// with its parameter slice (layout, groups, initialisation and passes use it).
+  public let networks: [BoundNetwork<Scalar>]
   /// All parameters, one contiguous buffer.
   public let parameters: ParameterVector<Scalar>
 
-  /// Offsets of each part inside `parameters`.
-  public let driftOffset: Int
-  /// Offset of the diffusion network's parameters.
-  public let diffusionOffset: Int
-  /// Offset of the posterior control network's parameters.
-  public let posteriorOffset: Int
-  /// Offset of the decoder's parameters.
-  public let decoderOffset: Int
-  /// Offset of `x0` (nil if fixed) and of `decoder.log_std` (nil unless learned).
+  /// Offset of the drift's parameters (`drift.offset`).
+  public var driftOffset: Int { drift.offset }
+  /// Offset of the diffusion network's parameters (`diffusion.offset`).
+  public var diffusionOffset: Int { diffusion.offset }
+  /// Offset of the posterior control network's parameters (`posteriorDrift.offset`).
+  public var posteriorOffset: Int { posteriorDrift.offset }
+  /// Offset of the decoder's parameters (`decoder.offset`).
+  public var decoderOffset: Int { decoder.offset }
+  /// Offset of `x0` (nil if fixed).
   public let initialStateOffset: Int?
   /// Offset of `decoder.log_std` (nil unless the std is learned).
   public let logStdOffset: Int?
   /// The diffusion's action for this noise type (the one place it is switched on).
-  let diffusionTerm: DiffusionTerm
+  package let diffusionTerm: DiffusionTerm
   /// Solver workspaces reused between forward solves of this model.
   let solverCache = WorkspaceCache()
 
@@ -44,22 +47,18 @@ public final class NeuralSDEModel<Scalar: BLASScalar>: @unchecked Sendable {
     try configuration.validate()
     self.configuration = configuration
     diffusionTerm = DiffusionTerm(configuration)
-    drift = try MLP(configuration.drift)
-    diffusion = try MLP(configuration.diffusion)
-    posteriorDrift = try MLP(configuration.posteriorDrift)
-    decoder = try MLP(configuration.decoder)
+    let mlps: [(name: String, mlp: MLP<Scalar>)] = [
+      ("drift", try MLP(configuration.drift)), ("diffusion", try MLP(configuration.diffusion)),
+      ("posterior", try MLP(configuration.posteriorDrift)), ("decoder", try MLP(configuration.decoder)),
+    ]
     var layout: [ParameterSlice] = []
+    var offsets: [Int] = []
     var offset = 0
-    func add(_ mlp: MLP<Scalar>, _ prefix: String) -> Int {
-      let start = offset
-      layout += mlp.parameterLayout(prefix: prefix).map { $0.shifted(by: start) }
+    for (name, mlp) in mlps {
+      offsets.append(offset)
+      layout += mlp.parameterLayout(prefix: name).map { $0.shifted(by: offsets.last!) }
       offset += mlp.parameterCount
-      return start
     }
-    driftOffset = add(drift, "drift")
-    diffusionOffset = add(diffusion, "diffusion")
-    posteriorOffset = add(posteriorDrift, "posterior")
-    decoderOffset = add(decoder, "decoder")
     if case .learned = configuration.initialState {
       initialStateOffset = offset
       layout.append(ParameterSlice(name: "x0", offset: offset, shape: [configuration.latentDimension]))
@@ -74,18 +73,24 @@ public final class NeuralSDEModel<Scalar: BLASScalar>: @unchecked Sendable {
     } else {
       logStdOffset = nil
     }
-    parameters = try ParameterVector(layout: layout)
+    let parameters = try ParameterVector<Scalar>(layout: layout)
+    self.parameters = parameters
+    networks = mlps.enumerated().map { i, n in
+      BoundNetwork(name: n.name, mlp: n.mlp, offset: offsets[i], parameters: parameters)
+    }
+    drift = networks[0]
+    diffusion = networks[1]
+    posteriorDrift = networks[2]
+    decoder = networks[3]
     try initialize(seed: seed)
   }
 
   /// Re-initialises every parameter from `seed`.
   public func initialize(seed: UInt64) throws {
     let p = parameters.base
-    try drift.initialize(.init(start: p + driftOffset, count: drift.parameterCount), seed: seed &+ 1)
-    try diffusion.initialize(.init(start: p + diffusionOffset, count: diffusion.parameterCount), seed: seed &+ 2)
-    try posteriorDrift.initialize(
-      .init(start: p + posteriorOffset, count: posteriorDrift.parameterCount), seed: seed &+ 3)
-    try decoder.initialize(.init(start: p + decoderOffset, count: decoder.parameterCount), seed: seed &+ 4)
+    for (i, n) in networks.enumerated() {
+      try n.mlp.initialize(.init(start: n.theta, count: n.mlp.parameterCount), seed: seed &+ UInt64(i + 1))
+    }
     if let o = initialStateOffset {
       for (i, v) in configuration.initialState.value.enumerated() { p[o + i] = Scalar(v) }
     }
@@ -112,12 +117,7 @@ public final class NeuralSDEModel<Scalar: BLASScalar>: @unchecked Sendable {
   /// Slices of `parameters` by network, for optimisers and estimators that
   /// treat groups separately.
   public var parameterGroups: [(name: String, range: Range<Int>)] {
-    var g: [(String, Range<Int>)] = [
-      ("drift", driftOffset..<(driftOffset + drift.parameterCount)),
-      ("diffusion", diffusionOffset..<(diffusionOffset + diffusion.parameterCount)),
-      ("posterior", posteriorOffset..<(posteriorOffset + posteriorDrift.parameterCount)),
-      ("decoder", decoderOffset..<(decoderOffset + decoder.parameterCount)),
-    ]
+    var g: [(String, Range<Int>)] = networks.map { ($0.name, $0.range) }
     if let o = initialStateOffset { g.append(("x0", o..<(o + latentDimension))) }
     if let o = logStdOffset { g.append(("decoder.log_std", o..<(o + dataDimension))) }
     return g
