@@ -53,7 +53,6 @@ public struct SolverBenchmark<Scalar: BLASScalar> {
     let sample = Swift.min(perPathSample, paths)
     let oneWS = EulerMaruyamaWorkspace(model: model, points: 1, paths: 1)
     let oneFinal = Matrix<Scalar>(rows: paths, cols: model.latentDimension)
-    let theta = UnsafePointer(model.parameters.base)
 
     let batched: () throws -> Void = {
       try kl.withUnsafeMutableBufferPointer { klp in

@@ -34,7 +34,7 @@ public struct BackpropThroughSolver: GradientEstimator {
     model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int, steps: Int
   ) -> Int? {
     SizeArithmetic.sum(
-      Threading.partition(points, into: chunks).map {
+      ChunkFanOut(units: points, chunks: chunks).parts.map {
         BackpropChunk<Scalar>.estimatedBytes(model: model, points: $0.count, pathsPerPoint: k, steps: steps)
       } + [SizeArithmetic.product(chunks, model.parameterCount, 8)])
   }
@@ -51,29 +51,29 @@ public struct BackpropThroughSolver: GradientEstimator {
     let clock = ContinuousClock()
     let start = clock.now
     try model.validateForGradient(data: data, noise: noise, grid: grid, pathsPerPoint: k)
-    let parts = Threading.partition(data.rows, into: chunks)
+    let fanOut = ChunkFanOut(units: data.rows, chunks: chunks)
+    let parts = fanOut.parts
     let p = model.parameterCount
     try MemoryLimit.check(
       estimatedWorkspaceBytes(model: model, points: data.rows, pathsPerPoint: k, steps: grid.steps),
       for: "backprop through \(grid.steps) steps of \(data.rows * k) paths (its tape)")
     let partial = Matrix<Double>(rows: parts.count, cols: p)
-    let chunkList = parts.map { part -> BackpropChunk<Scalar> in
-      let key = WorkspaceCache.Key(model: ObjectIdentifier(model), points: part, k: k, steps: grid.steps)
-      if let cached = cache.checkOut(key) as? BackpropChunk<Scalar>, cached.model === model { return cached }
-      return BackpropChunk(model: model, points: part, pathsPerPoint: k, steps: grid.steps)
+    func key(_ part: Range<Int>) -> WorkspaceCache.Key {
+      WorkspaceCache.Key(model: ObjectIdentifier(model), points: part, k: k, steps: grid.steps)
     }
-    defer {
-      for (c, part) in parts.enumerated() {
-        cache.checkIn(
-          WorkspaceCache.Key(model: ObjectIdentifier(model), points: part, k: k, steps: grid.steps), chunkList[c])
-      }
-    }
-    let losses = try Threading.concurrentMap(parts.count) { c in
-      try chunkList[c].run(
+    let outcomes = try fanOut.run(
+      workspace: { part -> BackpropChunk<Scalar> in
+        if let cached = cache.checkOut(key(part)) as? BackpropChunk<Scalar>, cached.model === model { return cached }
+        return BackpropChunk(model: model, points: part, pathsPerPoint: k, steps: grid.steps)
+      }, release: { part, chunk in cache.checkIn(key(part), chunk) }
+    ) { c, _, chunk in
+      let loss = try chunk.run(
         data: data, noise: noise, grid: grid, objective: objective, totalPoints: data.rows,
         gradient: partial.base + c * p)
-    }.map { try $0.get() }
-    let bytes = chunkList.map(\.bytes)
+      return (loss: loss, bytes: chunk.bytes)
+    }
+    let losses = outcomes.map(\.loss)
+    let bytes = outcomes.map(\.bytes)
     var g = [Double](repeating: 0, count: p)
     for c in 0..<parts.count { for j in 0..<p { g[j] += partial[c, j] } }
     return GradientResult(
@@ -160,7 +160,6 @@ final class BackpropChunk<Scalar: BLASScalar>: @unchecked Sendable {
     let n = grid.steps
     let d = model.latentDimension
     let m = model.noiseDimension
-    let theta = UnsafePointer(model.parameters.base)
     let grad = gradient.base
     grad.setZero(count: model.parameterCount)
     let y = data.rows(points)

@@ -112,7 +112,8 @@ public struct ForwardPathwise: GradientEstimator {
     objective: TrainingObjective, tangents: Matrix<Scalar>
   ) throws -> (loss: Double, derivatives: [Double], bytes: Int) where Noise.Scalar == Scalar {
     try model.validateForGradient(data: data, noise: noise, grid: grid, pathsPerPoint: k)
-    let parts = Threading.partition(data.rows, into: chunks)
+    let fanOut = ChunkFanOut(units: data.rows, chunks: chunks)
+    let parts = fanOut.parts
     let t = tangents.rows
     try MemoryLimit.check(
       SizeArithmetic.sum(
@@ -132,13 +133,14 @@ public struct ForwardPathwise: GradientEstimator {
           ])
         }), for: "pathwise sensitivities of \(data.rows * k) paths × \(t) directions")
     let partial = Matrix<Double>(rows: parts.count, cols: t)
-    let outcomes = try Threading.concurrentMap(parts.count) { c -> (loss: Double, bytes: Int) in
-      let chunk = PathwiseChunk(model: model, points: parts[c], pathsPerPoint: k, directions: t)
+    let outcomes = try fanOut.run(
+      workspace: { PathwiseChunk(model: model, points: $0, pathsPerPoint: k, directions: t) }
+    ) { c, _, chunk -> (loss: Double, bytes: Int) in
       let loss = try chunk.run(
         data: data, noise: noise, grid: grid, objective: objective, totalPoints: data.rows, tangents: tangents,
         derivatives: partial.base + c * t)
       return (loss, chunk.bytes)
-    }.map { try $0.get() }
+    }
     let losses = outcomes.map(\.loss)
     let bytes = outcomes.map(\.bytes)
     var derivatives = [Double](repeating: 0, count: t)
@@ -215,12 +217,10 @@ final class PathwiseChunk<Scalar: BLASScalar>: @unchecked Sendable {
   ) throws -> Double where Noise.Scalar == Scalar {
     let d = model.latentDimension
     let m = model.noiseDimension
-    let theta = UnsafePointer(model.parameters.base)
     let y = data.rows(points)
     let nPoints = points.count
     let pathRange = (points.lowerBound * k)..<(points.upperBound * k)
     let diffusion = model.diffusionTerm
-    let pCount = model.parameterCount
     let x = em.stateA.base
     let xNext = em.stateB.base
     let x0 = model.initialState()

@@ -122,8 +122,8 @@ public struct EulerMaruyama: Sendable {
     let k = options.pathsPerPoint
     let d = model.latentDimension
     // Chunks hold whole data points, so each chunk's control is self-contained.
-    let units = data?.rows ?? paths
-    let unitParts = Threading.partition(units, into: Swift.max(1, options.chunks))
+    let fanOut = ChunkFanOut(units: data?.rows ?? paths, chunks: options.chunks)
+    let unitParts = fanOut.parts
     try MemoryLimit.check(
       SizeArithmetic.sum(
         unitParts.map {
@@ -144,19 +144,18 @@ public struct EulerMaruyama: Sendable {
     }
     // Workspaces are reused between solves (the cache lives on the model; a
     // workspace does not keep its model, so there is no retain cycle).
-    let workspaces = unitParts.map { part in
-      model.solverCache.checkOut(key(part)) as? EulerMaruyamaWorkspace<Scalar>
-        ?? EulerMaruyamaWorkspace(model: model, points: data == nil ? 0 : part.count, paths: part.count * k)
-    }
-    defer { for (c, part) in unitParts.enumerated() { model.solverCache.checkIn(key(part), workspaces[c]) } }
-    let outcomes = kl.withUnsafeMutableBufferPointer { klp in
-      logW.withUnsafeMutableBufferPointer { lwp in
+    try kl.withUnsafeMutableBufferPointer { klp in
+      try logW.withUnsafeMutableBufferPointer { lwp in
         nonisolated(unsafe) let klp = klp
         nonisolated(unsafe) let lwp = lwp
-        return Threading.concurrentMap(unitParts.count) { c in
-          let part = unitParts[c]
+        _ = try fanOut.run(
+          workspace: { part in
+            model.solverCache.checkOut(key(part)) as? EulerMaruyamaWorkspace<Scalar>
+              ?? EulerMaruyamaWorkspace(model: model, points: data == nil ? 0 : part.count, paths: part.count * k)
+          }, release: { part, ws in model.solverCache.checkIn(key(part), ws) }
+        ) { _, part, workspace in
           let pathRange = (part.lowerBound * k)..<(part.upperBound * k)
-          try workspaces[c].simulate(
+          try workspace.simulate(
             model: model, data: data?.rows(part), pathRange: pathRange, pathsPerPoint: k, noise: noise,
             grid: options.grid, recordSteps: options.recordSteps, recorded: recorded, final: final,
             kl: data == nil
@@ -169,29 +168,6 @@ public struct EulerMaruyama: Sendable {
         }
       }
     }
-    var errors: [NSDEError] = []
-    for case .failure(let e) in outcomes {
-      guard let nsde = e as? NSDEError else { throw e }
-      errors.append(nsde)
-    }
-    // Report the earliest divergence, counting its paths over all chunks.
-    var firstStep = Int.max
-    var time = 0.0
-    var affected = 0
-    for e in errors {
-      if case .divergence(let step, let t, let p) = e {
-        if step < firstStep {
-          firstStep = step
-          time = t
-          affected = p
-        } else if step == firstStep {
-          affected += p
-        }
-      } else {
-        throw e
-      }
-    }
-    if firstStep != Int.max { throw NSDEError.divergence(step: firstStep, time: time, affectedPaths: affected) }
     let klPerPath = perPath ? kl : (0..<(data == nil ? 0 : paths)).map { kl[$0 / k] }
     let klPerPoint =
       perPath ? (0..<(kl.count / k)).map { q in (0..<k).map { kl[q * k + $0] }.reduce(0, +) / Double(k) } : kl
@@ -359,7 +335,6 @@ package final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Senda
     let m = model.noiseDimension
     let taped = tapeSteps > 0
     precondition(!taped || tapeSteps == grid.steps, "tape of \(tapeSteps) steps for a \(grid.steps)-step solve")
-    let theta = UnsafePointer(model.parameters.base)
     let x0 = model.initialState()
     var x = taped ? state(0) : stateA.base
     var xNext = taped ? state(1) : stateB.base
