@@ -36,17 +36,18 @@ struct Bench {
     p.standardError = err
     try p.run()
     // Drain both pipes while the process runs (large outputs would block it).
-    var outData = Data()
-    var errData = Data()
+    final class Box: @unchecked Sendable { var data = Data() }
+    let outBox = Box()
+    let errBox = Box()
     let group = DispatchGroup()
     group.enter()
     DispatchQueue.global().async {
-      outData = out.fileHandleForReading.readDataToEndOfFile()
+      outBox.data = out.fileHandleForReading.readDataToEndOfFile()
       group.leave()
     }
     group.enter()
     DispatchQueue.global().async {
-      errData = err.fileHandleForReading.readDataToEndOfFile()
+      errBox.data = err.fileHandleForReading.readDataToEndOfFile()
       group.leave()
     }
     let deadline = Date().addingTimeInterval(timeout)
@@ -58,8 +59,8 @@ struct Bench {
     p.waitUntilExit()
     group.wait()
     return Outcome(
-      status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-      stderr: String(decoding: errData, as: UTF8.self), crashed: p.terminationReason == .uncaughtSignal)
+      status: p.terminationStatus, stdout: String(decoding: outBox.data, as: UTF8.self),
+      stderr: String(decoding: errBox.data, as: UTF8.self), crashed: p.terminationReason == .uncaughtSignal)
   }
 }
 

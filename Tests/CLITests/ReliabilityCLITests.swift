@@ -126,7 +126,7 @@ final class ReliabilityCLITests: XCTestCase {
     // Periodic checkpoints, stale temporaries of killed writers removed, resume semantics.
     try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
     let stale = d + "/.checkpoint.safetensors.tmp-999999999-42"
-    FileManager.default.createFile(atPath: stale, contents: Data([1, 2, 3]))
+    XCTAssertTrue(FileManager.default.createFile(atPath: stale, contents: Data([1, 2, 3])))
     var r = try Bench.run(quick + ["--train-steps", "30", "--checkpoint-every", "10", "--json"])
     XCTAssertEqual(r.status, 0, r.stderr)
     XCTAssertFalse(FileManager.default.fileExists(atPath: stale), "stale temporary file left behind")

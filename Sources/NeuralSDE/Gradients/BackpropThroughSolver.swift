@@ -65,13 +65,14 @@ public struct BackpropThroughSolver: GradientEstimator {
       workspace: { part -> BackpropChunk<Scalar> in
         if let cached = cache.checkOut(key(part)) as? BackpropChunk<Scalar>, cached.model === model { return cached }
         return BackpropChunk(model: model, points: part, pathsPerPoint: k, steps: grid.steps)
-      }, release: { part, chunk in cache.checkIn(key(part), chunk) }
-    ) { c, _, chunk in
-      let loss = try chunk.run(
-        data: data, noise: noise, grid: grid, objective: objective, totalPoints: data.rows,
-        gradient: partial.base + c * p)
-      return (loss: loss, bytes: chunk.bytes)
-    }
+      },
+      release: { part, chunk in cache.checkIn(key(part), chunk) },
+      body: { c, _, chunk in
+        let loss = try chunk.run(
+          data: data, noise: noise, grid: grid, objective: objective, totalPoints: data.rows,
+          gradient: partial.base + c * p)
+        return (loss: loss, bytes: chunk.bytes)
+      })
     let losses = outcomes.map(\.loss)
     let bytes = outcomes.map(\.bytes)
     var g = [Double](repeating: 0, count: p)

@@ -134,13 +134,13 @@ public struct ForwardPathwise: GradientEstimator {
         }), for: "pathwise sensitivities of \(data.rows * k) paths × \(t) directions")
     let partial = Matrix<Double>(rows: parts.count, cols: t)
     let outcomes = try fanOut.run(
-      workspace: { PathwiseChunk(model: model, points: $0, pathsPerPoint: k, directions: t) }
-    ) { c, _, chunk -> (loss: Double, bytes: Int) in
-      let loss = try chunk.run(
-        data: data, noise: noise, grid: grid, objective: objective, totalPoints: data.rows, tangents: tangents,
-        derivatives: partial.base + c * t)
-      return (loss, chunk.bytes)
-    }
+      workspace: { PathwiseChunk(model: model, points: $0, pathsPerPoint: k, directions: t) },
+      body: { c, _, chunk -> (loss: Double, bytes: Int) in
+        let loss = try chunk.run(
+          data: data, noise: noise, grid: grid, objective: objective, totalPoints: data.rows, tangents: tangents,
+          derivatives: partial.base + c * t)
+        return (loss, chunk.bytes)
+      })
     let losses = outcomes.map(\.loss)
     let bytes = outcomes.map(\.bytes)
     var derivatives = [Double](repeating: 0, count: t)

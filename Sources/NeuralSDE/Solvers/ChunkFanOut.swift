@@ -18,7 +18,7 @@ struct ChunkFanOut {
   ///   chunks (its affected paths summed), else the first error in chunk order.
   func run<Workspace, Output>(
     workspace: (Range<Int>) throws -> Workspace, release: (Range<Int>, Workspace) -> Void = { _, _ in },
-    _ body: (_ chunk: Int, _ part: Range<Int>, _ workspace: Workspace) throws -> Output
+    body: (_ chunk: Int, _ part: Range<Int>, _ workspace: Workspace) throws -> Output
   ) throws -> [Output] {
     let workspaces = try parts.map(workspace)
     defer { for (part, ws) in zip(parts, workspaces) { release(part, ws) } }

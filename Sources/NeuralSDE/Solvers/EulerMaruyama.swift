@@ -152,20 +152,21 @@ public struct EulerMaruyama: Sendable {
           workspace: { part in
             model.solverCache.checkOut(key(part)) as? EulerMaruyamaWorkspace<Scalar>
               ?? EulerMaruyamaWorkspace(model: model, points: data == nil ? 0 : part.count, paths: part.count * k)
-          }, release: { part, ws in model.solverCache.checkIn(key(part), ws) }
-        ) { _, part, workspace in
-          let pathRange = (part.lowerBound * k)..<(part.upperBound * k)
-          try workspace.simulate(
-            model: model, data: data?.rows(part), pathRange: pathRange, pathsPerPoint: k, noise: noise,
-            grid: options.grid, recordSteps: options.recordSteps, recorded: recorded, final: final,
-            kl: data == nil
-              ? nil
-              : UnsafeMutableBufferPointer(
-                rebasing: klp[(perPath ? pathRange : part.lowerBound..<part.upperBound)]),
-            logWeights: data == nil ? nil : UnsafeMutableBufferPointer(rebasing: lwp[pathRange]),
-            affine: options.affineControl,
-            firstPoint: part.lowerBound)
-        }
+          },
+          release: { part, ws in model.solverCache.checkIn(key(part), ws) },
+          body: { _, part, workspace in
+            let pathRange = (part.lowerBound * k)..<(part.upperBound * k)
+            try workspace.simulate(
+              model: model, data: data?.rows(part), pathRange: pathRange, pathsPerPoint: k, noise: noise,
+              grid: options.grid, recordSteps: options.recordSteps, recorded: recorded, final: final,
+              kl: data == nil
+                ? nil
+                : UnsafeMutableBufferPointer(
+                  rebasing: klp[(perPath ? pathRange : part.lowerBound..<part.upperBound)]),
+              logWeights: data == nil ? nil : UnsafeMutableBufferPointer(rebasing: lwp[pathRange]),
+              affine: options.affineControl,
+              firstPoint: part.lowerBound)
+          })
       }
     }
     let klPerPath = perPath ? kl : (0..<(data == nil ? 0 : paths)).map { kl[$0 / k] }
