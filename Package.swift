@@ -37,7 +37,7 @@ let package = Package(
         "CBLAS", "CLAPACKE", "NSDEKernels", "NSDEFormats",
         .product(name: "RealModule", package: "swift-numerics"),
       ]),
-    .target(name: "NeuralSDE", dependencies: ["NSDELinearAlgebra"]),
+    .target(name: "NeuralSDE", dependencies: ["NSDELinearAlgebra", "NSDEKernels"]),
     // Benchmarks and their statistics, for nsde-bench and the tests (not a product).
     .target(name: "NSDEBenchmarks", dependencies: ["NeuralSDE"]),
     .executableTarget(

@@ -3,7 +3,7 @@ import NeuralSDE
 
 /// The matrix products of an MLP forward pass alone, on the same shapes and
 /// BLAS: the "GEMM floor" a pass is compared against.
-final class MLPGEMMFloor<Scalar: BLASScalar>: @unchecked Sendable {
+final class MLPGEMMFloor<Scalar: SDEScalar>: @unchecked Sendable {
   let mlp: MLP<Scalar>
   let rows: Int
   let input: Matrix<Scalar>
@@ -58,7 +58,7 @@ final class MLPGEMMFloor<Scalar: BLASScalar>: @unchecked Sendable {
 /// drift (one row per data point, or per path with feedback control), drift
 /// and diffusion forward products, then the decoder; with `backward`, also
 /// every product of the backprop gradient.
-final class SolveGEMMFloor<Scalar: BLASScalar>: @unchecked Sendable {
+final class SolveGEMMFloor<Scalar: SDEScalar>: @unchecked Sendable {
   /// Per network (storage order): its bound parameters and its GEMM floor.
   let floors: [(network: BoundNetwork<Scalar>, floor: MLPGEMMFloor<Scalar>)]
   /// Scratch parameter gradient for the backward products.

@@ -4,7 +4,7 @@ import NeuralSDE
 /// Measures one MLP's forward pass against the GEMMs it contains (the "GEMM
 /// floor"), and the elementwise tanh kernel against one layer's GEMM, in one
 /// interleaved run.
-public struct MLPBenchmark<Scalar: BLASScalar> {
+public struct MLPBenchmark<Scalar: SDEScalar> {
   public struct Result: Sendable, Codable {
     public var dtype: String
     public var rows: Int

@@ -5,7 +5,7 @@ import NeuralSDE
 /// gradient times against their GEMM floors, the backprop/forward ratio, the
 /// forward-pathwise cost per direction and its agreement with backprop,
 /// batched vs per-path throughput and memory — all measured in one run.
-public struct ReferenceBenchmark<Scalar: BLASScalar> {
+public struct ReferenceBenchmark<Scalar: SDEScalar> {
   public struct Result: Sendable, Codable {
     public var dtype: String
     public var paths: Int

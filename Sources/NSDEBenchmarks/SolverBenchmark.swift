@@ -4,7 +4,7 @@ import NeuralSDE
 /// Measures a free-energy solve of a model (forward only) against its GEMM
 /// floor, the same solve stepped one path at a time, and the noise
 /// generation alone — all in one interleaved run, single core.
-public struct SolverBenchmark<Scalar: BLASScalar> {
+public struct SolverBenchmark<Scalar: SDEScalar> {
   public struct Result: Sendable, Codable {
     public var dtype: String
     public var paths: Int

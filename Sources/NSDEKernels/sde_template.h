@@ -84,19 +84,6 @@ void SUFFIX(nsde_row_transpose_apply)(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, 
 }
 
 NSDE_CLONES
-void SUFFIX(nsde_row_apply_add)(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, REAL alpha, const REAL *restrict s,
-                                const REAL *restrict v, REAL *restrict out) {
-  for (ptrdiff_t r = 0; r < rows; r++) {
-    for (ptrdiff_t j = 0; j < d; j++) {
-      const REAL *sr = s + (r * d + j) * m;
-      REAL acc = 0;
-      for (ptrdiff_t l = 0; l < m; l++) acc += sr[l] * v[r * m + l];
-      out[r * d + j] += alpha * acc;
-    }
-  }
-}
-
-NSDE_CLONES
 void SUFFIX(nsde_control_gradient)(ptrdiff_t points, ptrdiff_t k, ptrdiff_t m, REAL a, const REAL *restrict u, REAL h,
                                    const REAL *restrict v, const double *restrict c, const REAL *restrict w,
                                    REAL *restrict out) {

@@ -149,11 +149,6 @@ void nsde_row_transpose_apply_f64(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, cons
 void nsde_row_transpose_apply_f32(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, const float *s, const float *v,
                                   float *out);
 
-/// Per-row matrix–vector products: `out[r, j] += α·Σ_l S[r, j·m + l]·v[r, l]`.
-void nsde_row_apply_add_f64(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, double alpha, const double *s,
-                            const double *v, double *out);
-void nsde_row_apply_add_f32(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, float alpha, const float *s,
-                            const float *v, float *out);
 
 
 /// Gradient with respect to the control of each data point (backprop):

@@ -3,7 +3,7 @@
 /// itself included; 0 iff the empirical laws coincide). Its value between two
 /// independent samples of one law is its noise floor (`ModelEvaluation`).
 /// Cost `O((n + m)² D)`.
-public func energyDistance<T: BLASScalar>(_ a: Matrix<T>, _ b: Matrix<T>) throws -> Double {
+public func energyDistance<T: SDEScalar>(_ a: Matrix<T>, _ b: Matrix<T>) throws -> Double {
   guard a.cols == b.cols else {
     throw NSDEError.shapeMismatch("samples are \(a.shapeDescription) and \(b.shapeDescription): dimensions differ")
   }

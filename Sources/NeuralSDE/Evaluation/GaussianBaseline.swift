@@ -13,7 +13,7 @@ public struct GaussianBaseline: Sendable {
 
   /// Fits the baseline to `data` (`n × D`, n ≥ 2, finite).
   /// - Throws: `invalidArgument` for fewer than 2 rows; `lapack` if the covariance is singular.
-  public init<T: BLASScalar>(fitting data: Matrix<T>) throws {
+  public init<T: SDEScalar>(fitting data: Matrix<T>) throws {
     guard data.rows >= 2 else {
       throw NSDEError.invalidArgument("a Gaussian baseline needs at least 2 data points, got \(data.rows)")
     }
@@ -39,7 +39,7 @@ public struct GaussianBaseline: Sendable {
   }
 
   /// `−log N(x_r; μ, Σ)` for each row of `x` (`n × D`), in nats.
-  public func negativeLogDensity<T: BLASScalar>(_ x: Matrix<T>) throws -> [Double] {
+  public func negativeLogDensity<T: SDEScalar>(_ x: Matrix<T>) throws -> [Double] {
     let dims = mean.count
     guard x.cols == dims else {
       throw NSDEError.shapeMismatch("points are \(x.shapeDescription) but the baseline has dimension \(dims)")
@@ -60,7 +60,7 @@ public struct GaussianBaseline: Sendable {
   }
 
   /// `count` samples `μ + L ε`, `ε ~ N(0, I)` from `seed`.
-  public func sample<T: BLASScalar>(count: Int, seed: UInt64, as _: T.Type = T.self) -> Matrix<T> {
+  public func sample<T: SDEScalar>(count: Int, seed: UInt64, as _: T.Type = T.self) -> Matrix<T> {
     var rng = SplitMix64(seed: seed)
     let dims = mean.count
     let out = Matrix<T>(rows: count, cols: dims)

@@ -74,7 +74,7 @@ public struct ModelEvaluation: Sendable, Codable {
   }
 
   /// Where the data for an evaluation come from.
-  public enum Reference<Scalar: BLASScalar> {
+  public enum Reference<Scalar: SDEScalar> {
     /// A built-in dataset: the noise floor compares pairs of fresh independent
     /// draws of the evaluation sizes; the true density is known (except pinwheel).
     case dataset(ToyDataset)
@@ -92,7 +92,7 @@ public struct ModelEvaluation: Sendable, Codable {
   ///   - maxPathsPerSolve: points are evaluated in chunks of at most this many paths (memory bound).
   ///   - noiseFloorReplicates: pairs of null draws averaged for the noise floor.
   ///   - progress: called with the fraction done.
-  public static func evaluate<Scalar: BLASScalar>(
+  public static func evaluate<Scalar: SDEScalar>(
     _ model: NeuralSDEModel<Scalar>, heldOut: Matrix<Scalar>, training: Matrix<Scalar>,
     reference: Reference<Scalar>, grid: TimeGrid, pathsPerPoint k: Int = 1000, samples: Int = 1000,
     seed: UInt64 = 0, maxPathsPerSolve: Int = 65536, noiseFloorReplicates: Int = 20, chunks: Int? = nil,

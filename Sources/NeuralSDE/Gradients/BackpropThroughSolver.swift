@@ -30,7 +30,7 @@ public struct BackpropThroughSolver: GradientEstimator {
   /// with K paths each and N steps allocates, predicted from the shapes
   /// before solving (nil if it overflows); `diagnostics.peakWorkspaceBytes`
   /// reports the actual value afterwards.
-  public func estimatedWorkspaceBytes<Scalar: BLASScalar>(
+  public func estimatedWorkspaceBytes<Scalar: SDEScalar>(
     model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int, steps: Int
   ) -> Int? {
     SizeArithmetic.sum(
@@ -44,7 +44,7 @@ public struct BackpropThroughSolver: GradientEstimator {
   public func releaseCachedWorkspaces() { cache.removeAll() }
 
   /// The loss and its exact gradient in every parameter (see `GradientEstimator`).
-  public func gradient<Scalar: BLASScalar, Noise: BrownianIncrements>(
+  public func gradient<Scalar: SDEScalar, Noise: BrownianIncrements>(
     of model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int,
     objective: TrainingObjective
   ) throws -> GradientResult where Noise.Scalar == Scalar {
@@ -86,7 +86,7 @@ public struct BackpropThroughSolver: GradientEstimator {
 }
 
 /// One chunk's tape and backward buffers.
-final class BackpropChunk<Scalar: BLASScalar>: @unchecked Sendable {
+final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
   let model: NeuralSDEModel<Scalar>
   let points: Range<Int>
   let k: Int

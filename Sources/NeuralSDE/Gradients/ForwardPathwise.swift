@@ -40,7 +40,7 @@ public struct ForwardPathwise: GradientEstimator {
 
   /// The gradient restricted to the selected directions: entries of other
   /// parameters are 0 (not computed).
-  public func gradient<Scalar: BLASScalar, Noise: BrownianIncrements>(
+  public func gradient<Scalar: SDEScalar, Noise: BrownianIncrements>(
     of model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int,
     objective: TrainingObjective
   ) throws -> GradientResult where Noise.Scalar == Scalar {
@@ -71,7 +71,7 @@ public struct ForwardPathwise: GradientEstimator {
 
   /// The directional derivative `∇L·v` (a Jacobian–vector product of the
   /// objective) for one dense direction `v` of `parameterCount` values.
-  public func directionalDerivative<Scalar: BLASScalar, Noise: BrownianIncrements>(
+  public func directionalDerivative<Scalar: SDEScalar, Noise: BrownianIncrements>(
     of model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int,
     objective: TrainingObjective, direction: [Double]
   ) throws -> (loss: Double, derivative: Double) where Noise.Scalar == Scalar {
@@ -107,7 +107,7 @@ public struct ForwardPathwise: GradientEstimator {
   }
 
   /// Propagates the tangent rows of `tangents` (T × P) over all chunks.
-  func propagate<Scalar: BLASScalar, Noise: BrownianIncrements>(
+  func propagate<Scalar: SDEScalar, Noise: BrownianIncrements>(
     model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, k: Int,
     objective: TrainingObjective, tangents: Matrix<Scalar>
   ) throws -> (loss: Double, derivatives: [Double], bytes: Int) where Noise.Scalar == Scalar {
@@ -156,7 +156,7 @@ public struct ForwardPathwise: GradientEstimator {
 }
 
 /// One chunk's state, sensitivities and tangent buffers.
-final class PathwiseChunk<Scalar: BLASScalar>: @unchecked Sendable {
+final class PathwiseChunk<Scalar: SDEScalar>: @unchecked Sendable {
   let model: NeuralSDEModel<Scalar>
   let points: Range<Int>
   let k: Int

@@ -34,7 +34,7 @@ public struct GradientDiagnostics: Sendable, Codable {
 /// On the same noise both give the exact gradient of the same discrete
 /// objective and agree to round-off.
 public protocol GradientEstimator: Sendable {
-  func gradient<Scalar: BLASScalar, Noise: BrownianIncrements>(
+  func gradient<Scalar: SDEScalar, Noise: BrownianIncrements>(
     of model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint: Int,
     objective: TrainingObjective
   ) throws -> GradientResult where Noise.Scalar == Scalar

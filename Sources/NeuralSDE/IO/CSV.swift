@@ -4,12 +4,12 @@ extension CSV {
   /// Reads a numeric table.
   /// - Throws: `file` naming the path, line and column of a field that is not a
   ///   number or a row of the wrong width.
-  public static func readMatrix<T: BLASScalar>(_ path: String, as: T.Type = T.self) throws -> Matrix<T> {
+  public static func readMatrix<T: SDEScalar>(_ path: String, as: T.Type = T.self) throws -> Matrix<T> {
     try readTable(path, as: T.self).matrix
   }
 
   /// Reads a numeric table and the 1-based file line of each of its rows.
-  public static func readTable<T: BLASScalar>(
+  public static func readTable<T: SDEScalar>(
     _ path: String, as: T.Type = T.self
   ) throws -> (matrix: Matrix<T>, lines: [Int]) {
     let table = try parse(try AtomicFile.read(path), path: path)
@@ -17,7 +17,7 @@ extension CSV {
   }
 
   /// Writes a matrix as CSV (with an optional header line), atomically.
-  public static func write<T: BLASScalar>(_ m: Matrix<T>, header: [String]? = nil, to path: String) throws {
+  public static func write<T: SDEScalar>(_ m: Matrix<T>, header: [String]? = nil, to path: String) throws {
     var text = header.map { $0.joined(separator: ",") + "\n" } ?? ""
     for r in 0..<m.rows {
       text += (0..<m.cols).map { "\(Double(m[r, $0]))" }.joined(separator: ",") + "\n"
@@ -33,7 +33,7 @@ public enum DataFile {
   /// - Throws: `file` naming the path and the position of the first NaN/Inf
   ///   (CSV: line and 1-based column; .npy: `[row, column]`), including values
   ///   that overflow `Float`, or the reader's own error.
-  public static func readMatrix<T: BLASScalar>(_ path: String, as: T.Type = T.self) throws -> Matrix<T> {
+  public static func readMatrix<T: SDEScalar>(_ path: String, as: T.Type = T.self) throws -> Matrix<T> {
     let matrix: Matrix<T>
     var lines: [Int]?
     if path.lowercased().hasSuffix(".npy") {
@@ -57,7 +57,7 @@ public enum DataFile {
   }
 
   /// The first (row, column) holding NaN or ±Inf, or nil.
-  public static func firstNonFinite<T: BLASScalar>(_ m: Matrix<T>) -> (Int, Int)? {
+  public static func firstNonFinite<T: SDEScalar>(_ m: Matrix<T>) -> (Int, Int)? {
     guard T.countNonFinite(n: m.count, x: m.base) > 0 else { return nil }
     for i in 0..<m.count where !m.base[i].isFinite { return (i / m.cols, i % m.cols) }
     return nil

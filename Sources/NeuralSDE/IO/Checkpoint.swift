@@ -98,7 +98,7 @@ public enum Checkpoint {
 
   /// Writes a checkpoint of `model` (and `optimizer`, if given; and the solver
   /// `grid` it is used with) to `path`, atomically.
-  public static func write<Scalar: BLASScalar>(
+  public static func write<Scalar: SDEScalar>(
     model: NeuralSDEModel<Scalar>, optimizer: Adam<Scalar>?, step: Int, grid: TimeGrid? = nil, to path: String
   ) throws {
     var tensors = model.parameterTensors()
@@ -126,7 +126,7 @@ public enum Checkpoint {
   /// Reads a checkpoint into `model` (and `optimizer`); returns the training step.
   /// Nothing is changed unless the whole file is valid for this model.
   @discardableResult
-  public static func read<Scalar: BLASScalar>(
+  public static func read<Scalar: SDEScalar>(
     _ path: String, into model: NeuralSDEModel<Scalar>, optimizer: Adam<Scalar>? = nil
   ) throws -> Int {
     let file = try SafetensorsFile.read(path)

@@ -34,7 +34,7 @@ public enum Activation: String, CaseIterable, Sendable, Codable {
   /// Applies the activation to `n` values: `y = φ(x)`, `dy = φ'(x)`, `d2y = φ''(x)`.
   /// Any output may be nil.
   @inlinable
-  public func apply<T: BLASScalar>(
+  public func apply<T: SDEScalar>(
     n: Int, x: UnsafePointer<T>, y: UnsafeMutablePointer<T>?, dy: UnsafeMutablePointer<T>? = nil,
     d2y: UnsafeMutablePointer<T>? = nil
   ) {
@@ -42,7 +42,7 @@ public enum Activation: String, CaseIterable, Sendable, Codable {
   }
 
   /// Value, first and second derivative at one point (for tests and set-up).
-  public func evaluate<T: BLASScalar>(_ x: T) -> (value: T, derivative: T, second: T) {
+  public func evaluate<T: SDEScalar>(_ x: T) -> (value: T, derivative: T, second: T) {
     var xv = x
     var y: T = 0
     var d: T = 0

@@ -60,7 +60,7 @@ public struct MLPArchitecture: Sendable, Equatable, Codable {
 /// - `jvp`: input tangents `(M·T) × inputs` (row `m·T + τ` is direction τ of
 ///   row m) and/or parameter tangents `T × P` → output tangents
 ///   `(M·T) × outputs`, all T directions in the same GEMMs.
-public final class MLP<Scalar: BLASScalar>: @unchecked Sendable {
+public final class MLP<Scalar: SDEScalar>: @unchecked Sendable {
   /// The layer widths, activations and inputs.
   public let architecture: MLPArchitecture
   /// Number of parameters (weights and biases of all layers).
@@ -178,7 +178,7 @@ public final class MLP<Scalar: BLASScalar>: @unchecked Sendable {
 /// With `slots > 1` it keeps the activations of that many forward passes
 /// (e.g. one per solver step, for backpropagation through the solver): select
 /// the slot before a forward pass and again before the VJP that uses it.
-public final class MLPWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
+public final class MLPWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
   /// The most rows a forward pass may have.
   public let capacity: Int
   /// Forward passes kept (one per solver step for backprop).
@@ -255,7 +255,7 @@ public final class MLPWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
 
 /// Scratch for `MLP.jvp`: two `(rows·directions) × maxWidth` buffers and a
 /// `directions × maxWidth` bias-tangent buffer.
-public final class MLPTangentWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
+public final class MLPTangentWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
   /// The most rows a JVP may have.
   public let rows: Int
   /// Tangent directions per row.

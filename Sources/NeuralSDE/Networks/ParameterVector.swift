@@ -34,7 +34,7 @@ public struct ParameterSlice: Sendable, Equatable, CustomStringConvertible {
 ///
 /// Optimizers, gradient checks and serialisation see one flat vector; the
 /// networks read their slices in place (no copies).
-public final class ParameterVector<Scalar: BLASScalar>: @unchecked Sendable {
+public final class ParameterVector<Scalar: SDEScalar>: @unchecked Sendable {
   /// Number of parameters.
   public let count: Int
   /// The first element; `count` elements follow.

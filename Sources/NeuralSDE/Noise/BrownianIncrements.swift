@@ -8,7 +8,7 @@ import NSDEKernels
 /// estimators regenerate the noise instead of storing it, and what makes
 /// common random numbers across runs trivial.
 public protocol BrownianIncrements<Scalar>: Sendable {
-  associatedtype Scalar: BLASScalar
+  associatedtype Scalar: SDEScalar
   /// Noise dimension `m`.
   var dimension: Int { get }
   /// Writes `ΔW_step` for paths `paths` into `out` (`paths.count × m`, row
@@ -34,7 +34,7 @@ extension BrownianIncrements {
 /// `ΔW[step, path, j] = √h · Z(seed, step, path, j)`, a pure function of its
 /// indices (see `nsde_normals_f64`). `Float` increments are the `Double`
 /// values rounded, so both precisions see the same noise.
-public struct PhiloxBrownianIncrements<Scalar: BLASScalar>: BrownianIncrements {
+public struct PhiloxBrownianIncrements<Scalar: SDEScalar>: BrownianIncrements {
   /// The Philox key: the same seed gives the same increments.
   public let seed: UInt64
   /// Noise dimension m.
@@ -57,23 +57,15 @@ public struct PhiloxBrownianIncrements<Scalar: BLASScalar>: BrownianIncrements {
     seed: UInt64, step: Int, paths: Range<Int>, dimension: Int, scale: Double,
     into out: UnsafeMutablePointer<Scalar>, ld: Int
   ) {
-    if let o = out as? UnsafeMutablePointer<Double> {
-      nsde_normals_f64(seed, UInt64(step), Int64(paths.lowerBound), paths.count, dimension, scale, o, ld)
-    } else if let o = out as? UnsafeMutablePointer<Float> {
-      nsde_normals_f32(seed, UInt64(step), Int64(paths.lowerBound), paths.count, dimension, scale, o, ld)
-    } else {
-      // Other BLASScalar types: via Double.
-      let tmp = UnsafeMutablePointer<Double>.allocate(capacity: Swift.max(paths.count * dimension, 1))
-      defer { tmp.deallocate() }
-      nsde_normals_f64(seed, UInt64(step), Int64(paths.lowerBound), paths.count, dimension, scale, tmp, dimension)
-      for p in 0..<paths.count { for j in 0..<dimension { out[p * ld + j] = Scalar(tmp[p * dimension + j]) } }
-    }
+    Scalar.normals(
+      seed: seed, step: step, firstPath: paths.lowerBound, paths: paths.count, dimension: dimension, scale: scale,
+      into: out, ld: ld)
   }
 }
 
 /// User-supplied increments: a `[N, M, m]` buffer indexed `[step, path, component]`
 /// (the interchange layout of docs/BENCHMARK.md), holding `ΔW` with variance `h` each.
-public struct RecordedBrownianIncrements<Scalar: BLASScalar>: BrownianIncrements, @unchecked Sendable {
+public struct RecordedBrownianIncrements<Scalar: SDEScalar>: BrownianIncrements, @unchecked Sendable {
   /// Steps N held.
   public let steps: Int
   /// Paths M held.

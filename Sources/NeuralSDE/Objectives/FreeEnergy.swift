@@ -42,7 +42,7 @@ public struct VariationalEstimates: Sendable, Codable {
 }
 
 /// Samples of the generative model: latent `X_N` and observations `y ~ p_θ(y | X_N)`.
-public struct GenerativeSamples<Scalar: BLASScalar>: @unchecked Sendable {
+public struct GenerativeSamples<Scalar: SDEScalar>: @unchecked Sendable {
   /// `count × d`.
   public var latent: Matrix<Scalar>
   /// Decoder outputs (Gaussian means or Bernoulli logits), `count × D`.
@@ -198,7 +198,7 @@ extension NeuralSDEModel {
 }
 
 /// Paths of the posterior SDE (see `NeuralSDEModel.samplePosterior`).
-public struct PosteriorSamples<Scalar: BLASScalar>: @unchecked Sendable {
+public struct PosteriorSamples<Scalar: SDEScalar>: @unchecked Sendable {
   /// `X_N`, `(B·K) × d`.
   public var latent: Matrix<Scalar>
   /// The recorded states, each `(B·K) × d`, in the order of `recordSteps`.

@@ -9,7 +9,7 @@ extension Likelihood {
   ///   - logStdGradient: if given, `∂ℓ/∂log_std` summed over rows is *added* (D values).
   ///   - rowWeights: if given, row r's gradients (not its value) are multiplied by `rowWeights[r]`.
   @inlinable
-  public func negativeLogLikelihood<T: BLASScalar>(
+  public func negativeLogLikelihood<T: SDEScalar>(
     decoded: MatrixView<T>, data: MatrixView<T>, pathsPerPoint: Int, logStd: UnsafePointer<T>?,
     into out: UnsafeMutablePointer<T>, gradient: MatrixView<T>? = nil, logStdGradient: UnsafeMutablePointer<T>? = nil,
     rowWeights: UnsafePointer<Double>? = nil
@@ -56,7 +56,7 @@ extension Likelihood {
   }
 
   /// Draws observations `y ~ p(y | x)` from decoder outputs (`rows × D`).
-  public func sample<T: BLASScalar>(
+  public func sample<T: SDEScalar>(
     decoded: MatrixView<T>, logStd: [T]?, rng: inout SplitMix64
   ) -> Matrix<T> {
     let out = Matrix<T>(rows: decoded.rows, cols: decoded.cols)

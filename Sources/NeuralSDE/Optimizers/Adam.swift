@@ -7,7 +7,7 @@
 ///
 /// with `lr = learningRate·schedule.factor(t)` and optional global-norm
 /// clipping of g first. Moments are kept in Double.
-public final class Adam<Scalar: BLASScalar>: Optimizer {
+public final class Adam<Scalar: SDEScalar>: Optimizer {
   /// Base learning rate (multiplied by the schedule).
   public var learningRate: Double
   /// Decay of the first moment (0.9).

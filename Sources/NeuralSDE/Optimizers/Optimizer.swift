@@ -1,6 +1,6 @@
 /// An optimiser over a model's flat parameter vector.
 public protocol Optimizer<Scalar>: AnyObject {
-  associatedtype Scalar: BLASScalar
+  associatedtype Scalar: SDEScalar
   /// Number of updates applied so far.
   var step: Int { get }
   /// Applies one update with `gradient` (one value per parameter).

@@ -1,5 +1,5 @@
 /// Plain stochastic gradient descent, `θ ← θ − lr·factor(t)·g`, with optional momentum (PyTorch's convention).
-public final class SGD<Scalar: BLASScalar>: Optimizer {
+public final class SGD<Scalar: SDEScalar>: Optimizer {
   /// Base learning rate (multiplied by the schedule).
   public var learningRate: Double
   /// Momentum coefficient (0: none).

@@ -47,7 +47,7 @@ public struct EulerMaruyama: Sendable {
   }
 
   /// What a solve returns.
-  public struct Result<Scalar: BLASScalar>: @unchecked Sendable {
+  public struct Result<Scalar: SDEScalar>: @unchecked Sendable {
     /// `X_N`, `M × d`.
     public var finalStates: Matrix<Scalar>
     /// States at `Options.recordSteps`, each `M × d`.
@@ -71,7 +71,7 @@ public struct EulerMaruyama: Sendable {
   ///   - data: `B × D`, finite; path `m = b·K + k` is the k-th path of data point b.
   ///   - noise: increments of dimension m for `N` steps and `M = B·K` paths.
   /// - Throws: shape/argument errors naming the problem; `divergence` on NaN/Inf states.
-  public func solvePosterior<Scalar: BLASScalar, Noise: BrownianIncrements>(
+  public func solvePosterior<Scalar: SDEScalar, Noise: BrownianIncrements>(
     _ model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, options: Options
   ) throws -> Result<Scalar> where Noise.Scalar == Scalar {
     try validateData(data, model: model)
@@ -85,7 +85,7 @@ public struct EulerMaruyama: Sendable {
   }
 
   /// Simulates the prior (uncontrolled) SDE for `paths` paths.
-  public func solvePrior<Scalar: BLASScalar, Noise: BrownianIncrements>(
+  public func solvePrior<Scalar: SDEScalar, Noise: BrownianIncrements>(
     _ model: NeuralSDEModel<Scalar>, paths: Int, noise: Noise, options: Options
   ) throws -> Result<Scalar> where Noise.Scalar == Scalar {
     guard paths >= 1 else { throw NSDEError.invalidArgument("number of paths must be ≥ 1, got \(paths)") }
@@ -95,7 +95,7 @@ public struct EulerMaruyama: Sendable {
     return try run(model, data: nil, paths: paths, noise: noise, options: o)
   }
 
-  func validateData<Scalar: BLASScalar>(_ data: Matrix<Scalar>, model: NeuralSDEModel<Scalar>) throws {
+  func validateData<Scalar: SDEScalar>(_ data: Matrix<Scalar>, model: NeuralSDEModel<Scalar>) throws {
     guard data.rows >= 1 else { throw NSDEError.invalidArgument("the data set is empty") }
     guard data.cols == model.dataDimension else {
       throw NSDEError.shapeMismatch(
@@ -111,7 +111,7 @@ public struct EulerMaruyama: Sendable {
     }
   }
 
-  func run<Scalar: BLASScalar, Noise: BrownianIncrements>(
+  func run<Scalar: SDEScalar, Noise: BrownianIncrements>(
     _ model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>?, paths: Int, noise: Noise, options: Options
   ) throws -> Result<Scalar> where Noise.Scalar == Scalar {
     let n = options.grid.steps
@@ -182,7 +182,7 @@ public struct EulerMaruyama: Sendable {
 /// With a tape (`tapeSteps = N`), every state `X_0…X_N`, every shifted
 /// increment `ΔW̃_i` and the networks' activations of every step are kept,
 /// for backpropagation through the solver.
-package final class EulerMaruyamaWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
+package final class EulerMaruyamaWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
   let paths: Int
   let points: Int
   let driftWS: MLPWorkspace<Scalar>

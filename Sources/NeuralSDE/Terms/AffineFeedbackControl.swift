@@ -44,7 +44,7 @@ public struct AffineFeedbackControl: Sendable {
 
   /// `u = X K_iᵀ + k_i` for `rows` paths (`states`: `rows × d`); path r belongs
   /// to data point `firstPoint + ⌊r/K⌋`. Returns `rows × m`.
-  func evaluate<Scalar: BLASScalar>(
+  func evaluate<Scalar: SDEScalar>(
     step i: Int, states x: UnsafePointer<Scalar>, rows: Int, pathsPerPoint k: Int, firstPoint: Int,
     as _: Scalar.Type
   ) -> Matrix<Scalar> {

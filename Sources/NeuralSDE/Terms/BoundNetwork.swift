@@ -9,7 +9,7 @@
 /// reads the model's current parameters, `vjp` accumulates into the network's
 /// slice of a full-length gradient, `jvp` reads its slice of full-length tangents.
 @dynamicMemberLookup
-public final class BoundNetwork<Scalar: BLASScalar>: @unchecked Sendable {
+public final class BoundNetwork<Scalar: SDEScalar>: @unchecked Sendable {
   /// The interchange prefix of the network's parameters.
   public let name: String
   /// The network.

@@ -6,7 +6,7 @@
 /// with `b_i(x) = h_i·b(x, t_{i−1})` and `σ_i(x) = √h_i·σ(x, t_{i−1})`. This is
 /// exactly Euler–Maruyama with k steps on the same grid (`ΔW_i = √h_i·z_i`);
 /// the SDE is its k → ∞ limit.
-public struct DeepLatentGaussianModel<Scalar: BLASScalar> {
+public struct DeepLatentGaussianModel<Scalar: SDEScalar> {
   /// The SDE whose discretisation this is.
   public let model: NeuralSDEModel<Scalar>
   /// The grid: one layer per step.

@@ -30,7 +30,7 @@ package struct DiffusionTerm {
   }
 
   /// The Euler–Maruyama update `x' = x + h b + σ ΔW̃` for `rows` paths.
-  func step<Scalar: BLASScalar>(
+  func step<Scalar: SDEScalar>(
     rows: Int, x: UnsafePointer<Scalar>, drift b: UnsafePointer<Scalar>, sigma: UnsafePointer<Scalar>,
     increments dw: UnsafePointer<Scalar>, h: Scalar, into out: UnsafeMutablePointer<Scalar>
   ) {
@@ -42,7 +42,7 @@ package struct DiffusionTerm {
   }
 
   /// `σᵀλ` per path (`rows × m`): the cotangent of the increment.
-  func transposeApply<Scalar: BLASScalar>(
+  func transposeApply<Scalar: SDEScalar>(
     rows: Int, sigma: UnsafePointer<Scalar>, cotangent lam: UnsafePointer<Scalar>,
     into v: UnsafeMutablePointer<Scalar>
   ) {
@@ -57,7 +57,7 @@ package struct DiffusionTerm {
   /// for additive noise, summed over the paths into its first row (σ is one
   /// shared row). Returns the view to pass to the diffusion network's VJP.
   /// `ones` must hold at least `rows` ones.
-  func outerProduct<Scalar: BLASScalar>(
+  func outerProduct<Scalar: SDEScalar>(
     rows: Int, cotangent lam: UnsafePointer<Scalar>, increments dw: UnsafePointer<Scalar>,
     into out: UnsafeMutablePointer<Scalar>, ones: UnsafePointer<Scalar>, scratch: UnsafeMutablePointer<Scalar>
   ) -> MatrixView<Scalar> {
@@ -81,7 +81,7 @@ package struct DiffusionTerm {
   ///
   /// with `S`, `dB` `(rows·t) × d` (row `r·t + τ`), `dσ` `(rows·t or t) ×` σ's
   /// width, and `du` per control row: path r uses row `⌊r / pathsPerControlRow⌋`.
-  func tangentStep<Scalar: BLASScalar>(
+  func tangentStep<Scalar: SDEScalar>(
     rows: Int, directions t: Int, sensitivity s: UnsafeMutablePointer<Scalar>, driftTangent db: UnsafePointer<Scalar>,
     diffusionTangent ds: UnsafePointer<Scalar>, sigma: UnsafePointer<Scalar>, increments dw: UnsafePointer<Scalar>,
     controlTangent du: UnsafePointer<Scalar>, pathsPerControlRow kc: Int, h: Scalar

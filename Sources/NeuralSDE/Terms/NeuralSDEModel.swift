@@ -6,7 +6,7 @@
 /// (PyTorch `nn.Linear` layout `[out, in]`, time as the last input column),
 /// plus `x0` (learned initial state) and `decoder.log_std` (learned
 /// likelihood scale) when configured.
-public final class NeuralSDEModel<Scalar: BLASScalar>: @unchecked Sendable {
+public final class NeuralSDEModel<Scalar: SDEScalar>: @unchecked Sendable {
   /// The architecture.
   public let configuration: NeuralSDEConfiguration
   /// Drift `b(x, t; θ)`, bound to its parameters (`drift.*`).

@@ -11,7 +11,7 @@ public enum ToyDataset: String, CaseIterable, Sendable, Codable {
   case checkerboard
 
   /// `count × 2` samples.
-  public func sample<T: BLASScalar>(count: Int, seed: UInt64, as: T.Type = T.self) -> Matrix<T> {
+  public func sample<T: SDEScalar>(count: Int, seed: UInt64, as: T.Type = T.self) -> Matrix<T> {
     var rng = SplitMix64(seed: seed)
     let out = Matrix<T>(rows: count, cols: 2)
     for i in 0..<count {
@@ -60,7 +60,7 @@ extension ToyDataset {
   ///   `θ ~ U[0, π]`, integrated over θ with 2000 midpoints per arc;
   /// - eight Gaussians: the 8-component mixture, exactly;
   /// - checkerboard: `1/32` on the 8 dark squares (`log 32` inside, `+∞` outside).
-  public func negativeLogDensity<T: BLASScalar>(_ x: Matrix<T>) -> [Double]? {
+  public func negativeLogDensity<T: SDEScalar>(_ x: Matrix<T>) -> [Double]? {
     let ln2pi = Double.log(2 * Double.pi)
     func logMeanExp(_ a: [Double]) -> Double {
       let amax = a.max()!

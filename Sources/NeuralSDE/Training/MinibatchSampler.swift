@@ -66,7 +66,7 @@ public struct MinibatchSampler: Sendable {
 }
 
 /// A shuffled split of a data set into training and held-out rows.
-public struct DataSplit<Scalar: BLASScalar>: @unchecked Sendable {
+public struct DataSplit<Scalar: SDEScalar>: @unchecked Sendable {
   /// The training rows.
   public let training: Matrix<Scalar>
   /// The held-out rows.

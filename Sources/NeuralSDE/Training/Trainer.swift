@@ -131,7 +131,7 @@ public struct TrainingHistory: Sendable {
 }
 
 /// Minibatch training of a latent neural SDE with Adam and either gradient estimator.
-public final class Trainer<Scalar: BLASScalar> {
+public final class Trainer<Scalar: SDEScalar> {
   /// The model trained (updated in place).
   public let model: NeuralSDEModel<Scalar>
   /// How it is trained.

@@ -39,7 +39,7 @@ struct Check: ParsableCommand {
     var failures: [String] = []
     var report: [String: Any] = [:]
     var rows: [[String]] = []
-    func go<T: BLASScalar>(_: T.Type) throws {
+    func go<T: SDEScalar>(_: T.Type) throws {
       let r = try ReferenceBenchmark<T>(
         paths: paths, pathsPerPoint: 4, steps: steps, repetitions: output.repetitions, pathwiseDirections: 8,
         perPathSample: 16

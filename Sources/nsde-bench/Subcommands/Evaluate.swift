@@ -57,7 +57,7 @@ struct Evaluate: ParsableCommand {
     }
   }
 
-  func evaluate<T: BLASScalar>(_: T.Type, _ info: Checkpoint.Info) throws {
+  func evaluate<T: SDEScalar>(_: T.Type, _ info: Checkpoint.Info) throws {
     let model = try NeuralSDEModel<T>(checkpoint: checkpoint)
     let grid = try solverSteps.map { try TimeGrid(uniformSteps: $0) } ?? info.grid ?? TimeGrid(uniformSteps: 50)
     let heldOut: Matrix<T>

@@ -64,7 +64,7 @@ struct Gradient: ParsableCommand {
   }
 
   /// Writes the seeded reference inputs, so that other tools can compute the same loss.
-  func export<T: BLASScalar>(_: T.Type, to dir: String) throws {
+  func export<T: SDEScalar>(_: T.Type, to dir: String) throws {
     try AtomicFile.prepareDirectory(dir)
     let model = try NeuralSDEModel<T>(problem.configuration, seed: 1)
     try SafetensorsFile(tensors: model.parameterTensors(), metadata: ["problem": "\(problemJSON(problem))"]).write(
@@ -89,7 +89,7 @@ struct Gradient: ParsableCommand {
     }
   }
 
-  func evaluateFiles<T: BLASScalar>(_: T.Type) throws {
+  func evaluateFiles<T: SDEScalar>(_: T.Type) throws {
     if let out = gradientOut {
       try AtomicFile.checkDistinct(
         outputs: [("--gradient-out", out)],
@@ -140,7 +140,7 @@ struct Gradient: ParsableCommand {
   func timing() throws {
     var json: [String: Any] = [:]
     var rows: [[String]] = []
-    func go<T: BLASScalar>(_: T.Type) throws {
+    func go<T: SDEScalar>(_: T.Type) throws {
       let model = try NeuralSDEModel<T>(problem.configuration, seed: 1)
       let y = ToyDataset.twoMoons.sample(count: problem.points, seed: 2, as: T.self)
       let grid = try TimeGrid(uniformSteps: problem.steps)

@@ -18,7 +18,7 @@ struct Kernels: ParsableCommand {
         hiddenActivation: problem.activation)
       var rows: [[String]] = []
       var json: [String: Any] = [:]
-      func go<T: BLASScalar>(_: T.Type) throws {
+      func go<T: SDEScalar>(_: T.Type) throws {
         for chunks in [1, problem.chunks ?? Threading.availableCores] {
           let r = try MLPBenchmark<T>(architecture: arch, rows: problem.paths, chunks: chunks)
             .run(repetitions: output.repetitions)

@@ -47,7 +47,7 @@ struct Report: ParsableCommand {
     }
   }
 
-  func measure<T: BLASScalar>(_: T.Type) throws -> (String, [String: Any], [String]) {
+  func measure<T: SDEScalar>(_: T.Type) throws -> (String, [String: Any], [String]) {
     note("[\(T.dtypeName)] reference problem, M = \(problem.paths), N = \(problem.steps)")
     let bench = ReferenceBenchmark<T>(
       configuration: problem.configuration, paths: problem.paths, pathsPerPoint: problem.pathsPerPoint,

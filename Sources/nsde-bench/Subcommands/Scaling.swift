@@ -24,7 +24,7 @@ struct Scaling: ParsableCommand {
 
   func slope(_ x: [Double], _ y: [Double]) -> Double { logLogSlope(x, y) }
 
-  func sweep<T: BLASScalar>(_: T.Type) throws {
+  func sweep<T: SDEScalar>(_: T.Type) throws {
     let reps = output.repetitions
     func times(config: NeuralSDEConfiguration, paths: Int, steps: Int) throws -> (
       forward: Double, backprop: Double, params: Int

@@ -19,7 +19,7 @@ struct Simulate: ParsableCommand {
     try runReportingErrors {
       var rows: [[String]] = []
       var json: [String: Any] = [:]
-      func go<T: BLASScalar>(_: T.Type) throws {
+      func go<T: SDEScalar>(_: T.Type) throws {
         note("[\(T.dtypeName)] simulating M = \(problem.paths), N = \(problem.steps)")
         let r = try SolverBenchmark<T>(
           configuration: problem.configuration, paths: problem.paths, pathsPerPoint: problem.pathsPerPoint,

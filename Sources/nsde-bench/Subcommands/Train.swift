@@ -153,7 +153,7 @@ struct Train: ParsableCommand {
     "checkpoint.safetensors", "samples.npy", "samples.csv", "loss.csv", "evaluation.json", "report.svg",
   ]
 
-  func train<T: BLASScalar>(_: T.Type) throws {
+  func train<T: SDEScalar>(_: T.Type) throws {
     // Outputs first: never overwrite an input, and fail now, not after training, if the directory is unusable.
     let outputs = Train.outputFiles.map { ("--output-dir", outputDir + "/" + $0) }
     try AtomicFile.checkDistinct(outputs: outputs, inputs: dataFile.map { [("--data-file", $0)] } ?? [])

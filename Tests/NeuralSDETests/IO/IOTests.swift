@@ -13,7 +13,7 @@ final class IOTests: XCTestCase {
 
   override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: tmp) }
 
-  func tinyModel<T: BLASScalar>(_: T.Type) throws -> NeuralSDEModel<T> {
+  func tinyModel<T: SDEScalar>(_: T.Type) throws -> NeuralSDEModel<T> {
     try NeuralSDEModel<T>(.reference(latentDimension: 2, dataDimension: 2, hidden: 3), seed: 1)
   }
 
@@ -47,7 +47,7 @@ final class IOTests: XCTestCase {
 
   /// Checkpoints (parameters + Adam state + step) round-trip bit-exactly, Float and Double.
   func testCheckpointRoundTripsBitExactly() throws {
-    func roundTrip<T: BLASScalar>(_: T.Type) throws {
+    func roundTrip<T: SDEScalar>(_: T.Type) throws {
       let model = try NeuralSDEModel<T>(.reference(latentDimension: 3, dataDimension: 2, hidden: 4), seed: 3)
       let adam = Adam<T>(learningRate: 0.01)
       var rng = SplitMix64(seed: 1)

@@ -3,7 +3,7 @@ import XCTest
 import _NSDETestSupport
 
 /// One randomly initialised MLP with a batch of inputs.
-struct MLPFixture<T: BLASScalar> {
+struct MLPFixture<T: SDEScalar> {
   let mlp: MLP<T>
   var theta: [T]
   var input: [T]

@@ -41,7 +41,7 @@ final class ElementwiseTests: XCTestCase {
     return xs
   }
 
-  func checkAccuracy<T: BLASScalar>(
+  func checkAccuracy<T: SDEScalar>(
     _: T.Type, kind: Int32, maxEps: Double, file: StaticString = #filePath, line: UInt = #line
   ) {
     let xs = inputs().map { T($0) }

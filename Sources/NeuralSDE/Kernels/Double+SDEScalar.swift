@@ -1,0 +1,69 @@
+import NSDEKernels
+
+// One-line forwards to the NSDEKernels C functions (`…_f64`).
+extension Double: SDEScalar {
+  @inlinable
+  public static func activation(
+    _ kind: Int32, n: Int, x: UnsafePointer<Double>, y: UnsafeMutablePointer<Double>?,
+    dy: UnsafeMutablePointer<Double>?, d2y: UnsafeMutablePointer<Double>?
+  ) { nsde_activation_f64(kind, n, x, y, dy, d2y) }
+  @inlinable
+  public static func biasActivation(
+    _ kind: Int32, rows: Int, cols: Int, z: UnsafeMutablePointer<Double>,
+    bias: UnsafePointer<Double>?, da: UnsafeMutablePointer<Double>?
+  ) { nsde_bias_activation_f64(kind, rows, cols, z, bias, da) }
+  @inlinable
+  public static func scaleByDerivative(
+    _ kind: Int32, n: Int, out: UnsafeMutablePointer<Double>, g: UnsafePointer<Double>,
+    a: UnsafePointer<Double>?, d: UnsafePointer<Double>?
+  ) { nsde_scale_by_derivative_f64(kind, n, out, g, a, d) }
+  @inlinable
+  public static func emDiagonal(
+    n: Int, x: UnsafePointer<Double>, b: UnsafePointer<Double>, sigma: UnsafePointer<Double>,
+    dw: UnsafePointer<Double>, h: Double, out: UnsafeMutablePointer<Double>
+  ) { nsde_em_diagonal_f64(n, x, b, sigma, dw, h, out) }
+  @inlinable
+  public static func emAdditive(
+    rows: Int, d: Int, x: UnsafePointer<Double>, b: UnsafePointer<Double>, sigma: UnsafePointer<Double>,
+    dw: UnsafePointer<Double>, h: Double, out: UnsafeMutablePointer<Double>
+  ) { nsde_em_additive_f64(rows, d, x, b, sigma, dw, h, out) }
+  @inlinable
+  public static func emGeneral(
+    rows: Int, d: Int, m: Int, x: UnsafePointer<Double>, b: UnsafePointer<Double>, sigma: UnsafePointer<Double>,
+    dw: UnsafePointer<Double>, h: Double, out: UnsafeMutablePointer<Double>
+  ) { nsde_em_general_f64(rows, d, m, x, b, sigma, dw, h, out) }
+  @inlinable
+  public static func applyControl(
+    points: Int, k: Int, m: Int, u: UnsafePointer<Double>, dw: UnsafeMutablePointer<Double>, h: Double,
+    kl: UnsafeMutablePointer<Double>, logWeights: UnsafeMutablePointer<Double>
+  ) { nsde_apply_control_f64(points, k, m, u, dw, h, kl, logWeights) }
+  @inlinable
+  public static func multiply(
+    n: Int, x: UnsafePointer<Double>, y: UnsafePointer<Double>, out: UnsafeMutablePointer<Double>
+  ) {
+    nsde_mul_f64(n, x, y, out)
+  }
+  @inlinable
+  public static func rowOuter(
+    rows: Int, d: Int, m: Int, a: UnsafePointer<Double>, b: UnsafePointer<Double>, out: UnsafeMutablePointer<Double>
+  ) { nsde_row_outer_f64(rows, d, m, a, b, out) }
+  @inlinable
+  public static func rowTransposeApply(
+    rows: Int, d: Int, m: Int, s: UnsafePointer<Double>, v: UnsafePointer<Double>, out: UnsafeMutablePointer<Double>
+  ) { nsde_row_transpose_apply_f64(rows, d, m, s, v, out) }
+  @inlinable
+  public static func controlGradient(
+    points: Int, k: Int, m: Int, a: Double, u: UnsafePointer<Double>, h: Double, v: UnsafePointer<Double>,
+    c: UnsafePointer<Double>?, w: UnsafePointer<Double>, out: UnsafeMutablePointer<Double>
+  ) { nsde_control_gradient_f64(points, k, m, a, u, h, v, c, w, out) }
+  @inlinable
+  public static func broadcastRows(rows: Int, cols: Int, row: UnsafePointer<Double>, out: UnsafeMutablePointer<Double>)
+  {
+    nsde_broadcast_rows_f64(rows, cols, row, out)
+  }
+  @inlinable
+  public static func normals(
+    seed: UInt64, step: Int, firstPath: Int, paths: Int, dimension: Int, scale: Double,
+    into out: UnsafeMutablePointer<Double>, ld: Int
+  ) { nsde_normals_f64(seed, UInt64(step), Int64(firstPath), paths, dimension, scale, out, ld) }
+}
