@@ -14,8 +14,15 @@ enum NoiseChoice: String, ExpressibleByArgument, CaseIterable {
 /// Floating-point precisions to run.
 enum DTypeChoice: String, ExpressibleByArgument, CaseIterable {
   case float, double, both
-  var runsFloat: Bool { self != .double }
-  var runsDouble: Bool { self != .float }
+  /// The precisions to run, Float first: `for type in dtype.scalarTypes { try run(type) }`
+  /// calls a generic `run<T: SDEScalar>(_: T.Type)` once per precision (the metatype is opened).
+  var scalarTypes: [any SDEScalar.Type] {
+    switch self {
+    case .float: return [Float.self]
+    case .double: return [Double.self]
+    case .both: return [Float.self, Double.self]
+    }
+  }
 }
 
 /// Throws a `ValidationError` naming the option and its range unless `lo ≤ v ≤ hi`.
@@ -77,7 +84,9 @@ struct ProblemOptions: ParsableArguments {
   var dataDim = 2
   @Option(parsing: .unconditional, help: "Hidden width H of every network (1…8192).")
   var hidden = 64
-  @Option(parsing: .unconditional, help: "Euler–Maruyama steps N on [0, 1] (1…100000).")
+  @Option(
+    name: [.customLong("solver-steps"), .customLong("steps")], parsing: .unconditional,
+    help: "Euler–Maruyama steps N on [0, 1] (1…100000); --steps is the older name.")
   var steps = 50
   @Option(parsing: .unconditional, help: "Monte Carlo paths per data point K (≥ 1).")
   var pathsPerPoint = 4
@@ -93,7 +102,7 @@ struct ProblemOptions: ParsableArguments {
     try checkRange("latent-dim", latentDim, 1, 4096)
     try checkRange("data-dim", dataDim, 1, 4096)
     try checkRange("hidden", hidden, 1, 8192)
-    try checkRange("steps", steps, 1, 100_000)
+    try checkRange("solver-steps", steps, 1, 100_000)
     try checkRange("paths-per-point", pathsPerPoint, 1, 1_000_000)
     try checkRange("paths", paths, 1, 10_000_000)
     guard paths % pathsPerPoint == 0 else {

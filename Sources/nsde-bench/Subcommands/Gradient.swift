@@ -107,7 +107,7 @@ struct Gradient: ParsableCommand {
     let k = problem.pathsPerPoint
     let noise = try RecordedBrownianIncrements<T>(
       steps: n, paths: m, dimension: dim, values: noiseTensor.values.map { T($0) })
-    // The solve checks the noise shape [N, M, m] against --steps, B·K and the model.
+    // The solve checks the noise shape [N, M, m] against --solver-steps, B·K and the model.
     let grid = try TimeGrid(uniformSteps: problem.steps)
     let est: any GradientEstimator = estimator == .backprop ? BackpropThroughSolver() : ForwardPathwise()
     let r = try est.gradient(of: model, data: y, noise: noise, grid: grid, pathsPerPoint: k, objective: objective)
@@ -177,8 +177,7 @@ struct Gradient: ParsableCommand {
         fmt(t[1].median / Double(count)), mib(rb!.diagnostics.peakWorkspaceBytes), fmtSci(diff),
       ])
     }
-    if problem.dtype.runsFloat { try go(Float.self) }
-    if problem.dtype.runsDouble { try go(Double.self) }
+    for type in problem.dtype.scalarTypes { try go(type) }
     try emit(
       json: output.json, problem: problem, results: json, title: nil,
       table: Table(

@@ -36,8 +36,7 @@ struct Kernels: ParsableCommand {
           ])
         }
       }
-      if problem.dtype.runsFloat { try go(Float.self) }
-      if problem.dtype.runsDouble { try go(Double.self) }
+      for type in problem.dtype.scalarTypes { try go(type) }
       try emit(
         json: output.json, problem: problem, results: json,
         title:

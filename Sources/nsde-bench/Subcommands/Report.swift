@@ -22,8 +22,7 @@ struct Report: ParsableCommand {
   func run() throws {
     try runReportingErrors {
       var results: [(String, [String: Any], [String])] = []
-      if problem.dtype.runsFloat { results.append(try measure(Float.self)) }
-      if problem.dtype.runsDouble { results.append(try measure(Double.self)) }
+      for type in problem.dtype.scalarTypes { results.append(try measure(type)) }
       if output.json {
         var byType: [String: Any] = [:]
         for (name, json, _) in results { byType[name] = json }

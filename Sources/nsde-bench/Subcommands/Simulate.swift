@@ -45,8 +45,7 @@ struct Simulate: ParsableCommand {
           fmt(r.batchedOverPerPath, 1), fmtSci(r.pathStepsPerSecond),
         ])
       }
-      if problem.dtype.runsFloat { try go(Float.self) }
-      if problem.dtype.runsDouble { try go(Double.self) }
+      for type in problem.dtype.scalarTypes { try go(type) }
       try emit(
         json: output.json, problem: problem, results: json,
         title:
