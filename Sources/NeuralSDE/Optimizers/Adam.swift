@@ -47,14 +47,13 @@ public final class Adam<Scalar: SDEScalar>: Optimizer {
 
   /// One Adam step with `gradient` (see `Optimizer.update`).
   public func update(_ parameters: ParameterVector<Scalar>, gradient: [Double]) throws {
-    let (g, norm) = try preparedGradient(gradient, count: parameters.count, clipNorm: gradientClipNorm)
+    var moments = [firstMoment, secondMoment]
+    let (g, norm, lr) = try beginStep(
+      gradient, parameters: parameters.count, clipNorm: gradientClipNorm, schedule: schedule,
+      learningRate: learningRate, step: &step, state: &moments)
+    (firstMoment, secondMoment) = (moments[0], moments[1])
+    moments = []  // keep the moments uniquely referenced (no copy on the updates below)
     lastGradientNorm = norm
-    if firstMoment.count != g.count {
-      firstMoment = [Double](repeating: 0, count: g.count)
-      secondMoment = firstMoment
-    }
-    step += 1
-    let lr = learningRate * schedule.factor(step: step)
     let c1 = 1 - Double.pow(beta1, Double(step))
     let c2 = 1 - Double.pow(beta2, Double(step))
     let p = parameters.base

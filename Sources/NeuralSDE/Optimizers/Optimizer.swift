@@ -45,3 +45,16 @@ func preparedGradient(_ gradient: [Double], count: Int, clipNorm: Double?) throw
   }
   return (gradient, norm)
 }
+
+/// The bookkeeping every optimiser step starts with: the checked (and
+/// clipped) gradient, state vectors sized to it, the step count advanced, and
+/// the scheduled learning rate of the new step.
+func beginStep(
+  _ gradient: [Double], parameters: Int, clipNorm: Double?, schedule: LearningRateSchedule, learningRate: Double,
+  step: inout Int, state: inout [[Double]]
+) throws -> (gradient: [Double], norm: Double, learningRate: Double) {
+  let (g, norm) = try preparedGradient(gradient, count: parameters, clipNorm: clipNorm)
+  for i in state.indices where state[i].count != g.count { state[i] = [Double](repeating: 0, count: g.count) }
+  step += 1
+  return (g, norm, learningRate * schedule.factor(step: step))
+}

@@ -25,10 +25,12 @@ public final class SGD<Scalar: SDEScalar>: Optimizer {
 
   /// One SGD step with `gradient` (see `Optimizer.update`).
   public func update(_ parameters: ParameterVector<Scalar>, gradient: [Double]) throws {
-    let (g, _) = try preparedGradient(gradient, count: parameters.count, clipNorm: gradientClipNorm)
-    if velocity.count != g.count { velocity = [Double](repeating: 0, count: g.count) }
-    step += 1
-    let lr = learningRate * schedule.factor(step: step)
+    var state = [velocity]
+    let (g, _, lr) = try beginStep(
+      gradient, parameters: parameters.count, clipNorm: gradientClipNorm, schedule: schedule,
+      learningRate: learningRate, step: &step, state: &state)
+    velocity = state[0]
+    state = []
     let p = parameters.base
     for i in 0..<g.count {
       velocity[i] = step == 1 ? g[i] : momentum * velocity[i] + g[i]

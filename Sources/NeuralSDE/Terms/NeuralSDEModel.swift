@@ -59,20 +59,19 @@ public final class NeuralSDEModel<Scalar: SDEScalar>: @unchecked Sendable {
       layout += mlp.parameterLayout(prefix: name).map { $0.shifted(by: offsets.last!) }
       offset += mlp.parameterCount
     }
-    if case .learned = configuration.initialState {
-      initialStateOffset = offset
-      layout.append(ParameterSlice(name: "x0", offset: offset, shape: [configuration.latentDimension]))
-      offset += configuration.latentDimension
-    } else {
-      initialStateOffset = nil
+    // Learned vectors after the networks: x0 and decoder.log_std, when configured.
+    func appendVector(_ name: String, count: Int, if present: Bool) -> Int? {
+      guard present else { return nil }
+      defer { offset += count }
+      layout.append(ParameterSlice(name: name, offset: offset, shape: [count]))
+      return offset
     }
-    if case .gaussianLearnedStd = configuration.likelihood {
-      logStdOffset = offset
-      layout.append(ParameterSlice(name: "decoder.log_std", offset: offset, shape: [configuration.dataDimension]))
-      offset += configuration.dataDimension
-    } else {
-      logStdOffset = nil
-    }
+    var learnedX0 = false
+    if case .learned = configuration.initialState { learnedX0 = true }
+    var learnedStd = false
+    if case .gaussianLearnedStd = configuration.likelihood { learnedStd = true }
+    initialStateOffset = appendVector("x0", count: configuration.latentDimension, if: learnedX0)
+    logStdOffset = appendVector("decoder.log_std", count: configuration.dataDimension, if: learnedStd)
     let parameters = try ParameterVector<Scalar>(layout: layout)
     self.parameters = parameters
     networks = mlps.enumerated().map { i, n in
