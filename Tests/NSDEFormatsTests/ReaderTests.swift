@@ -143,29 +143,17 @@ final class ReaderTests: XCTestCase {
 
   func testNPYHeaderIsStrict() {
     let eight = [UInt8](repeating: 0, count: 8)
-    expectFileError(
-      try NPY.parse(npy("{'descr': '<f8', 'fortran_order': False, 'shape': )1,(, }", data: eight), path: "t"),
-      "malformed")
-    expectFileError(
-      try NPY.parse(npy("{'descr': '<f8', 'fortran_order': Maybe, 'shape': (1,), }", data: eight), path: "t"),
-      "malformed")
-    expectFileError(
-      try NPY.parse(npy("{'descr': '<f8', 'fortran_order': 1, 'shape': (1,), }", data: eight), path: "t"),
-      "fortran_order")
-    expectFileError(
-      try NPY.parse(
-        npy("{'descr': '<f8', 'descr': '<f8', 'fortran_order': False, 'shape': (1,), }", data: eight), path: "t"),
-      "duplicate key")
-    expectFileError(
-      try NPY.parse(npy("{'descr': '<f8', 'fortran_order': False, 'shape': (1.5,), }", data: eight), path: "t"),
-      "malformed")
-    expectFileError(
-      try NPY.parse(npy("{'descr': '>f8', 'fortran_order': False, 'shape': (1,), }", data: eight), path: "t"),
-      "not supported")
-    expectFileError(
-      try NPY.parse(npy("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), 'x': 1}", data: eight), path: "t"),
-      "unknown header key")
-    expectFileError(try NPY.parse(npy("{'descr': '<f8', 'shape': (1,), }", data: eight), path: "t"), "no fortran_order")
+    let cases: [(header: String, error: String)] = [
+      ("{'descr': '<f8', 'fortran_order': False, 'shape': )1,(, }", "malformed"),
+      ("{'descr': '<f8', 'fortran_order': Maybe, 'shape': (1,), }", "malformed"),
+      ("{'descr': '<f8', 'fortran_order': 1, 'shape': (1,), }", "fortran_order"),
+      ("{'descr': '<f8', 'descr': '<f8', 'fortran_order': False, 'shape': (1,), }", "duplicate key"),
+      ("{'descr': '<f8', 'fortran_order': False, 'shape': (1.5,), }", "malformed"),
+      ("{'descr': '>f8', 'fortran_order': False, 'shape': (1,), }", "not supported"),
+      ("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), 'x': 1}", "unknown header key"),
+      ("{'descr': '<f8', 'shape': (1,), }", "no fortran_order"),
+    ]
+    for c in cases { expectFileError(try NPY.parse(npy(c.header, data: eight), path: "t"), c.error) }
   }
 
   /// numpy may write double-quoted headers; key order and trailing commas vary.
