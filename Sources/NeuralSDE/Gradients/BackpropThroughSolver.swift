@@ -18,24 +18,61 @@ import Foundation
 public struct BackpropThroughSolver: GradientEstimator {
   /// Row chunks run concurrently (default: one per core).
   public var chunks: Int
+  /// If set, the most bytes the workspaces may take: the tape then holds
+  /// segments of S < N steps (the largest S that fits), with the states at
+  /// the segment starts kept and each segment re-run before its backward pass
+  /// (one extra forward pass in all). The gradient is bit for bit the
+  /// full-tape one. nil: a full tape (`estimatedWorkspaceBytes` predicts it).
+  public var memoryBudget: Int?
   /// Tapes kept between calls with the same model and shapes (training loops
   /// reuse them instead of allocating and zero-filling fresh memory each step).
   /// Copies of the estimator share it; it holds at most 8 chunk tapes.
   let cache = WorkspaceCache()
 
   /// An estimator running `chunks` row chunks concurrently (default: one per core).
-  public init(chunks: Int? = nil) { self.chunks = chunks ?? Threading.availableCores }
+  public init(chunks: Int? = nil, memoryBudget: Int? = nil) {
+    self.chunks = chunks ?? Threading.availableCores
+    self.memoryBudget = memoryBudget
+  }
+
+  /// The tape segment for `steps` steps under `memoryBudget`: N (full tape)
+  /// if it fits or there is no budget, else the largest S that fits.
+  /// - Throws: `invalidArgument` if not even one-step segments fit.
+  public func segmentLength<Scalar: SDEScalar>(
+    model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int, steps: Int
+  ) throws -> Int {
+    guard let budget = memoryBudget else { return steps }
+    func fits(_ s: Int) -> Bool {
+      (estimatedWorkspaceBytes(model: model, points: points, pathsPerPoint: k, steps: steps, segment: s) ?? .max)
+        <= budget
+    }
+    if fits(steps) { return steps }
+    guard fits(1) else {
+      let need = estimatedWorkspaceBytes(model: model, points: points, pathsPerPoint: k, steps: steps, segment: 1)
+      throw NSDEError.invalidArgument(
+        "backprop of \(points * k) paths × \(steps) steps needs at least \(need.map(MemoryLimit.describe) ?? "more than can be addressed") (one-step segments), over the memory budget of \(MemoryLimit.describe(budget))"
+      )
+    }
+    var lo = 1
+    var hi = steps
+    while hi - lo > 1 {
+      let mid = (lo + hi) / 2
+      if fits(mid) { lo = mid } else { hi = mid }
+    }
+    return lo
+  }
 
   /// The workspace (tape and buffers) a gradient over `points` data points
   /// with K paths each and N steps allocates, predicted from the shapes
   /// before solving (nil if it overflows); `diagnostics.peakWorkspaceBytes`
   /// reports the actual value afterwards.
   public func estimatedWorkspaceBytes<Scalar: SDEScalar>(
-    model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int, steps: Int
+    model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int, steps: Int, segment: Int? = nil
   ) -> Int? {
     SizeArithmetic.sum(
       ChunkFanOut(units: points, chunks: chunks).parts.map {
-        BackpropChunk<Scalar>.estimatedBytes(model: model, points: $0.count, pathsPerPoint: k, steps: steps)
+        BackpropChunk<Scalar>.estimatedBytes(
+          model: model, points: $0.count, pathsPerPoint: k, steps: steps, segment: segment)
       } + [SizeArithmetic.product(chunks, model.parameterCount, 8)])
   }
 
@@ -54,17 +91,18 @@ public struct BackpropThroughSolver: GradientEstimator {
     let fanOut = ChunkFanOut(units: data.rows, chunks: chunks)
     let parts = fanOut.parts
     let p = model.parameterCount
+    let segment = try segmentLength(model: model, points: data.rows, pathsPerPoint: k, steps: grid.steps)
     try MemoryLimit.check(
-      estimatedWorkspaceBytes(model: model, points: data.rows, pathsPerPoint: k, steps: grid.steps),
+      estimatedWorkspaceBytes(model: model, points: data.rows, pathsPerPoint: k, steps: grid.steps, segment: segment),
       for: "backprop through \(grid.steps) steps of \(data.rows * k) paths (its tape)")
     let partial = Matrix<Double>(rows: parts.count, cols: p)
     func key(_ part: Range<Int>) -> WorkspaceCache.Key {
-      WorkspaceCache.Key(model: ObjectIdentifier(model), points: part, k: k, steps: grid.steps)
+      WorkspaceCache.Key(model: ObjectIdentifier(model), points: part, k: k, steps: grid.steps, segment: segment)
     }
     let outcomes = try fanOut.run(
       workspace: { part -> BackpropChunk<Scalar> in
         if let cached = cache.checkOut(key(part)) as? BackpropChunk<Scalar>, cached.model === model { return cached }
-        return BackpropChunk(model: model, points: part, pathsPerPoint: k, steps: grid.steps)
+        return BackpropChunk(model: model, points: part, pathsPerPoint: k, steps: grid.steps, segment: segment)
       },
       release: { part, chunk in cache.checkIn(key(part), chunk) },
       body: { c, _, chunk in
@@ -108,14 +146,27 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
   let decodedGradient: Matrix<Scalar>
   let gradient: Matrix<Scalar>
 
-  init(model: NeuralSDEModel<Scalar>, points: Range<Int>, pathsPerPoint k: Int, steps: Int) {
+  /// Steps taped at once: `steps` (full tape), or a segment length S < N
+  /// (checkpointed: states every S steps, each segment re-run before its backward pass).
+  let segment: Int
+  /// Checkpointed mode: an untaped workspace for the first pass, and the
+  /// states at the segment starts and at N (`(⌈N/S⌉ + 1)·rows × d`).
+  let firstPass: EulerMaruyamaWorkspace<Scalar>?
+  let checkpoints: Matrix<Scalar>
+
+  init(model: NeuralSDEModel<Scalar>, points: Range<Int>, pathsPerPoint k: Int, steps: Int, segment: Int? = nil) {
     self.model = model
     self.points = points
     self.k = k
     rows = points.count * k
     let d = model.latentDimension
     let m = model.noiseDimension
-    em = EulerMaruyamaWorkspace(model: model, points: points.count, paths: rows, tapeSteps: steps)
+    let s = Swift.min(Swift.max(segment ?? steps, 1), steps)
+    self.segment = s
+    em = EulerMaruyamaWorkspace(model: model, points: points.count, paths: rows, tapeSteps: s)
+    let checkpointed = s < steps
+    firstPass = checkpointed ? EulerMaruyamaWorkspace(model: model, points: points.count, paths: rows) : nil
+    checkpoints = Matrix(rows: checkpointed ? ((steps + s - 1) / s + 1) * rows : 0, cols: d)
     decoderWS = model.decoder.makeWorkspace(rows: rows)
     lambda = Matrix(rows: rows, cols: d)
     driftOutputGradient = Matrix(rows: rows, cols: d)
@@ -128,13 +179,21 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
   }
 
   /// The bytes a chunk would allocate (tape and buffers), from the shapes alone (nil on overflow).
-  static func estimatedBytes(model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int, steps: Int) -> Int? {
+  static func estimatedBytes(
+    model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int, steps: Int, segment: Int? = nil
+  ) -> Int? {
     guard let rows = SizeArithmetic.product(points, k) else { return nil }
     let widths =
       3 * model.latentDimension + model.diffusion.outputs + 2 * model.noiseDimension + model.dataDimension
       + model.configuration.posteriorInputs
+    let s = Swift.min(Swift.max(segment ?? steps, 1), steps)
+    let checkpointed = s < steps
     return SizeArithmetic.sum([
-      EulerMaruyamaWorkspace<Scalar>.estimatedBytes(model: model, points: points, paths: rows, tapeSteps: steps),
+      EulerMaruyamaWorkspace<Scalar>.estimatedBytes(model: model, points: points, paths: rows, tapeSteps: s),
+      checkpointed ? EulerMaruyamaWorkspace<Scalar>.estimatedBytes(model: model, points: points, paths: rows) : 0,
+      checkpointed
+        ? SizeArithmetic.product((steps + s - 1) / s + 1, rows, model.latentDimension, MemoryLayout<Scalar>.stride)
+        : 0,
       model.decoder.workspaceBytes(rows: rows),
       SizeArithmetic.product(rows, widths, MemoryLayout<Scalar>.stride),
       SizeArithmetic.product(2, model.parameterCount, 8),
@@ -147,7 +206,7 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
       controlPerPath, controlGradient, controlInputGradient, decodedGradient, gradient,
     ].map(\.count).reduce(0, +)
     let dec = decoderWS.activations.map(\.count).reduce(0, +) + decoderWS.scratchA.count + decoderWS.scratchB.count
-    return em.bytes + (own + dec) * MemoryLayout<Scalar>.stride
+    return em.bytes + (firstPass?.bytes ?? 0) + (own + dec + checkpoints.count) * MemoryLayout<Scalar>.stride
   }
 
   /// Forward with tape, then backward; writes this chunk's gradient (Double)
@@ -167,15 +226,31 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
     let pathRange = (points.lowerBound * k)..<(points.upperBound * k)
     var kl = [Double](repeating: 0, count: em.controlRows)
     var logW = [Double](repeating: 0, count: rows)
+    let s = segment
+    let segments = (n + s - 1) / s
+    let rows = self.rows
+    // Checkpoint j holds X at step j·S (j < segments); the last slot holds X_N.
+    func checkpoint(_ j: Int) -> UnsafeMutablePointer<Scalar> { checkpoints.base + j * rows * d }
     try kl.withUnsafeMutableBufferPointer { klp in
       try logW.withUnsafeMutableBufferPointer { lwp in
-        try em.simulate(
-          model: model, data: y, pathRange: pathRange, pathsPerPoint: k, noise: noise, grid: grid, recordSteps: [],
-          recorded: [], final: nil, kl: klp, logWeights: lwp)
+        if let firstPass {
+          // Checkpointed: one untaped pass keeps the segment starts and X_N.
+          try firstPass.simulate(
+            model: model, data: y, pathRange: pathRange, pathsPerPoint: k, noise: noise, grid: grid,
+            recordSteps: [], recorded: [], final: nil, kl: klp, logWeights: lwp,
+            onState: { step, x in
+              if step % s == 0 && step < n { checkpoint(step / s).copyElements(from: x, count: rows * d) }
+              if step == n { checkpoint(segments).copyElements(from: x, count: rows * d) }
+            })
+        } else {
+          try em.simulate(
+            model: model, data: y, pathRange: pathRange, pathsPerPoint: k, noise: noise, grid: grid,
+            recordSteps: [], recorded: [], final: nil, kl: klp, logWeights: lwp)
+        }
       }
     }
     // Decoder and likelihood at X_N.
-    let xN = MatrixView(base: em.state(n), rows: rows, cols: d)
+    let xN = MatrixView(base: firstPass == nil ? em.state(n) : checkpoint(segments), rows: rows, cols: d)
     let nll = try model.decoderNegativeLogLikelihood(states: xN, data: y, pathsPerPoint: k, workspace: decoderWS)
     let logStd = model.logStdOffset.map { UnsafePointer(model.parameters.base + $0) }
     let (loss, weights) = objectiveWeights(
@@ -203,49 +278,67 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
     let kc = em.pathsPerControlRow(k)
     // ∂(free energy)/∂KL of one control row: 1/B per point, 1/(B·K) per path.
     let klWeight = 1 / Scalar(feedback ? totalPoints * k : totalPoints)
-    for i in stride(from: n - 1, through: 0, by: -1) {
-      em.selectStep(i)
-      let h = Scalar(grid.stepSize(i))
-      let dwt = em.increment(i)
-      let sigma = em.diffusionWS.output.base
-      // Control: ∂L/∂u_q = h Σ_{p∈q} σ_pᵀ λ_p + objective term; uses λ = ∂L/∂X_{i+1}.
-      let u = em.posteriorWS.output.base
-      let v = controlPerPath.base
-      diffusion.transposeApply(rows: rows, sigma: sigma, cotangent: lam, into: v)
-      let gu = controlGradient.base
-      switch objective {
-      case .freeEnergy:
-        Scalar.controlGradient(
-          points: controlRows, k: kc, m: m, a: h * klWeight, u: u, h: h, v: v, c: nil, w: dwt, out: gu)
-      case .importanceWeighted:
-        weights.withUnsafeBufferPointer { w in
-          Scalar.controlGradient(
-            points: controlRows, k: kc, m: m, a: 0, u: u, h: h, v: v, c: w.baseAddress!, w: dwt, out: gu)
+    var scratchKL = [Double](repeating: 0, count: em.controlRows)
+    var scratchLogW = [Double](repeating: 0, count: rows)
+    for segmentIndex in stride(from: segments - 1, through: 0, by: -1) {
+      let start = segmentIndex * s
+      let steps = start..<Swift.min(start + s, n)
+      if firstPass != nil {
+        // Re-run the segment from its checkpoint with the tape on (same noise,
+        // same kernels: the same activations as a full tape, bit for bit).
+        try scratchKL.withUnsafeMutableBufferPointer { klp in
+          try scratchLogW.withUnsafeMutableBufferPointer { lwp in
+            try em.simulate(
+              model: model, data: y, pathRange: pathRange, pathsPerPoint: k, noise: noise, grid: grid,
+              recordSteps: [], recorded: [], final: nil, kl: klp, logWeights: lwp, steps: steps,
+              startState: checkpoint(segmentIndex))
+          }
         }
       }
-      model.posteriorDrift.vjpUnchecked(
-        workspace: em.posteriorWS, outputGradient: controlGradient.view,
-        inputGradient: feedback ? controlInputGradient.view : nil, gradient: grad)
-      // Drift and diffusion output gradients from λ = ∂L/∂X_{i+1}: ∂L/∂b = h λ, ∂L/∂σ = λ ⊗ ΔW̃.
-      gb.copyElements(from: lam, count: rows * d)
-      Scalar.scal(n: rows * d, alpha: h, x: gb, incx: 1)
-      // σ's output gradient (summed over paths for a shared additive σ; reuses σᵀλ's buffer, d ≤ rows·m).
-      let gs = diffusion.outerProduct(
-        rows: rows, cotangent: lam, increments: dwt, into: diffusionOutputGradient.base, ones: em.driftWS.ones.base,
-        scratch: controlPerPath.base)
-      // λ_i = λ_{i+1} + J_bᵀ(hλ) + J_σᵀ(λ ⊗ ΔW̃): the VJPs accumulate into λ (β = 1).
-      model.drift.vjpUnchecked(
-        workspace: em.driftWS, outputGradient: driftOutputGradient.view,
-        inputGradient: lambda.view, gradient: grad, accumulateInputGradient: true)
-      model.diffusion.vjpUnchecked(
-        workspace: em.diffusionWS, outputGradient: gs,
-        inputGradient: diffusion.isAdditive ? nil : lambda.view, gradient: grad,
-        accumulateInputGradient: true)
-      if feedback {
-        // The control read X_i: λ_i += (∂u_i/∂x)ᵀ ∂L/∂u_i (the state columns of its input gradient).
-        let cols = controlInputGradient.cols
-        let gin = controlInputGradient.base
-        for r in 0..<rows { Scalar.axpy(n: d, alpha: 1, x: gin + r * cols, incx: 1, y: lam + r * d, incy: 1) }
+      for i in steps.reversed() {
+        em.selectStep(i)
+        let h = Scalar(grid.stepSize(i))
+        let dwt = em.increment(i)
+        let sigma = em.diffusionWS.output.base
+        // Control: ∂L/∂u_q = h Σ_{p∈q} σ_pᵀ λ_p + objective term; uses λ = ∂L/∂X_{i+1}.
+        let u = em.posteriorWS.output.base
+        let v = controlPerPath.base
+        diffusion.transposeApply(rows: rows, sigma: sigma, cotangent: lam, into: v)
+        let gu = controlGradient.base
+        switch objective {
+        case .freeEnergy:
+          Scalar.controlGradient(
+            points: controlRows, k: kc, m: m, a: h * klWeight, u: u, h: h, v: v, c: nil, w: dwt, out: gu)
+        case .importanceWeighted:
+          weights.withUnsafeBufferPointer { w in
+            Scalar.controlGradient(
+              points: controlRows, k: kc, m: m, a: 0, u: u, h: h, v: v, c: w.baseAddress!, w: dwt, out: gu)
+          }
+        }
+        model.posteriorDrift.vjpUnchecked(
+          workspace: em.posteriorWS, outputGradient: controlGradient.view,
+          inputGradient: feedback ? controlInputGradient.view : nil, gradient: grad)
+        // Drift and diffusion output gradients from λ = ∂L/∂X_{i+1}: ∂L/∂b = h λ, ∂L/∂σ = λ ⊗ ΔW̃.
+        gb.copyElements(from: lam, count: rows * d)
+        Scalar.scal(n: rows * d, alpha: h, x: gb, incx: 1)
+        // σ's output gradient (summed over paths for a shared additive σ; reuses σᵀλ's buffer, d ≤ rows·m).
+        let gs = diffusion.outerProduct(
+          rows: rows, cotangent: lam, increments: dwt, into: diffusionOutputGradient.base, ones: em.driftWS.ones.base,
+          scratch: controlPerPath.base)
+        // λ_i = λ_{i+1} + J_bᵀ(hλ) + J_σᵀ(λ ⊗ ΔW̃): the VJPs accumulate into λ (β = 1).
+        model.drift.vjpUnchecked(
+          workspace: em.driftWS, outputGradient: driftOutputGradient.view,
+          inputGradient: lambda.view, gradient: grad, accumulateInputGradient: true)
+        model.diffusion.vjpUnchecked(
+          workspace: em.diffusionWS, outputGradient: gs,
+          inputGradient: diffusion.isAdditive ? nil : lambda.view, gradient: grad,
+          accumulateInputGradient: true)
+        if feedback {
+          // The control read X_i: λ_i += (∂u_i/∂x)ᵀ ∂L/∂u_i (the state columns of its input gradient).
+          let cols = controlInputGradient.cols
+          let gin = controlInputGradient.base
+          for r in 0..<rows { Scalar.axpy(n: d, alpha: 1, x: gin + r * cols, incx: 1, y: lam + r * d, incy: 1) }
+        }
       }
     }
     if let o = model.initialStateOffset {

@@ -194,6 +194,9 @@ package final class EulerMaruyamaWorkspace<Scalar: SDEScalar>: @unchecked Sendab
   let increments: Matrix<Scalar>
   /// Number of steps taped (0: no tape).
   let tapeSteps: Int
+  /// The first step held on the tape (checkpointed backprop re-runs segments
+  /// `tapeStart ..< tapeStart + tapeSteps`).
+  var tapeStart = 0
   /// `(N + 1)·paths × d`: `X_i` at rows `i·paths ..< (i+1)·paths`.
   let statesTape: Matrix<Scalar>
   /// `N·paths × m`: `ΔW̃_i` at rows `i·paths ..< (i+1)·paths`.
@@ -259,9 +262,13 @@ package final class EulerMaruyamaWorkspace<Scalar: SDEScalar>: @unchecked Sendab
   }
 
   /// `X_i` on the tape.
-  func state(_ i: Int) -> UnsafeMutablePointer<Scalar> { statesTape.base + i * paths * statesTape.cols }
+  func state(_ i: Int) -> UnsafeMutablePointer<Scalar> {
+    statesTape.base + (i - tapeStart) * paths * statesTape.cols
+  }
   /// `ΔW̃_i` on the tape.
-  func increment(_ i: Int) -> UnsafeMutablePointer<Scalar> { incrementsTape.base + i * paths * incrementsTape.cols }
+  func increment(_ i: Int) -> UnsafeMutablePointer<Scalar> {
+    incrementsTape.base + (i - tapeStart) * paths * incrementsTape.cols
+  }
 
   /// Rows of the control (and of its KL accumulator): paths with feedback, else data points.
   package var controlRows: Int { feedback ? paths : points }
@@ -274,7 +281,7 @@ package final class EulerMaruyamaWorkspace<Scalar: SDEScalar>: @unchecked Sendab
 
   /// The feedback control's input `[x, y]` of step i (`paths × (d + D)`).
   func controlInput(_ i: Int) -> UnsafeMutablePointer<Scalar> {
-    controlInputs.base + (tapeSteps > 0 ? i : 0) * paths * controlInputs.cols
+    controlInputs.base + (tapeSteps > 0 ? i - tapeStart : 0) * paths * controlInputs.cols
   }
 
   /// Writes `[x_r, y_{⌊r/K⌋}]` for every path r into the step's control input
@@ -295,7 +302,7 @@ package final class EulerMaruyamaWorkspace<Scalar: SDEScalar>: @unchecked Sendab
 
   /// Selects the activation slot of step i in every network workspace.
   func selectStep(_ i: Int) {
-    let slot = tapeSteps > 0 ? i : 0
+    let slot = tapeSteps > 0 ? i - tapeStart : 0
     driftWS.slot = slot
     diffusionWS.slot = slot
     posteriorWS.slot = slot
@@ -323,7 +330,8 @@ package final class EulerMaruyamaWorkspace<Scalar: SDEScalar>: @unchecked Sendab
     model: NeuralSDEModel<Scalar>, data: MatrixView<Scalar>?, pathRange: Range<Int>, pathsPerPoint k: Int,
     noise: Noise, grid: TimeGrid, recordSteps: [Int], recorded: [Matrix<Scalar>], final: Matrix<Scalar>?,
     kl klBuffer: UnsafeMutableBufferPointer<Double>?, logWeights logWeightBuffer: UnsafeMutableBufferPointer<Double>?,
-    affine: AffineFeedbackControl? = nil, firstPoint: Int = 0
+    affine: AffineFeedbackControl? = nil, firstPoint: Int = 0, steps stepRange: Range<Int>? = nil,
+    startState: UnsafePointer<Scalar>? = nil, onState: ((Int, UnsafePointer<Scalar>) -> Void)? = nil
   ) throws where Noise.Scalar == Scalar {
     // The KL accumulates per control row (per path with feedback or affine control).
     let klRows = affine != nil ? pathRange.count : controlRows
@@ -335,19 +343,29 @@ package final class EulerMaruyamaWorkspace<Scalar: SDEScalar>: @unchecked Sendab
     let d = model.latentDimension
     let m = model.noiseDimension
     let taped = tapeSteps > 0
-    precondition(!taped || tapeSteps == grid.steps, "tape of \(tapeSteps) steps for a \(grid.steps)-step solve")
-    let x0 = model.initialState()
-    var x = taped ? state(0) : stateA.base
-    var xNext = taped ? state(1) : stateB.base
-    for r in 0..<rows { for j in 0..<d { x[r * d + j] = x0[j] } }
+    // Steps run: all, or one segment from a given start state (checkpointed backprop).
+    let steps = stepRange ?? 0..<grid.steps
+    if taped {
+      precondition(steps.count <= tapeSteps, "a tape of \(tapeSteps) steps cannot hold steps \(steps)")
+      tapeStart = steps.lowerBound
+    }
+    var x = taped ? state(steps.lowerBound) : stateA.base
+    var xNext = taped ? state(steps.lowerBound + 1) : stateB.base
+    if let startState {
+      x.copyElements(from: startState, count: rows * d)
+    } else {
+      let x0 = model.initialState()
+      for r in 0..<rows { for j in 0..<d { x[r * d + j] = x0[j] } }
+    }
     func record(_ step: Int) {
       for (idx, s) in recordSteps.enumerated() where s == step {
         (recorded[idx].base + pathRange.lowerBound * d).copyElements(from: x, count: rows * d)
       }
+      onState?(step, x)
     }
-    record(0)
+    record(steps.lowerBound)
     let diffusion = model.diffusionTerm
-    for i in 0..<grid.steps {
+    for i in steps {
       if taped {
         x = state(i)
         xNext = state(i + 1)
