@@ -42,18 +42,28 @@ public struct BackpropThroughSolver: GradientEstimator {
     model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int, steps: Int
   ) throws -> Int {
     guard let budget = memoryBudget else { return steps }
-    func fits(_ s: Int) -> Bool {
-      (estimatedWorkspaceBytes(model: model, points: points, pathsPerPoint: k, steps: steps, segment: s) ?? .max)
-        <= budget
+    func bytes(_ s: Int) -> Int {
+      estimatedWorkspaceBytes(model: model, points: points, pathsPerPoint: k, steps: steps, segment: s) ?? .max
     }
-    if fits(steps) { return steps }
-    guard fits(1) else {
-      let need = estimatedWorkspaceBytes(model: model, points: points, pathsPerPoint: k, steps: steps, segment: 1)
+    if bytes(steps) <= budget { return steps }
+    // The tape grows with S and the checkpoints with N/S: the least memory is
+    // at some S*; beyond it the memory grows with S.
+    var best = 1
+    var least = bytes(1)
+    for s in 2...Swift.max(steps, 2) where s <= steps {
+      let b = bytes(s)
+      if b < least {
+        least = b
+        best = s
+      }
+    }
+    guard least <= budget else {
       throw NSDEError.invalidArgument(
-        "backprop of \(points * k) paths × \(steps) steps needs at least \(need.map(MemoryLimit.describe) ?? "more than can be addressed") (one-step segments), over the memory budget of \(MemoryLimit.describe(budget))"
+        "backprop of \(points * k) paths × \(steps) steps needs at least \(least == .max ? "more than can be addressed" : MemoryLimit.describe(least)) (tape segments of \(best) steps), over the memory budget of \(MemoryLimit.describe(budget))"
       )
     }
-    var lo = 1
+    func fits(_ s: Int) -> Bool { bytes(s) <= budget }
+    var lo = best
     var hi = steps
     while hi - lo > 1 {
       let mid = (lo + hi) / 2
@@ -149,9 +159,7 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
   /// Steps taped at once: `steps` (full tape), or a segment length S < N
   /// (checkpointed: states every S steps, each segment re-run before its backward pass).
   let segment: Int
-  /// Checkpointed mode: an untaped workspace for the first pass, and the
-  /// states at the segment starts and at N (`(⌈N/S⌉ + 1)·rows × d`).
-  let firstPass: EulerMaruyamaWorkspace<Scalar>?
+  /// Checkpointed mode: the states at the segment starts (`⌈N/S⌉·rows × d`).
   let checkpoints: Matrix<Scalar>
 
   init(model: NeuralSDEModel<Scalar>, points: Range<Int>, pathsPerPoint k: Int, steps: Int, segment: Int? = nil) {
@@ -164,9 +172,7 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
     let s = Swift.min(Swift.max(segment ?? steps, 1), steps)
     self.segment = s
     em = EulerMaruyamaWorkspace(model: model, points: points.count, paths: rows, tapeSteps: s)
-    let checkpointed = s < steps
-    firstPass = checkpointed ? EulerMaruyamaWorkspace(model: model, points: points.count, paths: rows) : nil
-    checkpoints = Matrix(rows: checkpointed ? ((steps + s - 1) / s + 1) * rows : 0, cols: d)
+    checkpoints = Matrix(rows: s < steps ? (steps + s - 1) / s * rows : 0, cols: d)
     decoderWS = model.decoder.makeWorkspace(rows: rows)
     lambda = Matrix(rows: rows, cols: d)
     driftOutputGradient = Matrix(rows: rows, cols: d)
@@ -187,12 +193,10 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
       3 * model.latentDimension + model.diffusion.outputs + 2 * model.noiseDimension + model.dataDimension
       + model.configuration.posteriorInputs
     let s = Swift.min(Swift.max(segment ?? steps, 1), steps)
-    let checkpointed = s < steps
     return SizeArithmetic.sum([
       EulerMaruyamaWorkspace<Scalar>.estimatedBytes(model: model, points: points, paths: rows, tapeSteps: s),
-      checkpointed ? EulerMaruyamaWorkspace<Scalar>.estimatedBytes(model: model, points: points, paths: rows) : 0,
-      checkpointed
-        ? SizeArithmetic.product((steps + s - 1) / s + 1, rows, model.latentDimension, MemoryLayout<Scalar>.stride)
+      s < steps
+        ? SizeArithmetic.product((steps + s - 1) / s, rows, model.latentDimension, MemoryLayout<Scalar>.stride)
         : 0,
       model.decoder.workspaceBytes(rows: rows),
       SizeArithmetic.product(rows, widths, MemoryLayout<Scalar>.stride),
@@ -206,7 +210,7 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
       controlPerPath, controlGradient, controlInputGradient, decodedGradient, gradient,
     ].map(\.count).reduce(0, +)
     let dec = decoderWS.activations.map(\.count).reduce(0, +) + decoderWS.scratchA.count + decoderWS.scratchB.count
-    return em.bytes + (firstPass?.bytes ?? 0) + (own + dec + checkpoints.count) * MemoryLayout<Scalar>.stride
+    return em.bytes + (own + dec + checkpoints.count) * MemoryLayout<Scalar>.stride
   }
 
   /// Forward with tape, then backward; writes this chunk's gradient (Double)
@@ -229,28 +233,31 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
     let s = segment
     let segments = (n + s - 1) / s
     let rows = self.rows
-    // Checkpoint j holds X at step j·S (j < segments); the last slot holds X_N.
+    let checkpointed = s < n
+    // Checkpoint j holds X at step j·S, the start of segment j.
     func checkpoint(_ j: Int) -> UnsafeMutablePointer<Scalar> { checkpoints.base + j * rows * d }
+    // The forward pass, segment by segment through the tape (one segment: the
+    // whole solve); each segment starts from the previous one's last state.
     try kl.withUnsafeMutableBufferPointer { klp in
       try logW.withUnsafeMutableBufferPointer { lwp in
-        if let firstPass {
-          // Checkpointed: one untaped pass keeps the segment starts and X_N.
-          try firstPass.simulate(
-            model: model, data: y, pathRange: pathRange, pathsPerPoint: k, noise: noise, grid: grid,
-            recordSteps: [], recorded: [], final: nil, kl: klp, logWeights: lwp,
-            onState: { step, x in
-              if step % s == 0 && step < n { checkpoint(step / s).copyElements(from: x, count: rows * d) }
-              if step == n { checkpoint(segments).copyElements(from: x, count: rows * d) }
-            })
-        } else {
+        for j in 0..<segments {
+          let steps = (j * s)..<Swift.min((j + 1) * s, n)
+          if checkpointed && j > 0 {
+            checkpoint(j).copyElements(from: em.state(steps.lowerBound), count: rows * d)
+          }
           try em.simulate(
             model: model, data: y, pathRange: pathRange, pathsPerPoint: k, noise: noise, grid: grid,
-            recordSteps: [], recorded: [], final: nil, kl: klp, logWeights: lwp)
+            recordSteps: [], recorded: [], final: nil, kl: klp, logWeights: lwp, steps: steps,
+            startState: j == 0 ? nil : UnsafePointer(checkpoint(j)))
         }
       }
     }
-    // Decoder and likelihood at X_N.
-    let xN = MatrixView(base: firstPass == nil ? em.state(n) : checkpoint(segments), rows: rows, cols: d)
+    if checkpointed {
+      let x0 = model.initialState()
+      for r in 0..<rows { for c in 0..<d { checkpoint(0)[r * d + c] = x0[c] } }
+    }
+    // Decoder and likelihood at X_N (the last segment is still on the tape).
+    let xN = MatrixView(base: em.state(n), rows: rows, cols: d)
     let nll = try model.decoderNegativeLogLikelihood(states: xN, data: y, pathsPerPoint: k, workspace: decoderWS)
     let logStd = model.logStdOffset.map { UnsafePointer(model.parameters.base + $0) }
     let (loss, weights) = objectiveWeights(
@@ -283,7 +290,7 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
     for segmentIndex in stride(from: segments - 1, through: 0, by: -1) {
       let start = segmentIndex * s
       let steps = start..<Swift.min(start + s, n)
-      if firstPass != nil {
+      if checkpointed && segmentIndex < segments - 1 {
         // Re-run the segment from its checkpoint with the tape on (same noise,
         // same kernels: the same activations as a full tape, bit for bit).
         try scratchKL.withUnsafeMutableBufferPointer { klp in

@@ -147,7 +147,8 @@ public final class MLP<Scalar: SDEScalar>: @unchecked Sendable {
     let width = Swift.max(maxWidth, inputs)
     return SizeArithmetic.sum([
       SizeArithmetic.product(slots, rows, stored, MemoryLayout<Scalar>.stride),
-      SizeArithmetic.product(3, rows, width, MemoryLayout<Scalar>.stride),
+      SizeArithmetic.product(2 * rows + 2, width, MemoryLayout<Scalar>.stride),
+      SizeArithmetic.product(rows, MemoryLayout<Scalar>.stride),
     ])
   }
 

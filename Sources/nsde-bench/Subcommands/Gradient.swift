@@ -29,6 +29,13 @@ struct Gradient: ParsableCommand {
   var estimator: EstimatorChoice = .backprop
   @Option(help: "Objective (free-energy, importance-weighted).") var objective: TrainingObjective = .freeEnergy
   @Option(help: "Where to write the gradient (safetensors) in file mode.") var gradientOut: String?
+  @Option(
+    help:
+      "Memory budget of the backprop workspace, e.g. 64MiB: the tape then holds segments of the solve (checkpointed, same gradient bit for bit). Timing mode also times the full tape when it fits."
+  )
+  var memoryBudget: String?
+
+  var budgetBytes: Int? { memoryBudget.flatMap(MemoryLimit.parse) }
   @Option(parsing: .unconditional, help: "Tangent directions for the pathwise estimator in timing mode (1…100000).")
   var directions = 16
   @Option(
@@ -41,6 +48,9 @@ struct Gradient: ParsableCommand {
   var fileMode: Bool { params != nil || data != nil || noisePath != nil }
 
   func validate() throws {
+    if let b = memoryBudget, MemoryLimit.parse(b) == nil {
+      throw ValidationError("--memory-budget must be a positive size such as 64MiB, got '\(b)'")
+    }
     if fileMode {
       guard params != nil, data != nil, noisePath != nil else {
         throw ValidationError("file mode needs all of --params, --data and --noise")
@@ -109,7 +119,8 @@ struct Gradient: ParsableCommand {
       steps: n, paths: m, dimension: dim, values: noiseTensor.values.map { T($0) })
     // The solve checks the noise shape [N, M, m] against --solver-steps, B·K and the model.
     let grid = try TimeGrid(uniformSteps: problem.steps)
-    let est: any GradientEstimator = estimator == .backprop ? BackpropThroughSolver() : ForwardPathwise()
+    let est: any GradientEstimator =
+      estimator == .backprop ? BackpropThroughSolver(memoryBudget: budgetBytes) : ForwardPathwise()
     let r = try est.gradient(of: model, data: y, noise: noise, grid: grid, pathsPerPoint: k, objective: objective)
     if let out = gradientOut {
       let tensors = model.parameters.slices.map { s in
@@ -146,24 +157,48 @@ struct Gradient: ParsableCommand {
       let grid = try TimeGrid(uniformSteps: problem.steps)
       let noise = PhiloxBrownianIncrements<T>(seed: 3, dimension: model.noiseDimension)
       let count = min(directions, model.parameterCount)
-      let a = BackpropThroughSolver(chunks: problem.chunks)
+      let full = BackpropThroughSolver(chunks: problem.chunks)
+      let a = BackpropThroughSolver(chunks: problem.chunks, memoryBudget: budgetBytes)
       let b = ForwardPathwise(directions: .indices(Array(0..<count)), blockSize: min(count, 32), chunks: problem.chunks)
-      note("[\(T.dtypeName)] backprop and pathwise (\(count) directions), M = \(problem.paths), N = \(problem.steps)")
+      let k = problem.pathsPerPoint
+      let segment = try a.segmentLength(model: model, points: y.rows, pathsPerPoint: k, steps: grid.steps)
+      let predicted = a.estimatedWorkspaceBytes(
+        model: model, points: y.rows, pathsPerPoint: k, steps: grid.steps, segment: segment)
+      note(
+        "[\(T.dtypeName)] backprop (predicted workspace \(predicted.map(MemoryLimit.describe) ?? "?")\(segment < grid.steps ? ", tape segments of \(segment) steps" : "")) and pathwise (\(count) directions), M = \(problem.paths), N = \(problem.steps)"
+      )
+      // The full tape too, when a budget is set and the full tape fits in memory.
+      let fullFits =
+        budgetBytes != nil && segment < grid.steps
+        && (full.estimatedWorkspaceBytes(model: model, points: y.rows, pathsPerPoint: k, steps: grid.steps) ?? .max)
+          <= MemoryLimit.available
       var ra: GradientResult?
       var rb: GradientResult?
-      let t = try measureInterleaved(
-        warmup: 1, repetitions: output.repetitions,
-        [
-          {
-            ra = try a.gradient(
-              of: model, data: y, noise: noise, grid: grid, pathsPerPoint: problem.pathsPerPoint, objective: objective)
-          },
-          {
-            rb = try b.gradient(
-              of: model, data: y, noise: noise, grid: grid, pathsPerPoint: problem.pathsPerPoint, objective: objective)
-          },
-        ])
+      var rf: GradientResult?
+      var bodies: [() throws -> Void] = [
+        { ra = try a.gradient(of: model, data: y, noise: noise, grid: grid, pathsPerPoint: k, objective: objective) },
+        { rb = try b.gradient(of: model, data: y, noise: noise, grid: grid, pathsPerPoint: k, objective: objective) },
+      ]
+      if fullFits {
+        bodies.append {
+          rf = try full.gradient(of: model, data: y, noise: noise, grid: grid, pathsPerPoint: k, objective: objective)
+        }
+      }
+      let t = try measureInterleaved(warmup: 1, repetitions: output.repetitions, bodies)
       let diff = relativeError((0..<count).map { ra!.gradient[$0] }, (0..<count).map { rb!.gradient[$0] })
+      if let rf {
+        let same = zip(rf.gradient, ra!.gradient).allSatisfy { $0.bitPattern == $1.bitPattern }
+        json["\(T.dtypeName.lowercased())_checkpointed"] =
+          [
+            "segment": segment, "full_tape_ms": t[2].median, "checkpointed_ms": t[0].median,
+            "checkpointed_over_full": t[0].median / t[2].median,
+            "full_tape_workspace_bytes": rf.diagnostics.peakWorkspaceBytes,
+            "checkpointed_workspace_bytes": ra!.diagnostics.peakWorkspaceBytes, "bitwise_equal": same,
+          ] as [String: Any]
+        note(
+          "[\(T.dtypeName)] checkpointed backprop (S = \(segment)) \(fmt(t[0].median)) ms, \(mib(ra!.diagnostics.peakWorkspaceBytes)) vs full tape \(fmt(t[2].median)) ms, \(mib(rf.diagnostics.peakWorkspaceBytes)): \(fmt(t[0].median / t[2].median))×, gradients \(same ? "bitwise equal" : "DIFFER")"
+        )
+      }
       json[T.dtypeName.lowercased()] =
         [
           "backprop_ms": t[0].median, "pathwise_ms": t[1].median, "pathwise_directions": count,
