@@ -33,6 +33,38 @@ struct MLPFixture<T: SDEScalar> {
       }
     }
   }
+
+  /// Forward pass, then the JVP with input tangents `du` (`(rows·directions) × in`)
+  /// and parameter tangents `dtheta` (`directions × P`); returns `(rows·directions) × out`.
+  func jvp(
+    inputTangent du: [T], parameterTangent dtheta: [T], directions: Int, workspace ws: MLPWorkspace<T>,
+    tangentWorkspace tws: MLPTangentWorkspace<T>
+  ) throws -> [T] {
+    var x = input
+    var du = du
+    var dtheta = dtheta
+    var out = [T](repeating: 0, count: rows * directions * mlp.outputs)
+    try x.withUnsafeMutableBufferPointer { xp in
+      try theta.withUnsafeBufferPointer { tp in
+        try mlp.forward(
+          tp, input: MatrixView(base: xp.baseAddress!, rows: rows, cols: mlp.inputs), time: time, workspace: ws)
+        try du.withUnsafeMutableBufferPointer { up in
+          try dtheta.withUnsafeMutableBufferPointer { pp in
+            try out.withUnsafeMutableBufferPointer { op in
+              try mlp.jvp(
+                tp, workspace: ws,
+                inputTangent: MatrixView(base: up.baseAddress!, rows: rows * directions, cols: mlp.inputs),
+                parameterTangent: MatrixView(base: pp.baseAddress!, rows: directions, cols: mlp.parameterCount),
+                directions: directions,
+                output: MatrixView(base: op.baseAddress!, rows: rows * directions, cols: mlp.outputs),
+                tangentWorkspace: tws)
+            }
+          }
+        }
+      }
+    }
+    return out
+  }
 }
 
 final class MLPTests: XCTestCase {
@@ -97,30 +129,11 @@ final class MLPTests: XCTestCase {
       let f = try MLPFixture<Double>(arch, rows: rows, seed: UInt64(10 * i + 2))
       let ws = f.mlp.makeWorkspace(rows: rows)
       let tws = f.mlp.makeTangentWorkspace(rows: rows, directions: directions)
-      var du: [Double] = randomVector(rows * directions * arch.inputs, seed: 5)
-      var dtheta: [Double] = randomVector(directions * f.mlp.parameterCount, seed: 6)
-      var out = [Double](repeating: 0, count: rows * directions * arch.outputs)
+      let du: [Double] = randomVector(rows * directions * arch.inputs, seed: 5)
+      let dtheta: [Double] = randomVector(directions * f.mlp.parameterCount, seed: 6)
       _ = try f.forward(workspace: ws)
-      var input = f.input
-      try input.withUnsafeMutableBufferPointer { xp in
-        try f.theta.withUnsafeBufferPointer { tp in
-          try f.mlp.forward(
-            tp, input: MatrixView(base: xp.baseAddress!, rows: rows, cols: arch.inputs), time: f.time, workspace: ws)
-          try du.withUnsafeMutableBufferPointer { up in
-            try dtheta.withUnsafeMutableBufferPointer { pp in
-              try out.withUnsafeMutableBufferPointer { op in
-                try f.mlp.jvp(
-                  tp, workspace: ws,
-                  inputTangent: MatrixView(base: up.baseAddress!, rows: rows * directions, cols: arch.inputs),
-                  parameterTangent: MatrixView(base: pp.baseAddress!, rows: directions, cols: f.mlp.parameterCount),
-                  directions: directions,
-                  output: MatrixView(base: op.baseAddress!, rows: rows * directions, cols: arch.outputs),
-                  tangentWorkspace: tws)
-              }
-            }
-          }
-        }
-      }
+      let out = try f.jvp(
+        inputTangent: du, parameterTangent: dtheta, directions: directions, workspace: ws, tangentWorkspace: tws)
       for tau in 0..<directions {
         // Direction τ in (input, θ) space.
         var uInput = [Double](repeating: 0, count: rows * arch.inputs)
@@ -149,10 +162,10 @@ final class MLPTests: XCTestCase {
       let f = try MLPFixture<Double>(arch, rows: rows, seed: UInt64(10 * i + 3))
       let ws = f.mlp.makeWorkspace(rows: rows)
       let tws = f.mlp.makeTangentWorkspace(rows: rows, directions: 1)
-      var u: [Double] = randomVector(rows * arch.inputs, seed: 8)
-      var ut: [Double] = randomVector(f.mlp.parameterCount, seed: 9)
+      let u: [Double] = randomVector(rows * arch.inputs, seed: 8)
+      let ut: [Double] = randomVector(f.mlp.parameterCount, seed: 9)
       var v: [Double] = randomVector(rows * arch.outputs, seed: 10)
-      var ju = [Double](repeating: 0, count: rows * arch.outputs)
+      let ju = try f.jvp(inputTangent: u, parameterTangent: ut, directions: 1, workspace: ws, tangentWorkspace: tws)
       var jtvInput = [Double](repeating: 0, count: rows * arch.inputs)
       var jtvTheta = [Double](repeating: 0, count: f.mlp.parameterCount)
       var input = f.input
@@ -160,17 +173,6 @@ final class MLPTests: XCTestCase {
         try f.theta.withUnsafeBufferPointer { tp in
           try f.mlp.forward(
             tp, input: MatrixView(base: xp.baseAddress!, rows: rows, cols: arch.inputs), time: f.time, workspace: ws)
-          try u.withUnsafeMutableBufferPointer { up in
-            try ut.withUnsafeMutableBufferPointer { utp in
-              try ju.withUnsafeMutableBufferPointer { jp in
-                try f.mlp.jvp(
-                  tp, workspace: ws, inputTangent: MatrixView(base: up.baseAddress!, rows: rows, cols: arch.inputs),
-                  parameterTangent: MatrixView(base: utp.baseAddress!, rows: 1, cols: f.mlp.parameterCount),
-                  directions: 1,
-                  output: MatrixView(base: jp.baseAddress!, rows: rows, cols: arch.outputs), tangentWorkspace: tws)
-              }
-            }
-          }
           try v.withUnsafeMutableBufferPointer { vp in
             try jtvInput.withUnsafeMutableBufferPointer { gp in
               try jtvTheta.withUnsafeMutableBufferPointer { pp in
