@@ -130,16 +130,22 @@ public enum StrictJSON: Equatable, Sendable {
         i += 1
         skipWhitespace()
         members.append((key, try value(depth: depth)))
-        skipWhitespace()
-        guard i < bytes.endIndex else { throw error("unterminated object") }
-        if bytes[i] == UInt8(ascii: ",") {
-          i += 1
-          continue
-        }
-        guard bytes[i] == UInt8(ascii: "}") else { throw error("expected ',' or '}' in an object") }
-        i += 1
-        return .object(members)
+        if try !another(close: "}", in: "an object") { return .object(members) }
       }
+    }
+
+    /// After a member or item: true at `,` (another follows), false at `close` (the end).
+    mutating func another(close: Unicode.Scalar, in what: String) throws -> Bool {
+      skipWhitespace()
+      guard i < bytes.endIndex else { throw error("unterminated \(what.dropFirst(what.hasPrefix("an ") ? 3 : 2))") }
+      let c = bytes[i]
+      i += 1
+      if c == UInt8(ascii: ",") { return true }
+      guard c == UInt8(ascii: close) else {
+        i -= 1
+        throw error("expected ',' or '\(close)' in \(what)")
+      }
+      return false
     }
 
     mutating func array(depth: Int) throws -> StrictJSON {
@@ -153,15 +159,7 @@ public enum StrictJSON: Equatable, Sendable {
       while true {
         skipWhitespace()
         items.append(try value(depth: depth))
-        skipWhitespace()
-        guard i < bytes.endIndex else { throw error("unterminated array") }
-        if bytes[i] == UInt8(ascii: ",") {
-          i += 1
-          continue
-        }
-        guard bytes[i] == UInt8(ascii: "]") else { throw error("expected ',' or ']' in an array") }
-        i += 1
-        return .array(items)
+        if try !another(close: "]", in: "an array") { return .array(items) }
       }
     }
 

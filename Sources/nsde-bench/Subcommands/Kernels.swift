@@ -37,13 +37,11 @@ struct Kernels: ParsableCommand {
         }
       }
       for type in problem.dtype.scalarTypes { try go(type) }
+      let header = ["dtype", "chunks", "forward (ms)", "GEMMs (ms)", "ratio", "tanh+φ' (ms)", "H×H GEMM (ms)", "ratio"]
+      let title =
+        "MLP [x,t] \(problem.latentDim + 1) → \(problem.hidden) → \(problem.hidden) → \(problem.latentDim), M = \(problem.paths) rows"
       try emit(
-        json: output.json, problem: problem, results: json,
-        title:
-          "MLP [x,t] \(problem.latentDim + 1) → \(problem.hidden) → \(problem.hidden) → \(problem.latentDim), M = \(problem.paths) rows",
-        table: Table(
-          header: ["dtype", "chunks", "forward (ms)", "GEMMs (ms)", "ratio", "tanh+φ' (ms)", "H×H GEMM (ms)", "ratio"],
-          rows: rows))
+        json: output.json, problem: problem, results: json, title: title, table: Table(header: header, rows: rows))
     }
   }
 }
