@@ -31,6 +31,23 @@ public struct ReferenceBenchmark<Scalar: SDEScalar> {
     public var pathwiseWorkspaceBytes: Int
     /// Peak resident set size of the process so far.
     public var maxResidentBytes: Int
+    /// The roofline: one core's peak FMA rate (FLOP/s, measured in this run)
+    /// and the FLOPs of the forward and gradient matrix products.
+    public var peakFLOPRatePerCore: Double
+    public var forwardFLOPs: Double
+    public var gradientFLOPs: Double
+
+    /// Achieved GFLOP/s of the forward and the gradient (their products' FLOPs over their times).
+    public var forwardGFLOPs: Double { forwardFLOPs / (forward.median / 1e3) / 1e9 }
+    public var gradientGFLOPs: Double { gradientFLOPs / (backprop.median / 1e3) / 1e9 }
+    /// The peak of the cores used (`chunks` cores run concurrently).
+    public var peakFLOPRate: Double { peakFLOPRatePerCore * Double(chunks) }
+    /// Achieved share of that peak.
+    public var forwardFractionOfPeak: Double { forwardGFLOPs * 1e9 / peakFLOPRate }
+    public var gradientFractionOfPeak: Double { gradientGFLOPs * 1e9 / peakFLOPRate }
+    /// Time over the FLOP floor `FLOPs / peak` (1 = at the machine's compute limit).
+    public var forwardOverPeakTime: Double { 1 / forwardFractionOfPeak }
+    public var gradientOverPeakTime: Double { 1 / gradientFractionOfPeak }
 
     public var forwardOverGEMMFloor: Double { forward.median / gemmFloorForward.median }
     public var gradientOverGEMMFloor: Double { backprop.median / gemmFloorGradient.median }
@@ -133,6 +150,8 @@ public struct ReferenceBenchmark<Scalar: SDEScalar> {
     let solver = try SolverBenchmark<Scalar>(
       configuration: configuration, paths: paths, pathsPerPoint: pathsPerPoint, steps: steps
     ).run(repetitions: Swift.max(2, repetitions / 3), perPathSample: perPathSample)
+    progress?("measuring the FMA peak of one core")
+    let peak = Roofline.peakFLOPRate(Scalar.self)
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return Result(
@@ -143,6 +162,9 @@ public struct ReferenceBenchmark<Scalar: SDEScalar> {
       batchedSingleCore: solver.solve,
       perPathScaled: solver.perPath.median * Double(paths) / Double(solver.perPathSample),
       estimatorsRelativeDifference: relDiff, backpropWorkspaceBytes: a.diagnostics.peakWorkspaceBytes,
-      pathwiseWorkspaceBytes: b.diagnostics.peakWorkspaceBytes, maxResidentBytes: Int(usage.ru_maxrss) * 1024)
+      pathwiseWorkspaceBytes: b.diagnostics.peakWorkspaceBytes, maxResidentBytes: Int(usage.ru_maxrss) * 1024,
+      peakFLOPRatePerCore: peak,
+      forwardFLOPs: Roofline.forwardFLOPs(model: model, points: points, pathsPerPoint: pathsPerPoint, steps: steps),
+      gradientFLOPs: Roofline.gradientFLOPs(model: model, points: points, pathsPerPoint: pathsPerPoint, steps: steps))
   }
 }

@@ -165,6 +165,15 @@ void nsde_control_gradient_f32(ptrdiff_t points, ptrdiff_t k, ptrdiff_t m, float
 void nsde_broadcast_rows_f64(ptrdiff_t rows, ptrdiff_t cols, const double *row, double *out);
 void nsde_broadcast_rows_f32(ptrdiff_t rows, ptrdiff_t cols, const float *row, float *out);
 
+/// FMA throughput probe: `iterations` rounds of `acc ← acc·a + b` on
+/// NSDE_FMA_PROBE_LANES independent lanes (2 flops each); returns the sum of
+/// the accumulators (so the work is not optimised away). Time it to get the
+/// core's peak FLOP rate for the roofline.
+#define NSDE_FMA_PROBE_LANES_F64 96
+#define NSDE_FMA_PROBE_LANES_F32 192
+double nsde_fma_probe_f64(long iterations, double a, double b);
+float nsde_fma_probe_f32(long iterations, float a, float b);
+
 #ifdef __cplusplus
 }
 #endif

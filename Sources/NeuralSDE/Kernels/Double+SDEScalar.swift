@@ -66,4 +66,7 @@ extension Double: SDEScalar {
     seed: UInt64, step: Int, firstPath: Int, paths: Int, dimension: Int, scale: Double,
     into out: UnsafeMutablePointer<Double>, ld: Int
   ) { nsde_normals_f64(seed, UInt64(step), Int64(firstPath), paths, dimension, scale, out, ld) }
+  public static var fmaProbeLanes: Int { Int(NSDE_FMA_PROBE_LANES_F64) }
+  @inlinable
+  public static func fmaProbe(iterations: Int, a: Double, b: Double) -> Double { nsde_fma_probe_f64(iterations, a, b) }
 }

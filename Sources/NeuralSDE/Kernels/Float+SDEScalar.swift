@@ -65,4 +65,7 @@ extension Float: SDEScalar {
     seed: UInt64, step: Int, firstPath: Int, paths: Int, dimension: Int, scale: Double,
     into out: UnsafeMutablePointer<Float>, ld: Int
   ) { nsde_normals_f32(seed, UInt64(step), Int64(firstPath), paths, dimension, scale, out, ld) }
+  public static var fmaProbeLanes: Int { Int(NSDE_FMA_PROBE_LANES_F32) }
+  @inlinable
+  public static func fmaProbe(iterations: Int, a: Float, b: Float) -> Float { nsde_fma_probe_f32(iterations, a, b) }
 }

@@ -64,4 +64,13 @@ public protocol SDEScalar: BLASScalar {
   static func normals(
     seed: UInt64, step: Int, firstPath: Int, paths: Int, dimension: Int, scale: Double,
     into out: UnsafeMutablePointer<Self>, ld: Int)
+
+  // MARK: Roofline probe
+
+  /// Independent accumulator lanes of `fmaProbe` (2 flops per lane and iteration).
+  static var fmaProbeLanes: Int { get }
+  /// `iterations` rounds of `acc ← acc·a + b` on `fmaProbeLanes` lanes with
+  /// fused multiply–adds at the widest vector width the CPU offers; returns
+  /// the accumulators' sum. Timed, it gives the core's peak FLOP rate.
+  static func fmaProbe(iterations: Int, a: Self, b: Self) -> Self
 }

@@ -38,7 +38,9 @@ struct Report: ParsableCommand {
           "forward (ms)", "GEMM floor, forward (ms)", "forward / GEMM floor", "gradient, backprop (ms)",
           "GEMM floor, gradient (ms)", "gradient / GEMM floor", "backprop / forward", "pathwise per direction (ms)",
           "pathwise, all parameters (ms, projected)", "backprop vs pathwise rel. diff", "batched / per-path (1 core)",
-          "path-steps/s (forward)", "backprop workspace", "max RSS",
+          "path-steps/s (forward)", "backprop workspace", "max RSS", "FMA peak, 1 core (GFLOP/s)",
+          "forward GFLOP/s (% of peak)", "forward / FLOP floor", "gradient GFLOP/s (% of peak)",
+          "gradient / FLOP floor",
         ]
         for (i, label) in labels.enumerated() { table.rows.append([label] + results.map { $0.2[i] }) }
         print(table.render())
@@ -64,6 +66,13 @@ struct Report: ParsableCommand {
       "batched_over_per_path": r.batchedOverPerPath, "backprop_over_forward": r.backpropOverForward,
       "estimators_max_rel_diff": r.estimatorsRelativeDifference, "path_steps_per_s": r.pathStepsPerSecond,
       "peak_memory_bytes": r.backpropWorkspaceBytes, "max_rss_bytes": r.maxResidentBytes,
+      "roofline": [
+        "fma_peak_gflops_per_core": r.peakFLOPRatePerCore / 1e9, "cores": r.chunks,
+        "forward_gflop": r.forwardFLOPs / 1e9, "gradient_gflop": r.gradientFLOPs / 1e9,
+        "forward_gflops": r.forwardGFLOPs, "gradient_gflops": r.gradientGFLOPs,
+        "forward_fraction_of_peak": r.forwardFractionOfPeak, "gradient_fraction_of_peak": r.gradientFractionOfPeak,
+        "forward_over_flop_floor": r.forwardOverPeakTime, "gradient_over_flop_floor": r.gradientOverPeakTime,
+      ],
       "timings": [
         "forward": timingJSON(r.forward), "gemm_floor_forward": timingJSON(r.gemmFloorForward),
         "backprop": timingJSON(r.backprop), "gemm_floor_gradient": timingJSON(r.gemmFloorGradient),
@@ -75,7 +84,9 @@ struct Report: ParsableCommand {
       fmt(r.gemmFloorGradient.median), fmt(r.gradientOverGEMMFloor), fmt(r.backpropOverForward),
       fmt(r.pathwiseMillisecondsPerDirection), fmt(r.pathwiseProjectedFullMilliseconds, 0),
       fmtSci(r.estimatorsRelativeDifference), fmt(r.batchedOverPerPath, 1), fmtSci(r.pathStepsPerSecond),
-      mib(r.backpropWorkspaceBytes), mib(r.maxResidentBytes),
+      mib(r.backpropWorkspaceBytes), mib(r.maxResidentBytes), fmt(r.peakFLOPRatePerCore / 1e9, 1),
+      "\(fmt(r.forwardGFLOPs, 1)) (\(fmt(100 * r.forwardFractionOfPeak, 0)) %)", fmt(r.forwardOverPeakTime),
+      "\(fmt(r.gradientGFLOPs, 1)) (\(fmt(100 * r.gradientFractionOfPeak, 0)) %)", fmt(r.gradientOverPeakTime),
     ]
     return (T.dtypeName.lowercased(), json, column)
   }

@@ -1,0 +1,78 @@
+import Foundation
+import NeuralSDE
+
+/// The roofline of a step: the FLOPs of its matrix products, counted from the
+/// networks' shapes, against the core's measured peak FMA rate.
+public enum Roofline {
+  /// Peak FLOP rate of one core for `Scalar`, measured by a short FMA probe
+  /// (the best of `repetitions` runs of about `seconds` each), in FLOP/s.
+  public static func peakFLOPRate<Scalar: SDEScalar>(_: Scalar.Type, seconds: Double = 0.05, repetitions: Int = 5)
+    -> Double
+  {
+    let clock = ContinuousClock()
+    var iterations = 1 << 12
+    var sink: Scalar = 0
+    // Grow the run until it takes about `seconds`.
+    while true {
+      let t0 = clock.now
+      sink += Scalar.fmaProbe(iterations: iterations, a: Scalar(0.999_999), b: Scalar(1e-7))
+      let dt = (clock.now - t0).seconds
+      if dt >= seconds / 4 || iterations > 1 << 30 {
+        iterations = Swift.max(iterations, Int(Double(iterations) * seconds / Swift.max(dt, 1e-9)))
+        break
+      }
+      iterations *= 4
+    }
+    var best = 0.0
+    for _ in 0..<Swift.max(repetitions, 1) {
+      let t0 = clock.now
+      sink += Scalar.fmaProbe(iterations: iterations, a: Scalar(0.999_999), b: Scalar(1e-7))
+      let dt = (clock.now - t0).seconds
+      best = Swift.max(best, Double(iterations) * Double(Scalar.fmaProbeLanes) * 2 / dt)
+    }
+    if !sink.isFinite { print("", terminator: "") }  // keep the work observable
+    return best
+  }
+
+  /// FLOPs of the matrix products of one forward solve (free energy): per step
+  /// the drift, diffusion and control networks on their rows, then the decoder.
+  public static func forwardFLOPs<Scalar: SDEScalar>(
+    model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int, steps: Int
+  ) -> Double {
+    let paths = points * k
+    let feedback = model.configuration.posteriorControl == .feedback
+    let rows = [paths, model.diffusionTerm.rows(forPaths: paths), feedback ? paths : points]
+    let perStep = zip(model.networks.prefix(3), rows).map { networkFLOPs($0.mlp, rows: $1) }.reduce(0, +)
+    return Double(steps) * perStep + networkFLOPs(model.decoder.mlp, rows: paths)
+  }
+
+  /// FLOPs of the matrix products of the backprop gradient: the forward ones
+  /// plus, per layer, the weight-gradient and input-gradient products (twice
+  /// the forward's, less the first layers' input gradients that are not needed).
+  public static func gradientFLOPs<Scalar: SDEScalar>(
+    model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int, steps: Int
+  ) -> Double {
+    let forward = forwardFLOPs(model: model, points: points, pathsPerPoint: k, steps: steps)
+    let paths = points * k
+    let feedback = model.configuration.posteriorControl == .feedback
+    let rows = [paths, model.diffusionTerm.rows(forPaths: paths), feedback ? paths : points]
+    let needsInput = [true, !model.diffusionTerm.isAdditive, feedback]
+    var backward = 0.0
+    for ((network, r), input) in zip(zip(model.networks.prefix(3), rows), needsInput) {
+      let full = 2 * networkFLOPs(network.mlp, rows: r)
+      let first = network.mlp.layers.first.map { 2 * Double(r) * Double($0.inputs) * Double($0.outputs) } ?? 0
+      backward += Double(steps) * (input ? full : full - first)
+    }
+    backward += 2 * networkFLOPs(model.decoder.mlp, rows: paths)
+    return forward + backward
+  }
+
+  /// `2·rows·in·out` summed over the layers (multiply–adds of the GEMMs).
+  static func networkFLOPs<Scalar: SDEScalar>(_ mlp: MLP<Scalar>, rows: Int) -> Double {
+    mlp.layers.map { 2 * Double(rows) * Double($0.inputs) * Double($0.outputs) }.reduce(0, +)
+  }
+}
+
+extension Duration {
+  fileprivate var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}
