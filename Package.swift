@@ -6,6 +6,7 @@ let package = Package(
   products: [
     // MARK: public products
     .library(name: "NeuralSDE", targets: ["NeuralSDE"]),
+    .library(name: "NeuralSDEDistributed", targets: ["NeuralSDEDistributed"]),
     .executable(name: "nsde-bench", targets: ["nsde-bench"]),
   ],
   dependencies: [
@@ -22,6 +23,9 @@ let package = Package(
     .systemLibrary(
       name: "CLAPACKE", path: "Modules/CLAPACKE", pkgConfig: "lapacke",
       providers: [.apt(["liblapacke-dev"])]),
+    // Open MPI, used only by NeuralSDEDistributed (the core library does not link it).
+    .systemLibrary(
+      name: "CMPI", path: "Modules/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
 
     // MARK: internal targets
     // Vectorised elementwise kernels (activations, noise) in C, compiled for
@@ -38,6 +42,9 @@ let package = Package(
         .product(name: "RealModule", package: "swift-numerics"),
       ]),
     .target(name: "NeuralSDE", dependencies: ["NSDELinearAlgebra", "NSDEKernels"]),
+    // Data parallelism over MPI (a separate product: only its users link MPI).
+    .target(name: "NeuralSDEDistributed", dependencies: ["NeuralSDE", "CMPI"]),
+    .executableTarget(name: "nsde-mpi-check", dependencies: ["NeuralSDEDistributed", "NSDEBenchmarks"]),
     // Benchmarks and their statistics, for nsde-bench and the tests (not a product).
     .target(name: "NSDEBenchmarks", dependencies: ["NeuralSDE"]),
     .executableTarget(
@@ -51,7 +58,7 @@ let package = Package(
     // MARK: tests
     .testTarget(name: "NSDEFormatsTests", dependencies: ["NSDEFormats"], exclude: ["Regressions"]),
     // Runs the built nsde-bench as a user would: exit codes, messages, files.
-    .testTarget(name: "CLITests", dependencies: ["nsde-bench", "NeuralSDE"]),
+    .testTarget(name: "CLITests", dependencies: ["nsde-bench", "nsde-mpi-check", "NeuralSDE"]),
     .testTarget(
       name: "NSDELinearAlgebraTests", dependencies: ["NSDELinearAlgebra", "_NSDETestSupport"]),
     .testTarget(

@@ -11,18 +11,30 @@ struct Bench {
     var crashed: Bool
   }
 
-  static var executable: URL {
+  static var executable: URL { product("nsde-bench") }
+
+  /// A product built next to this test bundle.
+  static func product(_ name: String) -> URL {
     var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     // The xctest bundle may be a directory (…/X.xctest/…) or a file next to the products.
-    while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("nsde-bench").path), dir.path != "/" {
+    while !FileManager.default.fileExists(atPath: dir.appendingPathComponent(name).path), dir.path != "/" {
       dir = dir.deletingLastPathComponent()
     }
-    return dir.appendingPathComponent("nsde-bench")
+    return dir.appendingPathComponent(name)
   }
 
+  /// Runs nsde-bench with `args`.
   @discardableResult
   static func run(_ args: [String], environment: [String: String] = [:], timeout: TimeInterval = 120) throws -> Outcome
   {
+    try run(executable: executable, args, environment: environment, timeout: timeout)
+  }
+
+  /// Runs any executable with `args`, draining its output, ending it after `timeout`.
+  @discardableResult
+  static func run(
+    executable: URL, _ args: [String], environment: [String: String] = [:], timeout: TimeInterval = 120
+  ) throws -> Outcome {
     let p = Process()
     p.executableURL = executable
     p.arguments = args

@@ -8,6 +8,13 @@ public struct GradientResult: Sendable {
   public var gradient: [Double]
   /// Time and memory of the evaluation.
   public var diagnostics: GradientDiagnostics
+
+  /// A result (for estimators that combine others, e.g. across processes).
+  public init(loss: Double, gradient: [Double], diagnostics: GradientDiagnostics) {
+    self.loss = loss
+    self.gradient = gradient
+    self.diagnostics = diagnostics
+  }
 }
 
 /// Cost of one gradient evaluation.
@@ -18,6 +25,13 @@ public struct GradientDiagnostics: Sendable, Codable {
   public var peakWorkspaceBytes: Int
   /// Number of tangent directions propagated (forward estimator; 0 for backprop).
   public var tangentDirections: Int
+
+  /// Diagnostics with the given values.
+  public init(seconds: Double, peakWorkspaceBytes: Int, tangentDirections: Int) {
+    self.seconds = seconds
+    self.peakWorkspaceBytes = peakWorkspaceBytes
+    self.tangentDirections = tangentDirections
+  }
 }
 
 /// A way to differentiate the discretised objective with respect to all

@@ -1,0 +1,126 @@
+// Data-parallel gradients and training over MPI against one process:
+//
+//   mpirun -np R nsde-mpi-check [--steps 20]
+//
+// Every rank computes the distributed gradient of a small model (Double),
+// then 20 Adam steps with the distributed estimator. Rank 0 also computes the
+// same with one process (no MPI collective) and compares: loss and gradient to
+// 1e-12 relative, parameters after training to 1e-10. Prints one line per
+// check and "N passed, N failed"; exits 1 if a check fails.
+import Foundation
+import NSDEBenchmarks
+import NeuralSDE
+import NeuralSDEDistributed
+
+let communicator = try MPICommunicator()
+let arguments = CommandLine.arguments
+let trainingSteps = arguments.firstIndex(of: "--steps").flatMap { Int(arguments[$0 + 1]) } ?? 20
+// Fault injection for the tests: this rank fails computing its shard (bad input on one rank).
+let failingRank = arguments.firstIndex(of: "--fail-rank").flatMap { Int(arguments[$0 + 1]) }
+
+func makeModel() throws -> NeuralSDEModel<Double> {
+  var config = NeuralSDEConfiguration.reference(latentDimension: 3, hidden: 8, posterior: .feedback)
+  config.likelihood = .gaussianLearnedStd(initialStd: 0.5)
+  return try NeuralSDEModel<Double>(config, seed: 7)
+}
+
+/// The first data point of this rank's shard.
+func distributedShardStart(points: Int) -> Int { communicator.rank * points / communicator.size }
+
+var passed = 0
+var failed = 0
+func check(_ name: String, _ value: Double, below bar: Double) {
+  guard communicator.rank == 0 else { return }
+  let ok = value <= bar
+  print("\(ok ? "pass" : "FAIL")  \(name): \(value) (bar \(bar))")
+  if ok { passed += 1 } else { failed += 1 }
+}
+
+/// `--bench`: training steps at the reference shapes (d = 16, H = 64, N = 50,
+/// M = 1024, K = 4, Double), per-step time and the share spent in the
+/// gradient reduction, with `--chunks` cores per rank.
+func benchmark() throws {
+  let chunks = arguments.firstIndex(of: "--chunks").flatMap { Int(arguments[$0 + 1]) } ?? 1
+  let model = try NeuralSDEModel<Double>(.reference(), seed: 1)
+  let data = ToyDataset.twoMoons.sample(count: 4096, seed: 2, as: Double.self)
+  let configuration = TrainingConfiguration(
+    steps: 25, batchSize: 256, pathsPerPoint: 4, grid: try TimeGrid(uniformSteps: 50), learningRate: 1e-3, seed: 3,
+    evaluationInterval: 0)
+  let estimator = DistributedEstimator(inner: BackpropThroughSolver(chunks: chunks), communicator: communicator)
+  let trainer = try Trainer(model: model, configuration: configuration, estimator: estimator)
+  // Warm-up steps, then timed steps.
+  var steps = configuration.steps
+  _ = try trainer.train(data: data) { p in if p.step == 5 { trainer.stop() } }
+  let before = communicator.communicationSeconds
+  let clock = ContinuousClock()
+  let start = clock.now
+  let history = try trainer.train(data: data)
+  let d = clock.now - start
+  let seconds = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+  steps = history.losses.count
+  let comm = communicator.communicationSeconds - before
+  let perStep = seconds / Double(steps) * 1e3
+  let commShare = comm / seconds
+  let worst = communicator.orderedSum([perStep, commShare])
+  if communicator.rank == 0 {
+    print(
+      "ranks \(communicator.size) × \(chunks) core(s): \(String(format: "%.1f", worst[0] / Double(communicator.size))) ms per training step (mean over ranks), \(String(format: "%.1f", 100 * worst[1] / Double(communicator.size))) % in the gradient reduction (\(model.parameterCount) parameters, \((model.parameterCount + 1) * 8) bytes per rank per step)"
+    )
+  }
+}
+
+do {
+  if arguments.contains("--bench") {
+    try benchmark()
+    communicator.finalize()
+    exit(0)
+  }
+  let data = ToyDataset.twoMoons.sample(count: 37, seed: 3, as: Double.self)  // not a multiple of the ranks
+  if failingRank == communicator.rank {
+    // A NaN in this rank's shard: its estimator rejects it; every rank must end, none hang.
+    data[distributedShardStart(points: 37), 1] = .nan
+  }
+  let grid = try TimeGrid(uniformSteps: 6)
+  let noise = PhiloxBrownianIncrements<Double>(seed: 5, dimension: 3)
+  let distributed = DistributedEstimator(inner: BackpropThroughSolver(chunks: 1), communicator: communicator)
+  for objective in TrainingObjective.allCases {
+    let model = try makeModel()
+    let many = try distributed.gradient(
+      of: model, data: data, noise: noise, grid: grid, pathsPerPoint: 4, objective: objective)
+    if communicator.rank == 0 {
+      let one = try BackpropThroughSolver(chunks: 1).gradient(
+        of: model, data: data, noise: noise, grid: grid, pathsPerPoint: 4, objective: objective)
+      check(
+        "\(objective.rawValue) loss, \(communicator.size) ranks vs 1", relativeError(many.loss, one.loss), below: 1e-12)
+      check(
+        "\(objective.rawValue) gradient, \(communicator.size) ranks vs 1", relativeError(many.gradient, one.gradient),
+        below: 1e-12)
+    }
+  }
+  // Training: the same batches and noise on every rank, the same Adam updates.
+  let configuration = TrainingConfiguration(
+    steps: trainingSteps, batchSize: 16, pathsPerPoint: 4, grid: grid, objective: .importanceWeighted,
+    learningRate: 1e-2, seed: 11, evaluationInterval: 0)
+  let model = try makeModel()
+  _ = try Trainer(model: model, configuration: configuration, estimator: distributed).train(data: data)
+  if communicator.rank == 0 {
+    let reference = try makeModel()
+    _ = try Trainer(model: reference, configuration: configuration, estimator: BackpropThroughSolver(chunks: 1))
+      .train(data: data)
+    check(
+      "parameters after \(trainingSteps) training steps, \(communicator.size) ranks vs 1",
+      relativeError(model.parameters.elements, reference.parameters.elements), below: 1e-10)
+  }
+  // Every rank holds the same parameters.
+  let mine = model.parameters.elements
+  let sum = communicator.orderedSum(mine)
+  check(
+    "parameters identical on all ranks",
+    relativeError(sum, mine.map { $0 * Double(communicator.size) }), below: 1e-14)
+} catch {
+  FileHandle.standardError.write(Data("rank \(communicator.rank): error: \(error)\n".utf8))
+  communicator.abort(1)
+}
+if communicator.rank == 0 { print("\(passed) passed, \(failed) failed") }
+communicator.finalize()
+exit(failed == 0 ? 0 : 1)
