@@ -3,6 +3,7 @@
 /// draws exactly the increments a single process would (the counter-based
 /// noise is a pure function of the global path index).
 public struct ShiftedBrownianIncrements<Base: BrownianIncrements>: BrownianIncrements {
+  /// The base's scalar type.
   public typealias Scalar = Base.Scalar
   /// The whole batch's noise.
   public let base: Base
