@@ -50,7 +50,7 @@ let package = Package(
     .executableTarget(
       name: "nsde-bench",
       dependencies: [
-        "NeuralSDE", "NSDEBenchmarks",
+        "NeuralSDE", "NSDEBenchmarks", "NeuralSDEDistributed",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .target(name: "_NSDETestSupport", dependencies: ["NeuralSDE", "NSDEBenchmarks"]),

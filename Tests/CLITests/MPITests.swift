@@ -1,4 +1,5 @@
 import Foundation
+import NeuralSDE
 import XCTest
 
 /// Data parallelism over MPI (Open MPI on loopback TCP, as in CI): 2 ranks
@@ -35,5 +36,51 @@ final class MPITests: XCTestCase {
     XCTAssertTrue(r.stderr.contains("rank 0: error: invalid argument: another MPI rank failed"), r.stderr)
     XCTAssertTrue(r.stderr.contains("rank 1: error: non-finite values"), r.stderr)
     XCTAssertLessThan(Date().timeIntervalSince(start), 30)
+  }
+
+  /// `nsde-bench train` under `mpirun -np 2` (sharded, rank 0 writes) ends with
+  /// the parameters of one process; resuming with another rank count continues
+  /// the same run.
+  func testTrainUnderMPIMatchesOneProcessAndResumesWithOtherRankCounts() throws {
+    let scratch = try Scratch()
+    defer { scratch.cleanup() }
+    let mpirun = try XCTUnwrap(mpirun)
+    let options = [
+      "train", "--dtype", "double", "--latent-dim", "3", "--hidden", "8", "--solver-steps", "6", "--dataset-points",
+      "300", "--batch-size", "32", "--evaluation-paths-per-point", "8", "--samples", "50", "--evaluate-every", "0",
+      "--chunks", "1",
+    ]
+    func mpi(_ ranks: Int, _ args: [String]) throws -> Bench.Outcome {
+      try Bench.run(
+        executable: mpirun,
+        [
+          "--allow-run-as-root", "--oversubscribe", "-np", "\(ranks)", "--mca", "btl", "tcp,self",
+          Bench.executable.path,
+        ]
+          + args)
+    }
+    func parameters(_ dir: String) throws -> [Double] {
+      try NeuralSDEModel<Double>(checkpoint: scratch.path(dir) + "/checkpoint.safetensors").parameters.elements
+    }
+    func relative(_ a: [Double], _ b: [Double]) -> Double {
+      let d = zip(a, b).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot()
+      return d / max(a.map { $0 * $0 }.reduce(0, +).squareRoot(), 1e-300)
+    }
+    var r = try Bench.run(options + ["--train-steps", "20", "--output-dir", scratch.path("one")])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    r = try mpi(2, options + ["--train-steps", "20", "--output-dir", scratch.path("two")])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    XCTAssertTrue(r.stderr.contains("2 MPI ranks"), r.stderr)
+    XCTAssertLessThan(relative(try parameters("two"), try parameters("one")), 1e-10)
+    // 10 of the 20 steps on 2 ranks, then resumed to 20 on 1 process.
+    r = try mpi(2, options + ["--train-steps", "20", "--stop-at", "10", "--output-dir", scratch.path("half")])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    r = try Bench.run(
+      options + [
+        "--train-steps", "20", "--output-dir", scratch.path("resumed"), "--resume",
+        scratch.path("half") + "/checkpoint.safetensors",
+      ])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    XCTAssertLessThan(relative(try parameters("resumed"), try parameters("one")), 1e-10)
   }
 }

@@ -74,6 +74,9 @@ func machineLine() -> String {
 /// Progress messages go to standard error so that --json output stays clean.
 func note(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
+/// `note`, for scopes that shadow it (e.g. rank-0-only printing under MPI).
+func nsdeBenchNote(_ s: String) { note(s) }
+
 /// Prints a subcommand's results: `{"machine", "problem", "results"}` as JSON,
 /// or the title (if any), the machine line and the table.
 func emit(json: Bool, problem: ProblemOptions, results: [String: Any], title: String?, table: Table) throws {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NeuralSDE
+import NeuralSDEDistributed
 
 extension PosteriorControl: ExpressibleByArgument {}
 
@@ -108,6 +109,10 @@ struct Train: ParsableCommand {
   @Option(help: "Resume from this checkpoint (same model options); continues up to --train-steps in total.")
   var resume: String?
   @Option(
+    parsing: .unconditional,
+    help: "Stop after this step (the learning-rate schedule still spans --train-steps; continue later with --resume).")
+  var stopAt: Int?
+  @Option(
     parsing: .unconditional, help: "Write the checkpoint every this many steps during training (0: only at the end).")
   var checkpointEvery = 500
   @Option(
@@ -137,6 +142,9 @@ struct Train: ParsableCommand {
     }
     guard evaluateEvery >= 0 else { throw ValidationError("--evaluate-every must be ≥ 0, got \(evaluateEvery)") }
     guard checkpointEvery >= 0 else { throw ValidationError("--checkpoint-every must be ≥ 0, got \(checkpointEvery)") }
+    if let s = stopAt {
+      guard s >= 1 && s <= trainSteps else { throw ValidationError("--stop-at must be in 1…\(trainSteps), got \(s)") }
+    }
     guard evaluationPathsPerPoint >= 1 && evaluationPathsPerPoint <= 100_000 else {
       throw ValidationError("--evaluation-paths-per-point must be in 1…100000, got \(evaluationPathsPerPoint)")
     }
@@ -154,10 +162,26 @@ struct Train: ParsableCommand {
   ]
 
   func train<T: SDEScalar>(_: T.Type) throws {
+    // Under mpirun: data-parallel over the ranks (docs/DISTRIBUTED.md); rank 0 alone prints and writes.
+    let mpi = MPICommunicator.isLaunchedByMPI ? try MPICommunicator() : nil
+    defer { mpi?.finalize() }
+    let isRoot = (mpi?.rank ?? 0) == 0
+    func note(_ s: String) { if isRoot { nsdeBenchNote(s) } }
     // Outputs first: never overwrite an input, and fail now, not after training, if the directory is unusable.
-    let outputs = Train.outputFiles.map { ("--output-dir", outputDir + "/" + $0) }
-    try AtomicFile.checkDistinct(outputs: outputs, inputs: dataFile.map { [("--data-file", $0)] } ?? [])
-    try AtomicFile.prepareDirectory(outputDir)
+    var outputFailure: Error?
+    if isRoot {
+      do {
+        let outputs = Train.outputFiles.map { ("--output-dir", outputDir + "/" + $0) }
+        try AtomicFile.checkDistinct(outputs: outputs, inputs: dataFile.map { [("--data-file", $0)] } ?? [])
+        try AtomicFile.prepareDirectory(outputDir)
+      } catch {
+        outputFailure = error
+      }
+    }
+    if let mpi, mpi.maximum(outputFailure == nil ? 0 : 1) != 0 {
+      throw outputFailure ?? NSDEError.invalidArgument("rank 0 cannot write to --output-dir \(outputDir)")
+    }
+    if let outputFailure { throw outputFailure }
     let all: Matrix<T> =
       try dataFile.map { try DataFile.readMatrix($0, as: T.self) }
       ?? dataset.sample(count: datasetPoints, seed: seed, as: T.self)
@@ -170,8 +194,11 @@ struct Train: ParsableCommand {
       steps: trainSteps, batchSize: batchSize, pathsPerPoint: model.pathsPerPoint, grid: grid, objective: objective,
       learningRate: learningRate, seed: seed &+ 2, evaluationInterval: evaluateEvery)
     training.divergence = onDivergence.policy
-    let est: any GradientEstimator =
-      estimator == .backprop ? BackpropThroughSolver(chunks: model.chunks) : ForwardPathwise(chunks: model.chunks)
+    // One process per core under MPI: one chunk per rank unless --chunks says otherwise.
+    let chunks = model.chunks ?? (mpi == nil ? nil : 1)
+    let local: any GradientEstimator =
+      estimator == .backprop ? BackpropThroughSolver(chunks: chunks) : ForwardPathwise(chunks: chunks)
+    let est: any GradientEstimator = mpi.map { DistributedEstimator(inner: local, communicator: $0) } ?? local
     let trainer = try Trainer(model: sde, configuration: training, estimator: est)
     if let r = resume {
       trainer.step = try Checkpoint.read(r, into: sde, optimizer: trainer.optimizer)
@@ -181,9 +208,9 @@ struct Train: ParsableCommand {
     }
     let source = dataFile ?? dataset.rawValue
     note(
-      "training on \(source): \(split.training.rows) points of dimension \(all.cols) (\(split.heldOut.rows) held out); d = \(model.latentDim), H = \(model.hidden), N = \(model.solverSteps), B = \(batchSize), K = \(model.pathsPerPoint), \(model.posterior) control, \(objective.rawValue), \(T.dtypeName), \(estimator.rawValue), \(sde.parameterCount) parameters"
+      "training on \(source): \(split.training.rows) points of dimension \(all.cols) (\(split.heldOut.rows) held out)\(mpi.map { ", \($0.size) MPI ranks" } ?? ""); d = \(model.latentDim), H = \(model.hidden), N = \(model.solverSteps), B = \(batchSize), K = \(model.pathsPerPoint), \(model.posterior) control, \(objective.rawValue), \(T.dtypeName), \(estimator.rawValue), \(sde.parameterCount) parameters"
     )
-    if checkpointEvery > 0 && trainer.step < trainSteps {
+    if isRoot && checkpointEvery > 0 && trainer.step < trainSteps {
       // A checkpoint from the start: a run killed at any moment leaves one that loads and resumes.
       try Checkpoint.write(
         model: sde, optimizer: trainer.optimizer, step: trainer.step, grid: grid,
@@ -200,21 +227,35 @@ struct Train: ParsableCommand {
           format: "  held-out F̂ %.4f ± %.4f, IW(K=%d) %.4f", e.freeEnergy.mean, e.freeEnergy.standardError,
           training.evaluationPathsPerPoint, e.importanceWeighted.mean)
       }
-      progress.update(step: p.step, line: line, keep: p.evaluation != nil)
-      if let w = p.warning { note("warning: \(w)") }
-      // Periodic checkpoints: a killed run keeps its progress (atomic writes).
+      if let s = stopAt, p.step >= s { trainer.stop() }
+      if isRoot {
+        progress.update(step: p.step, line: line, keep: p.evaluation != nil)
+        if let w = p.warning { note("warning: \(w)") }
+      }
+      // Periodic checkpoints (rank 0): a killed run keeps its progress (atomic writes).
       if checkpointEvery > 0, p.step % checkpointEvery == 0, p.step < p.totalSteps {
-        do {
-          try Checkpoint.write(
-            model: sde, optimizer: trainer.optimizer, step: p.step, grid: grid,
-            to: outputDir + "/checkpoint.safetensors")
-        } catch {
-          checkpointError = error
+        var failed: Int32 = 0
+        if isRoot {
+          do {
+            try Checkpoint.write(
+              model: sde, optimizer: trainer.optimizer, step: p.step, grid: grid,
+              to: outputDir + "/checkpoint.safetensors")
+          } catch {
+            checkpointError = error
+            failed = 1
+          }
+        }
+        // Every rank stops at the same step if rank 0 could not write.
+        if (mpi?.maximum(failed) ?? failed) != 0 {
+          if checkpointError == nil {
+            checkpointError = NSDEError.invalidArgument("rank 0 could not write its checkpoint at step \(p.step)")
+          }
           trainer.stop()
         }
       }
     }
     if let e = checkpointError { throw e }
+    guard isRoot else { return }  // rank 0 writes the outputs and evaluates
     progress.finish()
     // Outputs.
     let checkpoint = outputDir + "/checkpoint.safetensors"
