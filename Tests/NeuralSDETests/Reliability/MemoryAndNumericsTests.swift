@@ -80,3 +80,21 @@ final class MemoryAndNumericsTests: XCTestCase {
       expectError(containing: ["1 NaN/Inf value"]) { try adam.update(p, gradient: [1, .nan, 0]) })
   }
 }
+
+final class PathwiseOverflowTests: XCTestCase {
+  /// Tangents that overflow give a named error, not NaN entries with success;
+  /// backprop on the same model and noise stays finite.
+  func testOverflowingTangentsAreNamed() throws {
+    let f = try GradientFixture(noise: .diagonal)
+    let huge = [Double](repeating: 1e307, count: f.model.parameterCount)
+    XCTAssertNil(
+      expectError(containing: ["pathwise sensitivities overflowed"]) {
+        _ = try ForwardPathwise().directionalDerivative(
+          of: f.model, data: f.data, noise: f.noise, grid: f.grid, pathsPerPoint: f.k, objective: .freeEnergy,
+          direction: huge)
+      })
+    let backprop = try BackpropThroughSolver().gradient(
+      of: f.model, data: f.data, noise: f.noise, grid: f.grid, pathsPerPoint: f.k, objective: .freeEnergy)
+    XCTAssertTrue(backprop.gradient.allSatisfy(\.isFinite))
+  }
+}
