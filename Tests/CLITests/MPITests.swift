@@ -82,5 +82,21 @@ final class MPITests: XCTestCase {
       ])
     XCTAssertEqual(r.status, 0, r.stderr)
     XCTAssertLessThan(relative(try parameters("resumed"), try parameters("one")), 1e-10)
+    // Evaluation shared by 2 ranks equals one process's.
+    let evaluate = [
+      "evaluate", "--checkpoint", scratch.path("one") + "/checkpoint.safetensors", "--dataset", "two-moons",
+      "--points", "40", "--paths-per-point", "50", "--max-paths-per-solve", "400", "--samples", "50", "--json",
+      "--chunks", "1",
+    ]
+    let single = try Bench.run(evaluate)
+    let shared = try mpi(2, evaluate)
+    XCTAssertEqual(single.status, 0, single.stderr)
+    XCTAssertEqual(shared.status, 0, shared.stderr)
+    func nll(_ o: Bench.Outcome) throws -> Double {
+      let object = try JSONSerialization.jsonObject(with: Data(o.stdout.utf8)) as? [String: Any]
+      let e = try XCTUnwrap(object?["evaluation"] as? [String: Any])
+      return try XCTUnwrap(e["negative_log_likelihood"] as? Double)
+    }
+    XCTAssertEqual(try nll(shared), try nll(single), accuracy: 1e-12 * abs(try nll(single)))
   }
 }

@@ -73,6 +73,26 @@ public struct ModelEvaluation: Sendable, Codable {
     self.seconds = seconds
   }
 
+  /// Splits the importance-weighted solves over processes: process `rank` of
+  /// `size` runs every `size`-th solve (each solve's noise is seeded by its
+  /// index), and `sum` adds equal-length vectors over the processes (e.g. an
+  /// MPI ordered sum). Every process gets the same evaluation, whatever `size`.
+  public struct Partition {
+    /// This process, `0 ..< size`.
+    public var rank: Int
+    /// Number of processes.
+    public var size: Int
+    /// Element-wise sum of a vector over all processes, returned to each.
+    public var sum: ([Double]) -> [Double]
+
+    /// A partition for process `rank` of `size`.
+    public init(rank: Int, size: Int, sum: @escaping ([Double]) -> [Double]) {
+      self.rank = rank
+      self.size = size
+      self.sum = sum
+    }
+  }
+
   /// Where the data for an evaluation come from.
   public enum Reference<Scalar: SDEScalar> {
     /// A built-in dataset: the noise floor compares pairs of fresh independent
@@ -91,12 +111,13 @@ public struct ModelEvaluation: Sendable, Codable {
   ///   - samples: model samples for the energy distance.
   ///   - maxPathsPerSolve: points are evaluated in chunks of at most this many paths (memory bound).
   ///   - noiseFloorReplicates: pairs of null draws averaged for the noise floor.
+  ///   - partition: splits the solves over processes (nil: this process does all).
   ///   - progress: called with the fraction done.
   public static func evaluate<Scalar: SDEScalar>(
     _ model: NeuralSDEModel<Scalar>, heldOut: Matrix<Scalar>, training: Matrix<Scalar>,
     reference: Reference<Scalar>, grid: TimeGrid, pathsPerPoint k: Int = 1000, samples: Int = 1000,
     seed: UInt64 = 0, maxPathsPerSolve: Int = 65536, noiseFloorReplicates: Int = 20, chunks: Int? = nil,
-    progress: ((Double) -> Void)? = nil
+    partition: Partition? = nil, progress: ((Double) -> Void)? = nil
   ) throws -> ModelEvaluation {
     let clock = ContinuousClock()
     let start = clock.now
@@ -113,24 +134,42 @@ public struct ModelEvaluation: Sendable, Codable {
     }
     let b = heldOut.rows
     let pointsPerSolve = Swift.max(1, maxPathsPerSolve / k)
-    var iw: [Double] = []
-    var fe: [Double] = []
+    var iw = [Double](repeating: 0, count: b)
+    var fe = [Double](repeating: 0, count: b)
     var feVariance = 0.0
-    var first = 0
-    var solve = 0
-    while first < b {
-      let last = Swift.min(first + pointsPerSolve, b)
-      let chunk = heldOut.rows(first..<last).copy()
-      let noise = PhiloxBrownianIncrements<Scalar>(
-        seed: MinibatchSampler.mix(seed, UInt64(solve), 0xE7A1), dimension: model.noiseDimension)
-      let est = try model.variationalEstimates(data: chunk, noise: noise, grid: grid, pathsPerPoint: k, chunks: chunks)
-      iw += est.importanceWeighted.perDataPoint
-      fe += est.freeEnergy.perDataPoint
-      let se = est.freeEnergy.standardError * Double(chunk.rows)
-      feVariance += se * se
-      first = last
-      solve += 1
-      progress?(Double(first) / Double(b))
+    let solves = (b + pointsPerSolve - 1) / pointsPerSolve
+    let rank = partition?.rank ?? 0
+    let size = Swift.max(partition?.size ?? 1, 1)
+    var failure: Error?
+    do {
+      for solve in stride(from: rank, to: solves, by: size) {
+        let first = solve * pointsPerSolve
+        let last = Swift.min(first + pointsPerSolve, b)
+        let chunk = heldOut.rows(first..<last).copy()
+        let noise = PhiloxBrownianIncrements<Scalar>(
+          seed: MinibatchSampler.mix(seed, UInt64(solve), 0xE7A1), dimension: model.noiseDimension)
+        let est = try model.variationalEstimates(
+          data: chunk, noise: noise, grid: grid, pathsPerPoint: k, chunks: chunks)
+        for (i, v) in est.importanceWeighted.perDataPoint.enumerated() { iw[first + i] = v }
+        for (i, v) in est.freeEnergy.perDataPoint.enumerated() { fe[first + i] = v }
+        let se = est.freeEnergy.standardError * Double(chunk.rows)
+        feVariance += se * se
+        progress?(Double(solve + 1) / Double(solves))
+      }
+    } catch {
+      failure = error
+    }
+    if let partition {
+      // Every process learns of a failure in the same collective (no process waits forever).
+      let total = partition.sum(iw + fe + [feVariance, failure == nil ? 0 : 1])
+      if total[2 * b + 1] > 0 {
+        throw failure ?? NSDEError.invalidArgument("another process failed its share of the evaluation")
+      }
+      iw = Array(total[0..<b])
+      fe = Array(total[b..<(2 * b)])
+      feVariance = total[2 * b]
+    } else if let failure {
+      throw failure
     }
     func meanAndSE(_ v: [Double]) -> (Double, Double) {
       let mu = v.reduce(0, +) / Double(v.count)

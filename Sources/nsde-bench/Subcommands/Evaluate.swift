@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NeuralSDE
+import NeuralSDEDistributed
 
 /// Held-out evaluation of a trained model.
 struct Evaluate: ParsableCommand {
@@ -58,6 +59,13 @@ struct Evaluate: ParsableCommand {
   }
 
   func evaluate<T: SDEScalar>(_: T.Type, _ info: Checkpoint.Info) throws {
+    // Under mpirun the importance-weighted solves are shared by the ranks; rank 0 prints.
+    let mpi = MPICommunicator.isLaunchedByMPI ? try MPICommunicator() : nil
+    defer { mpi?.finalize() }
+    let isRoot = (mpi?.rank ?? 0) == 0
+    func note(_ s: String) { if isRoot { nsdeBenchNote(s) } }
+    let partition = mpi.map { c in ModelEvaluation.Partition(rank: c.rank, size: c.size, sum: { c.orderedSum($0) }) }
+    let chunks = self.chunks ?? (mpi == nil ? nil : 1)
     let model = try NeuralSDEModel<T>(checkpoint: checkpoint)
     let grid = try solverSteps.map { try TimeGrid(uniformSteps: $0) } ?? info.grid ?? TimeGrid(uniformSteps: 50)
     let heldOut: Matrix<T>
@@ -84,11 +92,13 @@ struct Evaluate: ParsableCommand {
     let progress = ProgressPrinter(total: 100)
     let e = try ModelEvaluation.evaluate(
       model, heldOut: heldOut, training: training, reference: reference, grid: grid, pathsPerPoint: pathsPerPoint,
-      samples: samples, seed: seed, maxPathsPerSolve: maxPathsPerSolve, chunks: chunks
+      samples: samples, seed: seed, maxPathsPerSolve: maxPathsPerSolve, chunks: chunks, partition: partition
     ) { fraction in
+      guard isRoot else { return }
       progress.update(
         step: Int(fraction * 100), line: "importance-weighted −log p: \(Int(fraction * 100)) %", keep: false)
     }
+    guard isRoot else { return }
     progress.finish()
     if json {
       let data = try JSONSerialization.data(
