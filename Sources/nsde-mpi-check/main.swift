@@ -17,6 +17,8 @@ let arguments = CommandLine.arguments
 let trainingSteps = arguments.firstIndex(of: "--steps").flatMap { Int(arguments[$0 + 1]) } ?? 20
 // Fault injection for the tests: this rank fails computing its shard (bad input on one rank).
 let failingRank = arguments.firstIndex(of: "--fail-rank").flatMap { Int(arguments[$0 + 1]) }
+// … or dies (SIGKILL) before its first collective: the job must end, not hang.
+let killedRank = arguments.firstIndex(of: "--kill-rank").flatMap { Int(arguments[$0 + 1]) }
 
 func makeModel() throws -> NeuralSDEModel<Double> {
   var config = NeuralSDEConfiguration.reference(latentDimension: 3, hidden: 8, posterior: .feedback)
@@ -41,30 +43,12 @@ func check(_ name: String, _ value: Double, below bar: Double) {
 /// gradient reduction, with `--chunks` cores per rank.
 func benchmark() throws {
   let chunks = arguments.firstIndex(of: "--chunks").flatMap { Int(arguments[$0 + 1]) } ?? 1
-  let model = try NeuralSDEModel<Double>(.reference(), seed: 1)
-  let data = ToyDataset.twoMoons.sample(count: 4096, seed: 2, as: Double.self)
-  let configuration = TrainingConfiguration(
-    steps: 25, batchSize: 256, pathsPerPoint: 4, grid: try TimeGrid(uniformSteps: 50), learningRate: 1e-3, seed: 3,
-    evaluationInterval: 0)
-  let estimator = DistributedEstimator(inner: BackpropThroughSolver(chunks: chunks), communicator: communicator)
-  let trainer = try Trainer(model: model, configuration: configuration, estimator: estimator)
-  // Warm-up steps, then timed steps.
-  var steps = configuration.steps
-  _ = try trainer.train(data: data) { p in if p.step == 5 { trainer.stop() } }
-  let before = communicator.communicationSeconds
-  let clock = ContinuousClock()
-  let start = clock.now
-  let history = try trainer.train(data: data)
-  let d = clock.now - start
-  let seconds = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-  steps = history.losses.count
-  let comm = communicator.communicationSeconds - before
-  let perStep = seconds / Double(steps) * 1e3
-  let commShare = comm / seconds
-  let worst = communicator.orderedSum([perStep, commShare])
+  let t = try DistributedStepTiming.measure(
+    Double.self, configuration: .reference(), points: 256, pathsPerPoint: 4, solverSteps: 50, chunksPerRank: chunks,
+    communicator: communicator)
   if communicator.rank == 0 {
     print(
-      "ranks \(communicator.size) × \(chunks) core(s): \(String(format: "%.1f", worst[0] / Double(communicator.size))) ms per training step (mean over ranks), \(String(format: "%.1f", 100 * worst[1] / Double(communicator.size))) % in the gradient reduction (\(model.parameterCount) parameters, \((model.parameterCount + 1) * 8) bytes per rank per step)"
+      "ranks \(t.ranks) × \(t.chunksPerRank) core(s): \(String(format: "%.1f", t.stepMilliseconds)) ms per training step (mean over ranks), \(String(format: "%.1f", 100 * t.communicationShare)) % in the gradient reduction (\(t.parameters) parameters, \(t.bytesPerRankPerStep) bytes per rank per step)"
     )
   }
 }
@@ -76,6 +60,7 @@ do {
     exit(0)
   }
   let data = ToyDataset.twoMoons.sample(count: 37, seed: 3, as: Double.self)  // not a multiple of the ranks
+  if killedRank == communicator.rank { kill(getpid(), SIGKILL) }
   if failingRank == communicator.rank {
     // A NaN in this rank's shard: its estimator rejects it; every rank must end, none hang.
     data[distributedShardStart(points: 37), 1] = .nan

@@ -38,6 +38,34 @@ final class MPITests: XCTestCase {
     XCTAssertLessThan(Date().timeIntervalSince(start), 30)
   }
 
+  /// A rank killed by SIGKILL ends the whole job (Open MPI aborts the others), within a bounded time.
+  func testKilledRankEndsTheJob() throws {
+    let start = Date()
+    let r = try launch(2, ["--kill-rank", "1"], timeout: 60)
+    XCTAssertNotEqual(r.status, 0)
+    XCTAssertTrue(r.stderr.contains("signal 9") || r.stderr.contains("Killed"), r.stderr)
+    XCTAssertLessThan(Date().timeIntervalSince(start), 30)
+  }
+
+  /// `report --mpi` splits a training step into compute and the reduction, on rank 0.
+  func testReportMPI() throws {
+    let mpirun = try XCTUnwrap(mpirun)
+    let r = try Bench.run(
+      executable: mpirun,
+      [
+        "--allow-run-as-root", "--oversubscribe", "-np", "2", "--mca", "btl", "tcp,self", Bench.executable.path,
+        "report", "--mpi", "--dtype", "double", "--latent-dim", "3", "--hidden", "8", "--paths", "64", "--solver-steps",
+        "5", "--json",
+      ])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+    let results = try XCTUnwrap(object?["results"] as? [String: Any])
+    let double = try XCTUnwrap(results["double"] as? [String: Any])
+    XCTAssertEqual(double["ranks"] as? Int, 2)
+    XCTAssertGreaterThan(
+      try XCTUnwrap(double["step_ms"] as? Double), try XCTUnwrap(double["communication_ms"] as? Double))
+  }
+
   /// `nsde-bench train` under `mpirun -np 2` (sharded, rank 0 writes) ends with
   /// the parameters of one process; resuming with another rank count continues
   /// the same run.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NSDEBenchmarks
 import NeuralSDE
+import NeuralSDEDistributed
 
 /// The reference-problem report.
 struct Report: ParsableCommand {
@@ -12,6 +13,11 @@ struct Report: ParsableCommand {
   @OptionGroup var output: OutputOptions
   @Option(parsing: .unconditional, help: "Tangent directions timed for the forward-pathwise estimator (1…4096).")
   var pathwiseDirections = 8
+  @Flag(
+    help:
+      "Under mpirun: per-step compute and communication time of data-parallel training at the problem's shapes (B = paths / paths-per-point split over the ranks)."
+  )
+  var mpi = false
 
   func validate() throws {
     guard pathwiseDirections >= 1 && pathwiseDirections <= 4096 else {
@@ -20,6 +26,10 @@ struct Report: ParsableCommand {
   }
 
   func run() throws {
+    if mpi {
+      try runReportingErrors { try reportMPI() }
+      return
+    }
     try runReportingErrors {
       var results: [(String, [String: Any], [String])] = []
       for type in problem.dtype.scalarTypes { results.append(try measure(type)) }
@@ -46,6 +56,42 @@ struct Report: ParsableCommand {
         print(table.render())
       }
     }
+  }
+
+  /// `report --mpi`: training-step time split into compute and the gradient reduction.
+  func reportMPI() throws {
+    guard MPICommunicator.isLaunchedByMPI else {
+      throw NSDEError.invalidArgument("--mpi needs MPI: run `mpirun -np R nsde-bench report --mpi`")
+    }
+    let communicator = try MPICommunicator()
+    defer { communicator.finalize() }
+    var json: [String: Any] = [:]
+    var rows: [[String]] = []
+    for type in problem.dtype.scalarTypes {
+      func go<T: SDEScalar>(_: T.Type) throws {
+        let t = try DistributedStepTiming.measure(
+          T.self, configuration: problem.configuration, points: problem.points, pathsPerPoint: problem.pathsPerPoint,
+          solverSteps: problem.steps, chunksPerRank: problem.chunks ?? 1, communicator: communicator)
+        json[T.dtypeName.lowercased()] =
+          [
+            "ranks": t.ranks, "chunks_per_rank": t.chunksPerRank, "step_ms": t.stepMilliseconds,
+            "compute_ms": t.computeMilliseconds, "communication_ms": t.communicationMilliseconds,
+            "communication_share": t.communicationShare, "bytes_per_rank_per_step": t.bytesPerRankPerStep,
+          ] as [String: Any]
+        rows.append([
+          T.dtypeName, "\(t.ranks) × \(t.chunksPerRank)", fmt(t.stepMilliseconds), fmt(t.computeMilliseconds),
+          fmt(t.communicationMilliseconds, 3), fmt(100 * t.communicationShare, 1) + " %", "\(t.bytesPerRankPerStep)",
+        ])
+      }
+      try go(type)
+    }
+    guard communicator.rank == 0 else { return }
+    try emit(
+      json: output.json, problem: problem, results: json,
+      title: "Data-parallel training step over MPI, M = \(problem.paths), N = \(problem.steps)",
+      table: Table(
+        header: ["dtype", "ranks × cores", "step (ms)", "compute (ms)", "reduction (ms)", "share", "bytes/rank"],
+        rows: rows))
   }
 
   func measure<T: SDEScalar>(_: T.Type) throws -> (String, [String: Any], [String]) {
