@@ -39,11 +39,9 @@ public enum Roofline {
   public static func forwardFLOPs<Scalar: SDEScalar>(
     model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int, steps: Int
   ) -> Double {
-    let paths = points * k
-    let feedback = model.configuration.posteriorControl == .feedback
-    let rows = [paths, model.diffusionTerm.rows(forPaths: paths), feedback ? paths : points]
+    let rows = model.networkRows(points: points, paths: points * k)
     let perStep = zip(model.networks.prefix(3), rows).map { networkFLOPs($0.mlp, rows: $1) }.reduce(0, +)
-    return Double(steps) * perStep + networkFLOPs(model.decoder.mlp, rows: paths)
+    return Double(steps) * perStep + networkFLOPs(model.decoder.mlp, rows: rows[3])
   }
 
   /// FLOPs of the matrix products of the backprop gradient: the forward ones
@@ -53,17 +51,14 @@ public enum Roofline {
     model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int, steps: Int
   ) -> Double {
     let forward = forwardFLOPs(model: model, points: points, pathsPerPoint: k, steps: steps)
-    let paths = points * k
-    let feedback = model.configuration.posteriorControl == .feedback
-    let rows = [paths, model.diffusionTerm.rows(forPaths: paths), feedback ? paths : points]
-    let needsInput = [true, !model.diffusionTerm.isAdditive, feedback]
+    let rows = model.networkRows(points: points, paths: points * k)
     var backward = 0.0
-    for ((network, r), input) in zip(zip(model.networks.prefix(3), rows), needsInput) {
+    for ((network, r), input) in zip(zip(model.networks.prefix(3), rows), model.needsInputGradient) {
       let full = 2 * networkFLOPs(network.mlp, rows: r)
       let first = network.mlp.layers.first.map { 2 * Double(r) * Double($0.inputs) * Double($0.outputs) } ?? 0
       backward += Double(steps) * (input ? full : full - first)
     }
-    backward += 2 * networkFLOPs(model.decoder.mlp, rows: paths)
+    backward += 2 * networkFLOPs(model.decoder.mlp, rows: rows[3])
     return forward + backward
   }
 
@@ -71,8 +66,4 @@ public enum Roofline {
   static func networkFLOPs<Scalar: SDEScalar>(_ mlp: MLP<Scalar>, rows: Int) -> Double {
     mlp.layers.map { 2 * Double(rows) * Double($0.inputs) * Double($0.outputs) }.reduce(0, +)
   }
-}
-
-extension Duration {
-  fileprivate var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

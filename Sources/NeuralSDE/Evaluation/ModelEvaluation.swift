@@ -218,6 +218,6 @@ public struct ModelEvaluation: Sendable, Codable {
       noiseFloorReplicates: noiseFloorReplicates, noiseFloorMethod: method,
       gaussianNegativeLogLikelihood: gaussianNLL, gaussianEnergyDistance: gaussianED,
       trueNegativeLogLikelihood: trueNLL,
-      seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+      seconds: elapsed.seconds)
   }
 }

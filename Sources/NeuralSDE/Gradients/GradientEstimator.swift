@@ -68,6 +68,6 @@ extension NeuralSDEModel {
 }
 
 extension Duration {
-  /// The duration in seconds.
-  var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+  /// The duration in seconds (the one conversion used by the library, the benchmarks and the MPI target).
+  package var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

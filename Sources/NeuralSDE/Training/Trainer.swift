@@ -198,10 +198,7 @@ public final class Trainer<Scalar: SDEScalar> {
     var history = TrainingHistory()
     let clock = ContinuousClock()
     let start = clock.now
-    func seconds() -> Double {
-      let d = clock.now - start
-      return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-    }
+    func seconds() -> Double { (clock.now - start).seconds }
     var sampler = try MinibatchSampler(count: data.rows, batchSize: configuration.batchSize, seed: configuration.seed)
     let first = step
     stopRequested = false
