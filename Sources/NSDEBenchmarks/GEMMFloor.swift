@@ -67,11 +67,9 @@ final class SolveGEMMFloor<Scalar: SDEScalar>: @unchecked Sendable {
   let inputGradients: [Bool]
 
   init(model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int) {
-    let paths = points * k
-    let feedback = model.configuration.posteriorControl == .feedback
-    let rows = [paths, model.diffusionTerm.rows(forPaths: paths), feedback ? paths : points, paths]
+    let rows = model.networkRows(points: points, paths: points * k)
     floors = zip(model.networks, rows).map { ($0, MLPGEMMFloor($0.mlp, rows: $1)) }
-    inputGradients = [true, !model.diffusionTerm.isAdditive, feedback, true]
+    inputGradients = model.needsInputGradient
     gradient = Matrix(rows: 1, cols: model.parameterCount)
   }
 

@@ -212,10 +212,11 @@ package final class EulerMaruyamaWorkspace<Scalar: SDEScalar>: @unchecked Sendab
     self.points = points
     self.tapeSteps = tapeSteps
     let slots = Swift.max(tapeSteps, 1)
-    driftWS = model.drift.makeWorkspace(rows: paths, slots: slots)
-    diffusionWS = model.diffusion.makeWorkspace(rows: model.diffusionTerm.rows(forPaths: paths), slots: slots)
+    let networkRows = model.networkRows(points: points, paths: paths)
+    driftWS = model.drift.makeWorkspace(rows: networkRows[0], slots: slots)
+    diffusionWS = model.diffusion.makeWorkspace(rows: networkRows[1], slots: slots)
+    posteriorWS = model.posteriorDrift.makeWorkspace(rows: networkRows[2], slots: slots)
     feedback = model.configuration.posteriorControl == .feedback && points > 0
-    posteriorWS = model.posteriorDrift.makeWorkspace(rows: feedback ? paths : Swift.max(points, 1), slots: slots)
     let d = model.latentDimension
     let m = model.noiseDimension
     let taped = tapeSteps > 0
@@ -233,6 +234,7 @@ package final class EulerMaruyamaWorkspace<Scalar: SDEScalar>: @unchecked Sendab
     let slots = Swift.max(tapeSteps, 1)
     let d = model.latentDimension
     let m = model.noiseDimension
+    let networkRows = model.networkRows(points: points, paths: paths)
     let feedback = model.configuration.posteriorControl == .feedback && points > 0
     let s = MemoryLayout<Scalar>.stride
     let states =
@@ -242,9 +244,9 @@ package final class EulerMaruyamaWorkspace<Scalar: SDEScalar>: @unchecked Sendab
       ])
       : SizeArithmetic.product(3, paths, Swift.max(d, m), s)
     return SizeArithmetic.sum([
-      model.drift.workspaceBytes(rows: paths, slots: slots),
-      model.diffusion.workspaceBytes(rows: model.diffusionTerm.rows(forPaths: paths), slots: slots),
-      model.posteriorDrift.workspaceBytes(rows: feedback ? paths : Swift.max(points, 1), slots: slots),
+      model.drift.workspaceBytes(rows: networkRows[0], slots: slots),
+      model.diffusion.workspaceBytes(rows: networkRows[1], slots: slots),
+      model.posteriorDrift.workspaceBytes(rows: networkRows[2], slots: slots),
       states,
       feedback ? SizeArithmetic.product(slots, paths, model.configuration.posteriorInputs, s) : 0,
     ])

@@ -107,6 +107,21 @@ public final class NeuralSDEModel<Scalar: SDEScalar>: @unchecked Sendable {
   /// Number of parameters (all networks, x_0, log-std).
   public var parameterCount: Int { parameters.count }
 
+  /// Rows each network's pass runs on, in `networks` order, for a solve of
+  /// `points` data points and `paths` paths: drift and decoder on every path,
+  /// the diffusion on every path (one shared row if additive), the control on
+  /// every path with feedback, else once per data point (at least one row).
+  package func networkRows(points: Int, paths: Int) -> [Int] {
+    let feedback = configuration.posteriorControl == .feedback && points > 0
+    return [paths, diffusionTerm.rows(forPaths: paths), feedback ? paths : Swift.max(points, 1), paths]
+  }
+
+  /// Whether each network's VJP needs its input gradient, in `networks` order:
+  /// not the additive diffusion's (σ does not read x) nor the mean-field control's.
+  package var needsInputGradient: [Bool] {
+    [true, !diffusionTerm.isAdditive, configuration.posteriorControl == .feedback, true]
+  }
+
   /// The initial state `x_0` (learned or fixed), d values.
   public func initialState() -> [Scalar] {
     if let o = initialStateOffset { return (0..<latentDimension).map { parameters.base[o + $0] } }
