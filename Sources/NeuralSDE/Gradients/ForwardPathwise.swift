@@ -117,20 +117,8 @@ public struct ForwardPathwise: GradientEstimator {
     let t = tangents.rows
     try MemoryLimit.check(
       SizeArithmetic.sum(
-        parts.map { part -> Int? in
-          let rows = part.count * k
-          let widths =
-            3 * model.latentDimension + model.diffusion.outputs + model.noiseDimension + model.dataDimension
-            + model.configuration.posteriorInputs
-          return SizeArithmetic.sum([
-            EulerMaruyamaWorkspace<Scalar>.estimatedBytes(model: model, points: part.count, paths: rows),
-            model.decoder.workspaceBytes(rows: rows),
-            SizeArithmetic.product(rows, t, widths, MemoryLayout<Scalar>.stride),
-            model.drift.tangentWorkspaceBytes(rows: rows, directions: t),
-            model.diffusion.tangentWorkspaceBytes(rows: rows, directions: t),
-            model.posteriorDrift.tangentWorkspaceBytes(rows: rows, directions: t),
-            model.decoder.tangentWorkspaceBytes(rows: rows, directions: t),
-          ])
+        parts.map {
+          PathwiseChunk<Scalar>.estimatedBytes(model: model, points: $0.count, pathsPerPoint: k, directions: t)
         }), for: "pathwise sensitivities of \(data.rows * k) paths × \(t) directions")
     let partial = Matrix<Double>(rows: parts.count, cols: t)
     let outcomes = try fanOut.run(
@@ -198,6 +186,25 @@ final class PathwiseChunk<Scalar: SDEScalar>: @unchecked Sendable {
     diffusionTWS = model.diffusion.makeTangentWorkspace(rows: sigmaRows, directions: t)
     posteriorTWS = model.posteriorDrift.makeTangentWorkspace(rows: em.controlRows, directions: t)
     decoderTWS = model.decoder.makeTangentWorkspace(rows: rows, directions: t)
+  }
+
+  /// The bytes a chunk would allocate, from the shapes alone (nil on overflow).
+  static func estimatedBytes(model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int, directions t: Int)
+    -> Int?
+  {
+    guard let rows = SizeArithmetic.product(points, k) else { return nil }
+    let widths =
+      3 * model.latentDimension + model.diffusion.outputs + model.noiseDimension + model.dataDimension
+      + model.configuration.posteriorInputs
+    let tangentWorkspaces = zip(model.networks, model.networkRows(points: points, paths: rows)).map {
+      $0.tangentWorkspaceBytes(rows: $1, directions: t)
+    }
+    return SizeArithmetic.sum(
+      [
+        EulerMaruyamaWorkspace<Scalar>.estimatedBytes(model: model, points: points, paths: rows),
+        model.decoder.workspaceBytes(rows: rows),
+        SizeArithmetic.product(rows, t, widths, MemoryLayout<Scalar>.stride),
+      ] + tangentWorkspaces)
   }
 
   var bytes: Int {
