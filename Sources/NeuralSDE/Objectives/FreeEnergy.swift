@@ -69,17 +69,18 @@ extension NeuralSDEModel {
       options: .init(grid: grid, pathsPerPoint: k, chunks: chunks, affineControl: affineControl))
     let nll = try reconstructionTerms(finalStates: solve.finalStates, data: data, pathsPerPoint: k)
     return Self.estimates(
-      klPerPath: solve.klPerPath, reconstruction: nll, logWeights: solve.logWeights, points: data.rows,
-      pathsPerPoint: k)
+      klPerPath: solve.klPerPath, klPerPoint: solve.klPerPoint, reconstruction: nll, logWeights: solve.logWeights,
+      points: data.rows, pathsPerPoint: k)
   }
 
   /// `F̂`, its standard error and the importance-weighted estimate from the
-  /// per-path terms `KL_p`, `ℓ_p` and `log w_p` of `points·K` paths.
+  /// per-path terms `KL_p`, `ℓ_p` and `log w_p` of `points·K` paths (and the
+  /// solve's KL per point, reported as is).
   static func estimates(
-    klPerPath kl: [Double], reconstruction nll: [Double], logWeights: [Double], points b: Int, pathsPerPoint k: Int
+    klPerPath kl: [Double], klPerPoint: [Double], reconstruction nll: [Double], logWeights: [Double], points b: Int,
+    pathsPerPoint k: Int
   ) -> VariationalEstimates {
     var perPoint = [Double](repeating: 0, count: b)
-    var klPoint = [Double](repeating: 0, count: b)
     var recon = [Double](repeating: 0, count: b)
     var iw = [Double](repeating: 0, count: b)
     var varianceSum = 0.0
@@ -87,7 +88,6 @@ extension NeuralSDEModel {
       let paths = (q * k)..<((q + 1) * k)
       let terms = paths.map { kl[$0] + nll[$0] }
       let mean = terms.reduce(0, +) / Double(k)
-      klPoint[q] = paths.map { kl[$0] }.reduce(0, +) / Double(k)
       recon[q] = paths.map { nll[$0] }.reduce(0, +) / Double(k)
       perPoint[q] = mean
       if k > 1 { varianceSum += terms.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(k - 1) / Double(k) }
@@ -105,7 +105,7 @@ extension NeuralSDEModel {
     }
     return VariationalEstimates(
       freeEnergy: FreeEnergyEstimate(
-        mean: mean, perDataPoint: perPoint, standardError: se, kl: klPoint, reconstruction: recon),
+        mean: mean, perDataPoint: perPoint, standardError: se, kl: klPerPoint, reconstruction: recon),
       importanceWeighted: ImportanceWeightedEstimate(mean: iw.reduce(0, +) / Double(b), perDataPoint: iw))
   }
 
