@@ -84,7 +84,8 @@ public struct DataSplit<Scalar: SDEScalar>: @unchecked Sendable {
       throw NSDEError.invalidArgument("the held-out fraction must lie in (0, 1), got \(heldOutFraction)")
     }
     let held = Swift.min(Swift.max(Int((Double(data.rows) * heldOutFraction).rounded()), 1), data.rows - 1)
-    let p = MinibatchSampler.permutation(count: data.rows, seed: seed, epoch: -1 & Int.max)
+    // A permutation no training epoch uses (epochs count up from 0).
+    let p = MinibatchSampler.permutation(count: data.rows, seed: seed, epoch: Int.max)
     func gather(_ idx: ArraySlice<Int>) -> Matrix<Scalar> {
       let m = Matrix<Scalar>(rows: idx.count, cols: data.cols)
       for (r, src) in idx.enumerated() {
