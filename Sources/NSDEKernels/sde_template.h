@@ -109,3 +109,12 @@ void SUFFIX(nsde_broadcast_rows)(ptrdiff_t rows, ptrdiff_t cols, const REAL *res
     for (ptrdiff_t c = 0; c < cols; c++) o[c] = row[c];
   }
 }
+
+NSDE_CLONES
+void SUFFIX(nsde_column_sums)(ptrdiff_t rows, ptrdiff_t cols, const REAL *restrict a, ptrdiff_t lda,
+                              REAL *restrict out) {
+  for (ptrdiff_t r = 0; r < rows; r++) {
+    const REAL *row = a + r * lda;
+    for (ptrdiff_t j = 0; j < cols; j++) out[j] += row[j];
+  }
+}

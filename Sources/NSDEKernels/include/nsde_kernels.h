@@ -161,6 +161,10 @@ void nsde_control_gradient_f32(ptrdiff_t points, ptrdiff_t k, ptrdiff_t m, float
                                const float *v, const double *c, const float *w, float *out);
 
 
+/// Column sums added to `out`: `out[j] += Σ_r a[r·lda + j]` over `rows × cols`.
+void nsde_column_sums_f64(ptrdiff_t rows, ptrdiff_t cols, const double *a, ptrdiff_t lda, double *out);
+void nsde_column_sums_f32(ptrdiff_t rows, ptrdiff_t cols, const float *a, ptrdiff_t lda, float *out);
+
 /// Copies one row of `cols` values into every row of a contiguous `rows × cols` block.
 void nsde_broadcast_rows_f64(ptrdiff_t rows, ptrdiff_t cols, const double *row, double *out);
 void nsde_broadcast_rows_f32(ptrdiff_t rows, ptrdiff_t cols, const float *row, float *out);
@@ -173,6 +177,41 @@ void nsde_broadcast_rows_f32(ptrdiff_t rows, ptrdiff_t cols, const float *row, f
 #define NSDE_FMA_PROBE_LANES_F32 192
 double nsde_fma_probe_f64(long iterations, double a, double b);
 float nsde_fma_probe_f32(long iterations, float a, float b);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
+
+#ifndef NSDE_KERNELS_TILE_H
+#define NSDE_KERNELS_TILE_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Register-blocked product of a tile (the fused MLP passes' GEMM):
+/// `C[r, n] = init[r, n] + Σ_{j<k} A[r, j]·B[j, n]` for `r < rows`, `n < cols`,
+/// with `A[r, j] = a[r·ars + j·aks]` (a row-major matrix: `ars = lda, aks = 1`;
+/// its transpose: `ars = 1, aks = lda`), `B` row-major with leading dimension
+/// `ldb`, and `init` the row `bias` (cols values) if non-NULL, else `C` itself
+/// if `accumulate`, else 0. `C` is row-major with `ldc`; it must not overlap
+/// `A` or `B`. Blocks of 6 rows × 2 vectors (8 × 1 for the last ≤ 1 vector of
+/// columns) in registers; AVX-512, AVX2 + FMA or baseline code chosen at run
+/// time (`nsde_tile_isa_level`). Summation over j is in increasing order per
+/// output element, so results do not depend on `rows` or on how rows are tiled.
+void nsde_gemm_tile_f64(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t k, const double *a, ptrdiff_t ars,
+                        ptrdiff_t aks, const double *b, ptrdiff_t ldb, const double *bias, int accumulate,
+                        double *c, ptrdiff_t ldc);
+void nsde_gemm_tile_f32(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t k, const float *a, ptrdiff_t ars,
+                        ptrdiff_t aks, const float *b, ptrdiff_t ldb, const float *bias, int accumulate,
+                        float *c, ptrdiff_t ldc);
+
+/// The instruction-set level the tile kernels run: 4 (AVX-512), 3 (AVX2 + FMA)
+/// or 1 (baseline), detected once from CPUID.
+int nsde_tile_isa_level(void);
+/// Forces a lower level (for tests and benchmarks; 0 or anything above the
+/// CPU's level restores the detected one); returns the level now in use.
+int nsde_tile_set_isa_level(int level);
 
 #ifdef __cplusplus
 }

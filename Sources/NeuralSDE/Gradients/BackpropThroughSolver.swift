@@ -209,8 +209,7 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
       lambda, driftOutputGradient, diffusionOutputGradient,
       controlPerPath, controlGradient, controlInputGradient, decodedGradient, gradient,
     ].map(\.count).reduce(0, +)
-    let dec = decoderWS.activations.map(\.count).reduce(0, +) + decoderWS.scratchA.count + decoderWS.scratchB.count
-    return em.bytes + (own + dec + checkpoints.count) * MemoryLayout<Scalar>.stride
+    return em.bytes + (own + checkpoints.count) * MemoryLayout<Scalar>.stride + decoderWS.bytes
   }
 
   /// Forward with tape, then backward; writes this chunk's gradient (Double)

@@ -62,6 +62,15 @@ extension Double: SDEScalar {
     nsde_broadcast_rows_f64(rows, cols, row, out)
   }
   @inlinable
+  public static func addColumnSums(
+    rows: Int, cols: Int, a: UnsafePointer<Double>, lda: Int, into out: UnsafeMutablePointer<Double>
+  ) { nsde_column_sums_f64(rows, cols, a, lda, out) }
+  @inlinable
+  public static func gemmTile(
+    rows: Int, cols: Int, k: Int, a: UnsafePointer<Double>, ars: Int, aks: Int, b: UnsafePointer<Double>, ldb: Int,
+    bias: UnsafePointer<Double>?, accumulate: Bool, c: UnsafeMutablePointer<Double>, ldc: Int
+  ) { nsde_gemm_tile_f64(rows, cols, k, a, ars, aks, b, ldb, bias, accumulate ? 1 : 0, c, ldc) }
+  @inlinable
   public static func normals(
     seed: UInt64, step: Int, firstPath: Int, paths: Int, dimension: Int, scale: Double,
     into out: UnsafeMutablePointer<Double>, ld: Int

@@ -61,6 +61,15 @@ extension Float: SDEScalar {
     nsde_broadcast_rows_f32(rows, cols, row, out)
   }
   @inlinable
+  public static func addColumnSums(
+    rows: Int, cols: Int, a: UnsafePointer<Float>, lda: Int, into out: UnsafeMutablePointer<Float>
+  ) { nsde_column_sums_f32(rows, cols, a, lda, out) }
+  @inlinable
+  public static func gemmTile(
+    rows: Int, cols: Int, k: Int, a: UnsafePointer<Float>, ars: Int, aks: Int, b: UnsafePointer<Float>, ldb: Int,
+    bias: UnsafePointer<Float>?, accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int
+  ) { nsde_gemm_tile_f32(rows, cols, k, a, ars, aks, b, ldb, bias, accumulate ? 1 : 0, c, ldc) }
+  @inlinable
   public static func normals(
     seed: UInt64, step: Int, firstPath: Int, paths: Int, dimension: Int, scale: Double,
     into out: UnsafeMutablePointer<Float>, ld: Int

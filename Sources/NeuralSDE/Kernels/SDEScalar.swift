@@ -53,8 +53,23 @@ public protocol SDEScalar: BLASScalar {
     points: Int, k: Int, m: Int, a: Self, u: UnsafePointer<Self>, h: Self, v: UnsafePointer<Self>,
     c: UnsafePointer<Double>?, w: UnsafePointer<Self>, out: UnsafeMutablePointer<Self>)
 
+  /// `out[j] += Σ_r a[r·lda + j]` over `rows × cols`.
+  static func addColumnSums(
+    rows: Int, cols: Int, a: UnsafePointer<Self>, lda: Int, into out: UnsafeMutablePointer<Self>)
+
   /// Copies `row` (cols values) into every row of `out` (rows × cols, contiguous).
   static func broadcastRows(rows: Int, cols: Int, row: UnsafePointer<Self>, out: UnsafeMutablePointer<Self>)
+
+  // MARK: Tile products (the fused MLP passes)
+
+  /// `C[r, n] = init + Σ_{j<k} A[r, j]·B[j, n]` for `r < rows`, `n < cols`, with
+  /// `A[r, j] = a[r·ars + j·aks]`, `B` row-major (`ldb`), `C` row-major (`ldc`)
+  /// and `init` the row `bias` if given, else `C` if `accumulate`, else 0.
+  /// Register-blocked, dispatched to AVX-512 / AVX2 + FMA / baseline code at
+  /// run time; each element sums over j in increasing order.
+  static func gemmTile(
+    rows: Int, cols: Int, k: Int, a: UnsafePointer<Self>, ars: Int, aks: Int, b: UnsafePointer<Self>, ldb: Int,
+    bias: UnsafePointer<Self>?, accumulate: Bool, c: UnsafeMutablePointer<Self>, ldc: Int)
 
   // MARK: Noise (NSDEKernels, Philox4x32-10 + Box–Muller)
 

@@ -1,8 +1,9 @@
 // Forward pass, vector–Jacobian product and Jacobian–vector product of `MLP`.
 //
 // Shapes (M rows): input `M × in`, layer l output `M × w_l`, W_l `[w_l, in_l(+1)]`.
-// Forward per layer: Z = A·W[:, :in]ᵀ (one GEMM), then the fused kernel
-// `z += c + t·W[:, in]`, `a = φ(z)`, `a' = φ'(z)` (one pass over memory).
+// With `MLPKernels.blas`, forward per layer: Z = A·W[:, :in]ᵀ (one GEMM), then
+// `a = φ(z)`, `a' = φ'(z)` (one pass over memory); with `.fused`, row tiles
+// run through all layers (MLP+Fused.swift).
 
 extension MLP {
   // MARK: Checked public entry points
@@ -162,6 +163,10 @@ extension MLP {
     ws.input = input
     ws.time = time
     ws.rows = m
+    if kernels == .fused {
+      forwardFused(theta, input: input, time: time, workspace: ws)
+      return
+    }
     var a = UnsafePointer(input.base)
     var lda = input.ld
     for (k, l) in layers.enumerated() {
@@ -194,7 +199,7 @@ extension MLP {
   @usableFromInline
   @_specialize(where Scalar == Double)
   @_specialize(where Scalar == Float)
-  func vjpUnchecked(
+  package func vjpUnchecked(
     _ theta: UnsafePointer<Scalar>, workspace ws: MLPWorkspace<Scalar>,
     outputGradient: MatrixView<Scalar>, inputGradient: MatrixView<Scalar>?,
     parameterGradient: UnsafeMutablePointer<Scalar>?, groups: Int = 1, accumulateInputGradient: Bool = false
@@ -204,6 +209,12 @@ extension MLP {
       if let g = inputGradient, !accumulateInputGradient {
         for r in 0..<g.rows { (g.base + r * g.ld).setZero(count: g.cols) }
       }
+      return
+    }
+    if kernels == .fused && groups == 1 {
+      vjpFused(
+        theta, workspace: ws, input: input, outputGradient: outputGradient, inputGradient: inputGradient,
+        parameterGradient: parameterGradient, accumulateInputGradient: accumulateInputGradient)
       return
     }
     // g: gradient w.r.t. the current layer's output (rows × w_l, stride ldg).

@@ -103,6 +103,8 @@ public final class MLP<Scalar: SDEScalar>: @unchecked Sendable {
     }
     self.layers = layers
     parameterCount = offset
+    kernels = MLPKernels.preferred(for: architecture)
+    tileRows = Self.tileRows(for: architecture)
   }
 
   /// Input columns (without the time).
@@ -110,6 +112,15 @@ public final class MLP<Scalar: SDEScalar>: @unchecked Sendable {
   /// Output columns.
   public var outputs: Int { architecture.outputs }
   package var maxWidth: Int { layers.map(\.outputs).max() ?? 0 }
+  /// Values of the fused kernels' packed weights (`Σ_l in_l·w_l`).
+  package var packedCount: Int { layers.map { $0.inputs * $0.outputs }.reduce(0, +) }
+
+  /// Which kernels run this network's forward and VJP passes (see `MLPKernels`).
+  /// Chosen at construction by `MLPKernels.preferred(for:)`; set it before
+  /// passes start, not while they run.
+  public var kernels: MLPKernels
+  /// Rows per tile of the fused passes.
+  let tileRows: Int
 
   /// Named slices of this network's parameters, offsets relative to its first parameter.
   public func parameterLayout(prefix: String) -> [ParameterSlice] {
@@ -149,6 +160,7 @@ public final class MLP<Scalar: SDEScalar>: @unchecked Sendable {
       SizeArithmetic.product(slots, rows, stored, MemoryLayout<Scalar>.stride),
       SizeArithmetic.product(2 * rows + 2, width, MemoryLayout<Scalar>.stride),
       SizeArithmetic.product(rows, MemoryLayout<Scalar>.stride),
+      SizeArithmetic.product(packedCount, MemoryLayout<Scalar>.stride),
     ])
   }
 
@@ -200,6 +212,12 @@ public final class MLPWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
   /// `maxWidth` scalars: effective bias, column sums.
   let vector: Matrix<Scalar>
   let ones: Matrix<Scalar>
+  /// The fused kernels' packed weights: `W_lᵀ[:in, :]` (`in_l × w_l`,
+  /// row-major) of every layer, one after another.
+  let packed: Matrix<Scalar>
+  /// The parameters `packed` holds, while a solve keeps them packed
+  /// (`MLP.pack`); nil otherwise, and every fused forward packs first.
+  var packedTheta: UnsafePointer<Scalar>?
   /// Per slot: the input of its forward pass (not owned), its time and rows.
   var inputs: [MatrixView<Scalar>?]
   var times: [Scalar]
@@ -220,9 +238,18 @@ public final class MLPWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
     vector = Matrix(rows: 2, cols: width)
     ones = Matrix(rows: 1, cols: capacity)
     ones.fill(1)
+    packed = Matrix(rows: 1, cols: mlp.packedCount)
     inputs = Array(repeating: nil, count: slots)
     times = Array(repeating: 0, count: slots)
     rowCounts = Array(repeating: 0, count: slots)
+  }
+
+  /// Bytes held by this workspace (what `MLP.workspaceBytes` estimates).
+  var bytes: Int {
+    let elements =
+      activations.map(\.count).reduce(0, +) + derivatives.map(\.count).reduce(0, +) + scratchA.count
+      + scratchB.count + vector.count + ones.count + packed.count
+    return elements * MemoryLayout<Scalar>.stride
   }
 
   var input: MatrixView<Scalar>? {

@@ -254,13 +254,10 @@ package final class EulerMaruyamaWorkspace<Scalar: SDEScalar>: @unchecked Sendab
 
   /// Bytes held by this workspace.
   var bytes: Int {
-    var elements = stateA.count + stateB.count + increments.count + statesTape.count + incrementsTape.count
-    elements += controlInputs.count
-    for ws in [driftWS, diffusionWS, posteriorWS] {
-      elements += ws.activations.map(\.count).reduce(0, +) + ws.derivatives.map(\.count).reduce(0, +)
-      elements += ws.scratchA.count + ws.scratchB.count + ws.ones.count
-    }
-    return elements * MemoryLayout<Scalar>.stride
+    let elements =
+      stateA.count + stateB.count + increments.count + statesTape.count + incrementsTape.count
+      + controlInputs.count
+    return elements * MemoryLayout<Scalar>.stride + driftWS.bytes + diffusionWS.bytes + posteriorWS.bytes
   }
 
   /// `X_i` on the tape.
@@ -366,6 +363,10 @@ package final class EulerMaruyamaWorkspace<Scalar: SDEScalar>: @unchecked Sendab
       onState?(step, x)
     }
     record(steps.lowerBound)
+    // The fused kernels read the weights transposed: pack them once per solve.
+    let packs = [(model.drift, driftWS), (model.diffusion, diffusionWS), (model.posteriorDrift, posteriorWS)]
+    for (network, ws) in packs { network.mlp.pack(network.theta, workspace: ws) }
+    defer { for (network, ws) in packs { network.mlp.unpack(ws) } }
     let diffusion = model.diffusionTerm
     for i in steps {
       if taped {
