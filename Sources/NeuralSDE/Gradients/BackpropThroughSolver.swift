@@ -18,11 +18,11 @@ import Foundation
 public struct BackpropThroughSolver: GradientEstimator {
   /// Row chunks run concurrently (default: one per core).
   public var chunks: Int
-  /// If set, the most bytes the workspaces may take: the tape then holds
-  /// segments of S < N steps (the largest S that fits), with the states at
-  /// the segment starts kept and each segment re-run before its backward pass
-  /// (one extra forward pass in all). The gradient is bit for bit the
-  /// full-tape one. nil: a full tape (`estimatedWorkspaceBytes` predicts it).
+  /// If set, the most bytes the workspaces may take: when the full tape does
+  /// not fit, states are checkpointed (`CheckpointSchedule`: the fewest levels
+  /// that fit — one level costs one extra forward pass — and the longest tape
+  /// for them). The gradient is bit for bit the full-tape one. nil: a full
+  /// tape (`estimatedWorkspaceBytes` predicts it).
   public var memoryBudget: Int?
   /// Tapes kept between calls with the same model and shapes (training loops
   /// reuse them instead of allocating and zero-filling fresh memory each step).
@@ -35,41 +35,37 @@ public struct BackpropThroughSolver: GradientEstimator {
     self.memoryBudget = memoryBudget
   }
 
-  /// The tape segment for `steps` steps under `memoryBudget`: N (full tape)
-  /// if it fits or there is no budget, else the largest S that fits.
-  /// - Throws: `invalidArgument` if not even one-step segments fit.
-  public func segmentLength<Scalar: SDEScalar>(
+  /// The checkpoint schedule for `steps` steps under `memoryBudget`: the full
+  /// tape if it fits or there is no budget, else among the schedules that fit
+  /// (`CheckpointSchedule.candidates`) the one re-running the fewest steps.
+  /// - Throws: `invalidArgument` naming the least memory any schedule needs if none fits.
+  public func checkpointSchedule<Scalar: SDEScalar>(
     model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int, steps: Int
-  ) throws -> Int {
-    guard let budget = memoryBudget else { return steps }
-    func bytes(_ s: Int) -> Int {
-      estimatedWorkspaceBytes(model: model, points: points, pathsPerPoint: k, steps: steps, segment: s) ?? .max
+  ) throws -> CheckpointSchedule {
+    let full = CheckpointSchedule.fullTape(steps: steps)
+    guard let budget = memoryBudget else { return full }
+    func bytes(_ schedule: CheckpointSchedule) -> Int {
+      estimatedWorkspaceBytes(model: model, points: points, pathsPerPoint: k, steps: steps, schedule: schedule) ?? .max
     }
-    if bytes(steps) <= budget { return steps }
-    // The tape grows with S and the checkpoints with N/S: the least memory is
-    // at some S*; beyond it the memory grows with S.
-    var best = 1
-    var least = bytes(1)
-    for s in 2...Swift.max(steps, 2) where s <= steps {
-      let b = bytes(s)
-      if b < least {
-        least = b
-        best = s
+    if bytes(full) <= budget { return full }
+    var best: (schedule: CheckpointSchedule, cost: Int)?
+    var least = (bytes: Int.max, schedule: full)
+    for candidate in CheckpointSchedule.candidates(steps: steps) {
+      let b = bytes(candidate)
+      if b < least.bytes { least = (b, candidate) }
+      guard b <= budget else { continue }
+      // The fewest re-run steps; on a tie, the longer tape (fewer, longer passes).
+      let cost = candidate.recomputedSteps
+      if best == nil || cost < best!.cost || (cost == best!.cost && candidate.tapeLength > best!.schedule.tapeLength) {
+        best = (candidate, cost)
       }
     }
-    guard least <= budget else {
+    guard let best else {
       throw NSDEError.invalidArgument(
-        "backprop of \(points * k) paths × \(steps) steps needs at least \(least == .max ? "more than can be addressed" : MemoryLimit.describe(least)) (tape segments of \(best) steps), over the memory budget of \(MemoryLimit.describe(budget))"
+        "backprop of \(points * k) paths × \(steps) steps needs at least \(least.bytes == .max ? "more than can be addressed" : MemoryLimit.describe(least.bytes)) (\(least.schedule)), over the memory budget of \(MemoryLimit.describe(budget))"
       )
     }
-    func fits(_ s: Int) -> Bool { bytes(s) <= budget }
-    var lo = best
-    var hi = steps
-    while hi - lo > 1 {
-      let mid = (lo + hi) / 2
-      if fits(mid) { lo = mid } else { hi = mid }
-    }
-    return lo
+    return best.schedule
   }
 
   /// The workspace (tape and buffers) a gradient over `points` data points
@@ -77,12 +73,13 @@ public struct BackpropThroughSolver: GradientEstimator {
   /// before solving (nil if it overflows); `diagnostics.peakWorkspaceBytes`
   /// reports the actual value afterwards.
   public func estimatedWorkspaceBytes<Scalar: SDEScalar>(
-    model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int, steps: Int, segment: Int? = nil
+    model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int, steps: Int,
+    schedule: CheckpointSchedule? = nil
   ) -> Int? {
     SizeArithmetic.sum(
       ChunkFanOut(units: points, chunks: chunks).parts.map {
         BackpropChunk<Scalar>.estimatedBytes(
-          model: model, points: $0.count, pathsPerPoint: k, steps: steps, segment: segment)
+          model: model, points: $0.count, pathsPerPoint: k, steps: steps, schedule: schedule)
       } + [SizeArithmetic.product(chunks, model.parameterCount, 8)])
   }
 
@@ -101,18 +98,20 @@ public struct BackpropThroughSolver: GradientEstimator {
     let fanOut = ChunkFanOut(units: data.rows, chunks: chunks)
     let parts = fanOut.parts
     let p = model.parameterCount
-    let segment = try segmentLength(model: model, points: data.rows, pathsPerPoint: k, steps: grid.steps)
+    let schedule = try checkpointSchedule(model: model, points: data.rows, pathsPerPoint: k, steps: grid.steps)
     try MemoryLimit.check(
-      estimatedWorkspaceBytes(model: model, points: data.rows, pathsPerPoint: k, steps: grid.steps, segment: segment),
+      estimatedWorkspaceBytes(
+        model: model, points: data.rows, pathsPerPoint: k, steps: grid.steps, schedule: schedule),
       for: "backprop through \(grid.steps) steps of \(data.rows * k) paths (its tape)")
     let partial = Matrix<Double>(rows: parts.count, cols: p)
     func key(_ part: Range<Int>) -> WorkspaceCache.Key {
-      WorkspaceCache.Key(model: ObjectIdentifier(model), points: part, k: k, steps: grid.steps, segment: segment)
+      WorkspaceCache.Key(
+        model: ObjectIdentifier(model), points: part, k: k, steps: grid.steps, checkpointLevels: schedule.levels)
     }
     let outcomes = try fanOut.run(
       workspace: { part -> BackpropChunk<Scalar> in
         if let cached = cache.checkOut(key(part)) as? BackpropChunk<Scalar>, cached.model === model { return cached }
-        return BackpropChunk(model: model, points: part, pathsPerPoint: k, steps: grid.steps, segment: segment)
+        return BackpropChunk(model: model, points: part, pathsPerPoint: k, schedule: schedule)
       },
       release: { part, chunk in cache.checkIn(key(part), chunk) },
       body: { c, _, chunk in
@@ -156,23 +155,22 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
   let decodedGradient: Matrix<Scalar>
   let gradient: Matrix<Scalar>
 
-  /// Steps taped at once: `steps` (full tape), or a segment length S < N
-  /// (checkpointed: states every S steps, each segment re-run before its backward pass).
-  let segment: Int
-  /// Checkpointed mode: the states at the segment starts (`⌈N/S⌉·rows × d`).
-  let checkpoints: Matrix<Scalar>
+  /// What is taped and what is recomputed.
+  let schedule: CheckpointSchedule
+  /// The kept states, per schedule level: `slots[ℓ]·rows × d`.
+  let checkpoints: [Matrix<Scalar>]
 
-  init(model: NeuralSDEModel<Scalar>, points: Range<Int>, pathsPerPoint k: Int, steps: Int, segment: Int? = nil) {
+  init(model: NeuralSDEModel<Scalar>, points: Range<Int>, pathsPerPoint k: Int, schedule: CheckpointSchedule) {
     self.model = model
     self.points = points
     self.k = k
     rows = points.count * k
     let d = model.latentDimension
     let m = model.noiseDimension
-    let s = Swift.min(Swift.max(segment ?? steps, 1), steps)
-    self.segment = s
-    em = EulerMaruyamaWorkspace(model: model, points: points.count, paths: rows, tapeSteps: s)
-    checkpoints = Matrix(rows: s < steps ? (steps + s - 1) / s * rows : 0, cols: d)
+    self.schedule = schedule
+    em = EulerMaruyamaWorkspace(model: model, points: points.count, paths: rows, tapeSteps: schedule.tapeLength)
+    let pathCount = rows
+    checkpoints = schedule.slots.map { Matrix(rows: $0 * pathCount, cols: d) }
     decoderWS = model.decoder.makeWorkspace(rows: rows)
     lambda = Matrix(rows: rows, cols: d)
     driftOutputGradient = Matrix(rows: rows, cols: d)
@@ -186,18 +184,19 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
 
   /// The bytes a chunk would allocate (tape and buffers), from the shapes alone (nil on overflow).
   static func estimatedBytes(
-    model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int, steps: Int, segment: Int? = nil
+    model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int, steps: Int,
+    schedule: CheckpointSchedule? = nil
   ) -> Int? {
     guard let rows = SizeArithmetic.product(points, k) else { return nil }
+    let schedule = schedule ?? .fullTape(steps: steps)
     let widths =
       3 * model.latentDimension + model.diffusion.outputs + 2 * model.noiseDimension + model.dataDimension
       + model.configuration.posteriorInputs
-    let s = Swift.min(Swift.max(segment ?? steps, 1), steps)
     return SizeArithmetic.sum([
-      EulerMaruyamaWorkspace<Scalar>.estimatedBytes(model: model, points: points, paths: rows, tapeSteps: s),
-      s < steps
-        ? SizeArithmetic.product((steps + s - 1) / s, rows, model.latentDimension, MemoryLayout<Scalar>.stride)
-        : 0,
+      EulerMaruyamaWorkspace<Scalar>.estimatedBytes(
+        model: model, points: points, paths: rows, tapeSteps: schedule.tapeLength),
+      SizeArithmetic.product(
+        schedule.slots.reduce(0, +), rows, model.latentDimension, MemoryLayout<Scalar>.stride),
       model.decoder.workspaceBytes(rows: rows),
       SizeArithmetic.product(rows, widths, MemoryLayout<Scalar>.stride),
       SizeArithmetic.product(2, model.parameterCount, 8),
@@ -209,7 +208,8 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
       lambda, driftOutputGradient, diffusionOutputGradient,
       controlPerPath, controlGradient, controlInputGradient, decodedGradient, gradient,
     ].map(\.count).reduce(0, +)
-    return em.bytes + (own + checkpoints.count) * MemoryLayout<Scalar>.stride + decoderWS.bytes
+    let kept = checkpoints.map(\.count).reduce(0, +)
+    return em.bytes + (own + kept) * MemoryLayout<Scalar>.stride + decoderWS.bytes
   }
 
   /// Forward with tape, then backward; writes this chunk's gradient (Double)
@@ -229,31 +229,54 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
     let pathRange = (points.lowerBound * k)..<(points.upperBound * k)
     var kl = [Double](repeating: 0, count: em.controlRows)
     var logW = [Double](repeating: 0, count: rows)
-    let s = segment
-    let segments = (n + s - 1) / s
     let rows = self.rows
-    let checkpointed = s < n
-    // Checkpoint j holds X at step j·S, the start of segment j.
-    func checkpoint(_ j: Int) -> UnsafeMutablePointer<Scalar> { checkpoints.base + j * rows * d }
-    // The forward pass, segment by segment through the tape (one segment: the
-    // whole solve); each segment starts from the previous one's last state.
-    try kl.withUnsafeMutableBufferPointer { klp in
-      try logW.withUnsafeMutableBufferPointer { lwp in
-        for j in 0..<segments {
-          let steps = (j * s)..<Swift.min((j + 1) * s, n)
-          if checkpointed && j > 0 {
-            checkpoint(j).copyElements(from: em.state(steps.lowerBound), count: rows * d)
-          }
-          try em.simulate(
-            model: model, data: y, pathRange: pathRange, pathsPerPoint: k, noise: noise, grid: grid,
-            recordSteps: [], recorded: [], final: nil, kl: klp, logWeights: lwp, steps: steps,
-            startState: j == 0 ? nil : UnsafePointer(checkpoint(j)))
+    let levels = schedule.levels
+    let tau = schedule.tapeLength
+    func slot(_ c: CheckpointSchedule.Slot) -> UnsafeMutablePointer<Scalar> {
+      checkpoints[c.level].base + c.index * rows * d
+    }
+    var scratchKL = [Double](repeating: 0, count: em.controlRows)
+    var scratchLogW = [Double](repeating: 0, count: rows)
+    /// Simulates `range` (its start state from `start`, or `x_0`) in pieces of
+    /// τ steps through the tape, with KL and log-weights into the given
+    /// buffers, and keeps the state at every multiple of `levels[store]`.
+    func simulate(
+      _ range: Range<Int>, from start: UnsafePointer<Scalar>?, store: Int?,
+      kl klp: UnsafeMutableBufferPointer<Double>, logWeights lwp: UnsafeMutableBufferPointer<Double>
+    ) throws {
+      var pieceStart = range.lowerBound
+      var x = start
+      while pieceStart < range.upperBound {
+        let piece = pieceStart..<Swift.min(pieceStart + tau, range.upperBound)
+        try em.simulate(
+          model: model, data: y, pathRange: pathRange, pathsPerPoint: k, noise: noise, grid: grid,
+          recordSteps: [], recorded: [], final: nil, kl: klp, logWeights: lwp, steps: piece, startState: x)
+        if let level = store, (pieceStart - range.lowerBound) % levels[level] == 0 {
+          let index = (pieceStart - range.lowerBound) / levels[level]
+          slot(.init(level: level, index: index)).copyElements(from: em.state(pieceStart), count: rows * d)
+        }
+        // The next piece starts from this one's last state (read before the tape is rewound).
+        x = UnsafePointer(em.state(piece.upperBound))
+        pieceStart = piece.upperBound
+      }
+    }
+    /// A re-run for the backward sweep: its KL and weights are discarded.
+    func rerun(_ range: Range<Int>, from start: UnsafePointer<Scalar>?, store: Int?) throws {
+      try scratchKL.withUnsafeMutableBufferPointer { klp in
+        try scratchLogW.withUnsafeMutableBufferPointer { lwp in
+          try simulate(range, from: start, store: store, kl: klp, logWeights: lwp)
         }
       }
     }
-    if checkpointed {
-      let x0 = model.initialState()
-      for r in 0..<rows { for c in 0..<d { checkpoint(0)[r * d + c] = x0[c] } }
+    let plan = schedule.plan
+    // The forward pass (the plan's first operation), keeping the outermost checkpoints.
+    guard case .forward(let all, let store, _) = plan[0] else {
+      preconditionFailure("a plan starts with the forward pass")
+    }
+    try kl.withUnsafeMutableBufferPointer { klp in
+      try logW.withUnsafeMutableBufferPointer { lwp in
+        try simulate(all, from: nil, store: store, kl: klp, logWeights: lwp)
+      }
     }
     // Decoder and likelihood at X_N (the last segment is still on the tape).
     let xN = MatrixView(base: em.state(n), rows: rows, cols: d)
@@ -284,23 +307,8 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
     let kc = em.pathsPerControlRow(k)
     // ∂(free energy)/∂KL of one control row: 1/B per point, 1/(B·K) per path.
     let klWeight = 1 / Scalar(feedback ? totalPoints * k : totalPoints)
-    var scratchKL = [Double](repeating: 0, count: em.controlRows)
-    var scratchLogW = [Double](repeating: 0, count: rows)
-    for segmentIndex in stride(from: segments - 1, through: 0, by: -1) {
-      let start = segmentIndex * s
-      let steps = start..<Swift.min(start + s, n)
-      if checkpointed && segmentIndex < segments - 1 {
-        // Re-run the segment from its checkpoint with the tape on (same noise,
-        // same kernels: the same activations as a full tape, bit for bit).
-        try scratchKL.withUnsafeMutableBufferPointer { klp in
-          try scratchLogW.withUnsafeMutableBufferPointer { lwp in
-            try em.simulate(
-              model: model, data: y, pathRange: pathRange, pathsPerPoint: k, noise: noise, grid: grid,
-              recordSteps: [], recorded: [], final: nil, kl: klp, logWeights: lwp, steps: steps,
-              startState: checkpoint(segmentIndex))
-          }
-        }
-      }
+    /// The backward pass through the steps of `range` (on the tape), in reverse.
+    func differentiate(_ steps: Range<Int>) {
       for i in steps.reversed() {
         em.selectStep(i)
         let h = Scalar(grid.stepSize(i))
@@ -345,6 +353,16 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
           let gin = controlInputGradient.base
           for r in 0..<rows { Scalar.axpy(n: d, alpha: 1, x: gin + r * cols, incx: 1, y: lam + r * d, incy: 1) }
         }
+      }
+    }
+    for operation in plan.dropFirst() {
+      switch operation {
+      case .forward(let range, let store, let start):
+        try rerun(range, from: start.map { UnsafePointer(slot($0)) }, store: store)
+      case .backward(let range, let rerunFrom):
+        // Same noise, same kernels: the same activations as a full tape, bit for bit.
+        if let from = rerunFrom { try rerun(range, from: UnsafePointer(slot(from)), store: nil) }
+        differentiate(range)
       }
     }
     if let o = model.initialStateOffset {

@@ -10,8 +10,8 @@ final class WorkspaceCache: @unchecked Sendable {
     let points: Range<Int>
     let k: Int
     let steps: Int
-    /// The tape segment (checkpointed backprop), 0 if not taped in segments.
-    var segment = 0
+    /// The checkpoint levels (checkpointed backprop), empty for a full tape.
+    var checkpointLevels: [Int] = []
   }
   private let lock = NSLock()
   private var entries: [(key: Key, value: AnyObject)] = []

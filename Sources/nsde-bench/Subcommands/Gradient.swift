@@ -31,7 +31,7 @@ struct Gradient: ParsableCommand {
   @Option(help: "Where to write the gradient (safetensors) in file mode.") var gradientOut: String?
   @Option(
     help:
-      "Memory budget of the backprop workspace, e.g. 64MiB: the tape then holds segments of the solve (checkpointed, same gradient bit for bit). Timing mode also times the full tape when it fits."
+      "Memory budget of the backprop workspace, e.g. 64MiB: states are then checkpointed on one or more levels and segments re-run (same gradient bit for bit). Timing mode also times the full tape when it fits."
   )
   var memoryBudget: String?
 
@@ -161,15 +161,15 @@ struct Gradient: ParsableCommand {
       let a = BackpropThroughSolver(chunks: problem.chunks, memoryBudget: budgetBytes)
       let b = ForwardPathwise(directions: .indices(Array(0..<count)), blockSize: min(count, 32), chunks: problem.chunks)
       let k = problem.pathsPerPoint
-      let segment = try a.segmentLength(model: model, points: y.rows, pathsPerPoint: k, steps: grid.steps)
+      let schedule = try a.checkpointSchedule(model: model, points: y.rows, pathsPerPoint: k, steps: grid.steps)
       let predicted = a.estimatedWorkspaceBytes(
-        model: model, points: y.rows, pathsPerPoint: k, steps: grid.steps, segment: segment)
+        model: model, points: y.rows, pathsPerPoint: k, steps: grid.steps, schedule: schedule)
       note(
-        "[\(T.dtypeName)] backprop (predicted workspace \(predicted.map(MemoryLimit.describe) ?? "?")\(segment < grid.steps ? ", tape segments of \(segment) steps" : "")) and pathwise (\(count) directions), M = \(problem.paths), N = \(problem.steps)"
+        "[\(T.dtypeName)] backprop (predicted workspace \(predicted.map(MemoryLimit.describe) ?? "?")\(schedule.levels.isEmpty ? "" : ", \(schedule)")) and pathwise (\(count) directions), M = \(problem.paths), N = \(problem.steps)"
       )
       // The full tape too, when a budget is set and the full tape fits in memory.
       let fullFits =
-        budgetBytes != nil && segment < grid.steps
+        budgetBytes != nil && !schedule.levels.isEmpty
         && (full.estimatedWorkspaceBytes(model: model, points: y.rows, pathsPerPoint: k, steps: grid.steps) ?? .max)
           <= MemoryLimit.available
       var ra: GradientResult?
@@ -190,13 +190,14 @@ struct Gradient: ParsableCommand {
         let same = zip(rf.gradient, ra!.gradient).allSatisfy { $0.bitPattern == $1.bitPattern }
         json["\(T.dtypeName.lowercased())_checkpointed"] =
           [
-            "segment": segment, "full_tape_ms": t[2].median, "checkpointed_ms": t[0].median,
+            "checkpoint_levels": schedule.levels, "tape_steps": schedule.tapeLength,
+            "recomputed_steps": schedule.recomputedSteps, "full_tape_ms": t[2].median, "checkpointed_ms": t[0].median,
             "checkpointed_over_full": t[0].median / t[2].median,
             "full_tape_workspace_bytes": rf.diagnostics.peakWorkspaceBytes,
             "checkpointed_workspace_bytes": ra!.diagnostics.peakWorkspaceBytes, "bitwise_equal": same,
           ] as [String: Any]
         note(
-          "[\(T.dtypeName)] checkpointed backprop (S = \(segment)) \(fmt(t[0].median)) ms, \(mib(ra!.diagnostics.peakWorkspaceBytes)) vs full tape \(fmt(t[2].median)) ms, \(mib(rf.diagnostics.peakWorkspaceBytes)): \(fmt(t[0].median / t[2].median))×, gradients \(same ? "bitwise equal" : "DIFFER")"
+          "[\(T.dtypeName)] checkpointed backprop (\(schedule)) \(fmt(t[0].median)) ms, \(mib(ra!.diagnostics.peakWorkspaceBytes)) vs full tape \(fmt(t[2].median)) ms, \(mib(rf.diagnostics.peakWorkspaceBytes)): \(fmt(t[0].median / t[2].median))×, gradients \(same ? "bitwise equal" : "DIFFER")"
         )
       }
       json[T.dtypeName.lowercased()] =

@@ -16,26 +16,28 @@ final class CheckpointedBackpropTests: XCTestCase {
             of: f.model, data: f.data, noise: f.noise, grid: f.grid, pathsPerPoint: f.k, objective: objective)
           let fullBytes = try XCTUnwrap(
             full.estimatedWorkspaceBytes(model: f.model, points: f.data.rows, pathsPerPoint: f.k, steps: f.grid.steps))
-          // Budgets of segments of 1, 2, 3 and 5 of the 6 steps: the estimator picks the
-          // largest segment that fits (checkpointing has its own overhead, so a
-          // budget may admit a longer segment or the full tape).
+          // Budgets of one-level schedules with tapes of 1, 2, 3 steps and a
+          // two-level one: the estimator picks the cheapest schedule that fits
+          // (it may re-run fewer steps than the one the budget was taken from).
           var checkpointed = 0
-          for segment in [1, 2, 3, 5] {
+          let n = f.grid.steps
+          let schedules = try [[1], [2], [3], [4, 2], [2, 1]].map { try CheckpointSchedule(steps: n, levels: $0) }
+          for schedule in schedules {
             let budget = try XCTUnwrap(
               full.estimatedWorkspaceBytes(
-                model: f.model, points: f.data.rows, pathsPerPoint: f.k, steps: f.grid.steps, segment: segment))
+                model: f.model, points: f.data.rows, pathsPerPoint: f.k, steps: n, schedule: schedule))
             XCTAssertLessThan(budget, fullBytes + 1_000_000)
             let estimator = BackpropThroughSolver(chunks: 2, memoryBudget: budget)
-            let chosen = try estimator.segmentLength(
-              model: f.model, points: f.data.rows, pathsPerPoint: f.k, steps: f.grid.steps)
-            XCTAssertGreaterThanOrEqual(chosen, segment)
-            if chosen < f.grid.steps { checkpointed += 1 }
+            let chosen = try estimator.checkpointSchedule(
+              model: f.model, points: f.data.rows, pathsPerPoint: f.k, steps: n)
+            XCTAssertLessThanOrEqual(chosen.recomputedSteps, schedule.recomputedSteps)
+            if !chosen.levels.isEmpty { checkpointed += 1 }
             let r = try estimator.gradient(
               of: f.model, data: f.data, noise: f.noise, grid: f.grid, pathsPerPoint: f.k, objective: objective)
-            XCTAssertEqual(r.loss.bitPattern, reference.loss.bitPattern, "\(posterior), \(noise), S = \(segment)")
+            XCTAssertEqual(r.loss.bitPattern, reference.loss.bitPattern, "\(posterior), \(noise), \(schedule)")
             XCTAssertTrue(
               zip(r.gradient, reference.gradient).allSatisfy { $0.bitPattern == $1.bitPattern },
-              "\(posterior), \(noise), \(objective), S = \(segment): max diff \(zip(r.gradient, reference.gradient).map { abs($0 - $1) }.max()!)"
+              "\(posterior), \(noise), \(objective), \(schedule): max diff \(zip(r.gradient, reference.gradient).map { abs($0 - $1) }.max()!)"
             )
             XCTAssertLessThanOrEqual(r.diagnostics.peakWorkspaceBytes, budget)
           }
@@ -54,7 +56,52 @@ final class CheckpointedBackpropTests: XCTestCase {
           of: f.model, data: f.data, noise: f.noise, grid: f.grid, pathsPerPoint: f.k, objective: .freeEnergy)
       })
     XCTAssertEqual(
-      try BackpropThroughSolver(memoryBudget: 1 << 40).segmentLength(
-        model: f.model, points: f.data.rows, pathsPerPoint: f.k, steps: f.grid.steps), f.grid.steps)
+      try BackpropThroughSolver(memoryBudget: 1 << 40).checkpointSchedule(
+        model: f.model, points: f.data.rows, pathsPerPoint: f.k, steps: f.grid.steps), .fullTape(steps: f.grid.steps))
+  }
+
+  /// Every schedule (one to four levels, any tape length) gives the full
+  /// tape's gradient bit for bit on a longer solve, and re-runs the steps its
+  /// plan says; invalid levels are named.
+  func testMultiLevelSchedulesBitwiseEqual() throws {
+    var config = NeuralSDEConfiguration.reference(latentDimension: 3, dataDimension: 2, hidden: 7)
+    config.initialState = .learned([0.1, 0.2, -0.3])
+    let model = try NeuralSDEModel<Double>(config, seed: 4)
+    let data: Matrix<Double> = randomMatrix(3, 2, seed: 5)
+    let noise = PhiloxBrownianIncrements<Double>(seed: 6, dimension: model.noiseDimension)
+    let grid = try TimeGrid(uniformSteps: 37)
+    let reference = try BackpropThroughSolver(chunks: 1).gradient(
+      of: model, data: data, noise: noise, grid: grid, pathsPerPoint: 2, objective: .importanceWeighted)
+    let full = BackpropThroughSolver(chunks: 1)
+    for levels in [[1], [5], [36], [12, 4], [12, 6, 3, 1], [9, 3, 1], [30, 10, 2]] {
+      let schedule = try CheckpointSchedule(steps: 37, levels: levels)
+      let budget = try XCTUnwrap(
+        full.estimatedWorkspaceBytes(model: model, points: 3, pathsPerPoint: 2, steps: 37, schedule: schedule))
+      let estimator = BackpropThroughSolver(chunks: 1, memoryBudget: budget)
+      let chosen = try estimator.checkpointSchedule(model: model, points: 3, pathsPerPoint: 2, steps: 37)
+      let r = try estimator.gradient(
+        of: model, data: data, noise: noise, grid: grid, pathsPerPoint: 2, objective: .importanceWeighted)
+      XCTAssertEqual(r.loss.bitPattern, reference.loss.bitPattern, "\(chosen)")
+      XCTAssertTrue(zip(r.gradient, reference.gradient).allSatisfy { $0.bitPattern == $1.bitPattern }, "\(chosen)")
+      XCTAssertLessThanOrEqual(r.diagnostics.peakWorkspaceBytes, budget, "\(chosen)")
+      // The chooser tries every one- and two-level schedule.
+      if levels.count <= 2 { XCTAssertLessThanOrEqual(chosen.recomputedSteps, schedule.recomputedSteps) }
+    }
+    // The plan: one forward pass over all steps, then every step differentiated once, in reverse.
+    for levels in [[12, 6, 3, 1], [9, 3, 1], [30, 10, 2], [36]] {
+      let schedule = try CheckpointSchedule(steps: 37, levels: levels)
+      var differentiated: [Int] = []
+      for op in schedule.plan.dropFirst() {
+        if case .backward(let range, _) = op { differentiated += range.reversed() }
+      }
+      XCTAssertEqual(differentiated, Array((0..<37).reversed()), "\(levels)")
+      XCTAssertEqual(schedule.slots.first, (37 + levels[0] - 1) / levels[0])
+    }
+    XCTAssertEqual(try CheckpointSchedule(steps: 37, levels: [36]).recomputedSteps, 36)
+    XCTAssertEqual(try CheckpointSchedule(steps: 40, levels: [10]).recomputedSteps, 30)
+    XCTAssertNil(
+      expectError(containing: ["must decrease, each a multiple of the next"]) {
+        _ = try CheckpointSchedule(steps: 37, levels: [12, 5])
+      })
   }
 }
