@@ -40,7 +40,7 @@ def main():
             base = {"tool": "nsde-bench (backprop)", "dtype": dtype, "paths": m, "forward_ms": r["forward_ms"],
                     "gradient_ms": r["gradient_ms"]["backprop"], "memory_bytes": r["peak_memory_bytes"],
                     "loss_rel_diff": 0.0, "gradient_rel_diff": 0.0, "floor_fwd": r["gemm_floor_forward_ms"],
-                    "floor_grad": r["gemm_floor_gradient_ms"]}
+                    "floor_grad": r["gemm_floor_gradient_ms"], "roofline": r["roofline"]}
             rows.append(base)
             for peer in a.peers.split(","):
                 reps = max(2, a.reps // 4) if peer == "torchsde-adjoint" else a.reps
@@ -88,20 +88,32 @@ def render(rows, a):
         "2-norm difference). Medians of the timed repetitions after a warm-up (jitted code after compilation). "
         "*memory*: nsde-bench's gradient workspace (tapes and buffers); for peers the growth of the "
         "process's peak RSS during the run (an upper bound on their gradient memory). *× nsde*: the tool's gradient time over "
-        "nsde-bench's.",
+        "nsde-bench's. *fwd / FLOP floor*, *grad / FLOP floor*: the time over the time the same FLOPs "
+        "(counted from the networks' shapes) take at the FMA peak of all cores, measured by nsde-bench's "
+        "in-process probe in the same run (the roofline: 1.0 is the hardware's limit).",
         "",
-        "| dtype | M | tool | forward ms | gradient ms | × nsde (gradient) | path-steps/s (forward) | memory | loss diff | grad diff |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| dtype | M | tool | forward ms | gradient ms | × nsde (gradient) | fwd / FLOP floor | grad / FLOP floor | path-steps/s (forward) | memory | loss diff | grad diff |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         ours = next(x for x in rows if x["dtype"] == r["dtype"] and x["paths"] == r["paths"] and x["tool"].startswith("nsde"))
         gd = r.get("gradient_rel_diff")
+        roof = ours["roofline"]
+        peak = roof["fma_peak_gflops_per_core"] * roof["cores"]  # GFLOP/s = FLOP/ns
+        fwd_floor_ms = roof["forward_gflop"] / peak * 1e3
+        grad_floor_ms = roof["gradient_gflop"] / peak * 1e3
         lines.append(
             f"| {r['dtype']} | {r['paths']} | {r['tool']} | {r['forward_ms']:.1f} | {r['gradient_ms']:.1f} | "
-            f"{r['gradient_ms'] / ours['gradient_ms']:.2f} | {r['paths'] * 50 / (r['forward_ms'] / 1e3):.3g} | "
+            f"{r['gradient_ms'] / ours['gradient_ms']:.2f} | {r['forward_ms'] / fwd_floor_ms:.2f} | "
+            f"{r['gradient_ms'] / grad_floor_ms:.2f} | {r['paths'] * 50 / (r['forward_ms'] / 1e3):.3g} | "
             f"{r['memory_bytes'] / 2**20:.0f} MiB | {r['loss_rel_diff']:.1e} | {'—' if gd is None else f'{gd:.1e}'} |")
-    lines += ["", "GEMM floors measured in the same run by nsde-bench (forward / gradient, ms): " + ", ".join(
-        f"{r['dtype']} M={r['paths']}: {r['floor_fwd']:.1f} / {r['floor_grad']:.1f}" for r in rows if r["tool"].startswith("nsde")), ""]
+    lines += ["", "GEMM floors measured in the same run by nsde-bench (forward / gradient, ms; nsde-bench's time "
+              "over them in parentheses): " + ", ".join(
+        f"{r['dtype']} M={r['paths']}: {r['floor_fwd']:.1f} ({r['forward_ms'] / r['floor_fwd']:.2f}×) / "
+        f"{r['floor_grad']:.1f} ({r['gradient_ms'] / r['floor_grad']:.2f}×)" for r in rows if r["tool"].startswith("nsde")),
+        "", "FMA peak per core measured in the same run (GFLOP/s): " + ", ".join(
+        f"{r['dtype']} M={r['paths']}: {r['roofline']['fma_peak_gflops_per_core']:.1f}" for r in rows
+        if r["tool"].startswith("nsde")), ""]
     return "\n".join(lines)
 
 
