@@ -2,8 +2,8 @@ import Foundation
 import NeuralSDE
 
 /// Measures one MLP's forward pass against the GEMMs it contains (the "GEMM
-/// floor"), and the elementwise tanh kernel against one layer's GEMM, in one
-/// interleaved run.
+/// floor"), forward + VJP on the fused kernels against the CBLAS path, and the
+/// elementwise tanh kernel against one layer's GEMM, in one interleaved run.
 public struct MLPBenchmark<Scalar: SDEScalar> {
   public struct Result: Sendable, Codable {
     public var dtype: String
@@ -13,7 +13,11 @@ public struct MLPBenchmark<Scalar: SDEScalar> {
     public var gemmFloor: TimingSummary
     public var tanhWithDerivative: TimingSummary
     public var hiddenGEMM: TimingSummary
+    /// Forward + VJP (input and parameter gradients) on `MLPKernels.fused` and on `.blas`.
+    public var fusedPasses: TimingSummary
+    public var cblasPasses: TimingSummary
     public var forwardOverGEMMFloor: Double { forward.median / gemmFloor.median }
+    public var fusedOverCBLAS: Double { fusedPasses.median / cblasPasses.median }
     public var tanhOverGEMM: Double { tanhWithDerivative.median / hiddenGEMM.median }
   }
 
@@ -45,6 +49,11 @@ public struct MLPBenchmark<Scalar: SDEScalar> {
     let hOut = Matrix<Scalar>(rows: rows, cols: hidden)
     let hDer = Matrix<Scalar>(rows: rows, cols: hidden)
     let wHH = Matrix<Scalar>(rows: hidden, cols: hidden) { r, c in Scalar(Double((r * c) % 5) / 5) }
+    let outputGradient = Matrix<Scalar>(rows: rows, cols: mlp.outputs) { r, c in Scalar(Double((r + 2 * c) % 7) / 7) }
+    let inputGradient = Matrix<Scalar>(rows: rows, cols: architecture.inputs)
+    let parameterGradients = parts.map { _ in Matrix<Scalar>(rows: 1, cols: mlp.parameterCount) }
+    let preferred = mlp.kernels
+    defer { mlp.kernels = preferred }
 
     return try params.withUnsafeBufferPointer { tp in
       let forward: () throws -> Void = {
@@ -63,10 +72,23 @@ public struct MLPBenchmark<Scalar: SDEScalar> {
           transA: false, transB: true, m: rows, n: hidden, k: hidden, alpha: 1, a: h.base, lda: hidden,
           b: wHH.base, ldb: hidden, beta: 0, c: hOut.base, ldc: hidden)
       }
-      let t = try measureInterleaved(repetitions: repetitions, [forward, floor, tanhBody, gemmBody])
+      func passes(_ kernels: MLPKernels) -> () throws -> Void {
+        {
+          mlp.kernels = kernels
+          Threading.concurrentPerform(parts.count) { i in
+            mlp.forwardUnchecked(tp.baseAddress!, input: x.rows(parts[i]), time: 0.5, workspace: workspaces[i])
+            mlp.vjpUnchecked(
+              tp.baseAddress!, workspace: workspaces[i], outputGradient: outputGradient.rows(parts[i]),
+              inputGradient: inputGradient.rows(parts[i]), parameterGradient: parameterGradients[i].base)
+          }
+          mlp.kernels = preferred
+        }
+      }
+      let t = try measureInterleaved(
+        repetitions: repetitions, [forward, floor, tanhBody, gemmBody, passes(.fused), passes(.blas)])
       return Result(
         dtype: Scalar.dtypeName, rows: rows, chunks: parts.count, forward: t[0], gemmFloor: t[1],
-        tanhWithDerivative: t[2], hiddenGEMM: t[3])
+        tanhWithDerivative: t[2], hiddenGEMM: t[3], fusedPasses: t[4], cblasPasses: t[5])
     }
   }
 }

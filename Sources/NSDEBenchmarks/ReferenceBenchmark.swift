@@ -18,6 +18,13 @@ public struct ReferenceBenchmark<Scalar: SDEScalar> {
     public var gemmFloorForward: TimingSummary
     public var backprop: TimingSummary
     public var gemmFloorGradient: TimingSummary
+    /// Forward and backprop gradient with every network on `MLPKernels.blas`
+    /// (the CBLAS path), timed in the same interleaved run.
+    public var forwardCBLAS: TimingSummary
+    public var backpropCBLAS: TimingSummary
+    /// The kernels the networks run by default (`MLPKernels.preferred`) and the fused kernels' ISA level.
+    public var kernels: String
+    public var instructionSetLevel: Int
     /// Forward-pathwise run over `pathwiseDirections` directions.
     public var pathwise: TimingSummary
     public var pathwiseDirections: Int
@@ -52,6 +59,9 @@ public struct ReferenceBenchmark<Scalar: SDEScalar> {
     public var forwardOverGEMMFloor: Double { forward.median / gemmFloorForward.median }
     public var gradientOverGEMMFloor: Double { backprop.median / gemmFloorGradient.median }
     public var backpropOverForward: Double { backprop.median / forward.median }
+    /// Default kernels over the CBLAS path (below 1: the fused kernels are faster).
+    public var forwardOverCBLAS: Double { forward.median / forwardCBLAS.median }
+    public var gradientOverCBLAS: Double { backprop.median / backpropCBLAS.median }
     public var batchedOverPerPath: Double { perPathScaled / batchedSingleCore.median }
     public var pathStepsPerSecond: Double { Double(paths * steps) / (forward.median / 1e3) }
     /// Time per tangent direction of the pathwise estimator (its time minus one forward, per direction).
@@ -127,7 +137,11 @@ public struct ReferenceBenchmark<Scalar: SDEScalar> {
     func floorRun(backward: Bool) {
       Threading.concurrentPerform(floors.count) { c in floors[c].run(steps: steps, backward: backward) }
     }
-    progress?("timing forward, backprop and their GEMM floors (\(repetitions) interleaved repetitions)")
+    // The same model on the CBLAS path (same parameters).
+    let cblasModel = try NeuralSDEModel<Scalar>(configuration, seed: 1)
+    for n in cblasModel.networks { n.mlp.kernels = .blas }
+    progress?(
+      "timing forward, backprop, their GEMM floors and the CBLAS path (\(repetitions) interleaved repetitions)")
     let t = try measureInterleaved(
       warmup: 1, repetitions: repetitions,
       [
@@ -140,6 +154,15 @@ public struct ReferenceBenchmark<Scalar: SDEScalar> {
             of: model, data: data, noise: noise, grid: grid, pathsPerPoint: pathsPerPoint, objective: .freeEnergy)
         },
         { floorRun(backward: true) },
+        {
+          _ = try cblasModel.freeEnergy(
+            data: data, noise: noise, grid: grid, pathsPerPoint: pathsPerPoint, chunks: chunks)
+        },
+        {
+          _ = try backprop.gradient(
+            of: cblasModel, data: data, noise: noise, grid: grid, pathsPerPoint: pathsPerPoint,
+            objective: .freeEnergy)
+        },
       ])
     progress?("timing the forward-pathwise estimator (\(directions.count) directions)")
     let tb = try measure(warmup: 0, repetitions: Swift.max(2, repetitions / 4)) {
@@ -157,7 +180,8 @@ public struct ReferenceBenchmark<Scalar: SDEScalar> {
     return Result(
       dtype: Scalar.dtypeName, paths: paths, steps: steps, pathsPerPoint: pathsPerPoint,
       parameters: model.parameterCount, chunks: parts.count, blasThreads: Threading.blasThreads, forward: t[0],
-      gemmFloorForward: t[1], backprop: t[2], gemmFloorGradient: t[3], pathwise: tb,
+      gemmFloorForward: t[1], backprop: t[2], gemmFloorGradient: t[3], forwardCBLAS: t[4], backpropCBLAS: t[5],
+      kernels: model.drift.mlp.kernels.rawValue, instructionSetLevel: MLPKernels.instructionSetLevel, pathwise: tb,
       pathwiseDirections: directions.count,
       batchedSingleCore: solver.solve,
       perPathScaled: solver.perPath.median * Double(paths) / Double(solver.perPathSample),

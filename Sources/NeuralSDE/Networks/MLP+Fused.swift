@@ -1,7 +1,7 @@
 // The fused row-tile passes of `MLP` (`MLPKernels.fused`).
 //
 // Rows run in tiles of `tileRows` through every layer while the tile's
-// activations stay in L1: per layer one register-blocked tile product
+// activations stay in cache (L2): per layer one register-blocked tile product
 // (`SDEScalar.gemmTile`, the bias loaded as the accumulators' initial value)
 // then the activation over the tile. The VJP runs tile by tile too:
 // `gz = g ⊙ φ'(z)`, `∂W[:, :in] += gzᵀ·a`, `∂c += Σ_rows gz` (and the time
@@ -13,7 +13,7 @@ import NSDEKernels
 /// The kernels an MLP's forward and VJP passes run on.
 ///
 /// - `fused`: row tiles through every layer with the tile's activations in
-///   L1 (the register-blocked `SDEScalar.gemmTile`, AVX-512 / AVX2 + FMA /
+///   cache (the register-blocked `SDEScalar.gemmTile`, AVX-512 / AVX2 + FMA /
 ///   baseline chosen at run time); the forward reads the weights transposed,
 ///   packed once per solve by `MLP.pack` (or per pass when not packed).
 /// - `blas`: one CBLAS (OpenBLAS) GEMM per layer over all rows, then one
@@ -25,17 +25,19 @@ public enum MLPKernels: String, Sendable, CaseIterable, Codable {
   case fused, blas
 
   /// Widths up to which the fused kernels are chosen. Measured with
-  /// `nsde-bench mlp --kernels` on 2-core AMD EPYC (AVX-512): the fused
-  /// forward + VJP is faster than OpenBLAS for every width measured up to 256
-  /// (docs/BENCHMARKS.md); above it, OpenBLAS's cache blocking is the safer choice.
+  /// `nsde-bench kernels --hidden H` (forward + VJP, M = 2048, 2-core AMD EPYC
+  /// with AVX-512): fused / CBLAS = 0.85–0.92 at H = 64, 0.94–0.98 at 128,
+  /// 0.97–1.01 at 256, 1.03–1.10 at 512 (docs/BENCHMARKS.md).
   public static let fusedMaxWidth = 256
 
-  /// `fused` if every layer is at most `fusedMaxWidth` wide, else `blas`;
-  /// the environment variable `NSDE_KERNELS=fused|blas` overrides.
+  /// `fused` on CPUs with AVX2 + FMA or AVX-512 when every layer is at most
+  /// `fusedMaxWidth` wide, else `blas` (OpenBLAS's own kernels and cache
+  /// blocking beat the baseline-ISA tile code and very wide layers); the
+  /// environment variable `NSDE_KERNELS=fused|blas` overrides.
   public static func preferred(for architecture: MLPArchitecture) -> MLPKernels {
     if let forced = environmentOverride { return forced }
     let widest = Swift.max(architecture.inputs, architecture.widths.max() ?? 0)
-    return widest <= fusedMaxWidth ? .fused : .blas
+    return widest <= fusedMaxWidth && instructionSetLevel >= 3 ? .fused : .blas
   }
 
   /// `NSDE_KERNELS` if set to a known value.
@@ -63,11 +65,14 @@ public enum MLPKernels: String, Sendable, CaseIterable, Codable {
 }
 
 extension MLP {
-  /// Rows per tile: the widest layer's activations of a tile fit in 32 KiB of L1
-  /// (a multiple of the kernel's 6-row blocks, 6…192).
+  /// Rows per tile: a tile's activations of the widest layer take about
+  /// 256 KiB (L2; the VJP's weight-gradient products sum over the tile's rows,
+  /// so taller tiles amortise their accumulators), 48…1020 rows, a multiple of
+  /// the kernel's 6-row blocks. Measured with `nsde-bench kernels`: 32 KiB
+  /// tiles (L1) were 5–15 % slower at H = 64–256, 512 KiB no faster.
   static func tileRows(for architecture: MLPArchitecture) -> Int {
     let width = Swift.max(architecture.inputs, architecture.widths.max() ?? 0, 1)
-    return Swift.min(Swift.max(6 * ((32 * 1024 / MemoryLayout<Scalar>.stride / width) / 6), 6), 192)
+    return Swift.min(Swift.max(6 * ((256 * 1024 / MemoryLayout<Scalar>.stride / width) / 6), 48), 1020)
   }
 
   /// Packs every layer's weights transposed (`W_lᵀ[:in, :]`, `in_l × w_l`) into

@@ -9,17 +9,24 @@ struct Check: ParsableCommand {
     abstract: "CI performance check: fails (exit 1) if a measured ratio misses its bar.",
     discussion: """
       Bars (ratios measured in one run, so machine noise mostly cancels): batched vs per-path EM ≥ \
-      --min-batched-speedup; forward ≤ --max-forward-over-floor × its GEMM floor; backprop gradient ≤ \
-      --max-backprop-over-forward × forward; backprop and forward-pathwise gradients agree to \
-      --max-estimator-difference (Double).
+      --min-batched-speedup; forward ≤ --max-forward-over-floor × its GEMM floor and gradient ≤ \
+      --max-gradient-over-floor × its GEMM floor; forward ≤ --max-forward-over-flop-floor × the time of its \
+      FLOPs at the measured FMA peak (the roofline); the default kernels ≤ --max-over-cblas × the CBLAS \
+      path's time (forward and gradient); backprop gradient ≤ --max-backprop-over-forward × forward; \
+      backprop and forward-pathwise gradients agree to --max-estimator-difference (Double). The defaults \
+      are the values measured on 2-core AMD EPYC (AVX-512) with a margin of about 25 % (docs/BENCHMARKS.md).
       """)
 
   @OptionGroup var output: OutputOptions
   @Option(parsing: .unconditional, help: "Paths M of the check problem.") var paths = 512
   @Option(parsing: .unconditional, help: "Steps N of the check problem.") var steps = 20
   @Option(parsing: .unconditional, help: "Minimum batched / per-path speed-up.") var minBatchedSpeedup = 2.5
-  @Option(parsing: .unconditional, help: "Maximum forward / GEMM floor.") var maxForwardOverFloor = 2.5
-  @Option(parsing: .unconditional, help: "Maximum backprop / forward.") var maxBackpropOverForward = 4.0
+  @Option(parsing: .unconditional, help: "Maximum forward / GEMM floor.") var maxForwardOverFloor = 2.1
+  @Option(parsing: .unconditional, help: "Maximum gradient / GEMM floor.") var maxGradientOverFloor = 1.9
+  @Option(parsing: .unconditional, help: "Maximum forward / FLOP floor (roofline).") var maxForwardOverFlopFloor = 3.0
+  @Option(parsing: .unconditional, help: "Maximum default kernels / CBLAS path (forward and gradient).")
+  var maxOverCblas = 1.1
+  @Option(parsing: .unconditional, help: "Maximum backprop / forward.") var maxBackpropOverForward = 3.6
   @Option(parsing: .unconditional, help: "Maximum relative difference between the estimators (Double).")
   var maxEstimatorDifference = 1e-10
 
@@ -30,6 +37,8 @@ struct Check: ParsableCommand {
     for (name, v) in [
       ("min-batched-speedup", minBatchedSpeedup), ("max-forward-over-floor", maxForwardOverFloor),
       ("max-backprop-over-forward", maxBackpropOverForward), ("max-estimator-difference", maxEstimatorDifference),
+      ("max-gradient-over-floor", maxGradientOverFloor), ("max-forward-over-flop-floor", maxForwardOverFlopFloor),
+      ("max-over-cblas", maxOverCblas),
     ] where !(v > 0 && v.isFinite) {
       throw ValidationError("--\(name) must be a positive number, got \(v)")
     }
@@ -51,6 +60,16 @@ struct Check: ParsableCommand {
             "forward_over_gemm_floor", r.forwardOverGEMMFloor, maxForwardOverFloor,
             r.forwardOverGEMMFloor <= maxForwardOverFloor
           ),
+          (
+            "gradient_over_gemm_floor", r.gradientOverGEMMFloor, maxGradientOverFloor,
+            r.gradientOverGEMMFloor <= maxGradientOverFloor
+          ),
+          (
+            "forward_over_flop_floor", r.forwardOverPeakTime, maxForwardOverFlopFloor,
+            r.forwardOverPeakTime <= maxForwardOverFlopFloor
+          ),
+          ("forward_over_cblas", r.forwardOverCBLAS, maxOverCblas, r.forwardOverCBLAS <= maxOverCblas),
+          ("gradient_over_cblas", r.gradientOverCBLAS, maxOverCblas, r.gradientOverCBLAS <= maxOverCblas),
           (
             "backprop_over_forward", r.backpropOverForward, maxBackpropOverForward,
             r.backpropOverForward <= maxBackpropOverForward

@@ -6,7 +6,9 @@ import NeuralSDE
 /// The MLP and elementwise-kernel report.
 struct Kernels: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "MLP forward vs its GEMMs alone, and the tanh kernel vs one hidden-layer GEMM.")
+    abstract:
+      "MLP forward vs its GEMMs alone, forward + VJP on the fused kernels vs CBLAS, and the tanh kernel vs one hidden-layer GEMM."
+  )
 
   @OptionGroup var problem: ProblemOptions
   @OptionGroup var output: OutputOptions
@@ -28,18 +30,25 @@ struct Kernels: ParsableCommand {
               "forward_over_gemm": r.forwardOverGEMMFloor,
               "tanh_with_derivative_ms": r.tanhWithDerivative.median, "hidden_gemm_ms": r.hiddenGEMM.median,
               "tanh_over_gemm": r.tanhOverGEMM, "rows": r.rows, "chunks": r.chunks,
+              "fused_passes_ms": r.fusedPasses.median, "cblas_passes_ms": r.cblasPasses.median,
+              "fused_over_cblas": r.fusedOverCBLAS, "kernels": MLPKernels.preferred(for: arch).rawValue,
+              "isa_level": MLPKernels.instructionSetLevel,
             ] as [String: Any]
           rows.append([
             T.dtypeName, "\(r.chunks)", fmt(r.forward.median, 3), fmt(r.gemmFloor.median, 3),
             fmt(r.forwardOverGEMMFloor),
             fmt(r.tanhWithDerivative.median, 3), fmt(r.hiddenGEMM.median, 3), fmt(r.tanhOverGEMM),
+            fmt(r.fusedPasses.median, 3), fmt(r.cblasPasses.median, 3), fmt(r.fusedOverCBLAS),
           ])
         }
       }
       for type in problem.dtype.scalarTypes { try go(type) }
-      let header = ["dtype", "chunks", "forward (ms)", "GEMMs (ms)", "ratio", "tanh+φ' (ms)", "H×H GEMM (ms)", "ratio"]
+      let header = [
+        "dtype", "chunks", "forward (ms)", "GEMMs (ms)", "ratio", "tanh+φ' (ms)", "H×H GEMM (ms)", "ratio",
+        "fwd+VJP fused (ms)", "fwd+VJP CBLAS (ms)", "ratio",
+      ]
       let title =
-        "MLP [x,t] \(problem.latentDim + 1) → \(problem.hidden) → \(problem.hidden) → \(problem.latentDim), M = \(problem.paths) rows"
+        "MLP [x,t] \(problem.latentDim + 1) → \(problem.hidden) → \(problem.hidden) → \(problem.latentDim), M = \(problem.paths) rows; default kernels \(MLPKernels.preferred(for: arch).rawValue), ISA level \(MLPKernels.instructionSetLevel)"
       try emit(
         json: output.json, problem: problem, results: json, title: title, table: Table(header: header, rows: rows))
     }

@@ -50,7 +50,8 @@ struct Report: ParsableCommand {
           "pathwise, all parameters (ms, projected)", "backprop vs pathwise rel. diff", "batched / per-path (1 core)",
           "path-steps/s (forward)", "backprop workspace", "max RSS", "FMA peak, 1 core (GFLOP/s)",
           "forward GFLOP/s (% of peak)", "forward / FLOP floor", "gradient GFLOP/s (% of peak)",
-          "gradient / FLOP floor",
+          "gradient / FLOP floor", "MLP kernels (ISA level)", "forward, CBLAS path (ms)", "forward / CBLAS path",
+          "gradient, CBLAS path (ms)", "gradient / CBLAS path",
         ]
         for (i, label) in labels.enumerated() { table.rows.append([label] + results.map { $0.2[i] }) }
         print(table.render())
@@ -119,10 +120,16 @@ struct Report: ParsableCommand {
         "forward_fraction_of_peak": r.forwardFractionOfPeak, "gradient_fraction_of_peak": r.gradientFractionOfPeak,
         "forward_over_flop_floor": r.forwardOverPeakTime, "gradient_over_flop_floor": r.gradientOverPeakTime,
       ],
+      "kernels": r.kernels, "isa_level": r.instructionSetLevel,
+      "cblas_path": [
+        "forward_ms": r.forwardCBLAS.median, "gradient_ms": r.backpropCBLAS.median,
+        "forward_over_cblas": r.forwardOverCBLAS, "gradient_over_cblas": r.gradientOverCBLAS,
+      ],
       "timings": [
         "forward": timingJSON(r.forward), "gemm_floor_forward": timingJSON(r.gemmFloorForward),
         "backprop": timingJSON(r.backprop), "gemm_floor_gradient": timingJSON(r.gemmFloorGradient),
         "pathwise": timingJSON(r.pathwise), "batched_single_core": timingJSON(r.batchedSingleCore),
+        "forward_cblas": timingJSON(r.forwardCBLAS), "backprop_cblas": timingJSON(r.backpropCBLAS),
       ],
     ]
     let column = [
@@ -133,6 +140,8 @@ struct Report: ParsableCommand {
       mib(r.backpropWorkspaceBytes), mib(r.maxResidentBytes), fmt(r.peakFLOPRatePerCore / 1e9, 1),
       "\(fmt(r.forwardGFLOPs, 1)) (\(fmt(100 * r.forwardFractionOfPeak, 0)) %)", fmt(r.forwardOverPeakTime),
       "\(fmt(r.gradientGFLOPs, 1)) (\(fmt(100 * r.gradientFractionOfPeak, 0)) %)", fmt(r.gradientOverPeakTime),
+      "\(r.kernels) (\(r.instructionSetLevel))", fmt(r.forwardCBLAS.median), fmt(r.forwardOverCBLAS),
+      fmt(r.backpropCBLAS.median), fmt(r.gradientOverCBLAS),
     ]
     return (T.dtypeName.lowercased(), json, column)
   }

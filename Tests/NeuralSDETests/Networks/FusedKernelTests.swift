@@ -73,7 +73,8 @@ final class FusedKernelTests: XCTestCase {
 
   /// Forward, VJP (input gradient, accumulated or not, and parameter gradient)
   /// of the fused kernels equal the CBLAS path within 1e-13 (Double) / 1e-5
-  /// (Float) relative, for every activation, odd widths and odd row counts.
+  /// (Float) relative, for every activation, odd widths and odd row counts
+  /// (1031 rows span several tiles for every architecture here).
   func testFusedMLPMatchesBLAS() throws {
     let widthSets: [[Int]] = [[1], [3, 1], [17, 65, 3], [65, 130, 17], [130, 1]]
     for level in MLPKernels.availableInstructionSetLevels {
@@ -83,21 +84,41 @@ final class FusedKernelTests: XCTestCase {
           let arch = MLPArchitecture(
             inputs: [1, 3, 17, 2, 0][i], timeInput: i % 2 == 0 || i == 4, widths: widths,
             hiddenActivation: activation, outputActivation: i == 2 ? .softplus : .identity)
-          for rows in [1, 7, 97, 203] {
+          for rows in [1, 7, 97, 203, 1031] {
             let seed = UInt64(1000 * i + 10 * rows + ai)
-            try compare(Double.self, arch, rows: rows, seed: seed, tolerance: 1e-13, "level \(level)")
-            try compare(Float.self, arch, rows: rows, seed: seed, tolerance: 1e-5, "level \(level)")
+            let what =
+              "level \(level) \(arch.inputs)\(arch.timeInput ? "+t" : "") → \(arch.widths) \(activation) rows \(rows)"
+            let double = try passes(Double.self, arch, rows: rows, seed: seed)
+            let float = try passes(Float.self, arch, rows: rows, seed: seed)
+            for (j, name) in Self.outputs.enumerated() {
+              XCTAssertLessThan(relativeError(double.fused[j], double.blas[j]), 1e-13, "Double \(what): \(name)")
+              if rows <= 203 {
+                XCTAssertLessThan(relativeError(float.fused[j], float.blas[j]), 1e-5, "Float \(what): \(name)")
+              } else {
+                // Sums over 1031 rows of random-sign gradients cancel: two Float summation
+                // orders can differ by more than 1e-5 there, so each is held to the
+                // Double result instead — the fused one no worse than CBLAS.
+                let fusedError = relativeError(float.fused[j].map(Double.init), double.blas[j])
+                let blasError = relativeError(float.blas[j].map(Double.init), double.blas[j])
+                XCTAssertLessThan(fusedError, Swift.max(1e-5, 2 * blasError), "Float \(what): \(name)")
+              }
+            }
           }
         }
       }
     }
   }
 
-  private func compare<T: SDEScalar>(
-    _: T.Type, _ arch: MLPArchitecture, rows: Int, seed: UInt64, tolerance: Double, _ label: String
-  ) throws {
-    let what =
-      "\(T.self) \(label) \(arch.inputs)\(arch.timeInput ? "+t" : "") → \(arch.widths) \(arch.hiddenActivation) rows \(rows)"
+  static let outputs = [
+    "output", "input gradient", "parameter gradient", "accumulated input gradient", "parameter gradient (2nd)",
+  ]
+
+  /// Forward and two VJPs (input gradient overwritten, then accumulated; parameter
+  /// gradient added to a nonzero start) on the CBLAS path and the fused kernels,
+  /// from inputs drawn in Double and rounded to T.
+  private func passes<T: SDEScalar>(
+    _: T.Type, _ arch: MLPArchitecture, rows: Int, seed: UInt64
+  ) throws -> (blas: [[T]], fused: [[T]]) {
     let mlp = try MLP<T>(arch)
     let theta: [T] = randomVector(mlp.parameterCount, seed: seed, scale: 0.6)
     let input: Matrix<T> = randomMatrix(rows, Swift.max(arch.inputs, 1), seed: seed + 1)
@@ -122,16 +143,13 @@ final class FusedKernelTests: XCTestCase {
             tp.baseAddress!, workspace: ws, outputGradient: outGrad.view,
             inputGradient: MatrixView(base: gin.base, rows: rows, cols: arch.inputs, ld: gin.cols),
             parameterGradient: pg.base, accumulateInputGradient: accumulate)
-          grads.append(Array(UnsafeBufferPointer(start: gin.base, count: gin.count)))
-          grads.append(Array(UnsafeBufferPointer(start: pg.base, count: pg.count)))
+          grads.append(gin.elements)
+          grads.append(pg.elements)
         }
       }
       results.append([out] + grads)
     }
-    let names = ["output", "input gradient", "parameter gradient", "accumulated input gradient", "parameter gradient"]
-    for (j, name) in names.enumerated() {
-      XCTAssertLessThan(relativeError(results[1][j], results[0][j]), tolerance, "\(what): \(name)")
-    }
+    return (results[0], results[1])
   }
 
   /// Gradients through the solver with fused kernels equal the CBLAS path for
