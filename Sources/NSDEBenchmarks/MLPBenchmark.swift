@@ -92,3 +92,61 @@ public struct MLPBenchmark<Scalar: SDEScalar> {
     }
   }
 }
+
+/// The fused kernels' tile product alone on one core, on the shapes of an
+/// MLP's layers (forward `A·Wᵀ`, VJP `gzᵀ·a` and `gz·W` over one tile), as a
+/// share of the core's measured FMA peak.
+public struct TileProductBenchmark<Scalar: SDEScalar> {
+  public struct Shape: Sendable, Codable {
+    /// `C[rows × cols] (+)= A[rows × k]·B[k × cols]`; `transposedA`: A read column-wise.
+    public var pass: String
+    public var rows: Int
+    public var cols: Int
+    public var k: Int
+    public var transposedA: Bool
+    public var gflops: Double
+    public var fractionOfPeak: Double
+  }
+
+  public let architecture: MLPArchitecture
+  public init(architecture: MLPArchitecture) { self.architecture = architecture }
+
+  /// Each layer's three products over one tile of the fused passes, timed on
+  /// the calling thread (hot cache, weights packed), against `peak` FLOP/s.
+  public func run(peak: Double, repetitions: Int = 20) throws -> [Shape] {
+    let mlp = try MLP<Scalar>(architecture)
+    let tile = mlp.tileRows
+    var inputs = architecture.inputs
+    var shapes: [Shape] = []
+    for width in architecture.widths {
+      for (pass, rows, cols, k, transposed) in [
+        ("forward", tile, width, inputs, false), ("VJP ∂W", width, inputs, tile, true),
+        ("VJP g_in", tile, inputs, width, false),
+      ] where rows > 0 && cols > 0 && k > 0 {
+        let a = Matrix<Scalar>(rows: transposed ? k : rows, cols: transposed ? rows : k) { r, c in
+          Scalar(Double((r * 3 + c) % 7) / 7 - 0.5)
+        }
+        let b = Matrix<Scalar>(rows: k, cols: cols) { r, c in Scalar(Double((r + 5 * c) % 11) / 11 - 0.5) }
+        let c = Matrix<Scalar>(rows: rows, cols: cols)
+        let bias = Matrix<Scalar>(rows: 1, cols: cols)
+        let flops = 2 * Double(rows * cols * k)
+        // Enough products per timed repetition to last ~1 ms.
+        let inner = Swift.max(1, Int(1e-3 * peak / flops))
+        let t = try measure(warmup: 2, repetitions: repetitions) {
+          for _ in 0..<inner {
+            Scalar.gemmTile(
+              rows: rows, cols: cols, k: k, a: a.base, ars: transposed ? 1 : k, aks: transposed ? rows : 1,
+              b: b.base, ldb: cols, bias: transposed ? nil : bias.base, accumulate: transposed, c: c.base, ldc: cols)
+          }
+        }
+        let rate = flops * Double(inner) / (t.median / 1e3)
+        shapes.append(
+          Shape(
+            pass: pass, rows: rows, cols: cols, k: k, transposedA: transposed, gflops: rate / 1e9,
+            fractionOfPeak: rate / peak))
+      }
+      inputs = width
+    }
+    return shapes
+  }
+}

@@ -12,8 +12,10 @@ import Foundation
 ///
 /// Memory strategy: the forward pass tapes every state, shifted increment and
 /// network activation (`O(N·M·(d + widths))`), so the backward pass does no
-/// recomputation: its cost is two GEMMs per layer (input and weight gradients).
-/// `diagnostics.peakWorkspaceBytes` reports the tape size. Chunks of whole data
+/// recomputation: its cost is two products per layer (input and weight
+/// gradients). `diagnostics.peakWorkspaceBytes` reports the tape size. With a
+/// `memoryBudget` the states are checkpointed instead (`CheckpointSchedule`)
+/// and segments re-run, bit for bit the same gradient. Chunks of whole data
 /// points run concurrently (one per core); their gradients are summed in order.
 public struct BackpropThroughSolver: GradientEstimator {
   /// Row chunks run concurrently (default: one per core).

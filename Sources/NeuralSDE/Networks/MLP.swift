@@ -120,7 +120,7 @@ public final class MLP<Scalar: SDEScalar>: @unchecked Sendable {
   /// passes start, not while they run.
   public var kernels: MLPKernels
   /// Rows per tile of the fused passes.
-  let tileRows: Int
+  package let tileRows: Int
 
   /// Named slices of this network's parameters, offsets relative to its first parameter.
   public func parameterLayout(prefix: String) -> [ParameterSlice] {

@@ -299,6 +299,21 @@ package final class EulerMaruyamaWorkspace<Scalar: SDEScalar>: @unchecked Sendab
     return MatrixView(base: base, rows: paths, cols: cols)
   }
 
+  /// Packs the step networks' weights for the fused kernels (`MLP.pack`): once
+  /// per solve, not per step. Pair with `unpackWeights` when the solve ends.
+  func packWeights(_ model: NeuralSDEModel<Scalar>) {
+    model.drift.mlp.pack(model.drift.theta, workspace: driftWS)
+    model.diffusion.mlp.pack(model.diffusion.theta, workspace: diffusionWS)
+    model.posteriorDrift.mlp.pack(model.posteriorDrift.theta, workspace: posteriorWS)
+  }
+
+  /// Forgets the packed weights (the parameters may change after the solve).
+  func unpackWeights(_ model: NeuralSDEModel<Scalar>) {
+    model.drift.mlp.unpack(driftWS)
+    model.diffusion.mlp.unpack(diffusionWS)
+    model.posteriorDrift.mlp.unpack(posteriorWS)
+  }
+
   /// Selects the activation slot of step i in every network workspace.
   func selectStep(_ i: Int) {
     let slot = tapeSteps > 0 ? i - tapeStart : 0
@@ -363,10 +378,8 @@ package final class EulerMaruyamaWorkspace<Scalar: SDEScalar>: @unchecked Sendab
       onState?(step, x)
     }
     record(steps.lowerBound)
-    // The fused kernels read the weights transposed: pack them once per solve.
-    let packs = [(model.drift, driftWS), (model.diffusion, diffusionWS), (model.posteriorDrift, posteriorWS)]
-    for (network, ws) in packs { network.mlp.pack(network.theta, workspace: ws) }
-    defer { for (network, ws) in packs { network.mlp.unpack(ws) } }
+    packWeights(model)
+    defer { unpackWeights(model) }
     let diffusion = model.diffusionTerm
     for i in steps {
       if taped {

@@ -42,7 +42,32 @@ struct Kernels: ParsableCommand {
           ])
         }
       }
-      for type in problem.dtype.scalarTypes { try go(type) }
+      // The tile product alone, one core, on each layer's shapes.
+      var tileRows: [[String]] = []
+      func tiles<T: SDEScalar>(_: T.Type) throws {
+        let peak = Roofline.peakFLOPRate(T.self)
+        let shapes = try TileProductBenchmark<T>(architecture: arch).run(peak: peak, repetitions: output.repetitions)
+        json["\(T.dtypeName.lowercased())_tile_products"] =
+          [
+            "fma_peak_gflops": peak / 1e9,
+            "shapes": shapes.map {
+              [
+                "pass": $0.pass, "rows": $0.rows, "cols": $0.cols, "k": $0.k, "gflops": $0.gflops,
+                "fraction_of_peak": $0.fractionOfPeak,
+              ] as [String: Any]
+            },
+          ] as [String: Any]
+        for shape in shapes {
+          tileRows.append([
+            T.dtypeName, shape.pass, "\(shape.rows)×\(shape.k) · \(shape.k)×\(shape.cols)", fmt(shape.gflops, 1),
+            "\(fmt(100 * shape.fractionOfPeak, 0)) %",
+          ])
+        }
+      }
+      for type in problem.dtype.scalarTypes {
+        try go(type)
+        if type == Double.self { try tiles(Double.self) } else { try tiles(Float.self) }
+      }
       let header = [
         "dtype", "chunks", "forward (ms)", "GEMMs (ms)", "ratio", "tanh+φ' (ms)", "H×H GEMM (ms)", "ratio",
         "fwd+VJP fused (ms)", "fwd+VJP CBLAS (ms)", "ratio",
@@ -51,6 +76,10 @@ struct Kernels: ParsableCommand {
         "MLP [x,t] \(problem.latentDim + 1) → \(problem.hidden) → \(problem.hidden) → \(problem.latentDim), M = \(problem.paths) rows; default kernels \(MLPKernels.preferred(for: arch).rawValue), ISA level \(MLPKernels.instructionSetLevel)"
       try emit(
         json: output.json, problem: problem, results: json, title: title, table: Table(header: header, rows: rows))
+      if !output.json {
+        print("\nTile products of the fused kernels alone (one core, ISA level \(MLPKernels.instructionSetLevel)):")
+        print(Table(header: ["dtype", "pass", "product", "GFLOP/s", "of FMA peak"], rows: tileRows).render())
+      }
     }
   }
 }
