@@ -59,8 +59,36 @@ static inline __attribute__((always_inline)) TARGET VEC FN(splat)(REAL s) {
 FN_BLOCK(6, 2, FN(block6x2))
 FN_BLOCK(8, 1, FN(block8x1))
 
+// A full block (MR rows, NV vectors in bounds) addressed directly: rows of A
+// at a + r·ars, rows of C at c + r·ldc, accumulators initialised from `init`
+// (the bias vectors, zero) or from C (accumulate).
+#define FN_DIRECT(MR, NV, NAME)                                                                    \
+  static inline __attribute__((always_inline)) TARGET void NAME(                                   \
+      ptrdiff_t kc, const REAL *a, ptrdiff_t ars, ptrdiff_t aks, const REAL *b, ptrdiff_t ldb,     \
+      const VEC *init, int accumulate, REAL *c, ptrdiff_t ldc) {                                   \
+    VEC acc[MR][NV];                                                                               \
+    _Pragma("clang loop unroll(full)") for (int r = 0; r < MR; r++)                                \
+        _Pragma("clang loop unroll(full)") for (int v = 0; v < NV; v++) acc[r][v] =                \
+            accumulate ? FN(load)(c + r * ldc + v * VL) : init[v];                                 \
+    for (ptrdiff_t k = 0; k < kc; k++) {                                                           \
+      VEC bv[NV];                                                                                  \
+      _Pragma("clang loop unroll(full)") for (int v = 0; v < NV; v++) bv[v] =                      \
+          FN(load)(b + k * ldb + v * VL);                                                          \
+      _Pragma("clang loop unroll(full)") for (int r = 0; r < MR; r++) {                            \
+        VEC s = FN(splat)(a[r * ars + k * aks]);                                                   \
+        _Pragma("clang loop unroll(full)") for (int v = 0; v < NV; v++) acc[r][v] += s * bv[v];    \
+      }                                                                                            \
+    }                                                                                              \
+    _Pragma("clang loop unroll(full)") for (int r = 0; r < MR; r++)                                \
+        _Pragma("clang loop unroll(full)") for (int v = 0; v < NV; v++)                            \
+            FN(store)(c + r * ldc + v * VL, acc[r][v]);                                            \
+  }
+
+FN_DIRECT(6, 2, FN(direct6x2))
+FN_DIRECT(8, 1, FN(direct8x1))
+
 // A column panel (cols ≤ NV·VL) over all rows, in blocks of MR rows.
-#define FN_PANEL(MR, NV, NAME, BLOCK)                                                              \
+#define FN_PANEL(MR, NV, NAME, BLOCK, DIRECT)                                                              \
   static TARGET void NAME(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t kc, const REAL *a, ptrdiff_t ars, \
                           ptrdiff_t aks, const REAL *b, ptrdiff_t ldb, const REAL *bias, int accumulate, \
                           REAL *c, ptrdiff_t ldc) {                                                \
@@ -73,7 +101,15 @@ FN_BLOCK(8, 1, FN(block8x1))
     const REAL *ar[MR];                                                                            \
     const REAL *init[MR];                                                                          \
     REAL *out[MR];                                                                                 \
-    for (ptrdiff_t r0 = 0; r0 < rows; r0 += MR) {                                                  \
+    ptrdiff_t r0 = 0;                                                                              \
+    if (full) {                                                                                    \
+      VEC initv[NV];                                                                               \
+      for (int v = 0; v < NV; v++) initv[v] = FN(load)(biasRow + v * VL);                          \
+      const int acc = !bias && accumulate;                                                         \
+      for (; r0 + MR <= rows; r0 += MR)                                                            \
+        DIRECT(kc, a + r0 * ars, ars, aks, b, ldb, initv, acc, c + r0 * ldc, ldc);                 \
+    }                                                                                              \
+    for (; r0 < rows; r0 += MR) {                                                                  \
       const ptrdiff_t mr = rows - r0 < MR ? rows - r0 : MR;                                        \
       for (int r = 0; r < MR; r++) {                                                               \
         const int valid = r < mr;                                                                  \
@@ -112,8 +148,8 @@ FN_BLOCK(8, 1, FN(block8x1))
     }                                                                                              \
   }
 
-FN_PANEL(6, 2, FN(panel6x2), FN(block6x2))
-FN_PANEL(8, 1, FN(panel8x1), FN(block8x1))
+FN_PANEL(6, 2, FN(panel6x2), FN(block6x2), FN(direct6x2))
+FN_PANEL(8, 1, FN(panel8x1), FN(block8x1), FN(direct8x1))
 
 static TARGET void FN(gemm_tile)(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t kc, const REAL *a, ptrdiff_t ars,
                                  ptrdiff_t aks, const REAL *b, ptrdiff_t ldb, const REAL *bias, int accumulate,
@@ -134,3 +170,4 @@ static TARGET void FN(gemm_tile)(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t kc, c
 #undef KSLICE
 #undef FN_BLOCK
 #undef FN_PANEL
+#undef FN_DIRECT
