@@ -10,7 +10,9 @@
 // one or two vector loads and 6–8 broadcasts), bias and C loaded once per
 // block. Column panels are the outer loop so a panel of B stays in L1 while
 // the rows stream by; a partial last panel is copied, zero padded, to the
-// stack in slices of KSLICE rows so every vector load stays in bounds.
+// stack once (in slices of KSLICE rows when deeper) so every vector load
+// stays in bounds. Full row blocks are addressed directly; only a last
+// partial row block goes through per-row pointer tables.
 
 typedef REAL FN(vec) __attribute__((vector_size(VL * sizeof(REAL)), aligned(sizeof(REAL))));
 
@@ -102,12 +104,32 @@ FN_DIRECT(8, 1, FN(direct8x1))
     const REAL *init[MR];                                                                          \
     REAL *out[MR];                                                                                 \
     ptrdiff_t r0 = 0;                                                                              \
-    if (full) {                                                                                    \
+    if (full || kc <= KSLICE) {                                                                    \
+      /* Full row blocks directly; a partial panel is padded once, its    */                       \
+      /* blocks computed into `outRows` and their valid columns copied.   */                       \
+      const REAL *bp = b;                                                                          \
+      ptrdiff_t ldbp = ldb;                                                                        \
+      if (!full) {                                                                                 \
+        for (ptrdiff_t k = 0; k < kc; k++)                                                         \
+          for (int j = 0; j < NR; j++) pad[k * NR + j] = j < cols ? b[k * ldb + j] : 0;            \
+        bp = pad;                                                                                  \
+        ldbp = NR;                                                                                 \
+      }                                                                                            \
       VEC initv[NV];                                                                               \
       for (int v = 0; v < NV; v++) initv[v] = FN(load)(biasRow + v * VL);                          \
       const int acc = !bias && accumulate;                                                         \
-      for (; r0 + MR <= rows; r0 += MR)                                                            \
-        DIRECT(kc, a + r0 * ars, ars, aks, b, ldb, initv, acc, c + r0 * ldc, ldc);                 \
+      for (; r0 + MR <= rows; r0 += MR) {                                                          \
+        if (full) {                                                                                \
+          DIRECT(kc, a + r0 * ars, ars, aks, bp, ldbp, initv, acc, c + r0 * ldc, ldc);             \
+        } else {                                                                                   \
+          if (acc)                                                                                 \
+            for (int r = 0; r < MR; r++)                                                           \
+              for (int j = 0; j < NR; j++) outRows[r][j] = j < cols ? c[(r0 + r) * ldc + j] : 0;   \
+          DIRECT(kc, a + r0 * ars, ars, aks, bp, ldbp, initv, acc, &outRows[0][0], NR);            \
+          for (int r = 0; r < MR; r++)                                                             \
+            for (int j = 0; j < cols; j++) c[(r0 + r) * ldc + j] = outRows[r][j];                  \
+        }                                                                                          \
+      }                                                                                            \
     }                                                                                              \
     for (; r0 < rows; r0 += MR) {                                                                  \
       const ptrdiff_t mr = rows - r0 < MR ? rows - r0 : MR;                                        \
