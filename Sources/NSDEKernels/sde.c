@@ -1,6 +1,7 @@
 // Elementwise Euler–Maruyama updates and the control shift; see
 // include/nsde_kernels.h.
 #include "nsde_kernels.h"
+#include <stdint.h>
 
 #include "clones.h"
 

@@ -118,3 +118,25 @@ void SUFFIX(nsde_column_sums)(ptrdiff_t rows, ptrdiff_t cols, const REAL *restri
     for (ptrdiff_t j = 0; j < cols; j++) out[j] += row[j];
   }
 }
+
+// Copies n values to memory that will not be read again soon (the backprop
+// tape): 64-byte non-temporal vector stores once `out` is aligned, so the
+// tape's cache lines are not first read from memory (no read-for-ownership).
+NSDE_CLONES
+void SUFFIX(nsde_stream_copy)(ptrdiff_t n, const REAL *restrict x, REAL *restrict out) {
+  typedef REAL vec __attribute__((vector_size(64), aligned(64)));
+  typedef REAL uvec __attribute__((vector_size(64), aligned(sizeof(REAL))));
+  enum { L = 64 / (int)sizeof(REAL) };
+  ptrdiff_t i = 0;
+  while (i < n && ((uintptr_t)(out + i) & 63) != 0) { out[i] = x[i]; i++; }
+  if (((uintptr_t)(out + i) & (sizeof(REAL) - 1)) == 0) {
+    for (; i + L <= n; i += L) {
+      uvec v = *(const uvec *)(x + i);
+      __builtin_nontemporal_store((vec)v, (vec *)(out + i));
+    }
+  }
+  for (; i < n; i++) out[i] = x[i];
+#if defined(__x86_64__)
+  __builtin_ia32_sfence();
+#endif
+}

@@ -165,6 +165,13 @@ void nsde_control_gradient_f32(ptrdiff_t points, ptrdiff_t k, ptrdiff_t m, float
 void nsde_column_sums_f64(ptrdiff_t rows, ptrdiff_t cols, const double *a, ptrdiff_t lda, double *out);
 void nsde_column_sums_f32(ptrdiff_t rows, ptrdiff_t cols, const float *a, ptrdiff_t lda, float *out);
 
+/// `out[i] = x[i]` for n values with non-temporal (streaming) stores where
+/// `out` is 64-byte aligned: for data written once and read back much later
+/// (the backprop tape), so its cache lines are not read from memory first.
+/// Ends with a store fence.
+void nsde_stream_copy_f64(ptrdiff_t n, const double *x, double *out);
+void nsde_stream_copy_f32(ptrdiff_t n, const float *x, float *out);
+
 /// Copies one row of `cols` values into every row of a contiguous `rows × cols` block.
 void nsde_broadcast_rows_f64(ptrdiff_t rows, ptrdiff_t cols, const double *row, double *out);
 void nsde_broadcast_rows_f32(ptrdiff_t rows, ptrdiff_t cols, const float *row, float *out);

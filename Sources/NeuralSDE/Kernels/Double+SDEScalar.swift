@@ -66,6 +66,10 @@ extension Double: SDEScalar {
     rows: Int, cols: Int, a: UnsafePointer<Double>, lda: Int, into out: UnsafeMutablePointer<Double>
   ) { nsde_column_sums_f64(rows, cols, a, lda, out) }
   @inlinable
+  public static func streamCopy(n: Int, from x: UnsafePointer<Double>, to out: UnsafeMutablePointer<Double>) {
+    nsde_stream_copy_f64(n, x, out)
+  }
+  @inlinable
   public static func gemmTile(
     rows: Int, cols: Int, k: Int, a: UnsafePointer<Double>, ars: Int, aks: Int, b: UnsafePointer<Double>, ldb: Int,
     bias: UnsafePointer<Double>?, accumulate: Bool, c: UnsafeMutablePointer<Double>, ldc: Int

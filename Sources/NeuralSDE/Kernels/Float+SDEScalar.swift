@@ -65,6 +65,10 @@ extension Float: SDEScalar {
     rows: Int, cols: Int, a: UnsafePointer<Float>, lda: Int, into out: UnsafeMutablePointer<Float>
   ) { nsde_column_sums_f32(rows, cols, a, lda, out) }
   @inlinable
+  public static func streamCopy(n: Int, from x: UnsafePointer<Float>, to out: UnsafeMutablePointer<Float>) {
+    nsde_stream_copy_f32(n, x, out)
+  }
+  @inlinable
   public static func gemmTile(
     rows: Int, cols: Int, k: Int, a: UnsafePointer<Float>, ars: Int, aks: Int, b: UnsafePointer<Float>, ldb: Int,
     bias: UnsafePointer<Float>?, accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int

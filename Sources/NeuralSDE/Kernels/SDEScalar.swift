@@ -57,6 +57,10 @@ public protocol SDEScalar: BLASScalar {
   static func addColumnSums(
     rows: Int, cols: Int, a: UnsafePointer<Self>, lda: Int, into out: UnsafeMutablePointer<Self>)
 
+  /// `out[i] = x[i]` for n values with non-temporal stores (for the backprop
+  /// tape: written once, read back much later), then a store fence.
+  static func streamCopy(n: Int, from x: UnsafePointer<Self>, to out: UnsafeMutablePointer<Self>)
+
   /// Copies `row` (cols values) into every row of `out` (rows × cols, contiguous).
   static func broadcastRows(rows: Int, cols: Int, row: UnsafePointer<Self>, out: UnsafeMutablePointer<Self>)
 

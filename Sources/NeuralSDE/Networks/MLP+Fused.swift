@@ -110,14 +110,37 @@ extension MLP {
       for j in 0..<l.outputs { effective[j] = c[j] + time * w[j &* l.weightStride &+ l.inputs] }
     }
     let tile = tileRows
+    // On a tape (several slots) the tile runs through the layers in the
+    // cache-resident scratch buffers and each layer's result is streamed to
+    // its slot (written once, read by the backward pass much later).
+    let taped = ws.slots > 1
     var r0 = 0
     while r0 < m {
       let rows = Swift.min(tile, m - r0)
       var a = UnsafePointer(input.base + r0 * input.ld)
       var lda = input.ld
       var p = UnsafePointer(ws.packed.base)
+      var useA = true
       for k in 0..<layers.count {
         let l = layers[k]
+        if taped {
+          let z = (useA ? ws.scratchA : ws.scratchB).base
+          useA.toggle()
+          let da: UnsafeMutablePointer<Scalar>? = l.activation.storesDerivative ? ws.derivativeScratch.base : nil
+          Scalar.gemmTile(
+            rows: rows, cols: l.outputs, k: l.inputs, a: a, ars: lda, aks: 1, b: p, ldb: l.outputs,
+            bias: l.hasTime ? UnsafePointer(effective) : theta + l.biasOffset, accumulate: false, c: z,
+            ldc: l.outputs)
+          if l.activation != .identity {
+            Scalar.biasActivation(l.activation.kernelKind, rows: rows, cols: l.outputs, z: z, bias: nil, da: da)
+          }
+          Scalar.streamCopy(n: rows * l.outputs, from: z, to: ws.activation(k) + r0 * l.outputs)
+          if let da { Scalar.streamCopy(n: rows * l.outputs, from: da, to: ws.derivative(k) + r0 * l.outputs) }
+          p += l.inputs * l.outputs
+          a = UnsafePointer(z)
+          lda = l.outputs
+          continue
+        }
         let z = ws.activation(k) + r0 * l.outputs
         Scalar.gemmTile(
           rows: rows, cols: l.outputs, k: l.inputs, a: a, ars: lda, aks: 1, b: p, ldb: l.outputs,

@@ -112,6 +112,8 @@ public final class MLP<Scalar: SDEScalar>: @unchecked Sendable {
   /// Output columns.
   public var outputs: Int { architecture.outputs }
   package var maxWidth: Int { layers.map(\.outputs).max() ?? 0 }
+  /// Whether any layer stores its activation derivative.
+  package var storesDerivatives: Bool { layers.contains { $0.activation.storesDerivative } }
   /// Values of the fused kernels' packed weights (`Σ_l in_l·w_l`).
   package var packedCount: Int { layers.map { $0.inputs * $0.outputs }.reduce(0, +) }
 
@@ -161,6 +163,8 @@ public final class MLP<Scalar: SDEScalar>: @unchecked Sendable {
       SizeArithmetic.product(2 * rows + 2, width, MemoryLayout<Scalar>.stride),
       SizeArithmetic.product(rows, MemoryLayout<Scalar>.stride),
       SizeArithmetic.product(packedCount, MemoryLayout<Scalar>.stride),
+      slots > 1 && storesDerivatives
+        ? SizeArithmetic.product(Swift.min(rows, tileRows), maxWidth, MemoryLayout<Scalar>.stride) : 0,
     ])
   }
 
@@ -218,6 +222,10 @@ public final class MLPWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
   /// The parameters `packed` holds, while a solve keeps them packed
   /// (`MLP.pack`); nil otherwise, and every fused forward packs first.
   var packedTheta: UnsafePointer<Scalar>?
+  /// With several slots (a tape), the fused forward computes a tile's
+  /// activation derivatives here before streaming them to the tape
+  /// (`min(capacity, tileRows) × maxWidth`, empty if no layer stores them).
+  let derivativeScratch: Matrix<Scalar>
   /// Per slot: the input of its forward pass (not owned), its time and rows.
   var inputs: [MatrixView<Scalar>?]
   var times: [Scalar]
@@ -239,6 +247,8 @@ public final class MLPWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
     ones = Matrix(rows: 1, cols: capacity)
     ones.fill(1)
     packed = Matrix(rows: 1, cols: mlp.packedCount)
+    derivativeScratch = Matrix(
+      rows: slots > 1 && mlp.storesDerivatives ? Swift.min(capacity, mlp.tileRows) : 0, cols: mlp.maxWidth)
     inputs = Array(repeating: nil, count: slots)
     times = Array(repeating: 0, count: slots)
     rowCounts = Array(repeating: 0, count: slots)
@@ -248,7 +258,7 @@ public final class MLPWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
   var bytes: Int {
     let elements =
       activations.map(\.count).reduce(0, +) + derivatives.map(\.count).reduce(0, +) + scratchA.count
-      + scratchB.count + vector.count + ones.count + packed.count
+      + scratchB.count + vector.count + ones.count + packed.count + derivativeScratch.count
     return elements * MemoryLayout<Scalar>.stride
   }
 
