@@ -250,9 +250,12 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
       var x = start
       while pieceStart < range.upperBound {
         let piece = pieceStart..<Swift.min(pieceStart + tau, range.upperBound)
+        // Only the last piece's activations are differentiated from this
+        // pass (the backward sweep re-runs the others): the rest keep states only.
         try em.simulate(
           model: model, data: y, pathRange: pathRange, pathsPerPoint: k, noise: noise, grid: grid,
-          recordSteps: [], recorded: [], final: nil, kl: klp, logWeights: lwp, steps: piece, startState: x)
+          recordSteps: [], recorded: [], final: nil, kl: klp, logWeights: lwp, steps: piece, startState: x,
+          keepActivations: piece.upperBound == range.upperBound)
         if let level = store, (pieceStart - range.lowerBound) % levels[level] == 0 {
           let index = (pieceStart - range.lowerBound) / levels[level]
           slot(.init(level: level, index: index)).copyElements(from: em.state(pieceStart), count: rows * d)

@@ -134,8 +134,13 @@ extension MLP {
           if l.activation != .identity {
             Scalar.biasActivation(l.activation.kernelKind, rows: rows, cols: l.outputs, z: z, bias: nil, da: da)
           }
-          Scalar.streamCopy(n: rows * l.outputs, from: z, to: ws.activation(k) + r0 * l.outputs)
-          if let da { Scalar.streamCopy(n: rows * l.outputs, from: da, to: ws.derivative(k) + r0 * l.outputs) }
+          if !ws.discardsActivations {
+            Scalar.streamCopy(n: rows * l.outputs, from: z, to: ws.activation(k) + r0 * l.outputs)
+            if let da { Scalar.streamCopy(n: rows * l.outputs, from: da, to: ws.derivative(k) + r0 * l.outputs) }
+          } else if k == layers.count - 1 {
+            // Only the output, read right away by the step.
+            (ws.activation(k) + r0 * l.outputs).update(from: z, count: rows * l.outputs)
+          }
           p += l.inputs * l.outputs
           a = UnsafePointer(z)
           lda = l.outputs

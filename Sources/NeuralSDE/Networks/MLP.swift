@@ -226,6 +226,10 @@ public final class MLPWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
   /// activation derivatives here before streaming them to the tape
   /// (`min(capacity, tileRows) × maxWidth`, empty if no layer stores them).
   let derivativeScratch: Matrix<Scalar>
+  /// Set by a solve that only needs the states (a checkpointing pass): the
+  /// fused forward then keeps a tape slot's hidden activations in its scratch
+  /// and writes only the output (no derivatives) to the slot.
+  package var discardsActivations = false
   /// Per slot: the input of its forward pass (not owned), its time and rows.
   var inputs: [MatrixView<Scalar>?]
   var times: [Scalar]

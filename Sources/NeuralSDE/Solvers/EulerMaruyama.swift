@@ -345,7 +345,8 @@ package final class EulerMaruyamaWorkspace<Scalar: SDEScalar>: @unchecked Sendab
     noise: Noise, grid: TimeGrid, recordSteps: [Int], recorded: [Matrix<Scalar>], final: Matrix<Scalar>?,
     kl klBuffer: UnsafeMutableBufferPointer<Double>?, logWeights logWeightBuffer: UnsafeMutableBufferPointer<Double>?,
     affine: AffineFeedbackControl? = nil, firstPoint: Int = 0, steps stepRange: Range<Int>? = nil,
-    startState: UnsafePointer<Scalar>? = nil, onState: ((Int, UnsafePointer<Scalar>) -> Void)? = nil
+    startState: UnsafePointer<Scalar>? = nil, onState: ((Int, UnsafePointer<Scalar>) -> Void)? = nil,
+    keepActivations: Bool = true
   ) throws where Noise.Scalar == Scalar {
     // The KL accumulates per control row (per path with feedback or affine control).
     let klRows = affine != nil ? pathRange.count : controlRows
@@ -380,6 +381,10 @@ package final class EulerMaruyamaWorkspace<Scalar: SDEScalar>: @unchecked Sendab
     record(steps.lowerBound)
     packWeights(model)
     defer { unpackWeights(model) }
+    // A pass that only needs the states (checkpointing) leaves the tape's
+    // activations unwritten: the states and increments are still taped.
+    for ws in [driftWS, diffusionWS, posteriorWS] { ws.discardsActivations = !keepActivations }
+    defer { for ws in [driftWS, diffusionWS, posteriorWS] { ws.discardsActivations = false } }
     let diffusion = model.diffusionTerm
     for i in steps {
       if taped {
