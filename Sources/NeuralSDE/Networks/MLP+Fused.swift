@@ -102,13 +102,9 @@ extension MLP {
     let packedHere = ws.packedTheta != theta
     if packedHere { pack(theta, workspace: ws) }
     defer { if packedHere { ws.packedTheta = nil } }
-    // The first layer's effective bias c + t·W[:, in] (time as a rank-1 term).
-    let effective = ws.vector.base
-    for l in layers where l.hasTime {
-      let w = theta + l.weightOffset
-      let c = theta + l.biasOffset
-      for j in 0..<l.outputs { effective[j] = c[j] + time * w[j &* l.weightStride &+ l.inputs] }
-    }
+    // The first layer's bias with the time folded in (only it reads the time),
+    // computed once for all tiles.
+    let firstBias = effectiveBias(layers[0], theta, time: time, scratch: ws.vector.base)
     let tile = tileRows
     // On a tape (several slots) the tile runs through the layers in the
     // cache-resident scratch buffers and each layer's result is streamed to
@@ -123,37 +119,24 @@ extension MLP {
       var useA = true
       for k in 0..<layers.count {
         let l = layers[k]
-        if taped {
-          let z = (useA ? ws.scratchA : ws.scratchB).base
-          useA.toggle()
-          let da: UnsafeMutablePointer<Scalar>? = l.activation.storesDerivative ? ws.derivativeScratch.base : nil
-          Scalar.gemmTile(
-            rows: rows, cols: l.outputs, k: l.inputs, a: a, ars: lda, aks: 1, b: p, ldb: l.outputs,
-            bias: l.hasTime ? UnsafePointer(effective) : theta + l.biasOffset, accumulate: false, c: z,
-            ldc: l.outputs)
-          if l.activation != .identity {
-            Scalar.biasActivation(l.activation.kernelKind, rows: rows, cols: l.outputs, z: z, bias: nil, da: da)
-          }
-          if !ws.discardsActivations {
-            Scalar.streamCopy(n: rows * l.outputs, from: z, to: ws.activation(k) + r0 * l.outputs)
-            if let da { Scalar.streamCopy(n: rows * l.outputs, from: da, to: ws.derivative(k) + r0 * l.outputs) }
-          } else if k == layers.count - 1 {
-            // Only the output, read right away by the step.
-            (ws.activation(k) + r0 * l.outputs).update(from: z, count: rows * l.outputs)
-          }
-          p += l.inputs * l.outputs
-          a = UnsafePointer(z)
-          lda = l.outputs
-          continue
-        }
-        let z = ws.activation(k) + r0 * l.outputs
+        // On a tape the layer is computed in scratch and then streamed to its slot.
+        let z = taped ? (useA ? ws.scratchA : ws.scratchB).base : ws.activation(k) + r0 * l.outputs
+        if taped { useA.toggle() }
+        let da: UnsafeMutablePointer<Scalar>? =
+          l.activation.storesDerivative ? (taped ? ws.derivativeScratch.base : ws.derivative(k) + r0 * l.outputs) : nil
         Scalar.gemmTile(
           rows: rows, cols: l.outputs, k: l.inputs, a: a, ars: lda, aks: 1, b: p, ldb: l.outputs,
-          bias: l.hasTime ? UnsafePointer(effective) : theta + l.biasOffset, accumulate: false, c: z, ldc: l.outputs)
+          bias: k == 0 ? firstBias : theta + l.biasOffset,
+          accumulate: false, c: z, ldc: l.outputs)
         if l.activation != .identity {
-          let da: UnsafeMutablePointer<Scalar>? =
-            l.activation.storesDerivative ? ws.derivative(k) + r0 * l.outputs : nil
           Scalar.biasActivation(l.activation.kernelKind, rows: rows, cols: l.outputs, z: z, bias: nil, da: da)
+        }
+        if taped && !ws.discardsActivations {
+          Scalar.streamCopy(n: rows * l.outputs, from: z, to: ws.activation(k) + r0 * l.outputs)
+          if let da { Scalar.streamCopy(n: rows * l.outputs, from: da, to: ws.derivative(k) + r0 * l.outputs) }
+        } else if taped && k == layers.count - 1 {
+          // Only the output, read right away by the step.
+          (ws.activation(k) + r0 * l.outputs).update(from: z, count: rows * l.outputs)
         }
         p += l.inputs * l.outputs
         a = UnsafePointer(z)
@@ -181,33 +164,10 @@ extension MLP {
       for k in stride(from: layers.count - 1, through: 0, by: -1) {
         let l = layers[k]
         let w = theta + l.weightOffset
-        // gz = g ⊙ φ'(z) for the tile, contiguous rows × w_l.
-        var gz = g
-        var ldgz = ldg
-        if l.activation != .identity {
-          let dst = (useA ? ws.scratchA : ws.scratchB).base
-          useA.toggle()
-          let a = UnsafePointer(ws.activation(k) + r0 * l.outputs)
-          let d = UnsafePointer(ws.derivative(k) + (l.activation.storesDerivative ? r0 * l.outputs : 0))
-          let kind = l.activation.kernelKind
-          if ldg == l.outputs {
-            Scalar.scaleByDerivative(kind, n: rows * l.outputs, out: dst, g: g, a: a, d: d)
-          } else {
-            for r in 0..<rows {
-              let o = r * l.outputs
-              Scalar.scaleByDerivative(kind, n: l.outputs, out: dst + o, g: g + r * ldg, a: a + o, d: d + o)
-            }
-          }
-          gz = UnsafePointer(dst)
-          ldgz = l.outputs
-        }
+        let (gz, ldgz) = scaledOutputGradient(k, rows: rows, from: r0, g: g, ldg: ldg, workspace: ws, useA: &useA)
         if let pg {
           // ∂W[:, :in] += gzᵀ·a over the tile's rows (A = gzᵀ: unit row stride).
-          let a: UnsafePointer<Scalar> =
-            k == 0
-            ? UnsafePointer(input.base + r0 * input.ld)
-            : UnsafePointer(ws.activation(k - 1) + r0 * layers[k - 1].outputs)
-          let lda = k == 0 ? input.ld : layers[k - 1].outputs
+          let (a, lda) = layerInput(k, from: r0, input: input, workspace: ws)
           if l.inputs > 0 {
             Scalar.gemmTile(
               rows: l.outputs, cols: l.inputs, k: rows, a: gz, ars: 1, aks: ldgz, b: a, ldb: lda, bias: nil,

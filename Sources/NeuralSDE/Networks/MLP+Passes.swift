@@ -174,12 +174,7 @@ extension MLP {
       let w = theta + l.weightOffset
       // z ← [c + t·W[:, in]] broadcast over rows, then z += a·W[:, :in]ᵀ (β = 1 avoids
       // OpenBLAS's separate pass that zeroes C for β = 0), then z ← φ(z) in place.
-      var bias = theta + l.biasOffset
-      if l.hasTime {
-        let eff = ws.vector.base
-        for j in 0..<l.outputs { eff[j] = bias[j] + time * w[j * l.weightStride + l.inputs] }
-        bias = UnsafePointer(eff)
-      }
+      let bias = effectiveBias(l, theta, time: time, scratch: ws.vector.base)
       if m > 0 {
         Scalar.broadcastRows(rows: m, cols: l.outputs, row: bias, out: z)
         if l.inputs > 0 {
@@ -225,29 +220,8 @@ extension MLP {
     for k in stride(from: layers.count - 1, through: 0, by: -1) {
       let l = layers[k]
       let w = theta + l.weightOffset
-      // gz = g ⊙ φ'(z), contiguous rows × w_l.
-      var gz = g
-      var ldgz = ldg
-      if l.activation != .identity {
-        let dst = (useA ? ws.scratchA : ws.scratchB).base
-        useA.toggle()
-        let a = UnsafePointer(ws.activation(k))
-        let d = UnsafePointer(ws.derivative(k))
-        let kind = l.activation.kernelKind
-        if ldg == l.outputs {
-          Scalar.scaleByDerivative(kind, n: m * l.outputs, out: dst, g: g, a: a, d: d)
-        } else {
-          for r in 0..<m {
-            let o = r * l.outputs
-            Scalar.scaleByDerivative(kind, n: l.outputs, out: dst + o, g: g + r * ldg, a: a + o, d: d + o)
-          }
-        }
-        gz = UnsafePointer(dst)
-        ldgz = l.outputs
-      }
-      // Layer input.
-      let a: UnsafePointer<Scalar> = k == 0 ? UnsafePointer(input.base) : UnsafePointer(ws.activation(k - 1))
-      let lda = k == 0 ? input.ld : layers[k - 1].outputs
+      let (gz, ldgz) = scaledOutputGradient(k, rows: m, from: 0, g: g, ldg: ldg, workspace: ws, useA: &useA)
+      let (a, lda) = layerInput(k, from: 0, input: input, workspace: ws)
       if let pg = parameterGradient {
         let colsum = ws.vector.base + ws.vector.cols
         for grp in 0..<groups {
@@ -287,6 +261,58 @@ extension MLP {
           b: w, ldb: l.weightStride, beta: accumulateInputGradient ? 1 : 0, c: gin.base, ldc: gin.ld)
       }
     }
+  }
+
+  // MARK: Pieces shared by the CBLAS and the fused passes
+
+  /// Layer l's bias with the time input as a rank-1 term: `c + t·W[:, in]`
+  /// written to `scratch` (`w_l` values) for the layer with time, else `c` in place.
+  @inline(__always)
+  func effectiveBias(
+    _ l: Layer, _ theta: UnsafePointer<Scalar>, time: Scalar, scratch: UnsafeMutablePointer<Scalar>
+  ) -> UnsafePointer<Scalar> {
+    let c = theta + l.biasOffset
+    guard l.hasTime else { return c }
+    let w = theta + l.weightOffset
+    for j in 0..<l.outputs { scratch[j] = c[j] + time * w[j &* l.weightStride &+ l.inputs] }
+    return UnsafePointer(scratch)
+  }
+
+  /// `gz = g ⊙ φ'(z_k)` for `rows` rows from row `r0` of layer k's stored
+  /// activations: written contiguously (`rows × w_k`) to the next ping-pong
+  /// scratch buffer, or `g` itself for an identity activation. Returns gz and its stride.
+  @inline(__always)
+  func scaledOutputGradient(
+    _ k: Int, rows: Int, from r0: Int, g: UnsafePointer<Scalar>, ldg: Int, workspace ws: MLPWorkspace<Scalar>,
+    useA: inout Bool
+  ) -> (UnsafePointer<Scalar>, Int) {
+    let l = layers[k]
+    guard l.activation != .identity else { return (g, ldg) }
+    let dst = (useA ? ws.scratchA : ws.scratchB).base
+    useA.toggle()
+    let a = UnsafePointer(ws.activation(k) + r0 * l.outputs)
+    let d = UnsafePointer(ws.derivative(k) + (l.activation.storesDerivative ? r0 * l.outputs : 0))
+    let kind = l.activation.kernelKind
+    if ldg == l.outputs {
+      Scalar.scaleByDerivative(kind, n: rows * l.outputs, out: dst, g: g, a: a, d: d)
+    } else {
+      for r in 0..<rows {
+        let o = r * l.outputs
+        Scalar.scaleByDerivative(kind, n: l.outputs, out: dst + o, g: g + r * ldg, a: a + o, d: d + o)
+      }
+    }
+    return (UnsafePointer(dst), l.outputs)
+  }
+
+  /// Layer k's input from row `r0` on: the forward pass's input for k = 0, else
+  /// the previous layer's stored activations. Returns the pointer and its stride.
+  @inline(__always)
+  func layerInput(
+    _ k: Int, from r0: Int, input: MatrixView<Scalar>, workspace ws: MLPWorkspace<Scalar>
+  ) -> (UnsafePointer<Scalar>, Int) {
+    k == 0
+      ? (UnsafePointer(input.base + r0 * input.ld), input.ld)
+      : (UnsafePointer(ws.activation(k - 1) + r0 * layers[k - 1].outputs), layers[k - 1].outputs)
   }
 
   /// JVP without checks. See `jvp`.
