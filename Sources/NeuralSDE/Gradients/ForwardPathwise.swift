@@ -248,8 +248,8 @@ final class PathwiseChunk<Scalar: SDEScalar>: @unchecked Sendable {
     let db = driftTangent.base
     let ds = diffusionTangent.base
     let du = controlTangent.base
-    em.packWeights(model)
-    defer { em.unpackWeights(model) }
+    em.beginSolve(model)
+    defer { em.endSolve(model) }
     for i in 0..<grid.steps {
       let time = Scalar(grid.times[i])
       let h = Scalar(grid.stepSize(i))

@@ -299,19 +299,28 @@ package final class EulerMaruyamaWorkspace<Scalar: SDEScalar>: @unchecked Sendab
     return MatrixView(base: base, rows: paths, cols: cols)
   }
 
-  /// Packs the step networks' weights for the fused kernels (`MLP.pack`): once
-  /// per solve, not per step. Pair with `unpackWeights` when the solve ends.
-  func packWeights(_ model: NeuralSDEModel<Scalar>) {
+  /// Readies the step networks' workspaces for one solve: packs their weights
+  /// for the fused kernels (`MLP.pack`: once per solve, not per step) and, for
+  /// a pass that only needs the states (checkpointing), tells them not to
+  /// write their activations to the tape. Pair with `endSolve`.
+  func beginSolve(_ model: NeuralSDEModel<Scalar>, keepActivations: Bool = true) {
     model.drift.mlp.pack(model.drift.theta, workspace: driftWS)
     model.diffusion.mlp.pack(model.diffusion.theta, workspace: diffusionWS)
     model.posteriorDrift.mlp.pack(model.posteriorDrift.theta, workspace: posteriorWS)
+    driftWS.discardsActivations = !keepActivations
+    diffusionWS.discardsActivations = !keepActivations
+    posteriorWS.discardsActivations = !keepActivations
   }
 
-  /// Forgets the packed weights (the parameters may change after the solve).
-  func unpackWeights(_ model: NeuralSDEModel<Scalar>) {
+  /// Forgets the packed weights (the parameters may change after the solve)
+  /// and restores taping the activations.
+  func endSolve(_ model: NeuralSDEModel<Scalar>) {
     model.drift.mlp.unpack(driftWS)
     model.diffusion.mlp.unpack(diffusionWS)
     model.posteriorDrift.mlp.unpack(posteriorWS)
+    driftWS.discardsActivations = false
+    diffusionWS.discardsActivations = false
+    posteriorWS.discardsActivations = false
   }
 
   /// Selects the activation slot of step i in every network workspace.
@@ -379,12 +388,10 @@ package final class EulerMaruyamaWorkspace<Scalar: SDEScalar>: @unchecked Sendab
       onState?(step, x)
     }
     record(steps.lowerBound)
-    packWeights(model)
-    defer { unpackWeights(model) }
     // A pass that only needs the states (checkpointing) leaves the tape's
     // activations unwritten: the states and increments are still taped.
-    for ws in [driftWS, diffusionWS, posteriorWS] { ws.discardsActivations = !keepActivations }
-    defer { for ws in [driftWS, diffusionWS, posteriorWS] { ws.discardsActivations = false } }
+    beginSolve(model, keepActivations: keepActivations)
+    defer { endSolve(model) }
     let diffusion = model.diffusionTerm
     for i in steps {
       if taped {
