@@ -14,74 +14,118 @@ import Foundation
 /// network activation (`O(N·M·(d + widths))`), so the backward pass does no
 /// recomputation: its cost is two products per layer (input and weight
 /// gradients). `diagnostics.peakWorkspaceBytes` reports the tape size. With a
-/// `memoryBudget` the states are checkpointed instead (`CheckpointSchedule`)
-/// and segments re-run, bit for bit the same gradient. Chunks of whole data
-/// points run concurrently (one per core); their gradients are summed in order.
+/// `memoryBudget` that the full tape exceeds, a `BackpropPlan` fits it: each
+/// core's data points run in sequential micro-batches (gradient accumulation:
+/// the tape holds one micro-batch) and/or the states are checkpointed
+/// (`CheckpointSchedule`: segments re-run, bit for bit the same activations),
+/// whichever the cost model says is cheaper. Chunks of whole data points run
+/// concurrently (one per core); their gradients are summed in order.
 public struct BackpropThroughSolver: GradientEstimator {
   /// Row chunks run concurrently (default: one per core).
   public var chunks: Int
-  /// If set, the most bytes the workspaces may take: when the full tape does
-  /// not fit, states are checkpointed (`CheckpointSchedule`: the fewest levels
-  /// that fit — one level costs one extra forward pass — and the longest tape
-  /// for them). The gradient is bit for bit the full-tape one. nil: a full
-  /// tape (`estimatedWorkspaceBytes` predicts it).
+  /// If set, the most bytes the workspaces may take (`plan` shows how it is
+  /// met). nil: a full tape (`estimatedWorkspaceBytes` predicts it).
   public var memoryBudget: Int?
+  /// Whether a budget may be met by micro-batches. They sum the gradient over
+  /// a chunk's paths in a different order, so it equals the full tape's to
+  /// round-off (like any other chunk count), not bit for bit; false keeps to
+  /// checkpointing, whose gradient is the full tape's bit for bit.
+  public var allowsMicroBatches: Bool
   /// Tapes kept between calls with the same model and shapes (training loops
   /// reuse them instead of allocating and zero-filling fresh memory each step).
   /// Copies of the estimator share it; it holds at most 8 chunk tapes.
   let cache = WorkspaceCache()
 
-  /// An estimator running `chunks` row chunks concurrently (default: one per core).
-  public init(chunks: Int? = nil, memoryBudget: Int? = nil) {
+  /// An estimator running `chunks` row chunks concurrently (default: one per
+  /// core), within `memoryBudget` bytes if given.
+  public init(chunks: Int? = nil, memoryBudget: Int? = nil, allowsMicroBatches: Bool = true) {
     self.chunks = chunks ?? Threading.availableCores
     self.memoryBudget = memoryBudget
+    self.allowsMicroBatches = allowsMicroBatches
   }
 
-  /// The checkpoint schedule for `steps` steps under `memoryBudget`: the full
-  /// tape if it fits or there is no budget, else among the schedules that fit
-  /// (`CheckpointSchedule.candidates`) the one re-running the fewest steps.
-  /// - Throws: `invalidArgument` naming the least memory any schedule needs if none fits.
-  public func checkpointSchedule<Scalar: SDEScalar>(
+  /// How a gradient over `points` data points (K paths each) and N steps runs
+  /// within `memoryBudget`: the full tape if it fits (or there is no budget);
+  /// else, over every checkpoint schedule (`CheckpointSchedule.candidates`,
+  /// the full tape first) with the fewest micro-batches that make it fit, the
+  /// plan of least `BackpropPlan.relativeCost`.
+  /// - Throws: `invalidArgument` naming the least memory any plan needs if none fits.
+  public func plan<Scalar: SDEScalar>(
     model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int, steps: Int
-  ) throws -> CheckpointSchedule {
+  ) throws -> BackpropPlan {
     let full = CheckpointSchedule.fullTape(steps: steps)
-    guard let budget = memoryBudget else { return full }
-    func bytes(_ schedule: CheckpointSchedule) -> Int {
-      estimatedWorkspaceBytes(model: model, points: points, pathsPerPoint: k, steps: steps, schedule: schedule) ?? .max
+    let largestPart = ChunkFanOut(units: points, chunks: chunks).parts.map(\.count).max() ?? 0
+    func bytes(_ schedule: CheckpointSchedule, _ batches: Int) -> Int {
+      estimatedWorkspaceBytes(
+        model: model, points: points, pathsPerPoint: k, steps: steps, schedule: schedule, microBatches: batches)
+        ?? .max
     }
-    if bytes(full) <= budget { return full }
-    var best: (schedule: CheckpointSchedule, cost: Int)?
-    var least = (bytes: Int.max, schedule: full)
-    for candidate in CheckpointSchedule.candidates(steps: steps) {
-      let b = bytes(candidate)
-      if b < least.bytes { least = (b, candidate) }
-      guard b <= budget else { continue }
-      // The fewest re-run steps; on a tie, the longer tape (fewer, longer passes).
-      let cost = candidate.recomputedSteps
-      if best == nil || cost < best!.cost || (cost == best!.cost && candidate.tapeLength > best!.schedule.tapeLength) {
-        best = (candidate, cost)
+    func make(_ schedule: CheckpointSchedule, _ batches: Int) -> BackpropPlan {
+      BackpropPlan(
+        schedule: schedule, microBatches: batches, estimatedBytes: bytes(schedule, batches),
+        relativeCost: BackpropPlan.relativeCost(
+          schedule: schedule, pathsPerBatch: (largestPart + batches - 1) / batches * k,
+          pathsFull: largestPart * k))
+    }
+    guard let budget = memoryBudget, bytes(full, 1) > budget else { return make(full, 1) }
+    let maxBatches = allowsMicroBatches ? Swift.max(largestPart, 1) : 1
+    var best: BackpropPlan?
+    var least = (bytes: Int.max, schedule: full, batches: maxBatches)
+    // Fewest re-run steps first: a schedule's cost is at least its re-run
+    // cost, so the search stops once that exceeds the best plan's.
+    let schedules =
+      [full] + CheckpointSchedule.candidates(steps: steps).sorted { $0.recomputedSteps < $1.recomputedSteps }
+    for schedule in schedules {
+      let floor = BackpropPlan.relativeCost(schedule: schedule, pathsPerBatch: 1 << 40, pathsFull: 1 << 40)
+      if let best, floor >= best.relativeCost { break }
+      let most = bytes(schedule, maxBatches)
+      if most < least.bytes { least = (most, schedule, maxBatches) }
+      guard most <= budget else { continue }
+      // The fewest micro-batches that fit (the bytes fall as batches grow).
+      var lo = 1
+      var hi = maxBatches
+      while lo < hi {
+        let mid = (lo + hi) / 2
+        if bytes(schedule, mid) <= budget { hi = mid } else { lo = mid + 1 }
+      }
+      let candidate = make(schedule, lo)
+      // On a tie, the longer tape (fewer, longer passes).
+      if best == nil || candidate.relativeCost < best!.relativeCost
+        || (candidate.relativeCost == best!.relativeCost
+          && candidate.schedule.tapeLength > best!.schedule.tapeLength)
+      {
+        best = candidate
       }
     }
     guard let best else {
       throw NSDEError.invalidArgument(
-        "backprop of \(points * k) paths × \(steps) steps needs at least \(least.bytes == .max ? "more than can be addressed" : MemoryLimit.describe(least.bytes)) (\(least.schedule)), over the memory budget of \(MemoryLimit.describe(budget))"
+        "backprop of \(points * k) paths × \(steps) steps needs at least \(least.bytes == .max ? "more than can be addressed" : MemoryLimit.describe(least.bytes)) (\(least.schedule)\(least.batches > 1 ? ", \(least.batches) micro-batches per core" : "")), over the memory budget of \(MemoryLimit.describe(budget))"
       )
     }
-    return best.schedule
+    return best
+  }
+
+  /// The checkpoint schedule of `plan` (the full tape without a budget).
+  public func checkpointSchedule<Scalar: SDEScalar>(
+    model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int, steps: Int
+  ) throws -> CheckpointSchedule {
+    try plan(model: model, points: points, pathsPerPoint: k, steps: steps).schedule
   }
 
   /// The workspace (tape and buffers) a gradient over `points` data points
   /// with K paths each and N steps allocates, predicted from the shapes
   /// before solving (nil if it overflows); `diagnostics.peakWorkspaceBytes`
-  /// reports the actual value afterwards.
+  /// reports the actual value afterwards. Each core's chunk allocates for its
+  /// largest micro-batch.
   public func estimatedWorkspaceBytes<Scalar: SDEScalar>(
     model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int, steps: Int,
-    schedule: CheckpointSchedule? = nil
+    schedule: CheckpointSchedule? = nil, microBatches: Int = 1
   ) -> Int? {
     SizeArithmetic.sum(
       ChunkFanOut(units: points, chunks: chunks).parts.map {
         BackpropChunk<Scalar>.estimatedBytes(
-          model: model, points: $0.count, pathsPerPoint: k, steps: steps, schedule: schedule)
+          model: model, points: ($0.count + microBatches - 1) / Swift.max(microBatches, 1), pathsPerPoint: k,
+          steps: steps, schedule: schedule)
       } + [SizeArithmetic.product(chunks, model.parameterCount, 8)])
   }
 
@@ -100,26 +144,41 @@ public struct BackpropThroughSolver: GradientEstimator {
     let fanOut = ChunkFanOut(units: data.rows, chunks: chunks)
     let parts = fanOut.parts
     let p = model.parameterCount
-    let schedule = try checkpointSchedule(model: model, points: data.rows, pathsPerPoint: k, steps: grid.steps)
+    let plan = try plan(model: model, points: data.rows, pathsPerPoint: k, steps: grid.steps)
+    let schedule = plan.schedule
     try MemoryLimit.check(
       estimatedWorkspaceBytes(
-        model: model, points: data.rows, pathsPerPoint: k, steps: grid.steps, schedule: schedule),
+        model: model, points: data.rows, pathsPerPoint: k, steps: grid.steps, schedule: schedule,
+        microBatches: plan.microBatches),
       for: "backprop through \(grid.steps) steps of \(data.rows * k) paths (its tape)")
     let partial = Matrix<Double>(rows: parts.count, cols: p)
     func key(_ part: Range<Int>) -> WorkspaceCache.Key {
       WorkspaceCache.Key(
-        model: ObjectIdentifier(model), points: part, k: k, steps: grid.steps, checkpointLevels: schedule.levels)
+        model: ObjectIdentifier(model), points: part, k: k, steps: grid.steps, checkpointLevels: schedule.levels,
+        microBatches: plan.microBatches)
+    }
+    func batches(_ part: Range<Int>) -> [Range<Int>] {
+      Threading.partition(part.count, into: plan.microBatches).map {
+        (part.lowerBound + $0.lowerBound)..<(part.lowerBound + $0.upperBound)
+      }
     }
     let outcomes = try fanOut.run(
       workspace: { part -> BackpropChunk<Scalar> in
         if let cached = cache.checkOut(key(part)) as? BackpropChunk<Scalar>, cached.model === model { return cached }
-        return BackpropChunk(model: model, points: part, pathsPerPoint: k, schedule: schedule)
+        return BackpropChunk(
+          model: model, points: batches(part).map(\.count).max() ?? 0, pathsPerPoint: k, schedule: schedule)
       },
       release: { part, chunk in cache.checkIn(key(part), chunk) },
-      body: { c, _, chunk in
-        let loss = try chunk.run(
-          data: data, noise: noise, grid: grid, objective: objective, totalPoints: data.rows,
-          gradient: partial.base + c * p)
+      body: { c, part, chunk in
+        // Micro-batches one after another through the same tape; their
+        // gradients accumulate in order.
+        var loss = 0.0
+        for batch in batches(part) {
+          chunk.bind(batch)
+          loss += try chunk.run(
+            data: data, noise: noise, grid: grid, objective: objective, totalPoints: data.rows,
+            gradient: partial.base + c * p)
+        }
         return (loss: loss, bytes: chunk.bytes)
       })
     let losses = outcomes.map(\.loss)
@@ -134,12 +193,51 @@ public struct BackpropThroughSolver: GradientEstimator {
   }
 }
 
-/// One chunk's tape and backward buffers.
+/// How backprop through the solver fits a memory budget
+/// (`BackpropThroughSolver.plan`): each core's data points in `microBatches`
+/// sequential batches, each solved with `schedule`.
+public struct BackpropPlan: Sendable, Equatable, CustomStringConvertible {
+  /// What each micro-batch tapes and re-runs.
+  public let schedule: CheckpointSchedule
+  /// Sequential micro-batches per core (1: all its points at once).
+  public let microBatches: Int
+  /// Predicted workspace (tapes and buffers, all cores), bytes.
+  public let estimatedBytes: Int
+  /// Predicted time over the full tape's: `(1 + α·R/N)·(1 + r₀/M_b)/(1 + r₀/M_c)`
+  /// with R re-run steps, M_b paths per micro-batch and M_c per core.
+  public let relativeCost: Double
+
+  /// α: a re-run step's cost over a gradient step's. Measured with
+  /// `nsde-bench gradient --memory-budget` (reference problem, M = 4096,
+  /// Double, 2-core AMD EPYC): 48 re-run steps of N = 50 cost 1.42–1.46×.
+  public static let rerunCost = 0.45
+  /// r₀: a pass's fixed cost in paths (per-step calls, tile edges). Measured
+  /// on the reference problem by running chunks of 512, 256, 128 paths:
+  /// 1.01×, 1.08×, 1.20× the 2048-path time.
+  public static let passOverheadPaths = 24.0
+
+  static func relativeCost(schedule: CheckpointSchedule, pathsPerBatch: Int, pathsFull: Int) -> Double {
+    let rerun = 1 + rerunCost * Double(schedule.recomputedSteps) / Double(Swift.max(schedule.steps, 1))
+    let overhead =
+      (1 + passOverheadPaths / Double(Swift.max(pathsPerBatch, 1)))
+      / (1 + passOverheadPaths / Double(Swift.max(pathsFull, 1)))
+    return rerun * overhead
+  }
+
+  public var description: String {
+    (microBatches > 1 ? "\(microBatches) micro-batches per core, " : "") + schedule.description
+  }
+}
+
+/// One chunk's tape and backward buffers, allocated for `pointCapacity`
+/// data points; `bind` selects the (micro-)batch the next `run` differentiates.
 final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
   let model: NeuralSDEModel<Scalar>
-  let points: Range<Int>
+  /// The data points of the batch `run` differentiates, and its paths.
+  private(set) var points: Range<Int>
+  private(set) var rows: Int
+  let pointCapacity: Int
   let k: Int
-  let rows: Int
   let em: EulerMaruyamaWorkspace<Scalar>
   let decoderWS: MLPWorkspace<Scalar>
   /// λ = ∂L/∂X_i and h·λ: `rows × d` each.
@@ -162,15 +260,17 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
   /// The kept states, per schedule level: `slots[ℓ]·rows × d`.
   let checkpoints: [Matrix<Scalar>]
 
-  init(model: NeuralSDEModel<Scalar>, points: Range<Int>, pathsPerPoint k: Int, schedule: CheckpointSchedule) {
+  /// Buffers for batches of up to `capacity` data points (K paths each); bound to the first `capacity`.
+  init(model: NeuralSDEModel<Scalar>, points capacity: Int, pathsPerPoint k: Int, schedule: CheckpointSchedule) {
     self.model = model
-    self.points = points
+    points = 0..<capacity
+    pointCapacity = capacity
     self.k = k
-    rows = points.count * k
+    rows = capacity * k
     let d = model.latentDimension
     let m = model.noiseDimension
     self.schedule = schedule
-    em = EulerMaruyamaWorkspace(model: model, points: points.count, paths: rows, tapeSteps: schedule.tapeLength)
+    em = EulerMaruyamaWorkspace(model: model, points: capacity, paths: rows, tapeSteps: schedule.tapeLength)
     let pathCount = rows
     checkpoints = schedule.slots.map { Matrix(rows: $0 * pathCount, cols: d) }
     decoderWS = model.decoder.makeWorkspace(rows: rows)
@@ -182,6 +282,14 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
     controlInputGradient = Matrix(rows: em.feedback ? rows : 0, cols: model.configuration.posteriorInputs)
     decodedGradient = Matrix(rows: rows, cols: model.dataDimension)
     gradient = Matrix(rows: 1, cols: model.parameterCount)
+  }
+
+  /// Makes `run` differentiate the data points `batch` (at most `pointCapacity`).
+  func bind(_ batch: Range<Int>) {
+    precondition(batch.count <= pointCapacity, "batch of \(batch.count) points exceeds the chunk's \(pointCapacity)")
+    points = batch
+    rows = batch.count * k
+    em.bind(points: batch.count, paths: rows)
   }
 
   /// The bytes a chunk would allocate (tape and buffers), from the shapes alone (nil on overflow).
@@ -214,8 +322,8 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
     return em.bytes + (own + kept) * MemoryLayout<Scalar>.stride + decoderWS.bytes
   }
 
-  /// Forward with tape, then backward; writes this chunk's gradient (Double)
-  /// into `out` and returns its loss contribution.
+  /// Forward with tape, then backward; adds the batch's gradient (Double)
+  /// to `out` and returns its loss contribution.
   @_specialize(where Scalar == Double, Noise == PhiloxBrownianIncrements<Double>)
   @_specialize(where Scalar == Float, Noise == PhiloxBrownianIncrements<Float>)
   func run<Noise: BrownianIncrements>(
@@ -296,13 +404,13 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
       scratchNLL.withUnsafeMutableBufferPointer { o in
         model.configuration.likelihood.negativeLogLikelihood(
           decoded: decoderWS.output, data: y, pathsPerPoint: k, logStd: logStd, into: o.baseAddress!,
-          gradient: decodedGradient.view, logStdGradient: model.logStdOffset.map { grad + $0 },
+          gradient: decodedGradient.rows(0..<rows), logStdGradient: model.logStdOffset.map { grad + $0 },
           rowWeights: w.baseAddress!)
       }
     }
     model.decoder.vjpUnchecked(
-      workspace: decoderWS, outputGradient: decodedGradient.view,
-      inputGradient: lambda.view, gradient: grad)
+      workspace: decoderWS, outputGradient: decodedGradient.rows(0..<rows),
+      inputGradient: lambda.rows(0..<rows), gradient: grad)
 
     let lam = lambda.base
     let gb = driftOutputGradient.base
@@ -335,8 +443,8 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
           }
         }
         model.posteriorDrift.vjpUnchecked(
-          workspace: em.posteriorWS, outputGradient: controlGradient.view,
-          inputGradient: feedback ? controlInputGradient.view : nil, gradient: grad)
+          workspace: em.posteriorWS, outputGradient: controlGradient.rows(0..<controlRows),
+          inputGradient: feedback ? controlInputGradient.rows(0..<rows) : nil, gradient: grad)
         // Drift and diffusion output gradients from λ = ∂L/∂X_{i+1}: ∂L/∂b = h λ, ∂L/∂σ = λ ⊗ ΔW̃.
         gb.copyElements(from: lam, count: rows * d)
         Scalar.scal(n: rows * d, alpha: h, x: gb, incx: 1)
@@ -346,11 +454,11 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
           scratch: controlPerPath.base)
         // λ_i = λ_{i+1} + J_bᵀ(hλ) + J_σᵀ(λ ⊗ ΔW̃): the VJPs accumulate into λ (β = 1).
         model.drift.vjpUnchecked(
-          workspace: em.driftWS, outputGradient: driftOutputGradient.view,
-          inputGradient: lambda.view, gradient: grad, accumulateInputGradient: true)
+          workspace: em.driftWS, outputGradient: driftOutputGradient.rows(0..<rows),
+          inputGradient: lambda.rows(0..<rows), gradient: grad, accumulateInputGradient: true)
         model.diffusion.vjpUnchecked(
           workspace: em.diffusionWS, outputGradient: gs,
-          inputGradient: diffusion.isAdditive ? nil : lambda.view, gradient: grad,
+          inputGradient: diffusion.isAdditive ? nil : lambda.rows(0..<rows), gradient: grad,
           accumulateInputGradient: true)
         if feedback {
           // The control read X_i: λ_i += (∂u_i/∂x)ᵀ ∂L/∂u_i (the state columns of its input gradient).
@@ -373,7 +481,7 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
     if let o = model.initialStateOffset {
       for r in 0..<rows { Scalar.axpy(n: d, alpha: 1, x: lam + r * d, incx: 1, y: grad + o, incy: 1) }
     }
-    for j in 0..<model.parameterCount { out[j] = Double(grad[j]) }
+    for j in 0..<model.parameterCount { out[j] += Double(grad[j]) }
     return loss
   }
 }

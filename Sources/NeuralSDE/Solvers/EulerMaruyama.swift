@@ -183,8 +183,13 @@ public struct EulerMaruyama: Sendable {
 /// increment `ΔW̃_i` and the networks' activations of every step are kept,
 /// for backpropagation through the solver.
 package final class EulerMaruyamaWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
-  let paths: Int
-  let points: Int
+  /// Paths and data points of the batch being solved (at most the capacities;
+  /// `bind` switches to a smaller batch, e.g. the next micro-batch of backprop).
+  private(set) var paths: Int
+  private(set) var points: Int
+  /// The most paths and data points this workspace was allocated for.
+  let pathCapacity: Int
+  let pointCapacity: Int
   let driftWS: MLPWorkspace<Scalar>
   let diffusionWS: MLPWorkspace<Scalar>
   let posteriorWS: MLPWorkspace<Scalar>
@@ -210,6 +215,8 @@ package final class EulerMaruyamaWorkspace<Scalar: SDEScalar>: @unchecked Sendab
   package init(model: NeuralSDEModel<Scalar>, points: Int, paths: Int, tapeSteps: Int = 0) {
     self.paths = paths
     self.points = points
+    pathCapacity = paths
+    pointCapacity = points
     self.tapeSteps = tapeSteps
     let slots = Swift.max(tapeSteps, 1)
     let networkRows = model.networkRows(points: points, paths: paths)
@@ -250,6 +257,17 @@ package final class EulerMaruyamaWorkspace<Scalar: SDEScalar>: @unchecked Sendab
       states,
       feedback ? SizeArithmetic.product(slots, paths, model.configuration.posteriorInputs, s) : 0,
     ])
+  }
+
+  /// Makes the next solves run a batch of `points` data points and `paths`
+  /// paths (each at most what the workspace was allocated for); the tapes'
+  /// strides follow, so a smaller batch uses the front of every buffer.
+  func bind(points: Int, paths: Int) {
+    precondition(
+      points <= pointCapacity && paths <= pathCapacity && (points > 0) == (pointCapacity > 0),
+      "batch of \(points) points / \(paths) paths exceeds the workspace (\(pointCapacity) / \(pathCapacity))")
+    self.points = points
+    self.paths = paths
   }
 
   /// Bytes held by this workspace.

@@ -12,6 +12,8 @@ final class WorkspaceCache: @unchecked Sendable {
     let steps: Int
     /// The checkpoint levels (checkpointed backprop), empty for a full tape.
     var checkpointLevels: [Int] = []
+    /// Sequential micro-batches per chunk (backprop within a memory budget).
+    var microBatches = 1
   }
   private let lock = NSLock()
   private var entries: [(key: Key, value: AnyObject)] = []

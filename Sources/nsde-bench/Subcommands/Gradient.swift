@@ -31,9 +31,14 @@ struct Gradient: ParsableCommand {
   @Option(help: "Where to write the gradient (safetensors) in file mode.") var gradientOut: String?
   @Option(
     help:
-      "Memory budget of the backprop workspace, e.g. 64MiB: states are then checkpointed on one or more levels and segments re-run (same gradient bit for bit). Timing mode also times the full tape when it fits."
+      "Memory budget of the backprop workspace, e.g. 64MiB: each core's paths then run in sequential micro-batches and/or states are checkpointed on one or more levels and segments re-run, whichever is predicted cheaper (the plan is printed). Timing mode also times the full tape when it fits."
   )
   var memoryBudget: String?
+  @Flag(
+    help:
+      "Meet --memory-budget by checkpointing only (the full tape's gradient bit for bit); by default each core's paths may also run in sequential micro-batches when that is cheaper (the same gradient to round-off)."
+  )
+  var checkpointOnly = false
 
   var budgetBytes: Int? { memoryBudget.flatMap(MemoryLimit.parse) }
   @Option(parsing: .unconditional, help: "Tangent directions for the pathwise estimator in timing mode (1…100000).")
@@ -120,7 +125,8 @@ struct Gradient: ParsableCommand {
     // The solve checks the noise shape [N, M, m] against --solver-steps, B·K and the model.
     let grid = try TimeGrid(uniformSteps: problem.steps)
     let est: any GradientEstimator =
-      estimator == .backprop ? BackpropThroughSolver(memoryBudget: budgetBytes) : ForwardPathwise()
+      estimator == .backprop
+      ? BackpropThroughSolver(memoryBudget: budgetBytes, allowsMicroBatches: !checkpointOnly) : ForwardPathwise()
     let r = try est.gradient(of: model, data: y, noise: noise, grid: grid, pathsPerPoint: k, objective: objective)
     if let out = gradientOut {
       let tensors = model.parameters.slices.map { s in
@@ -158,23 +164,29 @@ struct Gradient: ParsableCommand {
       let noise = PhiloxBrownianIncrements<T>(seed: 3, dimension: model.noiseDimension)
       let count = min(directions, model.parameterCount)
       let full = BackpropThroughSolver(chunks: problem.chunks)
-      let a = BackpropThroughSolver(chunks: problem.chunks, memoryBudget: budgetBytes)
+      let a = BackpropThroughSolver(
+        chunks: problem.chunks, memoryBudget: budgetBytes, allowsMicroBatches: !checkpointOnly)
       let b = ForwardPathwise(directions: .indices(Array(0..<count)), blockSize: min(count, 32), chunks: problem.chunks)
       let k = problem.pathsPerPoint
-      let schedule = try a.checkpointSchedule(model: model, points: y.rows, pathsPerPoint: k, steps: grid.steps)
-      let predicted = a.estimatedWorkspaceBytes(
-        model: model, points: y.rows, pathsPerPoint: k, steps: grid.steps, schedule: schedule)
+      let plan = try a.plan(model: model, points: y.rows, pathsPerPoint: k, steps: grid.steps)
+      let budgeted = plan.microBatches > 1 || !plan.schedule.levels.isEmpty
       note(
-        "[\(T.dtypeName)] backprop (predicted workspace \(predicted.map(MemoryLimit.describe) ?? "?")\(schedule.levels.isEmpty ? "" : ", \(schedule)")) and pathwise (\(count) directions), M = \(problem.paths), N = \(problem.steps)"
+        "[\(T.dtypeName)] backprop (predicted workspace \(MemoryLimit.describe(plan.estimatedBytes))\(budgeted ? ", \(plan), predicted \(fmt(plan.relativeCost))× the full tape" : "")) and pathwise (\(count) directions), M = \(problem.paths), N = \(problem.steps)"
       )
-      // The full tape too, when a budget is set and the full tape fits in memory.
+      // With a budget: the full tape too when it fits in memory, and when the
+      // plan uses micro-batches, checkpointing alone (bitwise the full tape).
       let fullFits =
-        budgetBytes != nil && !schedule.levels.isEmpty
+        budgeted
         && (full.estimatedWorkspaceBytes(model: model, points: y.rows, pathsPerPoint: k, steps: grid.steps) ?? .max)
           <= MemoryLimit.available
+      let c = BackpropThroughSolver(chunks: problem.chunks, memoryBudget: budgetBytes, allowsMicroBatches: false)
+      let checkpointPlan =
+        fullFits && plan.microBatches > 1
+        ? try? c.plan(model: model, points: y.rows, pathsPerPoint: k, steps: grid.steps) : nil
       var ra: GradientResult?
       var rb: GradientResult?
       var rf: GradientResult?
+      var rc: GradientResult?
       var bodies: [() throws -> Void] = [
         { ra = try a.gradient(of: model, data: y, noise: noise, grid: grid, pathsPerPoint: k, objective: objective) },
         { rb = try b.gradient(of: model, data: y, noise: noise, grid: grid, pathsPerPoint: k, objective: objective) },
@@ -184,21 +196,48 @@ struct Gradient: ParsableCommand {
           rf = try full.gradient(of: model, data: y, noise: noise, grid: grid, pathsPerPoint: k, objective: objective)
         }
       }
+      if checkpointPlan != nil {
+        bodies.append {
+          rc = try c.gradient(of: model, data: y, noise: noise, grid: grid, pathsPerPoint: k, objective: objective)
+        }
+      }
       let t = try measureInterleaved(warmup: 1, repetitions: output.repetitions, bodies)
       let diff = relativeError((0..<count).map { ra!.gradient[$0] }, (0..<count).map { rb!.gradient[$0] })
+      /// "bitwise equal" or the relative difference from the full tape's gradient.
+      func agreement(_ r: GradientResult, _ reference: GradientResult) -> (bitwise: Bool, relDiff: Double, text: String)
+      {
+        let same = zip(r.gradient, reference.gradient).allSatisfy { $0.bitPattern == $1.bitPattern }
+        let rel = relativeError(r.gradient, reference.gradient)
+        return (same, rel, same ? "bitwise equal" : "relative difference \(fmtSci(rel))")
+      }
       if let rf {
-        let same = zip(rf.gradient, ra!.gradient).allSatisfy { $0.bitPattern == $1.bitPattern }
-        json["\(T.dtypeName.lowercased())_checkpointed"] =
-          [
-            "checkpoint_levels": schedule.levels, "tape_steps": schedule.tapeLength,
-            "recomputed_steps": schedule.recomputedSteps, "full_tape_ms": t[2].median, "checkpointed_ms": t[0].median,
-            "checkpointed_over_full": t[0].median / t[2].median,
-            "full_tape_workspace_bytes": rf.diagnostics.peakWorkspaceBytes,
-            "checkpointed_workspace_bytes": ra!.diagnostics.peakWorkspaceBytes, "bitwise_equal": same,
-          ] as [String: Any]
+        let (same, rel, text) = agreement(ra!, rf)
+        var entry: [String: Any] = [
+          "micro_batches": plan.microBatches, "checkpoint_levels": plan.schedule.levels,
+          "tape_steps": plan.schedule.tapeLength, "recomputed_steps": plan.schedule.recomputedSteps,
+          "predicted_over_full": plan.relativeCost, "full_tape_ms": t[2].median, "checkpointed_ms": t[0].median,
+          "checkpointed_over_full": t[0].median / t[2].median,
+          "full_tape_workspace_bytes": rf.diagnostics.peakWorkspaceBytes,
+          "checkpointed_workspace_bytes": ra!.diagnostics.peakWorkspaceBytes, "bitwise_equal": same,
+          "relative_difference": rel,
+        ]
         note(
-          "[\(T.dtypeName)] checkpointed backprop (\(schedule)) \(fmt(t[0].median)) ms, \(mib(ra!.diagnostics.peakWorkspaceBytes)) vs full tape \(fmt(t[2].median)) ms, \(mib(rf.diagnostics.peakWorkspaceBytes)): \(fmt(t[0].median / t[2].median))×, gradients \(same ? "bitwise equal" : "DIFFER")"
+          "[\(T.dtypeName)] budgeted backprop (\(plan)) \(fmt(t[0].median)) ms, \(mib(ra!.diagnostics.peakWorkspaceBytes)) vs full tape \(fmt(t[2].median)) ms, \(mib(rf.diagnostics.peakWorkspaceBytes)): \(fmt(t[0].median / t[2].median))×, gradients \(text)"
         )
+        if let rc, let checkpointPlan {
+          let (cSame, _, cText) = agreement(rc, rf)
+          entry["checkpoint_only"] =
+            [
+              "checkpoint_levels": checkpointPlan.schedule.levels,
+              "recomputed_steps": checkpointPlan.schedule.recomputedSteps,
+              "ms": t[3].median, "over_full": t[3].median / t[2].median,
+              "workspace_bytes": rc.diagnostics.peakWorkspaceBytes, "bitwise_equal": cSame,
+            ] as [String: Any]
+          note(
+            "[\(T.dtypeName)] checkpointing only (\(checkpointPlan)) \(fmt(t[3].median)) ms, \(mib(rc.diagnostics.peakWorkspaceBytes)): \(fmt(t[3].median / t[2].median))× the full tape, gradients \(cText)"
+          )
+        }
+        json["\(T.dtypeName.lowercased())_checkpointed"] = entry
       }
       json[T.dtypeName.lowercased()] =
         [

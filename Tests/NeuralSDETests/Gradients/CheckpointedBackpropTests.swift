@@ -27,7 +27,7 @@ final class CheckpointedBackpropTests: XCTestCase {
               full.estimatedWorkspaceBytes(
                 model: f.model, points: f.data.rows, pathsPerPoint: f.k, steps: n, schedule: schedule))
             XCTAssertLessThan(budget, fullBytes + 1_000_000)
-            let estimator = BackpropThroughSolver(chunks: 2, memoryBudget: budget)
+            let estimator = BackpropThroughSolver(chunks: 2, memoryBudget: budget, allowsMicroBatches: false)
             let chosen = try estimator.checkpointSchedule(
               model: f.model, points: f.data.rows, pathsPerPoint: f.k, steps: n)
             XCTAssertLessThanOrEqual(chosen.recomputedSteps, schedule.recomputedSteps)
@@ -45,6 +45,71 @@ final class CheckpointedBackpropTests: XCTestCase {
         }
       }
     }
+  }
+
+  /// Micro-batches: one core's data points run one after another through one
+  /// tape (the last batch smaller), their gradients accumulated in order. With
+  /// one chunk of b micro-batches that is the same sums in the same order as b
+  /// chunks, so the gradient equals the full tape over b chunks bit for bit,
+  /// whatever checkpointing the plan adds; the workspace stays in the budget.
+  func testMicroBatchesEqualTheFullTapeOverAsManyChunks() throws {
+    var batched = 0
+    for posterior in PosteriorControl.allCases {
+      for noise in [NoiseType.diagonal, .additive, .general(noiseDimension: 2)] {
+        for objective in TrainingObjective.allCases {
+          let f = try GradientFixture(noise: noise, posterior: posterior)
+          let k = 64  // 3 points × 64 paths: batches of 128 and 64 paths
+          let one = BackpropThroughSolver(chunks: 1)
+          let n = f.grid.steps
+          let reference = try one.gradient(
+            of: f.model, data: f.data, noise: f.noise, grid: f.grid, pathsPerPoint: k, objective: objective)
+          for batches in [2, 3] {
+            let budget = try XCTUnwrap(
+              one.estimatedWorkspaceBytes(
+                model: f.model, points: f.data.rows, pathsPerPoint: k, steps: n, microBatches: batches))
+            let estimator = BackpropThroughSolver(chunks: 1, memoryBudget: budget)
+            let plan = try estimator.plan(model: f.model, points: f.data.rows, pathsPerPoint: k, steps: n)
+            XCTAssertLessThanOrEqual(plan.estimatedBytes, budget)
+            if plan.microBatches > 1 { batched += 1 }
+            let r = try estimator.gradient(
+              of: f.model, data: f.data, noise: f.noise, grid: f.grid, pathsPerPoint: k, objective: objective)
+            let same = try BackpropThroughSolver(chunks: plan.microBatches).gradient(
+              of: f.model, data: f.data, noise: f.noise, grid: f.grid, pathsPerPoint: k, objective: objective)
+            let context = "\(posterior), \(noise), \(objective), \(plan)"
+            XCTAssertEqual(r.loss.bitPattern, same.loss.bitPattern, context)
+            XCTAssertTrue(zip(r.gradient, same.gradient).allSatisfy { $0.bitPattern == $1.bitPattern }, context)
+            XCTAssertLessThanOrEqual(r.diagnostics.peakWorkspaceBytes, budget, context)
+            // Against one chunk's full tape: split invariance (round-off only).
+            let scale = reference.gradient.map(abs).max()!
+            let diff = zip(r.gradient, reference.gradient).map { abs($0 - $1) }.max()!
+            XCTAssertLessThanOrEqual(diff, 1e-13 * scale, context)
+            XCTAssertEqual(r.loss, reference.loss, accuracy: 1e-13 * abs(reference.loss), context)
+          }
+        }
+      }
+    }
+    XCTAssertGreaterThan(batched, 0, "some budgets must be met by micro-batches")
+  }
+
+  /// The plan's cost model: the full tape costs 1; re-running steps and
+  /// smaller passes cost more; without micro-batches the plan is the checkpoint schedule alone.
+  func testPlanCostModel() throws {
+    let f = try GradientFixture(noise: .diagonal)
+    let full = try BackpropThroughSolver(chunks: 1).plan(model: f.model, points: 3, pathsPerPoint: 64, steps: 6)
+    XCTAssertEqual(full.relativeCost, 1)
+    XCTAssertEqual(full.microBatches, 1)
+    XCTAssertEqual(full.schedule, .fullTape(steps: 6))
+    let budget = try XCTUnwrap(
+      BackpropThroughSolver(chunks: 1).estimatedWorkspaceBytes(
+        model: f.model, points: 3, pathsPerPoint: 64, steps: 6, schedule: CheckpointSchedule(steps: 6, levels: [1])))
+    let only = try BackpropThroughSolver(chunks: 1, memoryBudget: budget, allowsMicroBatches: false).plan(
+      model: f.model, points: 3, pathsPerPoint: 64, steps: 6)
+    XCTAssertEqual(only.microBatches, 1)
+    XCTAssertGreaterThan(only.relativeCost, 1)
+    let any = try BackpropThroughSolver(chunks: 1, memoryBudget: budget).plan(
+      model: f.model, points: 3, pathsPerPoint: 64, steps: 6)
+    XCTAssertLessThanOrEqual(any.relativeCost, only.relativeCost)
+    XCTAssertLessThanOrEqual(any.estimatedBytes, budget)
   }
 
   /// A budget too small for one-step segments is a clear error; a large one is the full tape.
@@ -77,7 +142,7 @@ final class CheckpointedBackpropTests: XCTestCase {
       let schedule = try CheckpointSchedule(steps: 37, levels: levels)
       let budget = try XCTUnwrap(
         full.estimatedWorkspaceBytes(model: model, points: 3, pathsPerPoint: 2, steps: 37, schedule: schedule))
-      let estimator = BackpropThroughSolver(chunks: 1, memoryBudget: budget)
+      let estimator = BackpropThroughSolver(chunks: 1, memoryBudget: budget, allowsMicroBatches: false)
       let chosen = try estimator.checkpointSchedule(model: model, points: 3, pathsPerPoint: 2, steps: 37)
       let r = try estimator.gradient(
         of: model, data: data, noise: noise, grid: grid, pathsPerPoint: 2, objective: .importanceWeighted)
