@@ -25,6 +25,12 @@ public struct ReferenceBenchmark<Scalar: SDEScalar> {
     /// The kernels the networks run by default (`MLPKernels.preferred`) and the fused kernels' ISA level.
     public var kernels: String
     public var instructionSetLevel: Int
+    /// Backprop within half the full tape's workspace (`budgetBytes`; the
+    /// `BackpropPlan` it chose, its workspace), timed in the same interleaved run.
+    public var budgeted: TimingSummary
+    public var budgetBytes: Int
+    public var budgetPlan: String
+    public var budgetedWorkspaceBytes: Int
     /// Forward-pathwise run over `pathwiseDirections` directions.
     public var pathwise: TimingSummary
     public var pathwiseDirections: Int
@@ -56,6 +62,8 @@ public struct ReferenceBenchmark<Scalar: SDEScalar> {
     public var forwardOverPeakTime: Double { 1 / forwardFractionOfPeak }
     public var gradientOverPeakTime: Double { 1 / gradientFractionOfPeak }
 
+    /// Gradient time within half the memory over the full tape's.
+    public var budgetedOverFullTape: Double { budgeted.median / backprop.median }
     public var forwardOverGEMMFloor: Double { forward.median / gemmFloorForward.median }
     public var gradientOverGEMMFloor: Double { backprop.median / gemmFloorGradient.median }
     public var backpropOverForward: Double { backprop.median / forward.median }
@@ -131,6 +139,12 @@ public struct ReferenceBenchmark<Scalar: SDEScalar> {
       of: model, data: data, noise: noise, grid: grid, pathsPerPoint: pathsPerPoint, objective: .freeEnergy)
     let relDiff = relativeError(directions.map { a.gradient[$0] }, directions.map { b.gradient[$0] })
 
+    // Backprop within half the full tape's memory (micro-batches and/or checkpoints).
+    let budget = a.diagnostics.peakWorkspaceBytes / 2
+    let budgeted = BackpropThroughSolver(chunks: chunks, memoryBudget: budget)
+    let plan = try budgeted.plan(model: model, points: points, pathsPerPoint: pathsPerPoint, steps: steps)
+    var budgetedBytes = 0
+
     // GEMM floors with the same chunking.
     let parts = Threading.partition(points, into: chunks)
     let floors = parts.map { SolveGEMMFloor(model: model, points: $0.count, pathsPerPoint: pathsPerPoint) }
@@ -141,7 +155,8 @@ public struct ReferenceBenchmark<Scalar: SDEScalar> {
     let cblasModel = try NeuralSDEModel<Scalar>(configuration, seed: 1)
     for n in cblasModel.networks { n.mlp.kernels = .blas }
     progress?(
-      "timing forward, backprop, their GEMM floors and the CBLAS path (\(repetitions) interleaved repetitions)")
+      "timing forward, backprop, their GEMM floors, the CBLAS path and backprop in half the memory (\(repetitions) interleaved repetitions)"
+    )
     let t = try measureInterleaved(
       warmup: 1, repetitions: repetitions,
       [
@@ -163,6 +178,11 @@ public struct ReferenceBenchmark<Scalar: SDEScalar> {
             of: cblasModel, data: data, noise: noise, grid: grid, pathsPerPoint: pathsPerPoint,
             objective: .freeEnergy)
         },
+        {
+          budgetedBytes = try budgeted.gradient(
+            of: model, data: data, noise: noise, grid: grid, pathsPerPoint: pathsPerPoint, objective: .freeEnergy
+          ).diagnostics.peakWorkspaceBytes
+        },
       ])
     progress?("timing the forward-pathwise estimator (\(directions.count) directions)")
     let tb = try measure(warmup: 0, repetitions: Swift.max(2, repetitions / 4)) {
@@ -181,7 +201,9 @@ public struct ReferenceBenchmark<Scalar: SDEScalar> {
       dtype: Scalar.dtypeName, paths: paths, steps: steps, pathsPerPoint: pathsPerPoint,
       parameters: model.parameterCount, chunks: parts.count, blasThreads: Threading.blasThreads, forward: t[0],
       gemmFloorForward: t[1], backprop: t[2], gemmFloorGradient: t[3], forwardCBLAS: t[4], backpropCBLAS: t[5],
-      kernels: model.drift.mlp.kernels.rawValue, instructionSetLevel: MLPKernels.instructionSetLevel, pathwise: tb,
+      kernels: model.drift.mlp.kernels.rawValue, instructionSetLevel: MLPKernels.instructionSetLevel,
+      budgeted: t[6], budgetBytes: budget, budgetPlan: plan.description, budgetedWorkspaceBytes: budgetedBytes,
+      pathwise: tb,
       pathwiseDirections: directions.count,
       batchedSingleCore: solver.solve,
       perPathScaled: solver.perPath.median * Double(paths) / Double(solver.perPathSample),

@@ -32,6 +32,16 @@ static inline REAL SUFFIX(as_real)(UINT u) { REAL x; __builtin_memcpy(&x, &u, si
 
 #define R(c) ((REAL)(c))
 
+/// Range reduction x = k·ln2 + r, |r| ≤ ln2/2; returns r and 2^k, for x
+/// already within [EXP_MIN, EXP_MAX].
+static inline __attribute__((always_inline)) REAL SUFFIX(reduce_in_range)(REAL x, REAL *scale) {
+  REAL kd = x * INV_LN2 + EXP_SHIFT;
+  UINT ki = SUFFIX(as_uint)(kd);
+  kd -= EXP_SHIFT;
+  *scale = SUFFIX(as_real)((UINT)(ki << MANT_BITS) + SUFFIX(as_uint)(R(1)));
+  return (x - kd * LN2_HI) - kd * LN2_LO;
+}
+
 /// Range reduction x = k·ln2 + r, |r| ≤ ln2/2; returns r and 2^k (x clamped).
 static inline __attribute__((always_inline)) REAL SUFFIX(reduce)(REAL x, REAL *scale) {
   x = x < EXP_MIN ? EXP_MIN : x;
@@ -117,11 +127,16 @@ static inline __attribute__((always_inline)) REAL SUFFIX(log1p_unit)(REAL e) {
 static inline __attribute__((always_inline)) void SUFFIX(eval)(int kind, REAL x, REAL *y, REAL *dy, REAL *d2y) {
   switch (kind) {
   case NSDE_ACTIVATION_TANH: {
-    REAL ax = x < R(0) ? -x : x;
+    // tanh|x| = expm1(2|x|) / (expm1(2|x|) + 2), 2|x| ≤ 2·TANH_CLAMP (no
+    // clamping in the range reduction); the sign is copied back bitwise.
+    UINT sign = SUFFIX(as_uint)(x) & (SUFFIX(as_uint)(R(-0.0)));
+    REAL ax = SUFFIX(as_real)(SUFFIX(as_uint)(x) ^ sign);
     ax = ax > TANH_CLAMP ? TANH_CLAMP : ax;
-    REAL em = SUFFIX(expm1)(R(2) * ax);
+    REAL scale;
+    REAL r = SUFFIX(reduce_in_range)(R(2) * ax, &scale);
+    REAL em = scale * SUFFIX(expm1_reduced)(r) + (scale - R(1));
     REAL t = em / (em + R(2));
-    REAL a = x < R(0) ? -t : t;
+    REAL a = SUFFIX(as_real)(SUFFIX(as_uint)(t) | sign);
     REAL d = R(1) - a * a;
     *y = a; *dy = d; *d2y = R(-2) * a * d;
     break;

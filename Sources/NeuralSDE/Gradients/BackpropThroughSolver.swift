@@ -65,7 +65,7 @@ public struct BackpropThroughSolver: GradientEstimator {
         schedule: schedule, microBatches: batches, estimatedBytes: bytes(schedule, batches),
         relativeCost: BackpropPlan.relativeCost(
           schedule: schedule, pathsPerBatch: (largestPart + batches - 1) / batches * k,
-          pathsFull: largestPart * k))
+          pathsFull: largestPart * k, scalarBytes: MemoryLayout<Scalar>.stride))
     }
     guard let budget = memoryBudget, bytes(full, 1) > budget else { return make(full, 1) }
     let maxBatches = allowsMicroBatches ? Swift.max(largestPart, 1) : 1
@@ -204,23 +204,26 @@ public struct BackpropPlan: Sendable, Equatable, CustomStringConvertible {
   /// Predicted workspace (tapes and buffers, all cores), bytes.
   public let estimatedBytes: Int
   /// Predicted time over the full tape's: `(1 + α·R/N)·(1 + r₀/M_b)/(1 + r₀/M_c)`
-  /// with R re-run steps, M_b paths per micro-batch and M_c per core.
+  /// with R re-run steps, M_b paths per micro-batch and M_c per core
+  /// (`rerunCost`, `passOverheadPaths`).
   public let relativeCost: Double
 
   /// α: a re-run step's cost over a gradient step's. Measured with
   /// `nsde-bench gradient --memory-budget` (reference problem, M = 4096,
   /// Double, 2-core AMD EPYC): 48 re-run steps of N = 50 cost 1.42–1.46×.
   public static let rerunCost = 0.45
-  /// r₀: a pass's fixed cost in paths (per-step calls, tile edges). Measured
-  /// on the reference problem by running chunks of 512, 256, 128 paths:
-  /// 1.01×, 1.08×, 1.20× the 2048-path time.
+  /// r₀: a pass's fixed cost in Double paths (per-step calls, tile edges).
+  /// Measured on the reference problem by running chunks of 512, 256, 128
+  /// paths: 1.01×, 1.08×, 1.20× the 2048-path time. A Float path is half the
+  /// work, so r₀ counts twice as many Float paths.
   public static let passOverheadPaths = 24.0
 
-  static func relativeCost(schedule: CheckpointSchedule, pathsPerBatch: Int, pathsFull: Int) -> Double {
+  static func relativeCost(
+    schedule: CheckpointSchedule, pathsPerBatch: Int, pathsFull: Int, scalarBytes: Int = 8
+  ) -> Double {
     let rerun = 1 + rerunCost * Double(schedule.recomputedSteps) / Double(Swift.max(schedule.steps, 1))
-    let overhead =
-      (1 + passOverheadPaths / Double(Swift.max(pathsPerBatch, 1)))
-      / (1 + passOverheadPaths / Double(Swift.max(pathsFull, 1)))
+    let r0 = passOverheadPaths * 8 / Double(Swift.max(scalarBytes, 1))
+    let overhead = (1 + r0 / Double(Swift.max(pathsPerBatch, 1))) / (1 + r0 / Double(Swift.max(pathsFull, 1)))
     return rerun * overhead
   }
 

@@ -13,6 +13,9 @@ struct Check: ParsableCommand {
       --max-gradient-over-floor × its GEMM floor; forward ≤ --max-forward-over-flop-floor × the time of its \
       FLOPs at the measured FMA peak (the roofline); the default kernels ≤ --max-over-cblas × the CBLAS \
       path's time (forward and gradient); backprop gradient ≤ --max-backprop-over-forward × forward; \
+      backprop within half the full tape's memory ≤ --max-budgeted-over-full-tape × the full tape's time, \
+      its workspace within that budget (the check's 512 paths make small micro-batches: measured \
+      1.04–1.10 Double, 1.21–1.33 Float); \
       backprop and forward-pathwise gradients agree to --max-estimator-difference (Double). The defaults \
       are the values measured on 2-core AMD EPYC (AVX-512) with margins of 20–35 % (docs/BENCHMARKS.md): the \
       roofline bar leaves room for CPUs whose FMA peak the non-GEMM work uses less well.
@@ -28,6 +31,8 @@ struct Check: ParsableCommand {
   @Option(parsing: .unconditional, help: "Maximum default kernels / CBLAS path (forward and gradient).")
   var maxOverCblas = 1.1
   @Option(parsing: .unconditional, help: "Maximum backprop / forward.") var maxBackpropOverForward = 3.5
+  @Option(parsing: .unconditional, help: "Maximum gradient time within half the memory / full-tape gradient time.")
+  var maxBudgetedOverFullTape = 1.6
   @Option(parsing: .unconditional, help: "Maximum relative difference between the estimators (Double).")
   var maxEstimatorDifference = 1e-10
 
@@ -39,7 +44,7 @@ struct Check: ParsableCommand {
       ("min-batched-speedup", minBatchedSpeedup), ("max-forward-over-floor", maxForwardOverFloor),
       ("max-backprop-over-forward", maxBackpropOverForward), ("max-estimator-difference", maxEstimatorDifference),
       ("max-gradient-over-floor", maxGradientOverFloor), ("max-forward-over-flop-floor", maxForwardOverFlopFloor),
-      ("max-over-cblas", maxOverCblas),
+      ("max-over-cblas", maxOverCblas), ("max-budgeted-over-full-tape", maxBudgetedOverFullTape),
     ] where !(v > 0 && v.isFinite) {
       throw ValidationError("--\(name) must be a positive number, got \(v)")
     }
@@ -74,6 +79,14 @@ struct Check: ParsableCommand {
           (
             "backprop_over_forward", r.backpropOverForward, maxBackpropOverForward,
             r.backpropOverForward <= maxBackpropOverForward
+          ),
+          (
+            "half_memory_over_full_tape", r.budgetedOverFullTape, maxBudgetedOverFullTape,
+            r.budgetedOverFullTape <= maxBudgetedOverFullTape
+          ),
+          (
+            "half_memory_workspace_over_budget", Double(r.budgetedWorkspaceBytes) / Double(r.budgetBytes), 1,
+            r.budgetedWorkspaceBytes <= r.budgetBytes
           ),
         ]
         + (T.self == Double.self

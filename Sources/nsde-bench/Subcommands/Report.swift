@@ -51,7 +51,8 @@ struct Report: ParsableCommand {
           "path-steps/s (forward)", "backprop workspace", "max RSS", "FMA peak, 1 core (GFLOP/s)",
           "forward GFLOP/s (% of peak)", "forward / FLOP floor", "gradient GFLOP/s (% of peak)",
           "gradient / FLOP floor", "MLP kernels (ISA level)", "forward, CBLAS path (ms)", "forward / CBLAS path",
-          "gradient, CBLAS path (ms)", "gradient / CBLAS path",
+          "gradient, CBLAS path (ms)", "gradient / CBLAS path", "gradient in ½ the memory (ms)",
+          "  its plan", "  its workspace", "  / full-tape gradient",
         ]
         for (i, label) in labels.enumerated() { table.rows.append([label] + results.map { $0.2[i] }) }
         print(table.render())
@@ -125,11 +126,16 @@ struct Report: ParsableCommand {
         "forward_ms": r.forwardCBLAS.median, "gradient_ms": r.backpropCBLAS.median,
         "forward_over_cblas": r.forwardOverCBLAS, "gradient_over_cblas": r.gradientOverCBLAS,
       ],
+      "half_memory": [
+        "budget_bytes": r.budgetBytes, "plan": r.budgetPlan, "workspace_bytes": r.budgetedWorkspaceBytes,
+        "gradient_ms": r.budgeted.median, "over_full_tape": r.budgetedOverFullTape,
+      ],
       "timings": [
         "forward": timingJSON(r.forward), "gemm_floor_forward": timingJSON(r.gemmFloorForward),
         "backprop": timingJSON(r.backprop), "gemm_floor_gradient": timingJSON(r.gemmFloorGradient),
         "pathwise": timingJSON(r.pathwise), "batched_single_core": timingJSON(r.batchedSingleCore),
         "forward_cblas": timingJSON(r.forwardCBLAS), "backprop_cblas": timingJSON(r.backpropCBLAS),
+        "backprop_half_memory": timingJSON(r.budgeted),
       ],
     ]
     let column = [
@@ -141,7 +147,8 @@ struct Report: ParsableCommand {
       "\(fmt(r.forwardGFLOPs, 1)) (\(fmt(100 * r.forwardFractionOfPeak, 0)) %)", fmt(r.forwardOverPeakTime),
       "\(fmt(r.gradientGFLOPs, 1)) (\(fmt(100 * r.gradientFractionOfPeak, 0)) %)", fmt(r.gradientOverPeakTime),
       "\(r.kernels) (\(r.instructionSetLevel))", fmt(r.forwardCBLAS.median), fmt(r.forwardOverCBLAS),
-      fmt(r.backpropCBLAS.median), fmt(r.gradientOverCBLAS),
+      fmt(r.backpropCBLAS.median), fmt(r.gradientOverCBLAS), fmt(r.budgeted.median), r.budgetPlan,
+      "\(mib(r.budgetedWorkspaceBytes)) (budget \(mib(r.budgetBytes)))", fmt(r.budgetedOverFullTape),
     ]
     return (T.dtypeName.lowercased(), json, column)
   }
