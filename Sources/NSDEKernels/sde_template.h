@@ -110,12 +110,41 @@ void SUFFIX(nsde_broadcast_rows)(ptrdiff_t rows, ptrdiff_t cols, const REAL *res
   }
 }
 
+// out[j] += Σ_r a[r, j]. Columns run in blocks of up to four 64-byte vectors
+// whose sums stay in registers over all rows (a plain row loop reloads and
+// stores `out` for every row); each column is still summed row by row, in
+// the same order as the plain loop, so the result is the same bit for bit.
 NSDE_CLONES
 void SUFFIX(nsde_column_sums)(ptrdiff_t rows, ptrdiff_t cols, const REAL *restrict a, ptrdiff_t lda,
                               REAL *restrict out) {
-  for (ptrdiff_t r = 0; r < rows; r++) {
-    const REAL *row = a + r * lda;
-    for (ptrdiff_t j = 0; j < cols; j++) out[j] += row[j];
+  typedef REAL uvec __attribute__((vector_size(64), aligned(sizeof(REAL))));
+  enum { L = 64 / (int)sizeof(REAL) };
+  ptrdiff_t j0 = 0;
+  for (; j0 + 4 * L <= cols; j0 += 4 * L) {
+    uvec s0 = *(const uvec *)(out + j0), s1 = *(const uvec *)(out + j0 + L);
+    uvec s2 = *(const uvec *)(out + j0 + 2 * L), s3 = *(const uvec *)(out + j0 + 3 * L);
+    for (ptrdiff_t r = 0; r < rows; r++) {
+      const REAL *row = a + r * lda + j0;
+      s0 += *(const uvec *)row;
+      s1 += *(const uvec *)(row + L);
+      s2 += *(const uvec *)(row + 2 * L);
+      s3 += *(const uvec *)(row + 3 * L);
+    }
+    *(uvec *)(out + j0) = s0;
+    *(uvec *)(out + j0 + L) = s1;
+    *(uvec *)(out + j0 + 2 * L) = s2;
+    *(uvec *)(out + j0 + 3 * L) = s3;
+  }
+  for (; j0 + L <= cols; j0 += L) {
+    uvec s = *(const uvec *)(out + j0);
+    for (ptrdiff_t r = 0; r < rows; r++) s += *(const uvec *)(a + r * lda + j0);
+    *(uvec *)(out + j0) = s;
+  }
+  if (j0 < cols) {
+    for (ptrdiff_t r = 0; r < rows; r++) {
+      const REAL *row = a + r * lda;
+      for (ptrdiff_t j = j0; j < cols; j++) out[j] += row[j];
+    }
   }
 }
 

@@ -125,6 +125,31 @@ final class ElementwiseTests: XCTestCase {
     XCTAssertEqual(out, zip(g, d2).map { $0 * $1 })
   }
 
+  /// Column sums (bias gradients) keep their sums in registers over column
+  /// blocks but add row by row: bit for bit the plain loop's result, for every
+  /// width around the vector and block sizes, with a row stride past the width.
+  func testColumnSumsEqualThePlainLoop() {
+    func check<T: SDEScalar>(_: T.Type) {
+      var rng = SplitMix64(seed: 9)
+      for cols in [1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 130] {
+        for rows in [0, 1, 5, 37] {
+          let lda = cols + 3
+          let a = (0..<(rows * lda)).map { _ in T(rng.nextNormal() * 1e3) }
+          let start = (0..<cols).map { _ in T(rng.nextNormal()) }
+          var expected = start
+          for r in 0..<rows { for j in 0..<cols { expected[j] += a[r * lda + j] } }
+          var out = start
+          out.append(T(7.0))  // a value past the columns stays untouched
+          T.addColumnSums(rows: rows, cols: cols, a: a, lda: lda, into: &out)
+          // Equal as Doubles means the same bits here (no NaN, no signed zeros).
+          XCTAssertEqual(out.map { Double($0) }, expected.map { Double($0) } + [7], "\(T.self) \(rows)×\(cols)")
+        }
+      }
+    }
+    check(Double.self)
+    check(Float.self)
+  }
+
   func testCountNonFinite() {
     let v: [Double] = [1, .nan, 2, .infinity, -.infinity, 0, -0.0, .greatestFiniteMagnitude]
     XCTAssertEqual(Double.countNonFinite(n: v.count, x: v), 3)
