@@ -119,11 +119,13 @@ extension MLP {
       var useA = true
       for k in 0..<layers.count {
         let l = layers[k]
-        // On a tape the layer is computed in scratch and then streamed to its slot.
-        let z = taped ? (useA ? ws.scratchA : ws.scratchB).base : ws.activation(k) + r0 * l.outputs
-        if taped { useA.toggle() }
+        // On a tape the layer is computed in scratch and then streamed to its
+        // slot; an output kept once for all slots is written in place.
+        let onTape = taped && (k < layers.count - 1 || ws.tapesOutput)
+        let z = onTape ? (useA ? ws.scratchA : ws.scratchB).base : ws.activation(k) + r0 * l.outputs
+        if onTape { useA.toggle() }
         let da: UnsafeMutablePointer<Scalar>? =
-          l.activation.storesDerivative ? (taped ? ws.derivativeScratch.base : ws.derivative(k) + r0 * l.outputs) : nil
+          l.activation.storesDerivative ? (onTape ? ws.derivativeScratch.base : ws.derivative(k) + r0 * l.outputs) : nil
         Scalar.gemmTile(
           rows: rows, cols: l.outputs, k: l.inputs, a: a, ars: lda, aks: 1, b: p, ldb: l.outputs,
           bias: k == 0 ? firstBias : theta + l.biasOffset,
@@ -131,10 +133,10 @@ extension MLP {
         if l.activation != .identity {
           Scalar.biasActivation(l.activation.kernelKind, rows: rows, cols: l.outputs, z: z, bias: nil, da: da)
         }
-        if taped && !ws.discardsActivations {
+        if onTape && !ws.discardsActivations {
           Scalar.streamCopy(n: rows * l.outputs, from: z, to: ws.activation(k) + r0 * l.outputs)
           if let da { Scalar.streamCopy(n: rows * l.outputs, from: da, to: ws.derivative(k) + r0 * l.outputs) }
-        } else if taped && k == layers.count - 1 {
+        } else if onTape && k == layers.count - 1 {
           // Only the output, read right away by the step.
           (ws.activation(k) + r0 * l.outputs).update(from: z, count: rows * l.outputs)
         }

@@ -149,17 +149,28 @@ public final class MLP<Scalar: SDEScalar>: @unchecked Sendable {
   }
 
   /// A workspace for batches of up to `rows` rows, keeping the activations
-  /// of `slots` forward passes.
-  public func makeWorkspace(rows: Int, slots: Int = 1) -> MLPWorkspace<Scalar> {
-    MLPWorkspace(self, rows: rows, slots: slots)
+  /// of `slots` forward passes. `tapesOutput: false` keeps one output for all
+  /// slots (the last pass's): for a linear output layer read right after each
+  /// pass and never by a backward pass (its VJP does not read it), e.g. the
+  /// drift on a backprop tape.
+  public func makeWorkspace(rows: Int, slots: Int = 1, tapesOutput: Bool = true) -> MLPWorkspace<Scalar> {
+    MLPWorkspace(self, rows: rows, slots: slots, tapesOutput: tapesOutput)
   }
 
-  /// Bytes of `makeWorkspace(rows:slots:)`, computed without allocating (nil on overflow).
-  public func workspaceBytes(rows: Int, slots: Int = 1) -> Int? {
-    let stored = layers.map { ($0.activation.storesDerivative ? 2 : 1) * $0.outputs }.reduce(0, +)
+  /// Whether `tapesOutput: false` applies: several slots and a linear output layer.
+  func keepsOneOutput(slots: Int, tapesOutput: Bool) -> Bool {
+    !tapesOutput && slots > 1 && architecture.outputActivation == .identity
+  }
+
+  /// Bytes of `makeWorkspace(rows:slots:tapesOutput:)`, computed without allocating (nil on overflow).
+  public func workspaceBytes(rows: Int, slots: Int = 1, tapesOutput: Bool = true) -> Int? {
+    let oneOutput = keepsOneOutput(slots: slots, tapesOutput: tapesOutput)
+    let stored = layers.dropLast(oneOutput ? 1 : 0).map { ($0.activation.storesDerivative ? 2 : 1) * $0.outputs }
+      .reduce(0, +)
     let width = Swift.max(maxWidth, inputs)
     return SizeArithmetic.sum([
       SizeArithmetic.product(slots, rows, stored, MemoryLayout<Scalar>.stride),
+      oneOutput ? SizeArithmetic.product(rows, outputs, MemoryLayout<Scalar>.stride) : 0,
       SizeArithmetic.product(2 * rows + 2, width, MemoryLayout<Scalar>.stride),
       SizeArithmetic.product(rows, MemoryLayout<Scalar>.stride),
       SizeArithmetic.product(packedCount, MemoryLayout<Scalar>.stride),
@@ -204,8 +215,11 @@ public final class MLPWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
   public var slot: Int = 0 {
     willSet { precondition(newValue >= 0 && newValue < slots, "slot \(newValue) outside 0..<\(slots)") }
   }
-  /// `a_l` per layer, `slots × capacity × width_l` (the last one is the output).
+  /// `a_l` per layer, `slots × capacity × width_l` (the last one is the
+  /// output; `capacity × width` for all slots when `tapesOutput` is false).
   let activations: [Matrix<Scalar>]
+  /// Whether every slot keeps its own output (see `MLP.makeWorkspace`).
+  let tapesOutput: Bool
   /// `φ'(z_l)` per layer, only where it cannot be recomputed from `a_l`
   /// (empty for identity and tanh, whose derivative is `1 − a²`).
   let derivatives: [Matrix<Scalar>]
@@ -235,12 +249,17 @@ public final class MLPWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
   var times: [Scalar]
   var rowCounts: [Int]
 
-  init(_ mlp: MLP<Scalar>, rows capacity: Int, slots: Int = 1) {
+  init(_ mlp: MLP<Scalar>, rows capacity: Int, slots: Int = 1, tapesOutput: Bool = true) {
     precondition(slots >= 1, "an MLP workspace needs at least one slot")
     self.capacity = capacity
     self.slots = slots
     widths = mlp.layers.map(\.outputs)
-    activations = mlp.layers.map { Matrix(rows: slots * capacity, cols: $0.outputs) }
+    let oneOutput = mlp.keepsOneOutput(slots: slots, tapesOutput: tapesOutput)
+    self.tapesOutput = !oneOutput
+    let last = mlp.layers.count - 1
+    activations = mlp.layers.enumerated().map { k, l in
+      Matrix(rows: (oneOutput && k == last ? 1 : slots) * capacity, cols: l.outputs)
+    }
     derivatives = mlp.layers.map {
       Matrix(rows: $0.activation.storesDerivative ? slots * capacity : 0, cols: $0.outputs)
     }
@@ -279,9 +298,12 @@ public final class MLPWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
     set { rowCounts[slot] = newValue }
   }
 
-  /// `a_k` of the current slot (`rows × width_k`, contiguous).
+  /// `a_k` of the current slot (`rows × width_k`, contiguous; the output is
+  /// shared by all slots when `tapesOutput` is false).
   @inline(__always)
-  func activation(_ k: Int) -> UnsafeMutablePointer<Scalar> { activations[k].base + slot * capacity * widths[k] }
+  func activation(_ k: Int) -> UnsafeMutablePointer<Scalar> {
+    activations[k].rows == capacity ? activations[k].base : activations[k].base + slot * capacity * widths[k]
+  }
   /// `φ'(z_k)` of the current slot (only for layers that store it).
   @inline(__always)
   func derivative(_ k: Int) -> UnsafeMutablePointer<Scalar> {

@@ -220,7 +220,8 @@ package final class EulerMaruyamaWorkspace<Scalar: SDEScalar>: @unchecked Sendab
     self.tapeSteps = tapeSteps
     let slots = Swift.max(tapeSteps, 1)
     let networkRows = model.networkRows(points: points, paths: paths)
-    driftWS = model.drift.makeWorkspace(rows: networkRows[0], slots: slots)
+    // The drift's output is read by the step right away, never by the backward pass.
+    driftWS = model.drift.makeWorkspace(rows: networkRows[0], slots: slots, tapesOutput: false)
     diffusionWS = model.diffusion.makeWorkspace(rows: networkRows[1], slots: slots)
     posteriorWS = model.posteriorDrift.makeWorkspace(rows: networkRows[2], slots: slots)
     feedback = model.configuration.posteriorControl == .feedback && points > 0
@@ -251,7 +252,7 @@ package final class EulerMaruyamaWorkspace<Scalar: SDEScalar>: @unchecked Sendab
       ])
       : SizeArithmetic.product(3, paths, Swift.max(d, m), s)
     return SizeArithmetic.sum([
-      model.drift.workspaceBytes(rows: networkRows[0], slots: slots),
+      model.drift.workspaceBytes(rows: networkRows[0], slots: slots, tapesOutput: false),
       model.diffusion.workspaceBytes(rows: networkRows[1], slots: slots),
       model.posteriorDrift.workspaceBytes(rows: networkRows[2], slots: slots),
       states,

@@ -36,8 +36,8 @@ public final class BoundNetwork<Scalar: SDEScalar>: @unchecked Sendable {
   package var theta: UnsafeMutablePointer<Scalar> { parameters.base + offset }
 
   /// A workspace for batches of up to `rows` rows (see `MLP.makeWorkspace`).
-  public func makeWorkspace(rows: Int, slots: Int = 1) -> MLPWorkspace<Scalar> {
-    mlp.makeWorkspace(rows: rows, slots: slots)
+  public func makeWorkspace(rows: Int, slots: Int = 1, tapesOutput: Bool = true) -> MLPWorkspace<Scalar> {
+    mlp.makeWorkspace(rows: rows, slots: slots, tapesOutput: tapesOutput)
   }
 
   /// A tangent workspace (see `MLP.makeTangentWorkspace`).
@@ -46,7 +46,9 @@ public final class BoundNetwork<Scalar: SDEScalar>: @unchecked Sendable {
   }
 
   /// Bytes of a workspace (see `MLP.workspaceBytes`).
-  public func workspaceBytes(rows: Int, slots: Int = 1) -> Int? { mlp.workspaceBytes(rows: rows, slots: slots) }
+  public func workspaceBytes(rows: Int, slots: Int = 1, tapesOutput: Bool = true) -> Int? {
+    mlp.workspaceBytes(rows: rows, slots: slots, tapesOutput: tapesOutput)
+  }
 
   /// Bytes of a tangent workspace (see `MLP.tangentWorkspaceBytes`).
   public func tangentWorkspaceBytes(rows: Int, directions: Int) -> Int? {
