@@ -299,6 +299,10 @@ void SUFFIX(nsde_scale_by_derivative)(int kind, ptrdiff_t n, REAL *out, const RE
   } else if (kind == NSDE_ACTIVATION_TANH) {
 #pragma clang loop vectorize(assume_safety)
     for (ptrdiff_t i = 0; i < n; i++) out[i] = g[i] * (R(1) - a[i] * a[i]);
+  } else if (kind == NSDE_ACTIVATION_SOFTPLUS) {
+    // sigmoid(z) = 1 − e^{−a} with a = softplus(z) ≥ 0; expm1 keeps small a accurate.
+#pragma clang loop vectorize(assume_safety)
+    for (ptrdiff_t i = 0; i < n; i++) out[i] = g[i] * -SUFFIX(expm1)(-a[i]);
   } else {
 #pragma clang loop vectorize(assume_safety)
     for (ptrdiff_t i = 0; i < n; i++) out[i] = g[i] * d[i];

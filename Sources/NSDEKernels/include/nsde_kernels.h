@@ -41,11 +41,11 @@ void nsde_bias_activation_f64(int kind, ptrdiff_t rows, ptrdiff_t cols,
 void nsde_bias_activation_f32(int kind, ptrdiff_t rows, ptrdiff_t cols,
                               float *z, const float *bias, float *da);
 
-/// `out[i] = g[i] · φ'(z[i])` over `n` values, where the derivative is read
-/// from the activation value `a = φ(z)` for tanh (`φ' = 1 − a²`, so no
-/// derivative needs storing), from `d = φ'(z)` for softplus/SiLU/LipSwish,
-/// and is 1 for identity (`a`, `d` may be NULL where unused). `out` may
-/// equal `g`.
+/// `out[i] = g[i] · φ'(z[i])` over `n` values, where the derivative is
+/// recomputed from the activation value `a = φ(z)` for tanh (`φ' = 1 − a²`)
+/// and softplus (`φ' = sigmoid(z) = 1 − e^{−a} = −expm1(−a)`), so no
+/// derivative needs storing; read from `d = φ'(z)` for SiLU/LipSwish; and is
+/// 1 for identity (`a`, `d` may be NULL where unused). `out` may equal `g`.
 void nsde_scale_by_derivative_f64(int kind, ptrdiff_t n, double *out,
                                   const double *g, const double *a,
                                   const double *d);
@@ -56,7 +56,7 @@ void nsde_scale_by_derivative_f32(int kind, ptrdiff_t n, float *out,
 /// Whether an activation's derivative must be stored (1) or can be computed
 /// from its value (0: identity, tanh).
 static inline int nsde_activation_stores_derivative(int kind) {
-  return kind != NSDE_ACTIVATION_IDENTITY && kind != NSDE_ACTIVATION_TANH;
+  return kind != NSDE_ACTIVATION_IDENTITY && kind != NSDE_ACTIVATION_TANH && kind != NSDE_ACTIVATION_SOFTPLUS;
 }
 
 /// Counts the values of `x` (length `n`) that are NaN or ±Inf.

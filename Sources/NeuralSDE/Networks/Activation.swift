@@ -27,8 +27,8 @@ public enum Activation: String, CaseIterable, Sendable, Codable {
     }
   }
 
-  /// Whether backward passes need `φ'(z)` stored; identity and tanh recompute
-  /// it from the activation value (`1 − a²` for tanh).
+  /// Whether backward passes need `φ'(z)` stored; identity, tanh and softplus recompute
+  /// it from the activation value (`1 − a²` for tanh, `−expm1(−a)` for softplus).
   public var storesDerivative: Bool { nsde_activation_stores_derivative(kernelKind) != 0 }
 
   /// Applies the activation to `n` values: `y = φ(x)`, `dy = φ'(x)`, `d2y = φ''(x)`.

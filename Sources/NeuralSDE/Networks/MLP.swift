@@ -221,7 +221,7 @@ public final class MLPWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
   /// Whether every slot keeps its own output (see `MLP.makeWorkspace`).
   let tapesOutput: Bool
   /// `φ'(z_l)` per layer, only where it cannot be recomputed from `a_l`
-  /// (empty for identity and tanh, whose derivative is `1 − a²`).
+  /// (empty for identity, tanh and softplus, whose derivatives are recomputed from `a_l`).
   let derivatives: [Matrix<Scalar>]
   let widths: [Int]
   /// Two `capacity × maxWidth` ping-pong buffers for backward passes.

@@ -125,6 +125,31 @@ final class ElementwiseTests: XCTestCase {
     XCTAssertEqual(out, zip(g, d2).map { $0 * $1 })
   }
 
+  /// Backward passes recompute softplus's derivative from its value,
+  /// `sigmoid(z) = −expm1(−softplus(z))`: within a few eps of the sigmoid
+  /// relative, also where softplus underflows towards 0 and where it is z.
+  func testSoftplusDerivativeFromItsValue() {
+    func check<T: SDEScalar>(_: T.Type, maxEps: Double) {
+      let zs: [Double] =
+        [-700, -80, -30, -10, -1e-3, 0, 1e-3, 0.5, 3, 10, 30, 80] + (0..<2000).map { Double($0) / 50 - 20 }
+      let z = zs.map { T($0) }.filter { Double($0) > -85 || T.self == Double.self }
+      var a = z
+      T.activation(softplus, n: a.count, x: z, y: &a, dy: nil, d2y: nil)
+      let g = [T](repeating: 1, count: z.count)
+      var out = g
+      T.scaleByDerivative(softplus, n: z.count, out: &out, g: g, a: a, d: nil)
+      var worst = 0.0
+      for i in z.indices {
+        let x = Double(z[i])
+        let s = x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x))
+        worst = max(worst, abs(Double(out[i]) - s) / s / Double(T.ulpOfOne))
+      }
+      XCTAssertLessThanOrEqual(worst, maxEps, "\(T.self) softplus derivative from its value")
+    }
+    check(Double.self, maxEps: 4)
+    check(Float.self, maxEps: 4)
+  }
+
   /// Column sums (bias gradients) keep their sums in registers over column
   /// blocks but add row by row: bit for bit the plain loop's result, for every
   /// width around the vector and block sizes, with a row stride past the width.
