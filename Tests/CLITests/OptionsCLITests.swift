@@ -38,6 +38,8 @@ final class OptionsCLITests: XCTestCase {
       (["report", "--noise-dim", "3"], "--noise-dim only applies"),
       (["evaluate", "--checkpoint", "c", "--dataset", "two-moons", "--data-file", "x"], "exactly one of"),
       (["gradient", "--chunks", "0"], "--chunks must be in"),
+      (["gradient", "--memory-budget", "12x"], "--memory-budget must be a positive size"),
+      (["train", "--memory-budget", "0MiB"], "--memory-budget must be a positive size"),
     ]
     for (args, fragment) in cases {
       let r = try Bench.run(args)

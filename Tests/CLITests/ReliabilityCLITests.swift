@@ -140,4 +140,19 @@ final class ReliabilityCLITests: XCTestCase {
     let names = try FileManager.default.contentsOfDirectory(atPath: d)
     XCTAssertFalse(names.contains { $0.contains(".tmp-") }, "\(names)")
   }
+
+  /// Training within a memory budget says how it fits (micro-batches and/or
+  /// checkpoints) and trains; a budget no plan fits is a clear error.
+  func testTrainingWithinAMemoryBudget() throws {
+    let d = scratch.path("budget")
+    let quick = [
+      "train", "--output-dir", d, "--latent-dim", "2", "--hidden", "8", "--solver-steps", "4", "--dataset-points",
+      "200", "--batch-size", "32", "--evaluation-paths-per-point", "8", "--samples", "50", "--evaluate-every", "0",
+      "--train-steps", "3",
+    ]
+    let r = try Bench.run(quick + ["--memory-budget", "40KiB"])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    XCTAssertTrue(r.stderr.contains("backprop within 40KiB: ") && r.stderr.contains("micro-batches"), r.stderr)
+    try expectError(quick + ["--memory-budget", "1KiB"], mentioning: ["needs at least", "memory budget of 1.0 KiB"])
+  }
 }

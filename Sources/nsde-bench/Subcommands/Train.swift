@@ -97,6 +97,11 @@ struct Train: ParsableCommand {
       "Gradient estimator (backprop, pathwise). Pathwise costs about one forward pass per parameter: only for small models."
   )
   var estimator: EstimatorChoice = .backprop
+  @Option(
+    help:
+      "Memory budget of each backprop gradient, e.g. 256MiB: the minibatch then runs in sequential micro-batches and/or with checkpointed states (see nsde-bench gradient --memory-budget); default: the full tape."
+  )
+  var memoryBudget: String?
   @Option(parsing: .unconditional, help: "Seed for data, split, initialisation, minibatches and noise.") var seed:
     UInt64 = 0
   @Option(parsing: .unconditional, help: "Held-out estimates every this many steps (0: only at the end).")
@@ -122,6 +127,9 @@ struct Train: ParsableCommand {
   var onDivergence: DivergenceChoice = .stop
 
   func validate() throws {
+    if let b = memoryBudget, MemoryLimit.parse(b) == nil {
+      throw ValidationError("--memory-budget must be a positive size such as 256MiB, got '\(b)'")
+    }
     guard trainSteps >= 1 && trainSteps <= 10_000_000 else {
       throw ValidationError("--train-steps must be in 1…10000000, got \(trainSteps)")
     }
@@ -197,7 +205,9 @@ struct Train: ParsableCommand {
     // One process per core under MPI: one chunk per rank unless --chunks says otherwise.
     let chunks = model.chunks ?? (mpi == nil ? nil : 1)
     let local: any GradientEstimator =
-      estimator == .backprop ? BackpropThroughSolver(chunks: chunks) : ForwardPathwise(chunks: chunks)
+      estimator == .backprop
+      ? BackpropThroughSolver(chunks: chunks, memoryBudget: memoryBudget.flatMap(MemoryLimit.parse))
+      : ForwardPathwise(chunks: chunks)
     let est: any GradientEstimator = mpi.map { DistributedEstimator(inner: local, communicator: $0) } ?? local
     let trainer = try Trainer(model: sde, configuration: training, estimator: est)
     if let r = resume {
@@ -210,6 +220,14 @@ struct Train: ParsableCommand {
     note(
       "training on \(source): \(split.training.rows) points of dimension \(all.cols) (\(split.heldOut.rows) held out)\(mpi.map { ", \($0.size) MPI ranks" } ?? ""); d = \(model.latentDim), H = \(model.hidden), N = \(model.solverSteps), B = \(batchSize), K = \(model.pathsPerPoint), \(model.posterior) control, \(objective.rawValue), \(T.dtypeName), \(estimator.rawValue), \(sde.parameterCount) parameters"
     )
+    if let backprop = local as? BackpropThroughSolver, backprop.memoryBudget != nil {
+      // Under MPI each rank differentiates its share of the minibatch.
+      let points = mpi.map { (batchSize + $0.size - 1) / $0.size } ?? batchSize
+      let plan = try backprop.plan(model: sde, points: points, pathsPerPoint: model.pathsPerPoint, steps: grid.steps)
+      note(
+        "backprop within \(memoryBudget!): \(plan) (predicted workspace \(MemoryLimit.describe(plan.estimatedBytes)), \(fmt(plan.relativeCost))× the full tape's time)"
+      )
+    }
     if isRoot && checkpointEvery > 0 && trainer.step < trainSteps {
       // A checkpoint from the start: a run killed at any moment leaves one that loads and resumes.
       try Checkpoint.write(
