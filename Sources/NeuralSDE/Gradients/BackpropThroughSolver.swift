@@ -60,23 +60,25 @@ public struct BackpropThroughSolver: GradientEstimator {
         model: model, points: points, pathsPerPoint: k, steps: steps, schedule: schedule, microBatches: batches)
         ?? .max
     }
-    func make(_ schedule: CheckpointSchedule, _ batches: Int) -> BackpropPlan {
+    func make(_ schedule: CheckpointSchedule, recomputed: Int, _ batches: Int) -> BackpropPlan {
       BackpropPlan(
         schedule: schedule, microBatches: batches, estimatedBytes: bytes(schedule, batches),
         relativeCost: BackpropPlan.relativeCost(
-          schedule: schedule, pathsPerBatch: (largestPart + batches - 1) / batches * k,
+          recomputedSteps: recomputed, steps: steps, pathsPerBatch: (largestPart + batches - 1) / batches * k,
           pathsFull: largestPart * k, scalarBytes: MemoryLayout<Scalar>.stride))
     }
-    guard let budget = memoryBudget, bytes(full, 1) > budget else { return make(full, 1) }
+    guard let budget = memoryBudget, bytes(full, 1) > budget else { return make(full, recomputed: 0, 1) }
     let maxBatches = allowsMicroBatches ? Swift.max(largestPart, 1) : 1
     var best: BackpropPlan?
     var least = (bytes: Int.max, schedule: full, batches: maxBatches)
     // Fewest re-run steps first: a schedule's cost is at least its re-run
     // cost, so the search stops once that exceeds the best plan's.
-    let schedules =
-      [full] + CheckpointSchedule.candidates(steps: steps).sorted { $0.recomputedSteps < $1.recomputedSteps }
-    for schedule in schedules {
-      let floor = BackpropPlan.relativeCost(schedule: schedule, pathsPerBatch: 1 << 40, pathsFull: 1 << 40)
+    // (Each schedule's re-run count is computed once: it walks its plan.)
+    let ranked = ([full] + CheckpointSchedule.candidates(steps: steps)).map { ($0, $0.recomputedSteps) }
+      .sorted { $0.1 < $1.1 }
+    for (schedule, recomputed) in ranked {
+      let floor = BackpropPlan.relativeCost(
+        recomputedSteps: recomputed, steps: steps, pathsPerBatch: 1 << 40, pathsFull: 1 << 40)
       if let best, floor >= best.relativeCost { break }
       let most = bytes(schedule, maxBatches)
       if most < least.bytes { least = (most, schedule, maxBatches) }
@@ -88,7 +90,7 @@ public struct BackpropThroughSolver: GradientEstimator {
         let mid = (lo + hi) / 2
         if bytes(schedule, mid) <= budget { hi = mid } else { lo = mid + 1 }
       }
-      let candidate = make(schedule, lo)
+      let candidate = make(schedule, recomputed: recomputed, lo)
       // On a tie, the longer tape (fewer, longer passes).
       if best == nil || candidate.relativeCost < best!.relativeCost
         || (candidate.relativeCost == best!.relativeCost
@@ -219,9 +221,9 @@ public struct BackpropPlan: Sendable, Equatable, CustomStringConvertible {
   public static let passOverheadPaths = 24.0
 
   static func relativeCost(
-    schedule: CheckpointSchedule, pathsPerBatch: Int, pathsFull: Int, scalarBytes: Int = 8
+    recomputedSteps: Int, steps: Int, pathsPerBatch: Int, pathsFull: Int, scalarBytes: Int = 8
   ) -> Double {
-    let rerun = 1 + rerunCost * Double(schedule.recomputedSteps) / Double(Swift.max(schedule.steps, 1))
+    let rerun = 1 + rerunCost * Double(recomputedSteps) / Double(Swift.max(steps, 1))
     let r0 = passOverheadPaths * 8 / Double(Swift.max(scalarBytes, 1))
     let overhead = (1 + r0 / Double(Swift.max(pathsPerBatch, 1))) / (1 + r0 / Double(Swift.max(pathsFull, 1)))
     return rerun * overhead
