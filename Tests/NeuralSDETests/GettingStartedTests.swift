@@ -53,6 +53,15 @@ final class GettingStartedTests: XCTestCase {
     let pathwise = try ForwardPathwise(directions: .groups(["decoder"])).gradient(
       of: model, data: batch, noise: noise, grid: grid, pathsPerPoint: 4, objective: .freeEnergy)
 
+    let budgeted = BackpropThroughSolver(memoryBudget: 64 << 20)
+    let plan = try budgeted.plan(model: model, points: batch.rows, pathsPerPoint: 4, steps: grid.steps)
+    print(plan)
+    let g = try budgeted.gradient(
+      of: model, data: batch, noise: noise, grid: grid, pathsPerPoint: 4, objective: .freeEnergy)
+
+    XCTAssertLessThanOrEqual(g.diagnostics.peakWorkspaceBytes, 64 << 20)
+    XCTAssertLessThanOrEqual(plan.estimatedBytes, 64 << 20)
+    XCTAssertEqual(g.gradient, backprop.gradient)  // the full tape fits: the same gradient
     XCTAssertEqual(samples.observations.rows, 1000)
     XCTAssertTrue(evaluation.negativeLogLikelihood.isFinite)
     XCTAssertEqual(restored.parameters.elements, model.parameters.elements)
