@@ -123,11 +123,12 @@ public struct BackpropThroughSolver: GradientEstimator {
     model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int, steps: Int,
     schedule: CheckpointSchedule? = nil, microBatches: Int = 1
   ) -> Int? {
-    SizeArithmetic.sum(
+    let batches = Swift.max(microBatches, 1)
+    return SizeArithmetic.sum(
       ChunkFanOut(units: points, chunks: chunks).parts.map {
         BackpropChunk<Scalar>.estimatedBytes(
-          model: model, points: ($0.count + microBatches - 1) / Swift.max(microBatches, 1), pathsPerPoint: k,
-          steps: steps, schedule: schedule)
+          model: model, points: ($0.count + batches - 1) / batches, pathsPerPoint: k, steps: steps,
+          schedule: schedule)
       } + [SizeArithmetic.product(chunks, model.parameterCount, 8)])
   }
 
@@ -148,10 +149,9 @@ public struct BackpropThroughSolver: GradientEstimator {
     let p = model.parameterCount
     let plan = try plan(model: model, points: data.rows, pathsPerPoint: k, steps: grid.steps)
     let schedule = plan.schedule
+    // The plan's prediction (`.max` when the shapes overflow) against the memory limit.
     try MemoryLimit.check(
-      estimatedWorkspaceBytes(
-        model: model, points: data.rows, pathsPerPoint: k, steps: grid.steps, schedule: schedule,
-        microBatches: plan.microBatches),
+      plan.estimatedBytes == .max ? nil : plan.estimatedBytes,
       for: "backprop through \(grid.steps) steps of \(data.rows * k) paths (its tape)")
     let partial = Matrix<Double>(rows: parts.count, cols: p)
     func key(_ part: Range<Int>) -> WorkspaceCache.Key {
@@ -203,7 +203,7 @@ public struct BackpropPlan: Sendable, Equatable, CustomStringConvertible {
   public let schedule: CheckpointSchedule
   /// Sequential micro-batches per core (1: all its points at once).
   public let microBatches: Int
-  /// Predicted workspace (tapes and buffers, all cores), bytes.
+  /// Predicted workspace (tapes and buffers, all cores), bytes (`Int.max` if the shapes overflow).
   public let estimatedBytes: Int
   /// Predicted time over the full tape's: `(1 + α·R/N)·(1 + r₀/M_b)/(1 + r₀/M_c)`
   /// with R re-run steps, M_b paths per micro-batch and M_c per core

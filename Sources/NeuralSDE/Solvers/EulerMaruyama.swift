@@ -373,8 +373,7 @@ package final class EulerMaruyamaWorkspace<Scalar: SDEScalar>: @unchecked Sendab
     noise: Noise, grid: TimeGrid, recordSteps: [Int], recorded: [Matrix<Scalar>], final: Matrix<Scalar>?,
     kl klBuffer: UnsafeMutableBufferPointer<Double>?, logWeights logWeightBuffer: UnsafeMutableBufferPointer<Double>?,
     affine: AffineFeedbackControl? = nil, firstPoint: Int = 0, steps stepRange: Range<Int>? = nil,
-    startState: UnsafePointer<Scalar>? = nil, onState: ((Int, UnsafePointer<Scalar>) -> Void)? = nil,
-    keepActivations: Bool = true
+    startState: UnsafePointer<Scalar>? = nil, keepActivations: Bool = true
   ) throws where Noise.Scalar == Scalar {
     // The KL accumulates per control row (per path with feedback or affine control).
     let klRows = affine != nil ? pathRange.count : controlRows
@@ -404,7 +403,6 @@ package final class EulerMaruyamaWorkspace<Scalar: SDEScalar>: @unchecked Sendab
       for (idx, s) in recordSteps.enumerated() where s == step {
         (recorded[idx].base + pathRange.lowerBound * d).copyElements(from: x, count: rows * d)
       }
-      onState?(step, x)
     }
     record(steps.lowerBound)
     // A pass that only needs the states (checkpointing) leaves the tape's

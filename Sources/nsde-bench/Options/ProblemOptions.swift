@@ -30,13 +30,19 @@ func checkRange(_ name: String, _ v: Int, _ lo: Int, _ hi: Int) throws {
   guard v >= lo && v <= hi else { throw ValidationError("--\(name) must be in \(lo)…\(hi), got \(v)") }
 }
 
+/// A size option such as 64MiB in bytes (nil if not given); a `ValidationError`
+/// naming the option if it is not a positive size.
+func parseSize(_ text: String?, option: String) throws -> Int? {
+  guard let text else { return nil }
+  guard let bytes = MemoryLimit.parse(text) else {
+    throw ValidationError("--\(option) must be a positive size such as 512MiB or 8GiB, got '\(text)'")
+  }
+  return bytes
+}
+
 /// Parses `--max-memory` and makes it the library's memory limit.
 func applyMemoryLimit(_ text: String?) throws {
-  guard let text else { return }
-  guard let bytes = MemoryLimit.parse(text) else {
-    throw ValidationError("--max-memory must be a positive size such as 512MiB or 8GiB, got '\(text)'")
-  }
-  MemoryLimit.override = bytes
+  if let bytes = try parseSize(text, option: "max-memory") { MemoryLimit.override = bytes }
 }
 
 /// The networks' shape options shared by the benchmark subcommands and `train`.

@@ -53,9 +53,7 @@ struct Gradient: ParsableCommand {
   var fileMode: Bool { params != nil || data != nil || noisePath != nil }
 
   func validate() throws {
-    if let b = memoryBudget, MemoryLimit.parse(b) == nil {
-      throw ValidationError("--memory-budget must be a positive size such as 64MiB, got '\(b)'")
-    }
+    _ = try parseSize(memoryBudget, option: "memory-budget")
     if fileMode {
       guard params != nil, data != nil, noisePath != nil else {
         throw ValidationError("file mode needs all of --params, --data and --noise")

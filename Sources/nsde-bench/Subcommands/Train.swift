@@ -127,9 +127,7 @@ struct Train: ParsableCommand {
   var onDivergence: DivergenceChoice = .stop
 
   func validate() throws {
-    if let b = memoryBudget, MemoryLimit.parse(b) == nil {
-      throw ValidationError("--memory-budget must be a positive size such as 256MiB, got '\(b)'")
-    }
+    _ = try parseSize(memoryBudget, option: "memory-budget")
     guard trainSteps >= 1 && trainSteps <= 10_000_000 else {
       throw ValidationError("--train-steps must be in 1…10000000, got \(trainSteps)")
     }
