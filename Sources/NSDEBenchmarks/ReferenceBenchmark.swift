@@ -44,8 +44,10 @@ public struct ReferenceBenchmark<Scalar: SDEScalar> {
     public var pathwiseWorkspaceBytes: Int
     /// Peak resident set size of the process so far.
     public var maxResidentBytes: Int
-    /// The roofline: one core's peak FMA rate (FLOP/s, measured in this run)
-    /// and the FLOPs of the forward and gradient matrix products.
+    /// The roofline: the peak FMA rate per core (FLOP/s; the probe runs on
+    /// all `chunks` cores at once, interleaved with the timed solves, so both
+    /// sides of the FLOP-floor ratios are measured under the same load) and
+    /// the FLOPs of the forward and gradient matrix products.
     public var peakFLOPRatePerCore: Double
     public var forwardFLOPs: Double
     public var gradientFLOPs: Double
@@ -154,8 +156,10 @@ public struct ReferenceBenchmark<Scalar: SDEScalar> {
     // The same model on the CBLAS path (same parameters).
     let cblasModel = try NeuralSDEModel<Scalar>(configuration, seed: 1)
     for n in cblasModel.networks { n.mlp.kernels = .blas }
+    // The FMA peak of the same cores, probed between the timed solves.
+    let probe = Roofline.ConcurrentProbe<Scalar>(cores: parts.count)
     progress?(
-      "timing forward, backprop, their GEMM floors, the CBLAS path and backprop in half the memory (\(repetitions) interleaved repetitions)"
+      "timing forward, backprop, their GEMM floors, the CBLAS path, backprop in half the memory and the FMA peak (\(repetitions) interleaved repetitions)"
     )
     let t = try measureInterleaved(
       warmup: 1, repetitions: repetitions,
@@ -183,6 +187,7 @@ public struct ReferenceBenchmark<Scalar: SDEScalar> {
             of: model, data: data, noise: noise, grid: grid, pathsPerPoint: pathsPerPoint, objective: .freeEnergy
           ).diagnostics.peakWorkspaceBytes
         },
+        { probe.run() },
       ])
     progress?("timing the forward-pathwise estimator (\(directions.count) directions)")
     let tb = try measure(warmup: 0, repetitions: Swift.max(2, repetitions / 4)) {
@@ -193,8 +198,7 @@ public struct ReferenceBenchmark<Scalar: SDEScalar> {
     let solver = try SolverBenchmark<Scalar>(
       configuration: configuration, paths: paths, pathsPerPoint: pathsPerPoint, steps: steps
     ).run(repetitions: Swift.max(2, repetitions / 3), perPathSample: perPathSample)
-    progress?("measuring the FMA peak of one core")
-    let peak = Roofline.peakFLOPRate(Scalar.self)
+    let peak = probe.flops / (t[7].median / 1e3) / Double(probe.cores)
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return Result(

@@ -34,6 +34,48 @@ public enum Roofline {
     return best
   }
 
+  /// The FMA probe on several cores at once, as one body of an interleaved
+  /// measurement: each of `cores` threads runs the same fixed number of
+  /// iterations (about `seconds` on one idle core), and the peak of those
+  /// cores is `flops / time`. Timed beside the solves it is compared with
+  /// (`measureInterleaved`), it sees the same load: a background process that
+  /// takes a core slows both sides of the ratio alike.
+  public struct ConcurrentProbe<Scalar: SDEScalar> {
+    /// Threads run at once (the solves' chunk count).
+    public let cores: Int
+    /// Iterations of each thread.
+    public let iterations: Int
+
+    /// A probe calibrated on one core to take about `seconds` per run.
+    public init(cores: Int, seconds: Double = 0.005) {
+      self.cores = Swift.max(cores, 1)
+      let clock = ContinuousClock()
+      var n = 1 << 10
+      while true {
+        let t0 = clock.now
+        let s = Scalar.fmaProbe(iterations: n, a: Scalar(0.999_999), b: Scalar(1e-7))
+        let dt = (clock.now - t0).seconds
+        if !s.isFinite { print("", terminator: "") }  // keep the work observable
+        if dt >= seconds / 8 || n > 1 << 30 {
+          n = Swift.max(n, Int(Double(n) * seconds / Swift.max(dt, 1e-9)))
+          break
+        }
+        n *= 2
+      }
+      iterations = n
+    }
+
+    /// FLOPs of one run over all threads (2 per lane and iteration).
+    public var flops: Double { Double(cores) * Double(iterations) * Double(Scalar.fmaProbeLanes) * 2 }
+
+    /// One run: every thread its iterations, concurrently.
+    public func run() {
+      let n = iterations
+      let sums = Threading.concurrentMap(cores) { _ in Scalar.fmaProbe(iterations: n, a: Scalar(0.999_999), b: Scalar(1e-7)) }
+      if sums.contains(where: { (try? $0.get())?.isFinite != true }) { print("", terminator: "") }
+    }
+  }
+
   /// FLOPs of the matrix products of one forward solve (free energy): per step
   /// the drift, diffusion and control networks on their rows, then the decoder.
   public static func forwardFLOPs<Scalar: SDEScalar>(

@@ -48,7 +48,7 @@ struct Report: ParsableCommand {
           "forward (ms)", "GEMM floor, forward (ms)", "forward / GEMM floor", "gradient, backprop (ms)",
           "GEMM floor, gradient (ms)", "gradient / GEMM floor", "backprop / forward", "pathwise per direction (ms)",
           "pathwise, all parameters (ms, projected)", "backprop vs pathwise rel. diff", "batched / per-path (1 core)",
-          "path-steps/s (forward)", "backprop workspace", "max RSS", "FMA peak, 1 core (GFLOP/s)",
+          "path-steps/s (forward)", "backprop workspace", "max RSS", "FMA peak per core, all cores (GFLOP/s)",
           "forward GFLOP/s (% of peak)", "forward / FLOP floor", "gradient GFLOP/s (% of peak)",
           "gradient / FLOP floor", "MLP kernels (ISA level)", "forward, CBLAS path (ms)", "forward / CBLAS path",
           "gradient, CBLAS path (ms)", "gradient / CBLAS path", "gradient in ½ the memory (ms)",
