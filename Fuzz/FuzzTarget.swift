@@ -1,7 +1,11 @@
 // libFuzzer entry point for one NSDEFormats reader, chosen at compile time
-// with -D FUZZ_SAFETENSORS, -D FUZZ_NPY or -D FUZZ_CSV (scripts/fuzz).
-// A reader may reject its input with an NSDEError; anything else (a trap, an
-// unexpected error type, a leak, a timeout) is a finding.
+// with -D FUZZ_SAFETENSORS, -D FUZZ_NPY, -D FUZZ_CSV or -D FUZZ_CHECKPOINT
+// (scripts/fuzz; the checkpoint target also compiles the Foundation-only
+// model-description files of NeuralSDE, and has a structure-aware mutator in
+// CheckpointMutator.swift). A reader may reject its input with an NSDEError;
+// anything else (a trap, an unexpected error type, a leak, a timeout) is a finding.
+
+import Foundation
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -22,8 +26,24 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     #elseif FUZZ_CSV
       let table = try CSV.parse(bytes, path: "fuzz")
       precondition(table.values.count == table.rows * table.columns && table.lines.count == table.rows)
+    #elseif FUZZ_CHECKPOINT
+      // Models above 64 MiB are refused by the memory estimate (and so never laid out here).
+      MemoryLimit.override = 64 << 20
+      let file = try SafetensorsFile.parse(bytes, path: "fuzz")
+      let info = try Checkpoint.Info(file: file, path: "fuzz")
+      // What validates can be built: a consistent layout within the estimate, and a
+      // configuration that encodes and decodes to itself.
+      let layout = info.configuration.parameterLayout()
+      precondition(layout.map(\.count).reduce(0, +) == info.parameterCount, "layout and parameter count differ")
+      precondition(info.estimatedModelBytes <= 64 << 20, "a model over the memory limit was accepted")
+      precondition((try? info.configuration.validate()) != nil, "a decoded configuration does not validate")
+      let again = try JSONDecoder().decode(NeuralSDEConfiguration.self, from: JSONEncoder().encode(info.configuration))
+      precondition(again == info.configuration, "configuration round trip changed it")
+      if let g = info.grid {
+        precondition(g.steps >= 1 && g.steps <= Checkpoint.maximumGridSteps && zip(g.times, g.times.dropFirst()).allSatisfy { $0 < $1 })
+      }
     #else
-      #error("define FUZZ_SAFETENSORS, FUZZ_NPY or FUZZ_CSV")
+      #error("define FUZZ_SAFETENSORS, FUZZ_NPY, FUZZ_CSV or FUZZ_CHECKPOINT")
     #endif
   } catch is NSDEError {
     // A clear rejection.

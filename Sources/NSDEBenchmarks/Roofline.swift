@@ -71,7 +71,9 @@ public enum Roofline {
     /// One run: every thread its iterations, concurrently.
     public func run() {
       let n = iterations
-      let sums = Threading.concurrentMap(cores) { _ in Scalar.fmaProbe(iterations: n, a: Scalar(0.999_999), b: Scalar(1e-7)) }
+      let sums = Threading.concurrentMap(cores) { _ in
+        Scalar.fmaProbe(iterations: n, a: Scalar(0.999_999), b: Scalar(1e-7))
+      }
       if sums.contains(where: { (try? $0.get())?.isFinite != true }) { print("", terminator: "") }
     }
   }

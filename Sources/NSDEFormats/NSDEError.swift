@@ -22,6 +22,14 @@ public enum NSDEError: Error, CustomStringConvertible, LocalizedError, Equatable
   /// The same text as `description` (so `localizedDescription` names the problem too).
   public var errorDescription: String? { description }
 
+  /// What is wrong, without the kind of error in front (for messages that nest it).
+  public var message: String {
+    switch self {
+    case .shapeMismatch(let m), .invalidArgument(let m), .nonFinite(let m): return m
+    default: return description
+    }
+  }
+
   /// The message, naming what is wrong.
   public var description: String {
     switch self {

@@ -155,4 +155,103 @@ final class ReliabilityCLITests: XCTestCase {
     XCTAssertTrue(r.stderr.contains("backprop within 40KiB: ") && r.stderr.contains("micro-batches"), r.stderr)
     try expectError(quick + ["--memory-budget", "1KiB"], mentioning: ["needs at least", "memory budget of 1.0 KiB"])
   }
+
+  /// A checkpoint is untrusted input: each field edited alone (everything else
+  /// valid) gives one line naming the file and the field, exit status 1, from
+  /// `evaluate` and `train --resume` alike, and nothing is allocated beyond the
+  /// estimate (the commands run under a 4 GiB address-space limit: a huge
+  /// allocation attempt would crash them).
+  func testUntrustedCheckpointFieldsGiveOneLineErrors() throws {
+    let d = scratch.path("base")
+    let quick = [
+      "--latent-dim", "2", "--hidden", "8", "--solver-steps", "4", "--dataset-points", "200", "--batch-size", "32",
+      "--evaluation-paths-per-point", "8", "--samples", "50", "--evaluate-every", "0",
+    ]
+    let r = try Bench.run(["train", "--output-dir", d, "--train-steps", "5"] + quick)
+    XCTAssertEqual(r.status, 0, r.stderr)
+    let base = try SafetensorsFile.read(d + "/checkpoint.safetensors")
+    func edited(_ name: String, _ edit: (inout [String: String]) throws -> Void) throws -> String {
+      var file = base
+      try edit(&file.metadata)
+      let path = scratch.path(name + ".safetensors")
+      try file.write(to: path)
+      return path
+    }
+    func configuration(_ edit: @escaping (inout [String: Any]) -> Void) -> (inout [String: String]) throws -> Void {
+      { meta in
+        var c = try JSONSerialization.jsonObject(with: Data(meta["configuration"]!.utf8)) as! [String: Any]
+        edit(&c)
+        meta["configuration"] = String(decoding: try JSONSerialization.data(withJSONObject: c), as: UTF8.self)
+      }
+    }
+    func drift(_ key: String, _ value: Any) -> (inout [String: String]) throws -> Void {
+      configuration { c in
+        var drift = c["drift"] as! [String: Any]
+        drift[key] = value
+        c["drift"] = drift
+      }
+    }
+    let evaluate = { (path: String) in ["evaluate", "--checkpoint", path, "--dataset", "two-moons", "--points", "20"] }
+    let resume = { (path: String) in
+      ["train", "--output-dir", self.scratch.path("resumed"), "--train-steps", "10", "--resume", path] + quick
+    }
+    func expectOneLine(_ args: [String], _ fragments: [String], line: UInt = #line) throws {
+      let run = try Bench.run(
+        executable: URL(fileURLWithPath: "/bin/sh"),
+        ["-c", "ulimit -v 4194304; exec \"$0\" \"$@\"", Bench.executable.path] + args)
+      XCTAssertFalse(run.crashed, "crashed: \(args)\n\(run.stderr)", line: line)
+      XCTAssertEqual(run.status, 1, "\(args)\n\(run.stderr)", line: line)
+      let lines = run.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
+      XCTAssertEqual(lines.count, 1, run.stderr, line: line)
+      let message = String(lines.first ?? "")
+      for f in fragments { XCTAssertTrue(message.contains(f), "\"\(message)\" lacks \"\(f)\"", line: line) }
+      XCTAssertFalse(message.contains("DecodingError") || message.contains("Data was corrupted"), message, line: line)
+    }
+    // The rows of the report, each through both commands.
+    let cases: [(String, (inout [String: String]) throws -> Void, [String])] = [
+      ("widths", drift("widths", [1_000_000_000, 64, 8]), ["configuration.drift.widths[0]", "out of range"]),
+      ("step", { $0["step"] = "-5" }, ["field step", "\"-5\""]),
+      ("grid1", { $0["grid"] = #"{"times":[0]}"# }, ["field grid.times", "at least 2 times"]),
+      (
+        "grid-order", { $0["grid"] = #"{"times":[0,0.5,0.4,1]}"# }, ["field grid.times", "strictly increasing", "t[2]"]
+      ),
+      (
+        "grid-long",
+        { $0["grid"] = "{\"times\":[" + (0...3_000_000).map { String($0) }.joined(separator: ",") + "]}" },
+        ["field grid.times", "3000000 steps", "at most 100000"]
+      ),
+      ("format", { $0["format"] = "neuralsde-checkpoint-999" }, ["field format", "newer NeuralSDE", "version 999"]),
+      (
+        "activation", drift("hiddenActivation", "relu6"),
+        ["field configuration.drift.hiddenActivation", "\"relu6\"", "tanh"]
+      ),
+      // Beyond the report: a model too large for memory, a missing field, a wrong type, an unknown dtype.
+      (
+        "huge", drift("widths", [1_000_000, 1_000_000, 2]),
+        ["field configuration", "would need", "available"]
+      ),
+      ("missing", drift("widths", NSNull()), ["configuration.drift.widths"]),
+      ("no-format", { $0.removeValue(forKey: "format") }, ["format", "not a NeuralSDE checkpoint"]),
+      ("dtype", { $0["dtype"] = "Float16" }, ["field dtype", "Float16"]),
+      ("inputs", drift("inputs", 3), ["configuration", "drift takes 3 inputs but needs 2"]),
+    ]
+    for (name, edit, fragments) in cases {
+      let path = try edited(name, edit)
+      try expectOneLine(evaluate(path), [path] + fragments)
+      try expectOneLine(resume(path), [path] + fragments)
+      XCTAssertThrowsError(try NeuralSDEModel<Float>(checkpoint: path), name) { e in
+        XCTAssertTrue("\(e)".contains(path) && fragments.allSatisfy { "\(e)".contains($0) }, "\(e)")
+      }
+    }
+    // Adam moments that are not valid, and a tensor the configuration does not have.
+    var file = base
+    let i = file.tensors.firstIndex { $0.name.hasPrefix("optimizer.adam.v.") }!
+    file.tensors[i].tensor.values[0] = -1
+    try file.write(to: scratch.path("adam.safetensors"))
+    try expectOneLine(resume(scratch.path("adam.safetensors")), ["optimizer state", "negative"])
+    file = base
+    file.tensors.append(("drift.7.weight", StoredTensor(shape: [1], dtype: .float32, values: [0])))
+    try file.write(to: scratch.path("extra.safetensors"))
+    try expectOneLine(evaluate(scratch.path("extra.safetensors")), ["drift.7.weight", "does not have"])
+  }
 }

@@ -53,49 +53,7 @@ extension NeuralSDEModel {
   }
 }
 
-/// A training checkpoint in safetensors format: the model parameters (interchange
-/// names), the Adam moments (`optimizer.adam.m.<name>`, `optimizer.adam.v.<name>`),
-/// and metadata (`format`, `step`, `configuration` as JSON, `dtype`, and the
-/// solver grid `grid` as JSON when given). Written atomically.
-public enum Checkpoint {
-  /// The `format` metadata value of checkpoints written by this version.
-  public static let format = "neuralsde-checkpoint-1"
-
-  /// What a checkpoint says about itself, read without building a model.
-  public struct Info: Sendable {
-    /// The model configuration the checkpoint was written for.
-    public var configuration: NeuralSDEConfiguration
-    /// `float32` or `float64`.
-    public var dtype: String
-    /// Training steps done.
-    public var step: Int
-    /// The solver grid the model was trained with (nil for files written without it).
-    public var grid: TimeGrid?
-  }
-
-  /// Reads a checkpoint's metadata.
-  /// - Throws: `file` naming the path if it is not a NeuralSDE checkpoint.
-  public static func info(_ path: String) throws -> Info {
-    let file = try SafetensorsFile.read(path)
-    guard let json = file.metadata["configuration"] else {
-      throw NSDEError.file(path: path, reason: "no model configuration in the metadata: not a NeuralSDE checkpoint")
-    }
-    let config: NeuralSDEConfiguration
-    do {
-      config = try JSONDecoder().decode(NeuralSDEConfiguration.self, from: Data(json.utf8))
-    } catch {
-      throw NSDEError.file(path: path, reason: "the model configuration in the metadata is invalid: \(error)")
-    }
-    let grid = try file.metadata["grid"].map { g -> TimeGrid in
-      do { return try JSONDecoder().decode(TimeGrid.self, from: Data(g.utf8)) } catch {
-        throw NSDEError.file(path: path, reason: "the solver grid in the metadata is invalid: \(error)")
-      }
-    }
-    return Info(
-      configuration: config, dtype: file.metadata["dtype"] ?? "float64",
-      step: Int(file.metadata["step"] ?? "0") ?? 0, grid: grid)
-  }
-
+extension Checkpoint {
   /// Writes a checkpoint of `model` (and `optimizer`, if given; and the solver
   /// `grid` it is used with) to `path`, atomically.
   public static func write<Scalar: SDEScalar>(
@@ -124,35 +82,41 @@ public enum Checkpoint {
   }
 
   /// Reads a checkpoint into `model` (and `optimizer`); returns the training step.
-  /// Nothing is changed unless the whole file is valid for this model.
+  /// The whole file is validated (`Info`) and must have been written for
+  /// `model.configuration`; nothing is changed unless it is.
   @discardableResult
   public static func read<Scalar: SDEScalar>(
     _ path: String, into model: NeuralSDEModel<Scalar>, optimizer: Adam<Scalar>? = nil
   ) throws -> Int {
     let file = try SafetensorsFile.read(path)
-    if let json = file.metadata["configuration"] {
-      let config = try JSONDecoder().decode(NeuralSDEConfiguration.self, from: Data(json.utf8))
-      guard config == model.configuration else {
-        throw NSDEError.invalidArgument(
-          "\(path) was written for a different model configuration: \(differences(config, model.configuration))")
-      }
+    let info = try Info(file: file, path: path)
+    guard info.configuration == model.configuration else {
+      throw NSDEError.file(
+        path: path,
+        reason:
+          "field configuration: written for a different model: \(differences(info.configuration, model.configuration))"
+      )
     }
+    try load(file, info: info, path: path, into: model, optimizer: optimizer)
+    return info.step
+  }
+
+  /// Loads a validated file's parameters (and Adam state) into a model of its configuration.
+  static func load<Scalar: SDEScalar>(
+    _ file: SafetensorsFile, info: Info, path: String, into model: NeuralSDEModel<Scalar>, optimizer: Adam<Scalar>?
+  ) throws {
     var m: [Double] = []
     var v: [Double] = []
     if optimizer != nil, file.tensors.contains(where: { $0.name.hasPrefix("optimizer.adam.m.") }) {
       for s in model.parameters.slices {
-        guard let mt = file["optimizer.adam.m.\(s.name)"], let vt = file["optimizer.adam.v.\(s.name)"],
-          mt.shape == s.shape, vt.shape == s.shape
-        else { throw NSDEError.file(path: path, reason: "optimizer state for \(s.name) is missing or mis-shaped") }
-        m += mt.values
-        v += vt.values
+        m += file["optimizer.adam.m.\(s.name)"]!.values
+        v += file["optimizer.adam.v.\(s.name)"]!.values
       }
     }
     try model.loadParameters(from: file.tensors, source: path)
     if let adam = optimizer, !m.isEmpty {
-      try adam.restore(step: Int(file.metadata["optimizer.step"] ?? "0") ?? 0, firstMoment: m, secondMoment: v)
+      try adam.restore(step: info.optimizerStep ?? 0, firstMoment: m, secondMoment: v)
     }
-    return Int(file.metadata["step"] ?? "0") ?? 0
   }
 
   /// The fields in which two configurations differ, as `name: file value ≠ model value`.
@@ -178,11 +142,12 @@ extension NeuralSDEModel {
   /// - Throws: `file` naming the path if it is not a NeuralSDE checkpoint,
   ///   or its dtype is not `Scalar`'s; the reader's errors otherwise.
   public convenience init(checkpoint path: String) throws {
-    let info = try Checkpoint.info(path)
+    let file = try SafetensorsFile.read(path)
+    let info = try Checkpoint.Info(file: file, path: path)
     guard info.dtype == Scalar.dtypeName else {
-      throw NSDEError.file(path: path, reason: "holds \(info.dtype) parameters, not \(Scalar.dtypeName)")
+      throw NSDEError.file(path: path, reason: "field dtype: holds \(info.dtype) parameters, not \(Scalar.dtypeName)")
     }
     try self.init(info.configuration)
-    try Checkpoint.read(path, into: self)
+    try Checkpoint.load(file, info: info, path: path, into: self, optimizer: nil)
   }
 }

@@ -1,49 +1,3 @@
-/// The shape of a multilayer perceptron.
-///
-/// Linear layers `z_l = W_l a_{l−1} + c_l`, `a_l = φ_l(z_l)`; hidden layers use
-/// `hiddenActivation`, the last one `outputActivation`. With `timeInput`, the
-/// input is `[x, t]`: the time is the *last* input column of the first layer
-/// (`W_0` is `[width, inputs + 1]`), computed as a rank-1 term `t·W_0[:, inputs]`
-/// added to the bias, so no time column is ever materialised.
-public struct MLPArchitecture: Sendable, Equatable, Codable {
-  /// Input width, not counting the time input.
-  public var inputs: Int
-  /// Whether time is an extra (last) input.
-  public var timeInput: Bool
-  /// Output widths of the linear layers; the last is the output dimension.
-  public var widths: [Int]
-  /// Activation after every hidden layer.
-  public var hiddenActivation: Activation
-  /// Activation after the last layer (identity: linear output).
-  public var outputActivation: Activation
-
-  /// An architecture: `inputs` columns (plus the time if `timeInput`), then layers of `widths`.
-  public init(
-    inputs: Int, timeInput: Bool, widths: [Int], hiddenActivation: Activation = .tanh,
-    outputActivation: Activation = .identity
-  ) {
-    self.inputs = inputs
-    self.timeInput = timeInput
-    self.widths = widths
-    self.hiddenActivation = hiddenActivation
-    self.outputActivation = outputActivation
-  }
-
-  /// Output width (the last layer's width).
-  public var outputs: Int { widths.last ?? inputs }
-
-  /// Checks that all widths are positive.
-  public func validate() throws {
-    guard inputs >= 0, !widths.isEmpty, widths.allSatisfy({ $0 > 0 }) else {
-      throw NSDEError.invalidArgument(
-        "MLP needs ≥ 0 inputs and ≥ 1 layer of positive width, got inputs = \(inputs), widths = \(widths)")
-    }
-    guard inputs + (timeInput ? 1 : 0) > 0 else {
-      throw NSDEError.invalidArgument("MLP has no inputs (inputs = 0 and no time input)")
-    }
-  }
-}
-
 /// A multilayer perceptron batched over rows (one row per Monte Carlo path),
 /// with analytic Jacobians.
 ///
@@ -87,19 +41,16 @@ public final class MLP<Scalar: SDEScalar>: @unchecked Sendable {
     self.architecture = architecture
     var layers: [Layer] = []
     var offset = 0
-    var fanIn = architecture.inputs
-    for (k, width) in architecture.widths.enumerated() {
-      let hasTime = k == 0 && architecture.timeInput
-      let stride = fanIn + (hasTime ? 1 : 0)
-      let last = k == architecture.widths.count - 1
+    let shapes = architecture.layerShapes
+    for (k, l) in shapes.enumerated() {
+      let last = k == shapes.count - 1
       layers.append(
         Layer(
-          inputs: fanIn, weightStride: stride, outputs: width, weightOffset: offset,
-          biasOffset: offset + width * stride,
+          inputs: l.inputs, weightStride: l.weightStride, outputs: l.outputs, weightOffset: offset,
+          biasOffset: offset + l.outputs * l.weightStride,
           activation: last ? architecture.outputActivation : architecture.hiddenActivation,
-          hasTime: hasTime))
-      offset += width * stride + width
-      fanIn = width
+          hasTime: k == 0 && architecture.timeInput))
+      offset += l.outputs * l.weightStride + l.outputs
     }
     self.layers = layers
     parameterCount = offset
@@ -125,14 +76,7 @@ public final class MLP<Scalar: SDEScalar>: @unchecked Sendable {
   package let tileRows: Int
 
   /// Named slices of this network's parameters, offsets relative to its first parameter.
-  public func parameterLayout(prefix: String) -> [ParameterSlice] {
-    layers.enumerated().flatMap { k, l in
-      [
-        ParameterSlice(name: "\(prefix).\(k).weight", offset: l.weightOffset, shape: [l.outputs, l.weightStride]),
-        ParameterSlice(name: "\(prefix).\(k).bias", offset: l.biasOffset, shape: [l.outputs]),
-      ]
-    }
-  }
+  public func parameterLayout(prefix: String) -> [ParameterSlice] { architecture.parameterLayout(prefix: prefix) }
 
   /// PyTorch's default `nn.Linear` initialisation: every weight and bias of a
   /// layer uniform in `±1/√fan_in` (fan-in counts the time column), drawn in

@@ -29,6 +29,18 @@ public struct TimeGrid: Sendable, Equatable, Codable {
     self.times = times
   }
 
+  enum CodingKeys: String, CodingKey { case times }
+
+  /// Decodes a grid and validates it as `init(times:)` does (≥ 2 finite,
+  /// strictly increasing times); the error names the field and the entry.
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    let times = try c.decode([Double].self, forKey: .times)
+    do { try self.init(times: times) } catch let e as NSDEError {
+      throw StrictDecoding.invalid(c.codingPath + [CodingKeys.times], e.message)
+    }
+  }
+
   /// Number of steps `N`.
   public var steps: Int { times.count - 1 }
   /// `h_i = t_{i+1} − t_i`.

@@ -56,6 +56,11 @@ public enum PosteriorControl: String, Sendable, Equatable, Codable, CaseIterable
 
   /// The command-line name.
   public var description: String { rawValue }
+
+  /// Decodes a control by name; an unknown name is an error listing the known ones.
+  public init(from decoder: any Decoder) throws {
+    self = try StrictDecoding.namedCase(PosteriorControl.self, from: decoder, what: "a posterior control")
+  }
 }
 
 /// The architecture of a latent neural SDE (docs/MODEL.md §2–3, §6):
@@ -110,12 +115,15 @@ public struct NeuralSDEConfiguration: Sendable, Equatable, Codable {
     case likelihood, initialState
   }
 
-  /// Decodes a configuration; files written before feedback control existed
-  /// have no `posteriorControl` and decode as mean-field.
+  /// Decodes a configuration and validates it (`validate()`), so that a
+  /// decoded configuration is always one a model can be built from; an error
+  /// names the field. Files written before feedback control existed have no
+  /// `posteriorControl` and decode as mean-field.
   public init(from decoder: any Decoder) throws {
     let c = try decoder.container(keyedBy: CodingKeys.self)
-    latentDimension = try c.decode(Int.self, forKey: .latentDimension)
-    dataDimension = try c.decode(Int.self, forKey: .dataDimension)
+    let w = MLPArchitecture.maximumWidth
+    latentDimension = try StrictDecoding.integer(c, .latentDimension, in: 1...w)
+    dataDimension = try StrictDecoding.integer(c, .dataDimension, in: 1...w)
     noise = try c.decode(NoiseType.self, forKey: .noise)
     drift = try c.decode(MLPArchitecture.self, forKey: .drift)
     diffusion = try c.decode(MLPArchitecture.self, forKey: .diffusion)
@@ -124,6 +132,47 @@ public struct NeuralSDEConfiguration: Sendable, Equatable, Codable {
     self.decoder = try c.decode(MLPArchitecture.self, forKey: .decoder)
     likelihood = try c.decode(Likelihood.self, forKey: .likelihood)
     initialState = try c.decode(InitialState.self, forKey: .initialState)
+    do { try validate() } catch let e as NSDEError { throw StrictDecoding.invalid(decoder.codingPath, e.message) }
+  }
+
+  /// The four networks in storage order with their parameter-name prefixes.
+  public var networkArchitectures: [(name: String, architecture: MLPArchitecture)] {
+    [("drift", drift), ("diffusion", diffusion), ("posterior", posteriorDrift), ("decoder", decoder)]
+  }
+
+  /// Every parameter's name, shape and offset in the model's flat vector:
+  /// the networks in storage order, then `x0` (if learned) and
+  /// `decoder.log_std` (if the std is learned). Call on a validated
+  /// configuration (then no size can overflow: widths ≤ 2²⁰, ≤ 64 layers).
+  public func parameterLayout() -> [ParameterSlice] {
+    var layout: [ParameterSlice] = []
+    var offset = 0
+    for (name, arch) in networkArchitectures {
+      layout += arch.parameterLayout(prefix: name).map { $0.shifted(by: offset) }
+      offset = layout.last.map { $0.offset + $0.count } ?? offset
+    }
+    if case .learned = initialState {
+      layout.append(ParameterSlice(name: "x0", offset: offset, shape: [latentDimension]))
+      offset += latentDimension
+    }
+    if case .gaussianLearnedStd = likelihood {
+      layout.append(ParameterSlice(name: "decoder.log_std", offset: offset, shape: [dataDimension]))
+    }
+    return layout
+  }
+
+  /// Number of parameters of the model (all networks, x_0, log-std); nil if it overflows.
+  public var parameterCount: Int? {
+    var total = 0
+    for (_, arch) in networkArchitectures {
+      guard let n = arch.parameterCount else { return nil }
+      let (s, o) = total.addingReportingOverflow(n)
+      if o { return nil }
+      total = s
+    }
+    if case .learned = initialState { total += latentDimension }
+    if case .gaussianLearnedStd = likelihood { total += dataDimension }
+    return total
   }
 
   /// Input columns of the posterior control network (without time): D, or d + D with feedback.
@@ -181,14 +230,15 @@ public struct NeuralSDEConfiguration: Sendable, Equatable, Codable {
   public func validate() throws {
     let d = latentDimension
     let m = noiseDimension
-    guard d >= 1, dataDimension >= 1, m >= 1 else {
+    let w = MLPArchitecture.maximumWidth
+    guard (1...w).contains(d), (1...w).contains(dataDimension), (1...w).contains(m) else {
       throw NSDEError.invalidArgument(
-        "dimensions must be ≥ 1: latent d = \(d), data D = \(dataDimension), noise m = \(m)")
+        "dimensions must be in 1…\(w): latent d = \(d), data D = \(dataDimension), noise m = \(m)")
     }
     for (name, arch) in [
       ("drift", drift), ("diffusion", diffusion), ("posterior drift", posteriorDrift), ("decoder", decoder),
     ] {
-      do { try arch.validate() } catch let e as NSDEError { throw NSDEError.invalidArgument("\(name): \(e)") }
+      do { try arch.validate() } catch let e as NSDEError { throw NSDEError.invalidArgument("\(name): \(e.message)") }
     }
     func expect(_ name: String, _ arch: MLPArchitecture, inputs: Int, time: Bool?, outputs: Int) throws {
       guard arch.inputs == inputs else {

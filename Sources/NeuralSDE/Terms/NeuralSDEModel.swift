@@ -45,33 +45,16 @@ public final class NeuralSDEModel<Scalar: SDEScalar>: @unchecked Sendable {
   /// - Throws: the configuration's validation errors.
   public init(_ configuration: NeuralSDEConfiguration, seed: UInt64 = 0) throws {
     try configuration.validate()
+    try MemoryLimit.check(
+      configuration.parameterCount.flatMap { SizeArithmetic.product($0, MemoryLayout<Scalar>.stride) },
+      for: "the model's \(configuration.parameterCount.map(String.init) ?? "too many") parameters")
     self.configuration = configuration
     diffusionTerm = DiffusionTerm(configuration)
-    let mlps: [(name: String, mlp: MLP<Scalar>)] = [
-      ("drift", try MLP(configuration.drift)), ("diffusion", try MLP(configuration.diffusion)),
-      ("posterior", try MLP(configuration.posteriorDrift)), ("decoder", try MLP(configuration.decoder)),
-    ]
-    var layout: [ParameterSlice] = []
-    var offsets: [Int] = []
-    var offset = 0
-    for (name, mlp) in mlps {
-      offsets.append(offset)
-      layout += mlp.parameterLayout(prefix: name).map { $0.shifted(by: offsets.last!) }
-      offset += mlp.parameterCount
-    }
-    // Learned vectors after the networks: x0 and decoder.log_std, when configured.
-    func appendVector(_ name: String, count: Int, if present: Bool) -> Int? {
-      guard present else { return nil }
-      defer { offset += count }
-      layout.append(ParameterSlice(name: name, offset: offset, shape: [count]))
-      return offset
-    }
-    var learnedX0 = false
-    if case .learned = configuration.initialState { learnedX0 = true }
-    var learnedStd = false
-    if case .gaussianLearnedStd = configuration.likelihood { learnedStd = true }
-    initialStateOffset = appendVector("x0", count: configuration.latentDimension, if: learnedX0)
-    logStdOffset = appendVector("decoder.log_std", count: configuration.dataDimension, if: learnedStd)
+    let layout = configuration.parameterLayout()
+    let mlps = try configuration.networkArchitectures.map { (name: $0.name, mlp: try MLP<Scalar>($0.architecture)) }
+    let offsets = mlps.map { n in layout.first { $0.name == "\(n.name).0.weight" }!.offset }
+    initialStateOffset = layout.first { $0.name == "x0" }?.offset
+    logStdOffset = layout.first { $0.name == "decoder.log_std" }?.offset
     let parameters = try ParameterVector<Scalar>(layout: layout)
     self.parameters = parameters
     networks = mlps.enumerated().map { i, n in

@@ -111,7 +111,9 @@ struct Check: ParsableCommand {
         let ok = roofline <= bar
         entry["forward_over_flop_floor"] = ["value": roofline, "bar": bar, "pass": ok]
         rows.append([T.dtypeName, "forward_over_flop_floor", fmtSci(roofline), fmtSci(bar), ok ? "pass" : "FAIL"])
-        if !ok { failures.append("\(T.dtypeName) forward_over_flop_floor = \(fmtSci(roofline)) misses its bar \(fmtSci(bar))") }
+        if !ok {
+          failures.append("\(T.dtypeName) forward_over_flop_floor = \(fmtSci(roofline)) misses its bar \(fmtSci(bar))")
+        }
       } else {
         entry["forward_over_flop_floor"] = ["value": roofline, "bar": NSNull(), "pass": NSNull()]
         rows.append([T.dtypeName, "forward_over_flop_floor", fmtSci(roofline), "–", "(reported)"])
