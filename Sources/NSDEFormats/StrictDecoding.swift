@@ -97,11 +97,15 @@ public enum StrictDecoding {
 
 /// An array index as a coding key (for paths built by hand).
 public struct IndexKey: CodingKey {
+  /// `Index i`, as Foundation names array elements.
   public var stringValue: String { "Index \(index)" }
+  /// The index.
   public var intValue: Int? { index }
   let index: Int
   /// The key of element `index`.
   public init(_ index: Int) { self.index = index }
+  /// Not made from names (nil).
   public init?(stringValue: String) { nil }
+  /// The key of element `intValue`.
   public init?(intValue: Int) { index = intValue }
 }

@@ -112,12 +112,13 @@ public struct ModelEvaluation: Sendable, Codable {
   ///   - maxPathsPerSolve: points are evaluated in chunks of at most this many paths (memory bound).
   ///   - noiseFloorReplicates: pairs of null draws averaged for the noise floor.
   ///   - partition: splits the solves over processes (nil: this process does all).
-  ///   - progress: called with the fraction done.
+  ///   - progress: called with the fraction of the importance-weighted solves done, after every step
+  ///     of each solve's first chunk (from its thread).
   public static func evaluate<Scalar: SDEScalar>(
     _ model: NeuralSDEModel<Scalar>, heldOut: Matrix<Scalar>, training: Matrix<Scalar>,
     reference: Reference<Scalar>, grid: TimeGrid, pathsPerPoint k: Int = 1000, samples: Int = 1000,
     seed: UInt64 = 0, maxPathsPerSolve: Int = 65536, noiseFloorReplicates: Int = 20, chunks: Int? = nil,
-    partition: Partition? = nil, progress: ((Double) -> Void)? = nil
+    partition: Partition? = nil, progress: (@Sendable (Double) -> Void)? = nil
   ) throws -> ModelEvaluation {
     let clock = ContinuousClock()
     let start = clock.now
@@ -148,8 +149,11 @@ public struct ModelEvaluation: Sendable, Codable {
         let chunk = heldOut.rows(first..<last).copy()
         let noise = PhiloxBrownianIncrements<Scalar>(
           seed: MinibatchSampler.mix(seed, UInt64(solve), 0xE7A1), dimension: model.noiseDimension)
+        let steps = Double(grid.steps)
         let est = try model.variationalEstimates(
-          data: chunk, noise: noise, grid: grid, pathsPerPoint: k, chunks: chunks)
+          data: chunk, noise: noise, grid: grid, pathsPerPoint: k, chunks: chunks,
+          progress: progress.map { report in { done in report((Double(solve) + Double(done) / steps) / Double(solves)) }
+          })
         for (i, v) in est.importanceWeighted.perDataPoint.enumerated() { iw[first + i] = v }
         for (i, v) in est.freeEnergy.perDataPoint.enumerated() { fe[first + i] = v }
         let se = est.freeEnergy.standardError * Double(chunk.rows)

@@ -62,11 +62,11 @@ extension NeuralSDEModel {
   ///   - pathsPerPoint: K.
   public func variationalEstimates<Noise: BrownianIncrements>(
     data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int, chunks: Int? = nil,
-    affineControl: AffineFeedbackControl? = nil
+    affineControl: AffineFeedbackControl? = nil, progress: (@Sendable (_ stepsDone: Int) -> Void)? = nil
   ) throws -> VariationalEstimates where Noise.Scalar == Scalar {
     let solve = try EulerMaruyama().solvePosterior(
       self, data: data, noise: noise,
-      options: .init(grid: grid, pathsPerPoint: k, chunks: chunks, affineControl: affineControl))
+      options: .init(grid: grid, pathsPerPoint: k, chunks: chunks, affineControl: affineControl, progress: progress))
     let nll = try reconstructionTerms(finalStates: solve.finalStates, data: data, pathsPerPoint: k)
     return Self.estimates(
       klPerPath: solve.klPerPath, klPerPoint: solve.klPerPoint, reconstruction: nll, logWeights: solve.logWeights,

@@ -32,17 +32,21 @@ public struct EulerMaruyama: Sendable {
     public var chunks: Int
     /// If set, posterior solves use this control instead of the model's posterior network.
     public var affineControl: AffineFeedbackControl?
+    /// If set, called by the first chunk's thread after each of its steps
+    /// with the number of steps done (`1…N`), for progress reports of long solves.
+    public var progress: (@Sendable (_ stepsDone: Int) -> Void)?
 
     /// Options for a solve; `chunks` defaults to one per core.
     public init(
       grid: TimeGrid, pathsPerPoint: Int = 1, recordSteps: [Int] = [], chunks: Int? = nil,
-      affineControl: AffineFeedbackControl? = nil
+      affineControl: AffineFeedbackControl? = nil, progress: (@Sendable (_ stepsDone: Int) -> Void)? = nil
     ) {
       self.grid = grid
       self.pathsPerPoint = pathsPerPoint
       self.recordSteps = recordSteps
       self.chunks = chunks ?? Threading.availableCores
       self.affineControl = affineControl
+      self.progress = progress
     }
   }
 
@@ -142,6 +146,7 @@ public struct EulerMaruyama: Sendable {
       WorkspaceCache.Key(
         model: ObjectIdentifier(model), points: data == nil ? 0..<0 : part, k: part.count * k, steps: 0)
     }
+    let progress: ((Int) -> Void)? = options.progress.map { report in { report($0) } }
     // Workspaces are reused between solves (the cache lives on the model; a
     // workspace does not keep its model, so there is no retain cycle).
     try kl.withUnsafeMutableBufferPointer { klp in
@@ -154,7 +159,7 @@ public struct EulerMaruyama: Sendable {
               ?? EulerMaruyamaWorkspace(model: model, points: data == nil ? 0 : part.count, paths: part.count * k)
           },
           release: { part, ws in model.solverCache.checkIn(key(part), ws) },
-          body: { _, part, workspace in
+          body: { chunk, part, workspace in
             let pathRange = (part.lowerBound * k)..<(part.upperBound * k)
             try workspace.simulate(
               model: model, data: data?.rows(part), pathRange: pathRange, pathsPerPoint: k, noise: noise,
@@ -165,7 +170,7 @@ public struct EulerMaruyama: Sendable {
                   rebasing: klp[(perPath ? pathRange : part.lowerBound..<part.upperBound)]),
               logWeights: data == nil ? nil : UnsafeMutableBufferPointer(rebasing: lwp[pathRange]),
               affine: options.affineControl,
-              firstPoint: part.lowerBound)
+              firstPoint: part.lowerBound, onStep: chunk == 0 ? progress : nil)
           })
       }
     }
@@ -373,7 +378,7 @@ package final class EulerMaruyamaWorkspace<Scalar: SDEScalar>: @unchecked Sendab
     noise: Noise, grid: TimeGrid, recordSteps: [Int], recorded: [Matrix<Scalar>], final: Matrix<Scalar>?,
     kl klBuffer: UnsafeMutableBufferPointer<Double>?, logWeights logWeightBuffer: UnsafeMutableBufferPointer<Double>?,
     affine: AffineFeedbackControl? = nil, firstPoint: Int = 0, steps stepRange: Range<Int>? = nil,
-    startState: UnsafePointer<Scalar>? = nil, keepActivations: Bool = true
+    startState: UnsafePointer<Scalar>? = nil, keepActivations: Bool = true, onStep: ((Int) -> Void)? = nil
   ) throws where Noise.Scalar == Scalar {
     // The KL accumulates per control row (per path with feedback or affine control).
     let klRows = affine != nil ? pathRange.count : controlRows
@@ -453,6 +458,7 @@ package final class EulerMaruyamaWorkspace<Scalar: SDEScalar>: @unchecked Sendab
         diffusion, rows: rows, x: x, drift: b, sigma: sigma, increments: dw, h: h, into: xNext, step: i, grid: grid)
       if !taped { swap(&x, &xNext) } else { x = xNext }
       record(i + 1)
+      onStep?(i + 1)
     }
     if let final { (final.base + pathRange.lowerBound * d).copyElements(from: x, count: rows * d) }
   }

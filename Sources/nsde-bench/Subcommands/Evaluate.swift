@@ -89,17 +89,13 @@ struct Evaluate: ParsableCommand {
     note(
       "evaluating \(checkpoint) (step \(info.step), \(info.dtype), \(model.configuration.posteriorControl) control, N = \(grid.steps)) on \(heldOut.rows) points × \(pathsPerPoint) paths = \(Int(paths)) paths …"
     )
-    let progress = ProgressPrinter(total: 100)
+    let progress = isRoot ? FractionProgress("importance-weighted −log p") : nil
     let e = try ModelEvaluation.evaluate(
       model, heldOut: heldOut, training: training, reference: reference, grid: grid, pathsPerPoint: pathsPerPoint,
-      samples: samples, seed: seed, maxPathsPerSolve: maxPathsPerSolve, chunks: chunks, partition: partition
-    ) { fraction in
-      guard isRoot else { return }
-      progress.update(
-        step: Int(fraction * 100), line: "importance-weighted −log p: \(Int(fraction * 100)) %", keep: false)
-    }
+      samples: samples, seed: seed, maxPathsPerSolve: maxPathsPerSolve, chunks: chunks, partition: partition,
+      progress: progress.map { p in { p.update($0) } })
     guard isRoot else { return }
-    progress.finish()
+    progress?.finish()
     if json {
       let data = try JSONSerialization.data(
         withJSONObject: [

@@ -292,10 +292,13 @@ struct Train: ParsableCommand {
     }
     try AtomicFile.write(text: curve, to: outputDir + "/loss.csv")
     note("evaluating on \(split.heldOut.rows) held-out points with \(evaluationPathsPerPoint) paths each …")
+    let evaluationProgress = isRoot ? FractionProgress("importance-weighted −log p") : nil
     let evaluation = try ModelEvaluation.evaluate(
       sde, heldOut: split.heldOut, training: split.training,
       reference: dataFile == nil ? .dataset(dataset) : .data, grid: grid,
-      pathsPerPoint: evaluationPathsPerPoint, samples: samples, seed: seed &+ 6, chunks: model.chunks)
+      pathsPerPoint: evaluationPathsPerPoint, samples: samples, seed: seed &+ 6, chunks: model.chunks,
+      progress: evaluationProgress.map { p in { p.update($0) } })
+    evaluationProgress?.finish()
     try AtomicFile.write(text: try evaluationJSON(evaluation), to: outputDir + "/evaluation.json")
     let svg = SVGReport(
       data: (0..<min(split.heldOut.rows, 1000)).map {
@@ -350,6 +353,50 @@ final class ProgressPrinter {
   }
 
   func finish() { if terminal { FileHandle.standardError.write(Data("\n".utf8)) } }
+}
+
+/// Progress of long work known by its fraction done (e.g. the importance-
+/// weighted solves of an evaluation, reported after every solver step): once a
+/// second has passed, a run predicted to take more than 5 s says so (the
+/// prediction is the elapsed time over the fraction done), then the percentage
+/// and the time left are shown as `ProgressPrinter` does.
+final class FractionProgress: @unchecked Sendable {
+  let what: String
+  let printer = ProgressPrinter(total: 100)
+  let clock = ContinuousClock()
+  let start: ContinuousClock.Instant
+  let lock = NSLock()
+  var lastPermille = -1
+  var announced = false
+  var long = false
+
+  init(_ what: String) {
+    self.what = what
+    start = clock.now
+  }
+
+  func update(_ fraction: Double) {
+    lock.withLock {
+      let elapsed = (clock.now - start).seconds
+      if !announced, elapsed >= 1, fraction > 0 {
+        announced = true
+        let predicted = elapsed / fraction
+        long = predicted > 5
+        if long {
+          nsdeBenchNote(
+            "\(what): predicted ≈ \(Train.duration(predicted)) in all (\(fmt(100 * fraction, 1)) % done in \(Train.duration(elapsed)))"
+          )
+        }
+      }
+      let permille = Int(fraction * 1000)
+      guard permille != lastPermille else { return }
+      lastPermille = permille
+      let left = fraction > 0 && announced ? " (≈ \(Train.duration(elapsed / fraction - elapsed)) left)" : ""
+      printer.update(step: permille / 10, line: "\(what): \(fmt(100 * fraction, 1)) %\(left)", keep: false)
+    }
+  }
+
+  func finish() { printer.finish() }
 }
 
 /// The evaluation as rows: metric, model, one Gaussian, the data itself.
