@@ -152,7 +152,8 @@ public struct ModelEvaluation: Sendable, Codable {
         let steps = Double(grid.steps)
         let est = try model.variationalEstimates(
           data: chunk, noise: noise, grid: grid, pathsPerPoint: k, chunks: chunks,
-          progress: progress.map { report in { done in report((Double(solve) + Double(done) / steps) / Double(solves)) }
+          progress: progress.map { report in
+            { @Sendable done in report((Double(solve) + Double(done) / steps) / Double(solves)) }
           })
         for (i, v) in est.importanceWeighted.perDataPoint.enumerated() { iw[first + i] = v }
         for (i, v) in est.freeEnergy.perDataPoint.enumerated() { fe[first + i] = v }

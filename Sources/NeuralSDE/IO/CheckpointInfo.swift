@@ -48,7 +48,9 @@ public enum Checkpoint {
     public var estimatedModelBytes: Int
 
     /// Validates a parsed checkpoint file (see the type's documentation).
-    /// - Parameter path: the file's name, for messages.
+    /// - Parameters:
+    ///   - file: the parsed safetensors file.
+    ///   - path: the file's name, for messages.
     public init(file: SafetensorsFile, path: String) throws {
       func fail(_ field: String, _ reason: String) -> NSDEError {
         .file(path: path, reason: "field \(field): \(reason)")

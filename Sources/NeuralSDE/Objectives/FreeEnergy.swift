@@ -60,6 +60,7 @@ extension NeuralSDEModel {
   ///   - data: `B × D`.
   ///   - noise: increments for `grid.steps` steps and `M = B·K` paths.
   ///   - pathsPerPoint: K.
+  ///   - progress: called after each step of the first chunk with the steps done (`EulerMaruyama.Options.progress`).
   public func variationalEstimates<Noise: BrownianIncrements>(
     data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int, chunks: Int? = nil,
     affineControl: AffineFeedbackControl? = nil, progress: (@Sendable (_ stepsDone: Int) -> Void)? = nil
