@@ -56,8 +56,12 @@ extension NeuralSDEModel {
 extension Checkpoint {
   /// Writes a checkpoint of `model` (and `optimizer`, if given; and the solver
   /// `grid` it is used with) to `path`, atomically.
+  ///
+  /// With `selection`, the metadata records which step's parameters the file
+  /// holds (`selection.step`, `selection.held_out_nll`, `selection.paths_per_point`).
   public static func write<Scalar: SDEScalar>(
-    model: NeuralSDEModel<Scalar>, optimizer: Adam<Scalar>?, step: Int, grid: TimeGrid? = nil, to path: String
+    model: NeuralSDEModel<Scalar>, optimizer: Adam<Scalar>?, step: Int, grid: TimeGrid? = nil,
+    selection: Selection? = nil, to path: String
   ) throws {
     var tensors = model.parameterTensors()
     if let adam = optimizer, adam.firstMoment.count == model.parameterCount {
@@ -78,6 +82,11 @@ extension Checkpoint {
     var metadata = ["format": format, "step": String(step), "configuration": config, "dtype": Scalar.dtypeName]
     if let adam = optimizer { metadata["optimizer.step"] = String(adam.step) }
     if let grid { metadata["grid"] = String(decoding: try JSONEncoder().encode(grid), as: UTF8.self) }
+    if let selection {
+      metadata["selection.step"] = String(selection.step)
+      metadata["selection.held_out_nll"] = String(selection.heldOutNegativeLogLikelihood)
+      metadata["selection.paths_per_point"] = String(selection.pathsPerPoint)
+    }
     try SafetensorsFile(tensors: tensors, metadata: metadata).write(to: path)
   }
 

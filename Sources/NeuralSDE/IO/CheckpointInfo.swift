@@ -18,6 +18,24 @@ public enum Checkpoint {
   /// The most steps a checkpoint's solver grid may have (the range of `--solver-steps`).
   public static let maximumGridSteps = 100_000
 
+  /// Model selection's record: the file holds the parameters of `step`, the
+  /// evaluation step with the lowest held-out importance-weighted `−log p̂`.
+  public struct Selection: Sendable, Equatable {
+    /// The step whose parameters were kept.
+    public var step: Int
+    /// Its held-out `−log p̂`, nats per point.
+    public var heldOutNegativeLogLikelihood: Double
+    /// Paths per held-out point of that estimate.
+    public var pathsPerPoint: Int
+
+    /// A record of the kept step.
+    public init(step: Int, heldOutNegativeLogLikelihood: Double, pathsPerPoint: Int) {
+      self.step = step
+      self.heldOutNegativeLogLikelihood = heldOutNegativeLogLikelihood
+      self.pathsPerPoint = pathsPerPoint
+    }
+  }
+
   /// What a checkpoint says about itself, validated, without building a model.
   ///
   /// `init(file:path:)` checks, in order, and throws `NSDEError.file` naming the
@@ -41,6 +59,8 @@ public enum Checkpoint {
     public var optimizerStep: Int?
     /// The solver grid the model was trained with (nil for files written without it).
     public var grid: TimeGrid?
+    /// Which step's parameters the file holds, when training selected them (nil: the last step's).
+    public var selection: Selection?
     /// Number of model parameters.
     public var parameterCount: Int
     /// Bytes the model needs once built: its parameters in `dtype`, a
@@ -89,6 +109,18 @@ public enum Checkpoint {
       guard let step = try count("step") else { throw fail("step", "is missing (the training steps done)") }
       self.step = step
       optimizerStep = try count("optimizer.step")
+      if let selected = try count("selection.step") {
+        guard selected <= step else { throw fail("selection.step", "\(selected) is after the file's step \(step)") }
+        guard let text = meta["selection.held_out_nll"], let nll = Double(text), nll.isFinite else {
+          throw fail("selection.held_out_nll", "is missing or not a finite number")
+        }
+        guard let paths = try count("selection.paths_per_point"), paths >= 1 else {
+          throw fail("selection.paths_per_point", "is missing or not a positive integer")
+        }
+        selection = Selection(step: selected, heldOutNegativeLogLikelihood: nll, pathsPerPoint: paths)
+      } else {
+        selection = nil
+      }
       // configuration
       guard let json = meta["configuration"] else {
         throw NSDEError.file(path: path, reason: "no `configuration` in the metadata: not a NeuralSDE checkpoint")

@@ -96,4 +96,10 @@ public struct DataSplit<Scalar: SDEScalar>: @unchecked Sendable {
     heldOut = gather(p[0..<held])
     training = gather(p[held...])
   }
+
+  /// Given training and held-out sets (e.g. a separate validation file).
+  public init(training: Matrix<Scalar>, heldOut: Matrix<Scalar>) {
+    self.training = training
+    self.heldOut = heldOut
+  }
 }

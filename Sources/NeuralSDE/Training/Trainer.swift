@@ -22,6 +22,25 @@ public enum DivergencePolicy: Sendable, Codable, Equatable {
   }
 }
 
+/// Model selection on held-out (validation) data: keep the parameters of the
+/// evaluation step with the lowest held-out importance-weighted `−log p̂`
+/// (`evaluationPathsPerPoint` paths per point, the same noise at every
+/// evaluation so that the steps are compared on common random numbers), and
+/// stop once `patience` evaluations in a row have not improved it by more
+/// than `minimumImprovement`.
+public struct ModelSelection: Sendable, Codable, Equatable {
+  /// Evaluations without improvement before training stops (nil: never stop early).
+  public var patience: Int?
+  /// The improvement (nats per point) an evaluation must make to count as better.
+  public var minimumImprovement: Double
+
+  /// Keep the best parameters; stop after `patience` evaluations without improvement.
+  public init(patience: Int? = nil, minimumImprovement: Double = 0) {
+    self.patience = patience
+    self.minimumImprovement = minimumImprovement
+  }
+}
+
 /// How to train.
 public struct TrainingConfiguration: Sendable, Codable {
   /// Total number of optimiser steps (a resumed run continues up to this total).
@@ -52,6 +71,8 @@ public struct TrainingConfiguration: Sendable, Codable {
   public var evaluationPathsPerPoint: Int
   /// What to do when the loss explodes.
   public var divergence: DivergencePolicy = .stop(factor: 1000)
+  /// Model selection on the held-out data given to `train` (nil: keep the last parameters).
+  public var selection: ModelSelection?
 
   /// The schedule in force: `schedule`, or the default derived from `steps`.
   public var effectiveSchedule: LearningRateSchedule {
@@ -95,6 +116,15 @@ public struct TrainingConfiguration: Sendable, Codable {
     guard evaluationPathsPerPoint >= 1 else {
       throw NSDEError.invalidArgument("evaluation paths per point must be ≥ 1, got \(evaluationPathsPerPoint)")
     }
+    if let s = selection {
+      if let p = s.patience, p < 1 { throw NSDEError.invalidArgument("patience must be ≥ 1, got \(p)") }
+      guard s.minimumImprovement >= 0, s.minimumImprovement.isFinite else {
+        throw NSDEError.invalidArgument("the minimum improvement must be ≥ 0 and finite, got \(s.minimumImprovement)")
+      }
+      guard evaluationInterval > 0 else {
+        throw NSDEError.invalidArgument("model selection needs held-out evaluations: the evaluation interval is 0")
+      }
+    }
   }
 }
 
@@ -128,6 +158,13 @@ public struct TrainingHistory: Sendable {
   public var evaluations: [(step: Int, estimates: VariationalEstimates)] = []
   /// Wall-clock seconds of the run.
   public var seconds: Double = 0
+  /// With model selection: the step whose parameters the model holds after
+  /// the run, and its held-out importance-weighted `−log p̂` (nats per point).
+  public var selectedStep: Int?
+  /// The selected step's held-out `−log p̂`.
+  public var selectedNegativeLogLikelihood: Double?
+  /// True if model selection ended the run before `steps` (patience exhausted).
+  public var stoppedEarly = false
 }
 
 /// Minibatch training of a latent neural SDE with Adam and either gradient estimator.
@@ -175,7 +212,8 @@ public final class Trainer<Scalar: SDEScalar> {
   /// run draws the same batches and noise as an uninterrupted one.
   /// - Parameters:
   ///   - data: training data, `count × D`, finite.
-  ///   - heldOut: evaluation data (optional), finite.
+  ///   - heldOut: evaluation data (optional), finite; with `configuration.selection`, the validation
+  ///     data: the model ends holding the parameters of its best evaluation step.
   ///   - progress: called after every step; call `stop()` from it to end the
   ///     run after that step (the history then ends there).
   /// - Throws: errors naming the file-free position (row, column) of bad data
@@ -204,6 +242,10 @@ public final class Trainer<Scalar: SDEScalar> {
     stopRequested = false
     var lossScale: Double?
     var divergenceReported = false
+    // Model selection: the best held-out estimate so far and its parameters.
+    let selection = heldOut == nil ? nil : configuration.selection
+    var best: (step: Int, nll: Double, parameters: [Scalar])?
+    var sinceImprovement = 0
     while step < configuration.steps {
       step += 1
       let rows = sampler.rows(ofBatch: step - 1)
@@ -244,8 +286,22 @@ public final class Trainer<Scalar: SDEScalar> {
       var evaluation: VariationalEstimates?
       let interval = configuration.evaluationInterval
       if let heldOut, (interval > 0 && step % interval == 0) || step == configuration.steps {
-        evaluation = try evaluate(heldOut)
-        history.evaluations.append((step, evaluation!))
+        let e = try evaluate(heldOut)
+        evaluation = e
+        history.evaluations.append((step, e))
+        if let selection {
+          let nll = e.importanceWeighted.mean
+          if nll.isFinite, best.map({ nll < $0.nll - selection.minimumImprovement }) ?? true {
+            best = (step, nll, model.parameters.elements)
+            sinceImprovement = 0
+          } else {
+            sinceImprovement += 1
+            if let p = selection.patience, sinceImprovement >= p, step < configuration.steps {
+              history.stoppedEarly = true
+              stopRequested = true
+            }
+          }
+        }
       }
       let elapsed = seconds()
       let rate = Double(step - first) / Swift.max(elapsed, 1e-9)
@@ -255,6 +311,12 @@ public final class Trainer<Scalar: SDEScalar> {
           stepsPerSecond: rate, secondsRemaining: Double(configuration.steps - step) / Swift.max(rate, 1e-9),
           evaluation: evaluation, warning: warning))
       if stopRequested { break }
+    }
+    if let best {
+      // The selected parameters (Adam's moments stay those of the last step).
+      model.parameters.base.update(from: best.parameters, count: best.parameters.count)
+      history.selectedStep = best.step
+      history.selectedNegativeLogLikelihood = best.nll
     }
     history.seconds = seconds()
     return history

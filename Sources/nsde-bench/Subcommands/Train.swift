@@ -84,8 +84,29 @@ struct Train: ParsableCommand {
   @Option(parsing: .unconditional, help: "Points drawn from the built-in dataset (10…10000000).") var datasetPoints =
     5000
   @Option(help: "User data (.npy [count, D] or .csv); overrides --dataset.") var dataFile: String?
-  @Option(parsing: .unconditional, help: "Fraction of the data held out for evaluation, in (0, 1).")
+  @Option(
+    parsing: .unconditional,
+    help: "Fraction of the data held out for validation (model selection) and evaluation, in (0, 1).")
   var heldOutFraction = 0.1
+  @Option(
+    help:
+      "Validation data (.npy or .csv) for model selection and the final evaluation; the training data is then used whole (no split)."
+  )
+  var validationFile: String?
+  @Flag(
+    help:
+      "Keep the last parameters instead of those of the evaluation step with the lowest held-out −log p̂ (model selection, the default)."
+  )
+  var keepLast = false
+  var selectBest: Bool { !keepLast }
+  @Option(
+    parsing: .unconditional,
+    help: "Stop after this many held-out evaluations without improvement (0: never stop early; not with --keep-last).")
+  var patience = 8
+  @Option(
+    parsing: .unconditional,
+    help: "Paths per held-out point of the evaluations during training (model selection and the curve; 1…100000).")
+  var selectionPathsPerPoint = 64
   @Option(parsing: .unconditional, help: "Total optimiser steps (1…10000000).") var trainSteps = 3000
   @Option(parsing: .unconditional, help: "Data points per minibatch B (1…1000000).") var batchSize = 128
   @Option(parsing: .unconditional, help: "Adam learning rate (> 0); cosine decay to 0.1× after a warm-up.")
@@ -105,7 +126,7 @@ struct Train: ParsableCommand {
   @Option(parsing: .unconditional, help: "Seed for data, split, initialisation, minibatches and noise.") var seed:
     UInt64 = 0
   @Option(parsing: .unconditional, help: "Held-out estimates every this many steps (0: only at the end).")
-  var evaluateEvery = 250
+  var evaluateEvery = 100
   @Option(parsing: .unconditional, help: "Paths per held-out point of the final importance-weighted −log p (1…100000).")
   var evaluationPathsPerPoint = 1000
   @Option(parsing: .unconditional, help: "Samples drawn from the trained model (2…10000000).") var samples = 1000
@@ -154,6 +175,14 @@ struct Train: ParsableCommand {
     guard evaluationPathsPerPoint >= 1 && evaluationPathsPerPoint <= 100_000 else {
       throw ValidationError("--evaluation-paths-per-point must be in 1…100000, got \(evaluationPathsPerPoint)")
     }
+    try checkRange("selection-paths-per-point", selectionPathsPerPoint, 1, 100_000)
+    try checkRange("patience", patience, 0, 1_000_000)
+    if selectBest && evaluateEvery == 0 {
+      throw ValidationError("model selection needs held-out evaluations: give --evaluate-every > 0 or --keep-last")
+    }
+    if validationFile != nil && dataFile == nil {
+      throw ValidationError("--validation-file only applies with --data-file")
+    }
   }
 
   func run() throws {
@@ -192,14 +221,29 @@ struct Train: ParsableCommand {
       try dataFile.map { try DataFile.readMatrix($0, as: T.self) }
       ?? dataset.sample(count: datasetPoints, seed: seed, as: T.self)
     guard all.rows >= 10 else { throw NSDEError.invalidArgument("need at least 10 data points, got \(all.rows)") }
-    let split = try DataSplit(all, heldOutFraction: heldOutFraction, seed: seed &+ 5)
+    let split: DataSplit<T>
+    if let v = validationFile {
+      let validation = try DataFile.readMatrix(v, as: T.self)
+      guard validation.cols == all.cols else {
+        throw NSDEError.shapeMismatch(
+          "--validation-file \(v) has \(validation.cols) column(s) but --data-file has \(all.cols)")
+      }
+      guard validation.rows >= 2 else {
+        throw NSDEError.invalidArgument("--validation-file \(v) needs at least 2 rows, got \(validation.rows)")
+      }
+      split = DataSplit(training: all, heldOut: validation)
+    } else {
+      split = try DataSplit(all, heldOutFraction: heldOutFraction, seed: seed &+ 5)
+    }
     let config = try model.configuration(dataDimension: all.cols)
     let sde = try NeuralSDEModel<T>(config, seed: seed &+ 1)
     let grid = try TimeGrid(uniformSteps: model.solverSteps)
     var training = TrainingConfiguration(
       steps: trainSteps, batchSize: batchSize, pathsPerPoint: model.pathsPerPoint, grid: grid, objective: objective,
-      learningRate: learningRate, seed: seed &+ 2, evaluationInterval: evaluateEvery)
+      learningRate: learningRate, seed: seed &+ 2, evaluationInterval: evaluateEvery,
+      evaluationPathsPerPoint: selectionPathsPerPoint)
     training.divergence = onDivergence.policy
+    if selectBest { training.selection = ModelSelection(patience: patience == 0 ? nil : patience) }
     // One process per core under MPI: one chunk per rank unless --chunks says otherwise.
     let chunks = model.chunks ?? (mpi == nil ? nil : 1)
     let local: any GradientEstimator =
@@ -275,7 +319,15 @@ struct Train: ParsableCommand {
     progress.finish()
     // Outputs.
     let checkpoint = outputDir + "/checkpoint.safetensors"
-    try Checkpoint.write(model: sde, optimizer: trainer.optimizer, step: trainer.step, grid: grid, to: checkpoint)
+    if let selected = history.selectedStep, let nll = history.selectedNegativeLogLikelihood {
+      note(
+        "kept the parameters of step \(selected) (held-out −log p̂ \(fmt(nll, 3)) with \(selectionPathsPerPoint) paths per point)\(history.stoppedEarly ? "; stopped early at step \(trainer.step) after \(patience) evaluations without improvement" : "")"
+      )
+    }
+    try Checkpoint.write(
+      model: sde, optimizer: trainer.optimizer, step: trainer.step, grid: grid,
+      selection: history.selectedStep.map { Checkpoint.Selection(step: $0, heldOutNegativeLogLikelihood: history.selectedNegativeLogLikelihood!, pathsPerPoint: selectionPathsPerPoint) },
+      to: checkpoint)
     let drawn = try sde.sample(
       count: samples, noise: PhiloxBrownianIncrements<T>(seed: seed &+ 3, dimension: sde.noiseDimension), grid: grid,
       seed: seed &+ 4)
