@@ -17,7 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-BENCH = str(Path(__file__).resolve().parents[2] / ".build/release/nsde-bench")
+import os
+
+BENCH = os.environ.get("NSDE_BENCH", str(Path(__file__).resolve().parents[2] / ".build/release/nsde-bench"))
 
 
 def run(cmd):
@@ -37,16 +39,21 @@ def main():
             d = tables / name
             base = json.loads((d / "baselines.json").read_text())
             out = tables / "runs" / f"{name}-{label}"
+            dim = base["dimension"]
+            subst = {"{D}": dim, "{2D}": 2 * dim, "{4D}": 4 * dim, "{H}": max(64, 2 * dim), "{H4}": max(64, 4 * dim)}
+            resolved = train_opts
+            for k, v in subst.items():
+                resolved = resolved.replace(k, str(v))
             try:
                 p, seconds = run([BENCH, "train", "--data-file", str(d / "train.npy"), "--output-dir", str(out),
-                                  "--json"] + shlex.split(train_opts))
+                                  "--json"] + shlex.split(resolved))
                 trained = json.loads(p.stdout)
                 notes = [l for l in p.stderr.splitlines() if "kept the parameters" in l]
                 q, _ = run([BENCH, "evaluate", "--checkpoint", str(out / "checkpoint.safetensors"), "--data-file",
                             str(d / "test.npy"), "--train-file", str(d / "train.npy"), "--json"]
                            + shlex.split(eval_opts))
                 e = json.loads(q.stdout)["evaluation"]
-                row = {"table": name, "label": label, "options": options.strip(), "train_seconds": seconds,
+                row = {"table": name, "label": label, "options": resolved.strip(), "train_seconds": seconds,
                        "steps": trained["steps"], "selection": notes[-1] if notes else None,
                        "nll": e["negative_log_likelihood"], "nll_se": e["negative_log_likelihood_standard_error"],
                        "free_energy": e["free_energy"], "gaussian": base["gaussian_nll"], "gmm": base["gmm_nll"],

@@ -46,6 +46,27 @@ public struct ModelEvaluation: Sendable, Codable {
   public var trueNegativeLogLikelihood: Double?
   /// Wall-clock seconds.
   public var seconds: Double
+  /// Data dimension D (for nats per dimension: `negativeLogLikelihood / D`).
+  public var dataDimension = 0
+  /// The importance-weighted `−log p̂` from each point's first `max(1, K/10)` paths (mean over points).
+  public var negativeLogLikelihoodTenthOfPaths = Double.nan
+  /// Mean over points of (estimate at K/10 paths − estimate at K paths) and its
+  /// standard error: the estimate has converged in the number of paths when
+  /// this gap is within a few standard errors of 0.
+  public var pathsConvergenceGap = Double.nan
+  /// The gap's standard error over points.
+  public var pathsConvergenceGapStandardError = Double.nan
+  /// Each held-out point's importance-weighted `−log p̂` (not part of the JSON
+  /// encoding; `nsde-bench evaluate --per-point-out` writes it).
+  public var perPointNegativeLogLikelihood: [Double] = []
+
+  enum CodingKeys: String, CodingKey {
+    case points, pathsPerPoint, negativeLogLikelihood, negativeLogLikelihoodStandardError, freeEnergy
+    case freeEnergyStandardError, samples, energyDistance, energyDistanceNoiseFloor, energyDistanceNoiseFloorSpread
+    case noiseFloorReplicates, noiseFloorMethod, gaussianNegativeLogLikelihood, gaussianEnergyDistance
+    case trueNegativeLogLikelihood, seconds, dataDimension, negativeLogLikelihoodTenthOfPaths, pathsConvergenceGap
+    case pathsConvergenceGapStandardError
+  }
 
   /// An evaluation with the given fields (see `evaluate` to measure one).
   public init(
@@ -136,6 +157,7 @@ public struct ModelEvaluation: Sendable, Codable {
     let b = heldOut.rows
     let pointsPerSolve = Swift.max(1, maxPathsPerSolve / k)
     var iw = [Double](repeating: 0, count: b)
+    var iwTenth = [Double](repeating: 0, count: b)
     var fe = [Double](repeating: 0, count: b)
     var feVariance = 0.0
     let solves = (b + pointsPerSolve - 1) / pointsPerSolve
@@ -156,6 +178,7 @@ public struct ModelEvaluation: Sendable, Codable {
             { @Sendable done in report((Double(solve) + Double(done) / steps) / Double(solves)) }
           })
         for (i, v) in est.importanceWeighted.perDataPoint.enumerated() { iw[first + i] = v }
+        for (i, v) in est.importanceWeighted.perDataPointTenthOfPaths.enumerated() { iwTenth[first + i] = v }
         for (i, v) in est.freeEnergy.perDataPoint.enumerated() { fe[first + i] = v }
         let se = est.freeEnergy.standardError * Double(chunk.rows)
         feVariance += se * se
@@ -166,13 +189,14 @@ public struct ModelEvaluation: Sendable, Codable {
     }
     if let partition {
       // Every process learns of a failure in the same collective (no process waits forever).
-      let total = partition.sum(iw + fe + [feVariance, failure == nil ? 0 : 1])
-      if total[2 * b + 1] > 0 {
+      let total = partition.sum(iw + fe + iwTenth + [feVariance, failure == nil ? 0 : 1])
+      if total[3 * b + 1] > 0 {
         throw failure ?? NSDEError.invalidArgument("another process failed its share of the evaluation")
       }
       iw = Array(total[0..<b])
       fe = Array(total[b..<(2 * b)])
-      feVariance = total[2 * b]
+      iwTenth = Array(total[(2 * b)..<(3 * b)])
+      feVariance = total[3 * b]
     } else if let failure {
       throw failure
     }
@@ -216,7 +240,8 @@ public struct ModelEvaluation: Sendable, Codable {
     let spread = (nulls.map { ($0 - floor) * ($0 - floor) }.reduce(0, +) / Double(Swift.max(nulls.count - 1, 1)))
       .squareRoot()
     let elapsed = clock.now - start
-    return ModelEvaluation(
+    let (gap, gapSE) = meanAndSE(zip(iwTenth, iw).map { $0 - $1 })
+    var evaluation = ModelEvaluation(
       points: b, pathsPerPoint: k, negativeLogLikelihood: nll, negativeLogLikelihoodStandardError: nllSE,
       freeEnergy: feMean, freeEnergyStandardError: feVariance.squareRoot() / Double(b), samples: samples,
       energyDistance: ed, energyDistanceNoiseFloor: floor, energyDistanceNoiseFloorSpread: spread,
@@ -224,5 +249,11 @@ public struct ModelEvaluation: Sendable, Codable {
       gaussianNegativeLogLikelihood: gaussianNLL, gaussianEnergyDistance: gaussianED,
       trueNegativeLogLikelihood: trueNLL,
       seconds: elapsed.seconds)
+    evaluation.dataDimension = heldOut.cols
+    evaluation.negativeLogLikelihoodTenthOfPaths = iwTenth.reduce(0, +) / Double(b)
+    evaluation.pathsConvergenceGap = gap
+    evaluation.pathsConvergenceGapStandardError = gapSE
+    evaluation.perPointNegativeLogLikelihood = iw
+    return evaluation
   }
 }

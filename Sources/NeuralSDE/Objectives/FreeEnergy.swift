@@ -31,6 +31,10 @@ public struct ImportanceWeightedEstimate: Sendable, Codable {
   public var mean: Double
   /// The estimate per data point.
   public var perDataPoint: [Double]
+  /// The same estimate from each point's first `max(1, K/10)` paths: how far
+  /// the estimate still moves with the number of paths (converged when the
+  /// two agree within their paired standard error).
+  public var perDataPointTenthOfPaths: [Double]
 }
 
 /// Both variational estimates from one solve.
@@ -84,6 +88,8 @@ extension NeuralSDEModel {
     var perPoint = [Double](repeating: 0, count: b)
     var recon = [Double](repeating: 0, count: b)
     var iw = [Double](repeating: 0, count: b)
+    var iwTenth = [Double](repeating: 0, count: b)
+    let tenth = Swift.max(1, k / 10)
     var varianceSum = 0.0
     for q in 0..<b {
       let paths = (q * k)..<((q + 1) * k)
@@ -92,7 +98,9 @@ extension NeuralSDEModel {
       recon[q] = paths.map { nll[$0] }.reduce(0, +) / Double(k)
       perPoint[q] = mean
       if k > 1 { varianceSum += terms.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(k - 1) / Double(k) }
-      iw[q] = -(logSumExp(paths.map { logWeights[$0] - nll[$0] }).value - Double.log(Double(k)))
+      let logTerms = paths.map { logWeights[$0] - nll[$0] }
+      iw[q] = -(logSumExp(logTerms).value - Double.log(Double(k)))
+      iwTenth[q] = -(logSumExp(Array(logTerms.prefix(tenth))).value - Double.log(Double(tenth)))
     }
     let mean = perPoint.reduce(0, +) / Double(b)
     var se: Double
@@ -107,7 +115,8 @@ extension NeuralSDEModel {
     return VariationalEstimates(
       freeEnergy: FreeEnergyEstimate(
         mean: mean, perDataPoint: perPoint, standardError: se, kl: klPerPoint, reconstruction: recon),
-      importanceWeighted: ImportanceWeightedEstimate(mean: iw.reduce(0, +) / Double(b), perDataPoint: iw))
+      importanceWeighted: ImportanceWeightedEstimate(
+        mean: iw.reduce(0, +) / Double(b), perDataPoint: iw, perDataPointTenthOfPaths: iwTenth))
   }
 
   /// The free energy `F̂` (see `FreeEnergyEstimate`).

@@ -33,6 +33,11 @@ struct Evaluate: ParsableCommand {
   var solverSteps: Int?
   @Option(parsing: .unconditional, help: "Seed for the held-out draw, noise and samples.") var seed: UInt64 = 0
   @Option(parsing: .unconditional, help: "Row chunks run concurrently (default: one per core; 1…256).") var chunks: Int?
+  @Option(
+    help:
+      "Write each held-out point's importance-weighted −log p (nats) to this file (.npy [B] or .csv with a header), in the order of the evaluated rows, for paired comparisons."
+  )
+  var perPointOut: String?
   @Flag(help: "Print machine-readable JSON instead of a table.") var json = false
   @Option(help: "Memory the run may allocate, e.g. 512MiB (default: NSDE_MAX_MEMORY, else the available memory).")
   var maxMemory: String?
@@ -53,6 +58,14 @@ struct Evaluate: ParsableCommand {
 
   func run() throws {
     try runReportingErrors {
+      if let out = perPointOut {
+        let inputs =
+          [("--checkpoint", checkpoint)]
+          + [("--data-file", dataFile), ("--train-file", trainFile)].compactMap {
+            n, v in v.map { (n, $0) }
+          }
+        try AtomicFile.checkDistinct(outputs: [("--per-point-out", out)], inputs: inputs)
+      }
       let info = try Checkpoint.info(checkpoint)
       if info.dtype == Float.dtypeName { try evaluate(Float.self, info) } else { try evaluate(Double.self, info) }
     }
@@ -96,6 +109,15 @@ struct Evaluate: ParsableCommand {
       progress: progress.map { p in { p.update($0) } })
     guard isRoot else { return }
     progress?.finish()
+    if let out = perPointOut {
+      let values = e.perPointNegativeLogLikelihood
+      if out.lowercased().hasSuffix(".npy") {
+        try NPY.write(StoredTensor(shape: [values.count], dtype: .float64, values: values), to: out)
+      } else {
+        try AtomicFile.write(
+          text: "negative_log_likelihood\n" + values.map { "\($0)" }.joined(separator: "\n") + "\n", to: out)
+      }
+    }
     if json {
       let data = try JSONSerialization.data(
         withJSONObject: [

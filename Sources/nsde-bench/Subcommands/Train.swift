@@ -326,7 +326,11 @@ struct Train: ParsableCommand {
     }
     try Checkpoint.write(
       model: sde, optimizer: trainer.optimizer, step: trainer.step, grid: grid,
-      selection: history.selectedStep.map { Checkpoint.Selection(step: $0, heldOutNegativeLogLikelihood: history.selectedNegativeLogLikelihood!, pathsPerPoint: selectionPathsPerPoint) },
+      selection: history.selectedStep.map {
+        Checkpoint.Selection(
+          step: $0, heldOutNegativeLogLikelihood: history.selectedNegativeLogLikelihood!,
+          pathsPerPoint: selectionPathsPerPoint)
+      },
       to: checkpoint)
     let drawn = try sde.sample(
       count: samples, noise: PhiloxBrownianIncrements<T>(seed: seed &+ 3, dimension: sde.noiseDimension), grid: grid,
@@ -458,6 +462,18 @@ func evaluationTable(_ e: ModelEvaluation) -> Table {
     "−log p (nats; IW, K = \(e.pathsPerPoint))",
     "\(fmt(e.negativeLogLikelihood, 3)) ± \(fmt(e.negativeLogLikelihoodStandardError, 3))",
     fmt(e.gaussianNegativeLogLikelihood, 3), e.trueNegativeLogLikelihood.map { fmt($0, 3) } ?? "unknown",
+  ])
+  if e.dataDimension > 1 {
+    t.rows.append([
+      "−log p per dimension (nats; D = \(e.dataDimension))", fmt(e.negativeLogLikelihood / Double(e.dataDimension), 3),
+      fmt(e.gaussianNegativeLogLikelihood / Double(e.dataDimension), 3),
+      e.trueNegativeLogLikelihood.map { fmt($0 / Double(e.dataDimension), 3) } ?? "unknown",
+    ])
+  }
+  t.rows.append([
+    "−log p with K/10 paths (gap to K)",
+    "\(fmt(e.negativeLogLikelihoodTenthOfPaths, 3)) (\(fmt(e.pathsConvergenceGap, 3)) ± \(fmt(e.pathsConvergenceGapStandardError, 3)))",
+    "", "",
   ])
   t.rows.append(["free energy F̂ (nats)", "\(fmt(e.freeEnergy, 3)) ± \(fmt(e.freeEnergyStandardError, 3))", "", ""])
   t.rows.append([
