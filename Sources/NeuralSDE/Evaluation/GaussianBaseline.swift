@@ -11,9 +11,10 @@ public struct GaussianBaseline: Sendable {
   let cholesky: Matrix<Double>
   let logDeterminant: Double
 
-  /// Fits the baseline to `data` (`n × D`, n ≥ 2, finite).
+  /// Fits the baseline to `data` (`n × D`, n ≥ 2, finite); `jitter` adds
+  /// `jitter · tr(Σ)/D` to the covariance's diagonal (0: the exact MLE).
   /// - Throws: `invalidArgument` for fewer than 2 rows; `lapack` if the covariance is singular.
-  public init<T: SDEScalar>(fitting data: Matrix<T>) throws {
+  public init<T: SDEScalar>(fitting data: Matrix<T>, jitter: Double = 0) throws {
     guard data.rows >= 2 else {
       throw NSDEError.invalidArgument("a Gaussian baseline needs at least 2 data points, got \(data.rows)")
     }
@@ -30,6 +31,10 @@ public struct GaussianBaseline: Sendable {
       }
     }
     for i in 0..<cov.count { cov.base[i] /= Double(n) }
+    if jitter > 0 {
+      let trace = (0..<dims).map { cov[$0, $0] }.reduce(0, +)
+      for i in 0..<dims { cov[i, i] += jitter * Swift.max(trace / Double(dims), 1e-300) }
+    }
     mean = mu
     covariance = cov
     cholesky = try LAPACK.cholesky(cov)

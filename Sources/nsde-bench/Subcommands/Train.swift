@@ -8,8 +8,10 @@ extension PosteriorControl: ExpressibleByArgument {}
 /// The model and solver options of `train` (defaults chosen by the sweep in
 /// docs/TRAINING.md, not the reference problem of the benchmarks).
 struct TrainModelOptions: ParsableArguments {
-  @Option(parsing: .unconditional, help: "Latent dimension d (1…4096).") var latentDim = 8
-  @Option(parsing: .unconditional, help: "Hidden width H of every network (1…8192).") var hidden = 64
+  @Option(parsing: .unconditional, help: "Latent dimension d (1…4096; default: max(8, D) for data of dimension D).")
+  var latentDim: Int?
+  @Option(parsing: .unconditional, help: "Hidden width H of every network (1…8192; default: max(64, 2d)).")
+  var hidden: Int?
   @Option(parsing: .unconditional, help: "Euler–Maruyama steps N of the solver on [0, 1] (1…100000).") var solverSteps =
     20
   @Option(parsing: .unconditional, help: "Monte Carlo paths per data point K (1…1000000).") var pathsPerPoint = 4
@@ -19,10 +21,15 @@ struct TrainModelOptions: ParsableArguments {
   @Option(help: "Decoder standard deviation: 'learned' (per dimension, from 0.5) or a fixed positive number.")
   var decoderStd = "learned"
   @Option(help: "Precision (float, double).") var dtype: PrecisionChoice = .float
+  @Option(
+    help:
+      "Decoder initialisation: 'gaussian' (the model starts at the training data's mean and covariance; PPCA when d < D) or 'random' (PyTorch's default)."
+  )
+  var decoderInit: DecoderInitialization = .random
 
   func validate() throws {
-    try checkRange("latent-dim", latentDim, 1, 4096)
-    try checkRange("hidden", hidden, 1, 8192)
+    if let d = latentDim { try checkRange("latent-dim", d, 1, 4096) }
+    if let h = hidden { try checkRange("hidden", h, 1, 8192) }
     try checkRange("solver-steps", solverSteps, 1, 100_000)
     try checkRange("paths-per-point", pathsPerPoint, 1, 1_000_000)
     _ = try likelihood()
@@ -38,14 +45,30 @@ struct TrainModelOptions: ParsableArguments {
     return .gaussian(std: s)
   }
 
+  /// The latent dimension for data of dimension D: `--latent-dim`, else max(8, D)
+  /// (a linear decoder from fewer latent dimensions than D cannot give the data a
+  /// full covariance; docs/TRAINING.md §4 has the sweep on real tables).
+  func latentDimension(dataDimension: Int) -> Int { latentDim ?? min(max(8, dataDimension), 4096) }
+
+  /// The hidden width for data of dimension D: `--hidden`, else max(64, 2d).
+  func hiddenWidth(dataDimension: Int) -> Int {
+    hidden ?? min(max(64, 2 * latentDimension(dataDimension: dataDimension)), 8192)
+  }
+
   /// The model for data of dimension `dataDimension`.
   func configuration(dataDimension: Int) throws -> NeuralSDEConfiguration {
+    let d = latentDimension(dataDimension: dataDimension)
     var config = NeuralSDEConfiguration.reference(
-      latentDimension: latentDim, dataDimension: dataDimension, hidden: hidden,
-      noise: network.noiseType(latentDimension: latentDim), activation: network.activation, posterior: posterior)
+      latentDimension: d, dataDimension: dataDimension, hidden: hiddenWidth(dataDimension: dataDimension),
+      noise: network.noiseType(latentDimension: d), activation: network.activation, posterior: posterior)
     config.likelihood = try likelihood()
     return config
   }
+}
+
+/// `--decoder-init` choices.
+enum DecoderInitialization: String, ExpressibleByArgument, CaseIterable {
+  case gaussian, random
 }
 
 /// `--on-divergence` choices.
@@ -95,10 +118,11 @@ struct Train: ParsableCommand {
   var validationFile: String?
   @Flag(
     help:
-      "Keep the last parameters instead of those of the evaluation step with the lowest held-out −log p̂ (model selection, the default)."
+      "Keep the last parameters instead of those of the evaluation step with the lowest held-out −log p̂ (model selection, the default unless --evaluate-every is 0)."
   )
   var keepLast = false
-  var selectBest: Bool { !keepLast }
+  /// Model selection runs on the held-out evaluations: not with --keep-last or --evaluate-every 0.
+  var selectBest: Bool { !keepLast && evaluateEvery > 0 }
   @Option(
     parsing: .unconditional,
     help: "Stop after this many held-out evaluations without improvement (0: never stop early; not with --keep-last).")
@@ -177,9 +201,6 @@ struct Train: ParsableCommand {
     }
     try checkRange("selection-paths-per-point", selectionPathsPerPoint, 1, 100_000)
     try checkRange("patience", patience, 0, 1_000_000)
-    if selectBest && evaluateEvery == 0 {
-      throw ValidationError("model selection needs held-out evaluations: give --evaluate-every > 0 or --keep-last")
-    }
     if validationFile != nil && dataFile == nil {
       throw ValidationError("--validation-file only applies with --data-file")
     }
@@ -251,6 +272,9 @@ struct Train: ParsableCommand {
       ? BackpropThroughSolver(chunks: chunks, memoryBudget: memoryBudget.flatMap(MemoryLimit.parse))
       : ForwardPathwise(chunks: chunks)
     let est: any GradientEstimator = mpi.map { DistributedEstimator(inner: local, communicator: $0) } ?? local
+    if model.decoderInit == .gaussian && resume == nil {
+      try sde.initializeDecoder(matching: split.training, grid: grid, seed: seed &+ 7)
+    }
     let trainer = try Trainer(model: sde, configuration: training, estimator: est)
     if let r = resume {
       trainer.step = try Checkpoint.read(r, into: sde, optimizer: trainer.optimizer)
@@ -260,7 +284,7 @@ struct Train: ParsableCommand {
     }
     let source = dataFile ?? dataset.rawValue
     note(
-      "training on \(source): \(split.training.rows) points of dimension \(all.cols) (\(split.heldOut.rows) held out)\(mpi.map { ", \($0.size) MPI ranks" } ?? ""); d = \(model.latentDim), H = \(model.hidden), N = \(model.solverSteps), B = \(batchSize), K = \(model.pathsPerPoint), \(model.posterior) control, \(objective.rawValue), \(T.dtypeName), \(estimator.rawValue), \(sde.parameterCount) parameters"
+      "training on \(source): \(split.training.rows) points of dimension \(all.cols) (\(split.heldOut.rows) held out)\(mpi.map { ", \($0.size) MPI ranks" } ?? ""); d = \(config.latentDimension), H = \(model.hiddenWidth(dataDimension: all.cols)), N = \(model.solverSteps), B = \(batchSize), K = \(model.pathsPerPoint), \(model.posterior) control, \(objective.rawValue), \(T.dtypeName), \(estimator.rawValue), \(sde.parameterCount) parameters"
     )
     if let backprop = local as? BackpropThroughSolver, backprop.memoryBudget != nil {
       // Under MPI each rank differentiates its share of the minibatch.
@@ -444,6 +468,8 @@ final class FractionProgress: @unchecked Sendable {
           )
         }
       }
+      // Short work stays quiet off a terminal (one line per 5 % otherwise).
+      guard printer.terminal || long else { return }
       let permille = Int(fraction * 1000)
       guard permille != lastPermille else { return }
       lastPermille = permille
