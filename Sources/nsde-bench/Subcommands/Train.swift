@@ -135,6 +135,10 @@ struct Train: ParsableCommand {
   @Option(parsing: .unconditional, help: "Data points per minibatch B (1…1000000).") var batchSize = 128
   @Option(parsing: .unconditional, help: "Adam learning rate (> 0); cosine decay to 0.1× after a warm-up.")
   var learningRate = 1e-2
+  @Option(
+    parsing: .unconditional,
+    help: "Decoupled (AdamW) weight decay per step, relative to the learning rate (≥ 0; 0: none).")
+  var weightDecay = 0.0
   @Option(help: "Objective (free-energy, importance-weighted).")
   var objective: TrainingObjective = .importanceWeighted
   @Option(
@@ -200,6 +204,9 @@ struct Train: ParsableCommand {
       throw ValidationError("--evaluation-paths-per-point must be in 1…100000, got \(evaluationPathsPerPoint)")
     }
     try checkRange("selection-paths-per-point", selectionPathsPerPoint, 1, 100_000)
+    guard weightDecay >= 0 && weightDecay.isFinite else {
+      throw ValidationError("--weight-decay must be ≥ 0 and finite, got \(weightDecay)")
+    }
     try checkRange("patience", patience, 0, 1_000_000)
     if validationFile != nil && dataFile == nil {
       throw ValidationError("--validation-file only applies with --data-file")
@@ -261,7 +268,7 @@ struct Train: ParsableCommand {
     let grid = try TimeGrid(uniformSteps: model.solverSteps)
     var training = TrainingConfiguration(
       steps: trainSteps, batchSize: batchSize, pathsPerPoint: model.pathsPerPoint, grid: grid, objective: objective,
-      learningRate: learningRate, seed: seed &+ 2, evaluationInterval: evaluateEvery,
+      learningRate: learningRate, weightDecay: weightDecay, seed: seed &+ 2, evaluationInterval: evaluateEvery,
       evaluationPathsPerPoint: selectionPathsPerPoint)
     training.divergence = onDivergence.policy
     if selectBest { training.selection = ModelSelection(patience: patience == 0 ? nil : patience) }
