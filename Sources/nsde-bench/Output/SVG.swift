@@ -1,4 +1,5 @@
 import Foundation
+import NeuralSDE
 
 /// A minimal SVG writer for the training report: a scatter plot of held-out
 /// data vs model samples, and the training loss with the held-out estimate,
@@ -10,6 +11,12 @@ struct SVGReport {
   /// (step within this run, held-out importance-weighted −log p).
   var heldOut: [(Int, Double)] = []
   var title: String
+  /// Axis labels of the scatter (the data's first two columns, or its principal directions).
+  var axisLabels = ("y₀", "y₁")
+  /// Paths per point of the held-out curve (for its label).
+  var heldOutPathsPerPoint: Int?
+  /// The step whose parameters were kept (marked on the curve).
+  var selectedStep: Int?
 
   let w = 460.0
   let h = 420.0
@@ -28,7 +35,7 @@ struct SVGReport {
     let xr = bounds(all.map(\.0))
     let yr = bounds(all.map(\.1))
     let frame = Frame(x: 0, top: top, w: w, h: h, pad: pad, xr: xr, yr: yr)
-    out += frame.axes(xLabel: "y₀", yLabel: "y₁")
+    out += frame.axes(xLabel: axisLabels.0, yLabel: axisLabels.1)
     for (x, y) in data where x.isFinite && y.isFinite {
       out +=
         "<circle cx=\"\(f(frame.sx(x)))\" cy=\"\(f(frame.sy(y)))\" r=\"1.6\" fill=\"#1f77b4\" fill-opacity=\"0.6\"/>\n"
@@ -58,8 +65,14 @@ struct SVGReport {
         out +=
           "<polyline fill=\"none\" stroke=\"#d62728\" stroke-width=\"2\" points=\"\(held.joined(separator: " "))\"/>\n"
       }
+      if let s = selectedStep, let v = heldOut.first(where: { $0.0 == s })?.1, v.isFinite {
+        out +=
+          "<circle cx=\"\(f(lf.sx(Double(s))))\" cy=\"\(f(lf.sy(Swift.min(v, lr.1))))\" r=\"4\" fill=\"none\" stroke=\"#000\" stroke-width=\"1.5\"/>\n"
+      }
+      let paths = heldOutPathsPerPoint.map { ", K = \($0)" } ?? ""
+      let kept = selectedStep == nil ? "" : "  ○ kept"
       out +=
-        "<text x=\"\(w + 20 + pad)\" y=\"\(top + 14)\"><tspan fill=\"#888\">— minibatch loss</tspan>  <tspan fill=\"#d62728\">— held-out −log p (IW)</tspan></text>\n"
+        "<text x=\"\(w + 20 + pad)\" y=\"\(top + 14)\"><tspan fill=\"#888\">— minibatch loss</tspan>  <tspan fill=\"#d62728\">— held-out −log p (IW\(paths))</tspan>\(kept)</text>\n"
     }
     return out + "</svg>\n"
   }
@@ -126,5 +139,48 @@ struct SVGReport {
   func f(_ x: Double) -> String { String(format: "%.1f", x) }
   func escape(_ s: String) -> String {
     s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+  }
+}
+
+/// The plane a scatter of D-dimensional points is drawn in: the first two
+/// columns for D ≤ 2, else the two leading principal directions of the
+/// reference points (centred at their mean), labelled with their share of the variance.
+struct ScatterProjection {
+  let mean: [Double]
+  /// Two directions of D values each (nil: the first two columns).
+  let directions: [[Double]]?
+  let labels: (String, String)
+
+  init<T: SDEScalar>(_ reference: Matrix<T>) throws {
+    let dims = reference.cols
+    guard dims > 2, reference.rows > 2 else {
+      mean = []
+      directions = nil
+      labels = ("y₀", dims > 1 ? "y₁" : "y₀")
+      return
+    }
+    let g = try GaussianBaseline(fitting: reference, jitter: 1e-12)
+    let (values, vectors) = try LAPACK.symmetricEigen(g.covariance)
+    let total = values.reduce(0, +)
+    mean = g.mean
+    var d: [[Double]] = []
+    for c in [dims - 1, dims - 2] { d.append((0..<dims).map { vectors[$0, c] }) }
+    directions = d
+    func share(_ c: Int) -> String { String(format: "%.0f %%", 100 * values[c] / Swift.max(total, 1e-300)) }
+    labels = ("1st principal direction (\(share(dims - 1)) of variance)", "2nd (\(share(dims - 2)))")
+  }
+
+  /// The first `limit` rows in the plane.
+  func project<T: SDEScalar>(_ m: Matrix<T>, limit: Int) -> [(Double, Double)] {
+    (0..<Swift.min(m.rows, limit)).map { r in
+      guard let directions else { return (Double(m[r, 0]), Double(m[r, Swift.min(1, m.cols - 1)])) }
+      var p = (0.0, 0.0)
+      for c in 0..<m.cols {
+        let v = Double(m[r, c]) - mean[c]
+        p.0 += v * directions[0][c]
+        p.1 += v * directions[1][c]
+      }
+      return p
+    }
   }
 }

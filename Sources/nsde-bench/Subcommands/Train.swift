@@ -387,18 +387,19 @@ struct Train: ParsableCommand {
       progress: evaluationProgress.map { p in { p.update($0) } })
     evaluationProgress?.finish()
     try AtomicFile.write(text: try evaluationJSON(evaluation), to: outputDir + "/evaluation.json")
-    let svg = SVGReport(
-      data: (0..<min(split.heldOut.rows, 1000)).map {
-        (Double(split.heldOut[$0, 0]), Double(split.heldOut[$0, min(1, all.cols - 1)]))
-      },
-      samples: (0..<min(samples, 1000)).map {
-        (Double(drawn.observations[$0, 0]), Double(drawn.observations[$0, min(1, all.cols - 1)]))
-      },
+    // D > 2: the scatter shows the held-out data's two leading principal directions.
+    let view = try ScatterProjection(split.heldOut)
+    let name = URL(fileURLWithPath: source).lastPathComponent
+    var svg = SVGReport(
+      data: view.project(split.heldOut, limit: 1000), samples: view.project(drawn.observations, limit: 1000),
       losses: history.losses,
       heldOut: history.evaluations.map { ($0.step - firstStep, $0.estimates.importanceWeighted.mean) },
       title:
-        "\(source): \(split.heldOut.rows) held-out points vs \(samples) samples after \(trainer.step) steps — held-out −log p \(fmt(evaluation.negativeLogLikelihood, 3)) nats, energy distance \(fmt(evaluation.energyDistance, 3)) (noise floor \(fmt(evaluation.energyDistanceNoiseFloor, 3)))"
+        "\(name): held-out −log p \(fmt(evaluation.negativeLogLikelihood, 3)) nats (IW, K = \(evaluationPathsPerPoint)), one Gaussian \(fmt(evaluation.gaussianNegativeLogLikelihood, 3)); \(trainer.step) steps"
     )
+    svg.axisLabels = view.labels
+    svg.heldOutPathsPerPoint = training.evaluationPathsPerPoint
+    svg.selectedStep = history.selectedStep.map { $0 - firstStep }
     try AtomicFile.write(text: svg.render(), to: outputDir + "/report.svg")
     let files = Train.outputFiles
     if json {
