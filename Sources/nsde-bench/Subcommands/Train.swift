@@ -23,9 +23,9 @@ struct TrainModelOptions: ParsableArguments {
   @Option(help: "Precision (float, double).") var dtype: PrecisionChoice = .float
   @Option(
     help:
-      "Decoder initialisation: 'gaussian' (the model starts at the training data's mean and covariance; PPCA when d < D) or 'random' (PyTorch's default)."
+      "Decoder initialisation: 'gaussian' (the model starts at the training data's mean and covariance; PPCA when d < D), 'random' (PyTorch's default), or 'auto': gaussian for data of more than 2 dimensions, random otherwise (measured: docs/TRAINING.md §5)."
   )
-  var decoderInit: DecoderInitialization = .random
+  var decoderInit: DecoderInitialization = .auto
 
   func validate() throws {
     if let d = latentDim { try checkRange("latent-dim", d, 1, 4096) }
@@ -68,7 +68,16 @@ struct TrainModelOptions: ParsableArguments {
 
 /// `--decoder-init` choices.
 enum DecoderInitialization: String, ExpressibleByArgument, CaseIterable {
-  case gaussian, random
+  case auto, gaussian, random
+
+  /// Whether the decoder starts at the data's Gaussian for data of dimension D.
+  func startsAtGaussian(dataDimension: Int) -> Bool {
+    switch self {
+    case .gaussian: return true
+    case .random: return false
+    case .auto: return dataDimension > 2
+    }
+  }
 }
 
 /// `--on-divergence` choices.
@@ -279,7 +288,7 @@ struct Train: ParsableCommand {
       ? BackpropThroughSolver(chunks: chunks, memoryBudget: memoryBudget.flatMap(MemoryLimit.parse))
       : ForwardPathwise(chunks: chunks)
     let est: any GradientEstimator = mpi.map { DistributedEstimator(inner: local, communicator: $0) } ?? local
-    if model.decoderInit == .gaussian && resume == nil {
+    if model.decoderInit.startsAtGaussian(dataDimension: all.cols) && resume == nil {
       try sde.initializeDecoder(matching: split.training, grid: grid, seed: seed &+ 7)
     }
     let trainer = try Trainer(model: sde, configuration: training, estimator: est)
@@ -291,7 +300,7 @@ struct Train: ParsableCommand {
     }
     let source = dataFile ?? dataset.rawValue
     note(
-      "training on \(source): \(split.training.rows) points of dimension \(all.cols) (\(split.heldOut.rows) held out)\(mpi.map { ", \($0.size) MPI ranks" } ?? ""); d = \(config.latentDimension), H = \(model.hiddenWidth(dataDimension: all.cols)), N = \(model.solverSteps), B = \(batchSize), K = \(model.pathsPerPoint), \(model.posterior) control, \(objective.rawValue), \(T.dtypeName), \(estimator.rawValue), \(sde.parameterCount) parameters"
+      "training on \(source): \(split.training.rows) points of dimension \(all.cols) (\(split.heldOut.rows) held out)\(mpi.map { ", \($0.size) MPI ranks" } ?? ""); d = \(config.latentDimension), H = \(model.hiddenWidth(dataDimension: all.cols)), N = \(model.solverSteps), B = \(batchSize), K = \(model.pathsPerPoint), \(model.posterior) control, \(objective.rawValue), \(T.dtypeName), \(estimator.rawValue), \(sde.parameterCount) parameters\(model.decoderInit.startsAtGaussian(dataDimension: all.cols) && resume == nil ? ", decoder started at the data's Gaussian" : "")"
     )
     if let backprop = local as? BackpropThroughSolver, backprop.memoryBudget != nil {
       // Under MPI each rank differentiates its share of the minibatch.
