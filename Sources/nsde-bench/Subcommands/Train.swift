@@ -47,7 +47,7 @@ struct TrainModelOptions: ParsableArguments {
 
   /// The latent dimension for data of dimension D: `--latent-dim`, else max(8, D)
   /// (a linear decoder from fewer latent dimensions than D cannot give the data a
-  /// full covariance; docs/TRAINING.md §4 has the sweep on real tables).
+  /// full covariance; docs/TRAINING.md §5 has the sweep on real tables).
   func latentDimension(dataDimension: Int) -> Int { latentDim ?? min(max(8, dataDimension), 4096) }
 
   /// The hidden width for data of dimension D: `--hidden`, else max(64, 2d).
