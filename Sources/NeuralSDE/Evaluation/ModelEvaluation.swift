@@ -1,7 +1,7 @@
 import Foundation
 
 /// What a trained model is worth on held-out data, measured
-/// (docs/EVALUATION.md):
+/// (the quantities in docs/MODEL.md; the protocol and measurements in docs/TRAINING.md):
 ///
 /// - held-out `−log p(y)` by importance weighting with many paths per point
 ///   (chunked, memory bounded), with its standard error over points;
