@@ -6,9 +6,10 @@ import Foundation
 /// - held-out `−log p(y)` by importance weighting with many paths per point
 ///   (chunked, memory bounded), with its standard error over points;
 /// - the free energy `F̂` on the same paths;
-/// - the energy distance between model samples and the held-out data, beside
-///   its noise floor (the same statistic between two independent draws of the
-///   same sizes from the data distribution, or two disjoint halves of the data);
+/// - the energy distance between model samples and data of the same size,
+///   beside its noise floor (the same statistic between two independent draws
+///   of that size from the data distribution, or between the two halves of the
+///   held-out data) and the z-score against it;
 /// - a one-Gaussian baseline fitted to the training data, on both metrics;
 /// - the data's own density where known (built-in datasets): the limit.
 public struct ModelEvaluation: Sendable, Codable {
@@ -24,9 +25,13 @@ public struct ModelEvaluation: Sendable, Codable {
   public var freeEnergy: Double
   /// The Monte Carlo standard error of `freeEnergy`.
   public var freeEnergyStandardError: Double
-  /// Model samples drawn for the energy distance.
+  /// Model samples drawn for the energy distance, and the size of the data
+  /// sample each is compared with (`samples` for built-in sets, half the
+  /// held-out rows for user data).
   public var samples: Int
-  /// Energy distance between the model samples and the held-out data.
+  /// Energy distance between the model samples and data of the same size
+  /// (fresh draws for built-in sets; for user data a random half of the
+  /// held-out rows, averaged over the noise floor's splits).
   public var energyDistance: Double
   /// The energy distance between two independent samples of the same sizes
   /// from the data itself (mean over `noiseFloorReplicates` pairs): values
@@ -56,6 +61,9 @@ public struct ModelEvaluation: Sendable, Codable {
   public var pathsConvergenceGap = Double.nan
   /// The gap's standard error over points.
   public var pathsConvergenceGapStandardError = Double.nan
+  /// `(energyDistance − energyDistanceNoiseFloor) / energyDistanceNoiseFloorSpread`: how many
+  /// standard deviations of the null the model's statistic lies above it (≲ 2: not told apart).
+  public var energyDistanceZScore = Double.nan
   /// Each held-out point's importance-weighted `−log p̂` (not part of the JSON
   /// encoding; `nsde-bench evaluate --per-point-out` writes it).
   public var perPointNegativeLogLikelihood: [Double] = []
@@ -65,7 +73,7 @@ public struct ModelEvaluation: Sendable, Codable {
     case freeEnergyStandardError, samples, energyDistance, energyDistanceNoiseFloor, energyDistanceNoiseFloorSpread
     case noiseFloorReplicates, noiseFloorMethod, gaussianNegativeLogLikelihood, gaussianEnergyDistance
     case trueNegativeLogLikelihood, seconds, dataDimension, negativeLogLikelihoodTenthOfPaths, pathsConvergenceGap
-    case pathsConvergenceGapStandardError
+    case pathsConvergenceGapStandardError, energyDistanceZScore
   }
 
   /// An evaluation with the given fields (see `evaluate` to measure one).
@@ -207,35 +215,59 @@ public struct ModelEvaluation: Sendable, Codable {
     }
     let (nll, nllSE) = meanAndSE(iw)
     let feMean = fe.reduce(0, +) / Double(b)
-    // Energy distances: model samples, the Gaussian baseline's samples, the noise floor.
-    let drawn = try model.sample(
-      count: samples, noise: PhiloxBrownianIncrements<Scalar>(seed: seed &+ 101, dimension: model.noiseDimension),
-      grid: grid, seed: seed &+ 102, chunks: chunks)
-    let ed = try NeuralSDE.energyDistance(drawn.observations, heldOut)
+    // Energy distances, each side of every statistic at the same size n, the
+    // null from the same sizes: built-in sets compare with fresh draws of
+    // `samples` points (and the null is pairs of such draws); user data
+    // compare with one random half of the held-out rows (n = half; the null
+    // is the other half against it, averaged over the replicates' splits).
     let gaussian = try GaussianBaseline(fitting: training)
     let gaussianNLL = try gaussian.negativeLogDensity(heldOut).reduce(0, +) / Double(b)
-    let gaussianED = try NeuralSDE.energyDistance(
-      gaussian.sample(count: samples, seed: seed &+ 103, as: Scalar.self), heldOut)
     var nulls: [Double] = []
+    var modelStatistics: [Double] = []
+    var gaussianStatistics: [Double] = []
     let method: String
     var trueNLL: Double?
+    let sampleCount: Int
     switch reference {
     case .dataset(let set):
+      sampleCount = samples
+      let drawn = try model.sample(
+        count: sampleCount,
+        noise: PhiloxBrownianIncrements<Scalar>(seed: seed &+ 101, dimension: model.noiseDimension), grid: grid,
+        seed: seed &+ 102, chunks: chunks)
+      let gaussianDrawn = gaussian.sample(count: sampleCount, seed: seed &+ 103, as: Scalar.self)
+      let fresh = set.sample(count: sampleCount, seed: MinibatchSampler.mix(seed, 0, 0xF103), as: Scalar.self)
+      modelStatistics.append(try NeuralSDE.energyDistance(drawn.observations, fresh))
+      gaussianStatistics.append(try NeuralSDE.energyDistance(gaussianDrawn, fresh))
       for r in 0..<noiseFloorReplicates {
-        let a = set.sample(count: samples, seed: MinibatchSampler.mix(seed, UInt64(r), 0xF100), as: Scalar.self)
-        let c = set.sample(count: b, seed: MinibatchSampler.mix(seed, UInt64(r), 0xF101), as: Scalar.self)
+        let a = set.sample(count: sampleCount, seed: MinibatchSampler.mix(seed, UInt64(r), 0xF100), as: Scalar.self)
+        let c = set.sample(count: sampleCount, seed: MinibatchSampler.mix(seed, UInt64(r), 0xF101), as: Scalar.self)
         nulls.append(try NeuralSDE.energyDistance(a, c))
       }
-      method = "pairs of independent draws of \(samples) and \(b) points from \(set.rawValue)"
+      method = "pairs of independent draws of \(sampleCount) points from \(set.rawValue)"
       trueNLL = set.negativeLogDensity(heldOut).map { $0.reduce(0, +) / Double(b) }
     case .data:
-      let half = b / 2
+      sampleCount = b / 2
+      let drawn = try model.sample(
+        count: sampleCount,
+        noise: PhiloxBrownianIncrements<Scalar>(seed: seed &+ 101, dimension: model.noiseDimension), grid: grid,
+        seed: seed &+ 102, chunks: chunks)
+      let gaussianDrawn = gaussian.sample(count: sampleCount, seed: seed &+ 103, as: Scalar.self)
       for r in 0..<noiseFloorReplicates {
         let split = try DataSplit(heldOut, heldOutFraction: 0.5, seed: MinibatchSampler.mix(seed, UInt64(r), 0xF102))
-        nulls.append(try NeuralSDE.energyDistance(split.heldOut, split.training))
+        // The half of size ⌊b/2⌋ is the reference; the other (one more row when b is odd) trimmed to its size.
+        let (ref, other) =
+          split.heldOut.rows == sampleCount ? (split.heldOut, split.training) : (split.training, split.heldOut)
+        let otherHalf = other.rows(0..<sampleCount).copy()
+        nulls.append(try NeuralSDE.energyDistance(otherHalf, ref))
+        modelStatistics.append(try NeuralSDE.energyDistance(drawn.observations, ref))
+        gaussianStatistics.append(try NeuralSDE.energyDistance(gaussianDrawn, ref))
       }
-      method = "random disjoint halves (\(half) and \(b - half) points) of the held-out data"
+      method =
+        "one random half of the held-out data against the other (\(sampleCount) points each, \(noiseFloorReplicates) splits)"
     }
+    let ed = modelStatistics.reduce(0, +) / Double(modelStatistics.count)
+    let gaussianED = gaussianStatistics.reduce(0, +) / Double(gaussianStatistics.count)
     let floor = nulls.reduce(0, +) / Double(nulls.count)
     let spread = (nulls.map { ($0 - floor) * ($0 - floor) }.reduce(0, +) / Double(Swift.max(nulls.count - 1, 1)))
       .squareRoot()
@@ -243,7 +275,7 @@ public struct ModelEvaluation: Sendable, Codable {
     let (gap, gapSE) = meanAndSE(zip(iwTenth, iw).map { $0 - $1 })
     var evaluation = ModelEvaluation(
       points: b, pathsPerPoint: k, negativeLogLikelihood: nll, negativeLogLikelihoodStandardError: nllSE,
-      freeEnergy: feMean, freeEnergyStandardError: feVariance.squareRoot() / Double(b), samples: samples,
+      freeEnergy: feMean, freeEnergyStandardError: feVariance.squareRoot() / Double(b), samples: sampleCount,
       energyDistance: ed, energyDistanceNoiseFloor: floor, energyDistanceNoiseFloorSpread: spread,
       noiseFloorReplicates: noiseFloorReplicates, noiseFloorMethod: method,
       gaussianNegativeLogLikelihood: gaussianNLL, gaussianEnergyDistance: gaussianED,
@@ -254,6 +286,7 @@ public struct ModelEvaluation: Sendable, Codable {
     evaluation.pathsConvergenceGap = gap
     evaluation.pathsConvergenceGapStandardError = gapSE
     evaluation.perPointNegativeLogLikelihood = iw
+    evaluation.energyDistanceZScore = spread > 0 ? (ed - floor) / spread : .nan
     return evaluation
   }
 }

@@ -11,9 +11,11 @@ struct Evaluate: ParsableCommand {
     discussion: """
       With --dataset, the held-out points are a fresh draw of --points from the built-in distribution \
       (independent of any training draw), the Gaussian baseline is fitted to another fresh draw of 4500 points, \
-      and the noise floor is the energy distance between two more independent draws of the evaluation sizes. \
+      and the energy distance compares --samples model samples with as many fresh draws, beside its null \
+      (pairs of independent draws of that size) and the z-score against it. \
       With --data-file, the file's rows are evaluated, the baseline is fitted to --train-file (or, without it, \
-      to the evaluated rows themselves), and the noise floor compares two disjoint halves of the file.
+      to the evaluated rows themselves), and the energy distance compares half as many model samples as rows \
+      with a random half of the rows, its null the other half against the same one (20 random splits).
       """)
 
   @Option(help: "The checkpoint written by `nsde-bench train`.") var checkpoint: String
@@ -24,7 +26,12 @@ struct Evaluate: ParsableCommand {
   @Option(parsing: .unconditional, help: "Held-out points drawn from --dataset (2…1000000).") var points = 500
   @Option(parsing: .unconditional, help: "Paths per point of the importance-weighted −log p (1…100000).")
   var pathsPerPoint = 1000
-  @Option(parsing: .unconditional, help: "Model samples for the energy distance (2…100000).") var samples = 1000
+  @Option(
+    parsing: .unconditional,
+    help:
+      "Model samples for the energy distance with --dataset, compared with as many fresh draws (2…100000); with --data-file the model draws half the rows' count and is compared with half the rows."
+  )
+  var samples = 5000
   @Option(
     parsing: .unconditional,
     help: "Paths per solve: points are evaluated in chunks of this many paths (memory bound; ≥ 1).")
@@ -131,7 +138,7 @@ struct Evaluate: ParsableCommand {
       )
       print(evaluationTable(e).render())
       print(
-        "noise floor: mean ± sd of the energy distance between \(e.noiseFloorReplicates) \(e.noiseFloorMethod)")
+        "null: mean ± sd of the energy distance between \(e.noiseFloorReplicates) \(e.noiseFloorMethod)")
     }
   }
 }

@@ -520,8 +520,9 @@ func evaluationTable(_ e: ModelEvaluation) -> Table {
   ])
   t.rows.append(["free energy F̂ (nats)", "\(fmt(e.freeEnergy, 3)) ± \(fmt(e.freeEnergyStandardError, 3))", "", ""])
   t.rows.append([
-    "energy distance (\(e.samples) samples vs \(e.points))", fmt(e.energyDistance, 4), fmt(e.gaussianEnergyDistance, 4),
-    "\(fmt(e.energyDistanceNoiseFloor, 4)) ± \(fmt(e.energyDistanceNoiseFloorSpread, 4)) (noise floor)",
+    "energy distance (\(e.samples) vs \(e.samples); z vs null)",
+    "\(fmt(e.energyDistance, 4)) (z = \(fmt(e.energyDistanceZScore, 1)))", fmt(e.gaussianEnergyDistance, 4),
+    "\(fmt(e.energyDistanceNoiseFloor, 4)) ± \(fmt(e.energyDistanceNoiseFloorSpread, 4)) (null)",
   ])
   return t
 }

@@ -89,5 +89,26 @@ final class EvaluationTests: XCTestCase {
       model, heldOut: held, training: train, reference: .data, grid: grid, pathsPerPoint: 10, samples: 50)
     XCTAssertNil(user.trueNegativeLogLikelihood)
     XCTAssertEqual(user.gaussianNegativeLogLikelihood, e.gaussianNegativeLogLikelihood, accuracy: 1e-12)
+    // User data: both sides of the statistic and of its null are half the held-out rows.
+    XCTAssertEqual(user.samples, 6)
+    XCTAssertEqual(e.samples, 100)
+  }
+
+  /// The energy-distance test has power: an untrained model (far from two
+  /// moons) lies many null standard deviations above the null, while a
+  /// sample of the data itself, at the same size, does not.
+  func testEnergyDistanceZScoreSeparatesModelFromData() throws {
+    let model = try NeuralSDEModel<Double>(.reference(latentDimension: 2, hidden: 8), seed: 3)
+    let held = ToyDataset.twoMoons.sample(count: 10, seed: 1, as: Double.self)
+    let grid = try TimeGrid(uniformSteps: 4)
+    let e = try ModelEvaluation.evaluate(
+      model, heldOut: held, training: held, reference: .dataset(.twoMoons), grid: grid, pathsPerPoint: 4,
+      samples: 2000)
+    XCTAssertGreaterThan(e.energyDistanceZScore, 10, "\(e.energyDistance) vs \(e.energyDistanceNoiseFloor)")
+    // The data against fresh data of the same size: a draw from the null.
+    let a = ToyDataset.twoMoons.sample(count: 2000, seed: 77, as: Double.self)
+    let b = ToyDataset.twoMoons.sample(count: 2000, seed: 78, as: Double.self)
+    let z = (try energyDistance(a, b) - e.energyDistanceNoiseFloor) / e.energyDistanceNoiseFloorSpread
+    XCTAssertLessThan(abs(z), 4)
   }
 }
