@@ -34,7 +34,10 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
       // What validates can be built: a consistent layout within the estimate, and a
       // configuration that encodes and decodes to itself.
       let layout = info.configuration.parameterLayout()
-      precondition(layout.map(\.count).reduce(0, +) == info.parameterCount, "layout and parameter count differ")
+      precondition(
+        zip(layout, layout.dropFirst()).allSatisfy { $0.offset + $0.count == $1.offset }
+          && layout.reduce(0) { $0 + $1.count } == info.parameterCount,
+        "the layout is not contiguous or does not add up to the parameter count")
       precondition(info.estimatedModelBytes <= 64 << 20, "a model over the memory limit was accepted")
       precondition((try? info.configuration.validate()) != nil, "a decoded configuration does not validate")
       let again = try JSONDecoder().decode(NeuralSDEConfiguration.self, from: JSONEncoder().encode(info.configuration))

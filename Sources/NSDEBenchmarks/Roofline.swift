@@ -10,19 +10,8 @@ public enum Roofline {
     -> Double
   {
     let clock = ContinuousClock()
-    var iterations = 1 << 12
+    let iterations = probeIterations(Scalar.self, seconds: seconds)
     var sink: Scalar = 0
-    // Grow the run until it takes about `seconds`.
-    while true {
-      let t0 = clock.now
-      sink += Scalar.fmaProbe(iterations: iterations, a: Scalar(0.999_999), b: Scalar(1e-7))
-      let dt = (clock.now - t0).seconds
-      if dt >= seconds / 4 || iterations > 1 << 30 {
-        iterations = Swift.max(iterations, Int(Double(iterations) * seconds / Swift.max(dt, 1e-9)))
-        break
-      }
-      iterations *= 4
-    }
     var best = 0.0
     for _ in 0..<Swift.max(repetitions, 1) {
       let t0 = clock.now
@@ -32,6 +21,24 @@ public enum Roofline {
     }
     if !sink.isFinite { print("", terminator: "") }  // keep the work observable
     return best
+  }
+
+  /// Iterations of `Scalar.fmaProbe` that take about `seconds` on one core:
+  /// the run grows 4× until it takes a quarter of that, then is scaled to it.
+  static func probeIterations<Scalar: SDEScalar>(_: Scalar.Type, seconds: Double) -> Int {
+    let clock = ContinuousClock()
+    var iterations = 1 << 12
+    var sink: Scalar = 0
+    while true {
+      let t0 = clock.now
+      sink += Scalar.fmaProbe(iterations: iterations, a: Scalar(0.999_999), b: Scalar(1e-7))
+      let dt = (clock.now - t0).seconds
+      if dt >= seconds / 4 || iterations > 1 << 30 {
+        if !sink.isFinite { print("", terminator: "") }  // keep the work observable
+        return Swift.max(iterations, Int(Double(iterations) * seconds / Swift.max(dt, 1e-9)))
+      }
+      iterations *= 4
+    }
   }
 
   /// The FMA probe on several cores at once, as one body of an interleaved
@@ -49,20 +56,7 @@ public enum Roofline {
     /// A probe calibrated on one core to take about `seconds` per run.
     public init(cores: Int, seconds: Double = 0.005) {
       self.cores = Swift.max(cores, 1)
-      let clock = ContinuousClock()
-      var n = 1 << 10
-      while true {
-        let t0 = clock.now
-        let s = Scalar.fmaProbe(iterations: n, a: Scalar(0.999_999), b: Scalar(1e-7))
-        let dt = (clock.now - t0).seconds
-        if !s.isFinite { print("", terminator: "") }  // keep the work observable
-        if dt >= seconds / 8 || n > 1 << 30 {
-          n = Swift.max(n, Int(Double(n) * seconds / Swift.max(dt, 1e-9)))
-          break
-        }
-        n *= 2
-      }
-      iterations = n
+      iterations = Roofline.probeIterations(Scalar.self, seconds: seconds)
     }
 
     /// FLOPs of one run over all threads (2 per lane and iteration).

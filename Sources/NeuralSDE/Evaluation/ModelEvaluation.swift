@@ -229,13 +229,16 @@ public struct ModelEvaluation: Sendable, Codable {
     var trueNLL: Double?
     let sampleCount: Int
     switch reference {
+    case .dataset: sampleCount = samples
+    case .data: sampleCount = b / 2
+    }
+    let drawn = try model.sample(
+      count: sampleCount,
+      noise: PhiloxBrownianIncrements<Scalar>(seed: seed &+ 101, dimension: model.noiseDimension), grid: grid,
+      seed: seed &+ 102, chunks: chunks)
+    let gaussianDrawn = gaussian.sample(count: sampleCount, seed: seed &+ 103, as: Scalar.self)
+    switch reference {
     case .dataset(let set):
-      sampleCount = samples
-      let drawn = try model.sample(
-        count: sampleCount,
-        noise: PhiloxBrownianIncrements<Scalar>(seed: seed &+ 101, dimension: model.noiseDimension), grid: grid,
-        seed: seed &+ 102, chunks: chunks)
-      let gaussianDrawn = gaussian.sample(count: sampleCount, seed: seed &+ 103, as: Scalar.self)
       let fresh = set.sample(count: sampleCount, seed: MinibatchSampler.mix(seed, 0, 0xF103), as: Scalar.self)
       modelStatistics.append(try NeuralSDE.energyDistance(drawn.observations, fresh))
       gaussianStatistics.append(try NeuralSDE.energyDistance(gaussianDrawn, fresh))
@@ -247,12 +250,6 @@ public struct ModelEvaluation: Sendable, Codable {
       method = "pairs of independent draws of \(sampleCount) points from \(set.rawValue)"
       trueNLL = set.negativeLogDensity(heldOut).map { $0.reduce(0, +) / Double(b) }
     case .data:
-      sampleCount = b / 2
-      let drawn = try model.sample(
-        count: sampleCount,
-        noise: PhiloxBrownianIncrements<Scalar>(seed: seed &+ 101, dimension: model.noiseDimension), grid: grid,
-        seed: seed &+ 102, chunks: chunks)
-      let gaussianDrawn = gaussian.sample(count: sampleCount, seed: seed &+ 103, as: Scalar.self)
       for r in 0..<noiseFloorReplicates {
         let split = try DataSplit(heldOut, heldOutFraction: 0.5, seed: MinibatchSampler.mix(seed, UInt64(r), 0xF102))
         // The half of size ⌊b/2⌋ is the reference; the other (one more row when b is odd) trimmed to its size.

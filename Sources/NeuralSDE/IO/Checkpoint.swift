@@ -26,26 +26,21 @@ extension NeuralSDEModel {
     from tensors: [(name: String, tensor: StoredTensor)], ignoringPrefixes: [String] = ["optimizer."],
     source: String = "file"
   ) throws {
-    var byName: [String: StoredTensor] = [:]
-    for (n, t) in tensors where !ignoringPrefixes.contains(where: { n.hasPrefix($0) }) { byName[n] = t }
-    for s in parameters.slices {
-      guard let t = byName[s.name] else {
-        throw NSDEError.invalidArgument("\(source) has no tensor \(s.name) (shape \(s.shape)) needed by the model")
-      }
-      guard t.shape == s.shape else {
-        throw NSDEError.shapeMismatch(
-          "tensor \(s.name) has shape \(t.shape) in \(source) but the model needs \(s.shape)")
-      }
-      guard t.values.allSatisfy(\.isFinite) else {
-        throw NSDEError.nonFinite("tensor \(s.name) in \(source) contains NaN/Inf")
-      }
-    }
-    let known = Set(parameters.slices.map(\.name))
-    if let unknown = byName.keys.sorted().first(where: { !known.contains($0) }) {
+    switch ParameterTensorProblem.first(in: tensors, layout: parameters.slices, ignoringPrefixes: ignoringPrefixes) {
+    case .missing(let s):
+      throw NSDEError.invalidArgument("\(source) has no tensor \(s.name) (shape \(s.shape)) needed by the model")
+    case .shape(let s, let found):
+      throw NSDEError.shapeMismatch("tensor \(s.name) has shape \(found) in \(source) but the model needs \(s.shape)")
+    case .nonFinite(let s):
+      throw NSDEError.nonFinite("tensor \(s.name) in \(source) contains NaN/Inf")
+    case .unknown(let name):
       throw NSDEError.invalidArgument(
-        "\(source) has a tensor \(unknown) that the model does not have (known: \(parameters.slices.map(\.name).joined(separator: ", ")))"
+        "\(source) has a tensor \(name) that the model does not have (known: \(parameters.slices.map(\.name).joined(separator: ", ")))"
       )
+    case nil: break
     }
+    var byName: [String: StoredTensor] = [:]
+    for (n, t) in tensors { byName[n] = t }
     for s in parameters.slices {
       let values = byName[s.name]!.values
       for i in 0..<s.count { parameters.base[s.offset + i] = Scalar(values[i]) }

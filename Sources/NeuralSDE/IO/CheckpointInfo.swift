@@ -145,7 +145,9 @@ public enum Checkpoint {
       }
       // memory, before any tensor is compared or a model built
       let scalarBytes = dtype == "Float" ? 4 : 8
-      guard let p = configuration.parameterCount, let bytes = SizeArithmetic.product(p, scalarBytes + 24) else {
+      let layout = configuration.parameterLayout()
+      let p = layout.reduce(0) { $0 + $1.count }
+      guard let bytes = SizeArithmetic.product(p, scalarBytes + 24) else {
         throw fail("configuration", "the model it describes has more parameters than can be addressed")
       }
       parameterCount = p
@@ -157,8 +159,7 @@ public enum Checkpoint {
           "the model it describes has \(p) parameters and would need ≈ \(MemoryLimit.describe(bytes)) but only \(MemoryLimit.describe(limit)) are available (set --max-memory or NSDE_MAX_MEMORY to change the limit)"
         )
       }
-      try Self.checkTensors(
-        file, layout: configuration.parameterLayout(), hasOptimizerStep: optimizerStep != nil, path: path)
+      try Self.checkTensors(file, layout: layout, hasOptimizerStep: optimizerStep != nil, path: path)
     }
 
     /// The tensors against the configuration's layout (names, shapes, values).
@@ -166,19 +167,21 @@ public enum Checkpoint {
       throws
     {
       func fail(_ reason: String) -> NSDEError { .file(path: path, reason: reason) }
+      let moments = ["optimizer.adam.m.", "optimizer.adam.v."]
+      switch ParameterTensorProblem.first(in: file.tensors, layout: layout, ignoringPrefixes: moments) {
+      case .missing(let s): throw fail("has no tensor \(s.name) (shape \(s.shape)) that its configuration needs")
+      case .shape(let s, let found):
+        throw fail("tensor \(s.name) has shape \(found) but its configuration needs \(s.shape)")
+      case .nonFinite(let s): throw fail("tensor \(s.name) contains NaN/Inf")
+      case .unknown(let name): throw fail("has a tensor \(Self.clip(name)) that its configuration does not have")
+      case nil: break
+      }
+      // Adam's moments: none, or both of every parameter (finite; second moments ≥ 0).
       var byName: [String: StoredTensor] = [:]
       for (n, t) in file.tensors { byName[n] = t }
-      let moments = ["optimizer.adam.m.", "optimizer.adam.v."]
       let hasMoments = file.tensors.contains { t in moments.contains { t.name.hasPrefix($0) } }
+      guard hasMoments else { return }
       for s in layout {
-        guard let t = byName[s.name] else {
-          throw fail("has no tensor \(s.name) (shape \(s.shape)) that its configuration needs")
-        }
-        guard t.shape == s.shape else {
-          throw fail("tensor \(s.name) has shape \(t.shape) but its configuration needs \(s.shape)")
-        }
-        guard t.values.allSatisfy(\.isFinite) else { throw fail("tensor \(s.name) contains NaN/Inf") }
-        guard hasMoments else { continue }
         for (k, prefix) in moments.enumerated() {
           let name = prefix + s.name
           guard let m = byName[name], m.shape == s.shape else {
@@ -191,11 +194,11 @@ public enum Checkpoint {
           }
         }
       }
-      if hasMoments && !hasOptimizerStep {
-        throw fail("field optimizer.step: is missing though the file holds Adam moments")
-      }
-      let known = Set(layout.map(\.name) + (hasMoments ? layout.flatMap { s in moments.map { $0 + s.name } } : []))
-      if let unknown = file.tensors.map(\.name).first(where: { !known.contains($0) }) {
+      if !hasOptimizerStep { throw fail("field optimizer.step: is missing though the file holds Adam moments") }
+      let known = Set(layout.flatMap { s in moments.map { $0 + s.name } })
+      if let unknown = file.tensors.map(\.name).first(where: {
+        moments.contains(where: $0.hasPrefix) && !known.contains($0)
+      }) {
         throw fail("has a tensor \(Self.clip(unknown)) that its configuration does not have")
       }
     }

@@ -39,21 +39,17 @@ public final class MLP<Scalar: SDEScalar>: @unchecked Sendable {
     Threading.ensureConfigured()
     try architecture.validate()
     self.architecture = architecture
-    var layers: [Layer] = []
-    var offset = 0
+    // Offsets from the architecture's layout (weight then bias of each layer).
+    let layout = architecture.parameterLayout(prefix: "")
     let shapes = architecture.layerShapes
-    for (k, l) in shapes.enumerated() {
-      let last = k == shapes.count - 1
-      layers.append(
-        Layer(
-          inputs: l.inputs, weightStride: l.weightStride, outputs: l.outputs, weightOffset: offset,
-          biasOffset: offset + l.outputs * l.weightStride,
-          activation: last ? architecture.outputActivation : architecture.hiddenActivation,
-          hasTime: k == 0 && architecture.timeInput))
-      offset += l.outputs * l.weightStride + l.outputs
+    layers = shapes.enumerated().map { k, l in
+      Layer(
+        inputs: l.inputs, weightStride: l.weightStride, outputs: l.outputs, weightOffset: layout[2 * k].offset,
+        biasOffset: layout[2 * k + 1].offset,
+        activation: k == shapes.count - 1 ? architecture.outputActivation : architecture.hiddenActivation,
+        hasTime: k == 0 && architecture.timeInput)
     }
-    self.layers = layers
-    parameterCount = offset
+    parameterCount = layout.last.map { $0.offset + $0.count } ?? 0
     kernels = MLPKernels.preferred(for: architecture)
     tileRows = Self.tileRows(for: architecture)
   }

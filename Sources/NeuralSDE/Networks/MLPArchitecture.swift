@@ -61,18 +61,6 @@ public struct MLPArchitecture: Sendable, Equatable, Codable {
     }
   }
 
-  /// Number of parameters (`Σ_l out_l·(stride_l + 1)`), nil if it overflows.
-  public var parameterCount: Int? {
-    var total = 0
-    for l in layerShapes {
-      guard let w = SizeArithmetic.product(l.outputs, l.weightStride + 1) else { return nil }
-      let (s, o) = total.addingReportingOverflow(w)
-      if o { return nil }
-      total = s
-    }
-    return total
-  }
-
   /// Checks that all widths are positive and within `maximumWidth`, with 1…`maximumLayers` layers.
   public func validate() throws {
     let w = Self.maximumWidth

@@ -161,19 +161,9 @@ public struct NeuralSDEConfiguration: Sendable, Equatable, Codable {
     return layout
   }
 
-  /// Number of parameters of the model (all networks, x_0, log-std); nil if it overflows.
-  public var parameterCount: Int? {
-    var total = 0
-    for (_, arch) in networkArchitectures {
-      guard let n = arch.parameterCount else { return nil }
-      let (s, o) = total.addingReportingOverflow(n)
-      if o { return nil }
-      total = s
-    }
-    if case .learned = initialState { total += latentDimension }
-    if case .gaussianLearnedStd = likelihood { total += dataDimension }
-    return total
-  }
+  /// Number of parameters of the model (all networks, x_0, log-std): the
+  /// layout's total (on a validated configuration, like `parameterLayout()`).
+  public var parameterCount: Int { parameterLayout().reduce(0) { $0 + $1.count } }
 
   /// Input columns of the posterior control network (without time): D, or d + D with feedback.
   public var posteriorInputs: Int {

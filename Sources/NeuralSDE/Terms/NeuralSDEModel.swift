@@ -45,12 +45,12 @@ public final class NeuralSDEModel<Scalar: SDEScalar>: @unchecked Sendable {
   /// - Throws: the configuration's validation errors.
   public init(_ configuration: NeuralSDEConfiguration, seed: UInt64 = 0) throws {
     try configuration.validate()
+    let layout = configuration.parameterLayout()
+    let count = layout.reduce(0) { $0 + $1.count }
     try MemoryLimit.check(
-      configuration.parameterCount.flatMap { SizeArithmetic.product($0, MemoryLayout<Scalar>.stride) },
-      for: "the model's \(configuration.parameterCount.map(String.init) ?? "too many") parameters")
+      SizeArithmetic.product(count, MemoryLayout<Scalar>.stride), for: "the model's \(count) parameters")
     self.configuration = configuration
     diffusionTerm = DiffusionTerm(configuration)
-    let layout = configuration.parameterLayout()
     let mlps = try configuration.networkArchitectures.map { (name: $0.name, mlp: try MLP<Scalar>($0.architecture)) }
     let offsets = mlps.map { n in layout.first { $0.name == "\(n.name).0.weight" }!.offset }
     initialStateOffset = layout.first { $0.name == "x0" }?.offset
