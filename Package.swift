@@ -63,7 +63,7 @@ let package = Package(
       name: "NSDELinearAlgebraTests", dependencies: ["NSDELinearAlgebra", "_NSDETestSupport"]),
     .testTarget(
       name: "NeuralSDETests", dependencies: ["NeuralSDE", "_NSDETestSupport"],
-      exclude: ["IO/Fixtures", "Optimizers/adam_reference.py"]),
+      exclude: ["IO/Fixtures", "Solvers/Fixtures", "Optimizers/adam_reference.py"]),
   ],
   swiftLanguageModes: [.v5]
 )
