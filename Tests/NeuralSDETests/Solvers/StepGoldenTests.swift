@@ -59,9 +59,10 @@ final class StepGoldenTests: XCTestCase {
           }
           let est = try f.model.variationalEstimates(
             data: f.data, noise: f.noise, grid: f.grid, pathsPerPoint: f.k, chunks: 2)
-          out["estimates/" + base] = [
-            est.freeEnergy.mean, est.freeEnergy.standardError, est.importanceWeighted.mean,
-          ] + est.importanceWeighted.perDataPoint + est.importanceWeighted.perDataPointTenthOfPaths
+          out["estimates/" + base] =
+            [
+              est.freeEnergy.mean, est.freeEnergy.standardError, est.importanceWeighted.mean,
+            ] + est.importanceWeighted.perDataPoint + est.importanceWeighted.perDataPointTenthOfPaths
           if likelihoodName == "learned-std" && control == .meanField {
             let s = try f.model.sample(count: 5, noise: f.noise, grid: f.grid, seed: 9, recordSteps: [2], chunks: 2)
             out["prior/" + base] =
