@@ -45,21 +45,25 @@ public struct SolverBenchmark<Scalar: SDEScalar> {
     }
     let grid = try TimeGrid(uniformSteps: steps)
     let noise = PhiloxBrownianIncrements<Scalar>(seed: 3, dimension: model.noiseDimension)
-    let ws = EulerMaruyamaWorkspace(model: model, points: points, paths: paths)
+    let ws = SolveWorkspace(model: model, points: points, paths: paths)
     let final = Matrix<Scalar>(rows: paths, cols: model.latentDimension)
     var kl = [Double](repeating: 0, count: ws.controlRows)
     var logW = [Double](repeating: 0, count: paths)
     let decoderWS = model.decoder.makeWorkspace(rows: paths)
     let sample = Swift.min(perPathSample, paths)
-    let oneWS = EulerMaruyamaWorkspace(model: model, points: 1, paths: 1)
+    let oneWS = SolveWorkspace(model: model, points: 1, paths: 1)
     let oneFinal = Matrix<Scalar>(rows: paths, cols: model.latentDimension)
 
     let batched: () throws -> Void = {
       try kl.withUnsafeMutableBufferPointer { klp in
         try logW.withUnsafeMutableBufferPointer { lwp in
           try ws.simulate(
-            model: model, data: data.view, pathRange: 0..<paths, pathsPerPoint: pathsPerPoint, noise: noise,
-            grid: grid, recordSteps: [], recorded: [], final: final, kl: klp, logWeights: lwp)
+            model: model, scheme: EulerMaruyama(), noise: noise, grid: grid, pathRange: 0..<paths,
+            posterior: PosteriorDrive(
+              data: data.view, pathsPerPoint: pathsPerPoint, kl: klp.baseAddress!, logWeights: lwp.baseAddress!),
+            observe: { step, x in
+              if step == steps { final.base.copyElements(from: x, count: final.count) }
+            })
         }
       }
       model.decoder.forwardUnchecked(
@@ -73,9 +77,15 @@ public struct SolverBenchmark<Scalar: SDEScalar> {
         try k1.withUnsafeMutableBufferPointer { klp in
           try w1.withUnsafeMutableBufferPointer { lwp in
             try oneWS.simulate(
-              model: model, data: data.rows((p / pathsPerPoint)..<(p / pathsPerPoint + 1)), pathRange: p..<(p + 1),
-              pathsPerPoint: 1, noise: noise, grid: grid, recordSteps: [], recorded: [], final: oneFinal,
-              kl: klp, logWeights: lwp)
+              model: model, scheme: EulerMaruyama(), noise: noise, grid: grid, pathRange: p..<(p + 1),
+              posterior: PosteriorDrive(
+                data: data.rows((p / pathsPerPoint)..<(p / pathsPerPoint + 1)), pathsPerPoint: 1,
+                kl: klp.baseAddress!, logWeights: lwp.baseAddress!),
+              observe: { step, x in
+                if step == steps {
+                  (oneFinal.base + p * oneFinal.cols).copyElements(from: x, count: oneFinal.cols)
+                }
+              })
           }
         }
       }

@@ -1,4 +1,4 @@
-// Elementwise Euler–Maruyama updates and the control shift; see
+// Elementwise products of the SDE terms (x + h·b + σ·ΔW) and the control shift; see
 // include/nsde_kernels.h.
 #include "nsde_kernels.h"
 #include <stdint.h>

@@ -1,13 +1,13 @@
 // Instantiated per precision by sde.c: REAL, SUFFIX(name).
 
 NSDE_CLONES
-void SUFFIX(nsde_em_diagonal)(ptrdiff_t n, const REAL *restrict x, const REAL *restrict b,
+void SUFFIX(nsde_add_products_diagonal)(ptrdiff_t n, const REAL *restrict x, const REAL *restrict b,
                               const REAL *restrict sigma, const REAL *restrict dw, REAL h, REAL *restrict out) {
   for (ptrdiff_t i = 0; i < n; i++) out[i] = x[i] + h * b[i] + sigma[i] * dw[i];
 }
 
 NSDE_CLONES
-void SUFFIX(nsde_em_additive)(ptrdiff_t rows, ptrdiff_t d, const REAL *restrict x, const REAL *restrict b,
+void SUFFIX(nsde_add_products_additive)(ptrdiff_t rows, ptrdiff_t d, const REAL *restrict x, const REAL *restrict b,
                               const REAL *restrict sigma, const REAL *restrict dw, REAL h, REAL *restrict out) {
   for (ptrdiff_t r = 0; r < rows; r++) {
     const ptrdiff_t o = r * d;
@@ -16,7 +16,7 @@ void SUFFIX(nsde_em_additive)(ptrdiff_t rows, ptrdiff_t d, const REAL *restrict 
 }
 
 NSDE_CLONES
-void SUFFIX(nsde_em_general)(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, const REAL *restrict x,
+void SUFFIX(nsde_add_products_general)(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, const REAL *restrict x,
                              const REAL *restrict b, const REAL *restrict sigma, const REAL *restrict dw, REAL h,
                              REAL *restrict out) {
   for (ptrdiff_t r = 0; r < rows; r++) {

@@ -102,25 +102,26 @@ void nsde_normals_f32(uint64_t seed, uint64_t step, int64_t path0, ptrdiff_t cou
 extern "C" {
 #endif
 
-/// Euler–Maruyama update, diagonal noise, over `n` values:
-/// `out = x + h·b + σ ⊙ dw`.
-void nsde_em_diagonal_f64(ptrdiff_t n, const double *x, const double *b, const double *sigma,
+/// The terms' product with the control (h, ΔW) added to a state, diagonal
+/// noise, over `n` values: `out = x + h·b + σ ⊙ dw` (a scheme's building
+/// block: Euler–Maruyama's whole step, a stage of others).
+void nsde_add_products_diagonal_f64(ptrdiff_t n, const double *x, const double *b, const double *sigma,
                           const double *dw, double h, double *out);
-void nsde_em_diagonal_f32(ptrdiff_t n, const float *x, const float *b, const float *sigma,
+void nsde_add_products_diagonal_f32(ptrdiff_t n, const float *x, const float *b, const float *sigma,
                           const float *dw, float h, float *out);
 
-/// Euler–Maruyama update, additive noise (`σ` one row of d values shared by all rows):
+/// The same, additive noise (`σ` one row of d values shared by all rows):
 /// `out[r] = x[r] + h·b[r] + σ ⊙ dw[r]` over `rows × d`.
-void nsde_em_additive_f64(ptrdiff_t rows, ptrdiff_t d, const double *x, const double *b,
+void nsde_add_products_additive_f64(ptrdiff_t rows, ptrdiff_t d, const double *x, const double *b,
                           const double *sigma, const double *dw, double h, double *out);
-void nsde_em_additive_f32(ptrdiff_t rows, ptrdiff_t d, const float *x, const float *b,
+void nsde_add_products_additive_f32(ptrdiff_t rows, ptrdiff_t d, const float *x, const float *b,
                           const float *sigma, const float *dw, float h, float *out);
 
-/// Euler–Maruyama update, general noise (`σ` a d×m matrix per row, row-major):
+/// The same, general noise (`σ` a d×m matrix per row, row-major):
 /// `out[r] = x[r] + h·b[r] + σ[r]·dw[r]` with `x, b, out` rows × d, `σ` rows × (d·m), `dw` rows × m.
-void nsde_em_general_f64(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, const double *x, const double *b,
+void nsde_add_products_general_f64(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, const double *x, const double *b,
                          const double *sigma, const double *dw, double h, double *out);
-void nsde_em_general_f32(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, const float *x, const float *b,
+void nsde_add_products_general_f32(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, const float *x, const float *b,
                          const float *sigma, const float *dw, float h, float *out);
 
 /// The deterministic control as a shift of the Brownian increment, for

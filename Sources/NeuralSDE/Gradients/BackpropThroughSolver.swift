@@ -1,10 +1,11 @@
 import Foundation
 
 /// Solve, then differentiate: the exact gradient of the discretised objective
-/// by reverse mode through the Euler–Maruyama recursion (the discrete adjoint),
+/// by reverse mode through the scheme's recursion (the discrete adjoint),
 /// using the MLPs' analytic vector–Jacobian products.
 ///
-/// With `λ_{i+1} = ∂L/∂X_{i+1}` and `X_{i+1} = X_i + h b(X_i) + σ(X_i)·ΔW̃_i`,
+/// With `λ_{i+1} = ∂L/∂X_{i+1}` the scheme's pullback gives `∂L/∂ΔW̃_i` and
+/// `λ_i`; for Euler–Maruyama, `X_{i+1} = X_i + h b(X_i) + σ(X_i)·ΔW̃_i` with
 /// `ΔW̃_i = ΔW_i + h b̃(y, t_i)`:
 ///
 ///     ∂L/∂b_i = h λ,   ∂L/∂σ_i = λ ⊗ ΔW̃_i,   ∂L/∂b̃_i = h Σ_paths σ_iᵀ λ  (+ KL / weight terms)
@@ -21,6 +22,8 @@ import Foundation
 /// whichever the cost model says is cheaper. Chunks of whole data points run
 /// concurrently (one per core); their gradients are summed in order.
 public struct BackpropThroughSolver: GradientEstimator {
+  /// The step scheme differentiated (default: Euler–Maruyama).
+  public var scheme: any StepScheme
   /// Row chunks run concurrently (default: one per core).
   public var chunks: Int
   /// If set, the most bytes the workspaces may take (`plan` shows how it is
@@ -36,9 +39,13 @@ public struct BackpropThroughSolver: GradientEstimator {
   /// Copies of the estimator share it; it holds at most 8 chunk tapes.
   let cache = WorkspaceCache()
 
-  /// An estimator running `chunks` row chunks concurrently (default: one per
-  /// core), within `memoryBudget` bytes if given.
-  public init(chunks: Int? = nil, memoryBudget: Int? = nil, allowsMicroBatches: Bool = true) {
+  /// An estimator through `scheme`, running `chunks` row chunks concurrently
+  /// (default: one per core), within `memoryBudget` bytes if given.
+  public init(
+    scheme: any StepScheme = EulerMaruyama(), chunks: Int? = nil, memoryBudget: Int? = nil,
+    allowsMicroBatches: Bool = true
+  ) {
+    self.scheme = scheme
     self.chunks = chunks ?? Threading.availableCores
     self.memoryBudget = memoryBudget
     self.allowsMicroBatches = allowsMicroBatches
@@ -53,12 +60,18 @@ public struct BackpropThroughSolver: GradientEstimator {
   public func plan<Scalar: SDEScalar>(
     model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int, steps: Int
   ) throws -> BackpropPlan {
+    try plan(model: model, points: points, pathsPerPoint: k, steps: steps, observations: 1)
+  }
+
+  func plan<Scalar: SDEScalar>(
+    model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int, steps: Int, observations: Int
+  ) throws -> BackpropPlan {
     let full = CheckpointSchedule.fullTape(steps: steps)
     let largestPart = ChunkFanOut(units: points, chunks: chunks).parts.map(\.count).max() ?? 0
     func bytes(_ schedule: CheckpointSchedule, _ batches: Int) -> Int {
-      estimatedWorkspaceBytes(
-        model: model, points: points, pathsPerPoint: k, steps: steps, schedule: schedule, microBatches: batches)
-        ?? .max
+      workspaceBytes(
+        model: model, points: points, pathsPerPoint: k, steps: steps, schedule: schedule, microBatches: batches,
+        observations: observations) ?? .max
     }
     func make(_ schedule: CheckpointSchedule, recomputed: Int, _ batches: Int) -> BackpropPlan {
       BackpropPlan(
@@ -123,12 +136,21 @@ public struct BackpropThroughSolver: GradientEstimator {
     model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int, steps: Int,
     schedule: CheckpointSchedule? = nil, microBatches: Int = 1
   ) -> Int? {
+    workspaceBytes(
+      model: model, points: points, pathsPerPoint: k, steps: steps, schedule: schedule, microBatches: microBatches,
+      observations: 1)
+  }
+
+  func workspaceBytes<Scalar: SDEScalar>(
+    model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int, steps: Int, schedule: CheckpointSchedule?,
+    microBatches: Int, observations: Int
+  ) -> Int? {
     let batches = Swift.max(microBatches, 1)
     return SizeArithmetic.sum(
       ChunkFanOut(units: points, chunks: chunks).parts.map {
         BackpropChunk<Scalar>.estimatedBytes(
           model: model, points: ($0.count + batches - 1) / batches, pathsPerPoint: k, steps: steps,
-          schedule: schedule)
+          schedule: schedule, observations: observations, stages: scheme.stages)
       } + [SizeArithmetic.product(chunks, model.parameterCount, 8)])
   }
 
@@ -141,13 +163,25 @@ public struct BackpropThroughSolver: GradientEstimator {
     of model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int,
     objective: TrainingObjective
   ) throws -> GradientResult where Noise.Scalar == Scalar {
+    try gradient(
+      of: model, data: data, noise: noise, grid: grid, pathsPerPoint: k, objective: objective,
+      observations: .terminal(steps: grid.steps))
+  }
+
+  /// The loss and gradient with the likelihood read at every step of `observations`.
+  package func gradient<Scalar: SDEScalar, Noise: BrownianIncrements>(
+    of model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int,
+    objective: TrainingObjective, observations: ObservationSchedule
+  ) throws -> GradientResult where Noise.Scalar == Scalar {
     let clock = ContinuousClock()
     let start = clock.now
     try model.validateForGradient(data: data, noise: noise, grid: grid, pathsPerPoint: k)
+    try model.check(scheme: scheme)
     let fanOut = ChunkFanOut(units: data.rows, chunks: chunks)
     let parts = fanOut.parts
     let p = model.parameterCount
-    let plan = try plan(model: model, points: data.rows, pathsPerPoint: k, steps: grid.steps)
+    let plan = try plan(
+      model: model, points: data.rows, pathsPerPoint: k, steps: grid.steps, observations: observations.steps.count)
     let schedule = plan.schedule
     // The plan's prediction (`.max` when the shapes overflow) against the memory limit.
     try MemoryLimit.check(
@@ -157,7 +191,7 @@ public struct BackpropThroughSolver: GradientEstimator {
     func key(_ part: Range<Int>) -> WorkspaceCache.Key {
       WorkspaceCache.Key(
         model: ObjectIdentifier(model), points: part, k: k, steps: grid.steps, checkpointLevels: schedule.levels,
-        microBatches: plan.microBatches)
+        microBatches: plan.microBatches, observations: observations.steps, stages: scheme.stages)
     }
     func batches(_ part: Range<Int>) -> [Range<Int>] {
       Threading.partition(part.count, into: plan.microBatches).map {
@@ -168,7 +202,8 @@ public struct BackpropThroughSolver: GradientEstimator {
       workspace: { part -> BackpropChunk<Scalar> in
         if let cached = cache.checkOut(key(part)) as? BackpropChunk<Scalar>, cached.model === model { return cached }
         return BackpropChunk(
-          model: model, points: batches(part).map(\.count).max() ?? 0, pathsPerPoint: k, schedule: schedule)
+          model: model, scheme: scheme, observations: observations, points: batches(part).map(\.count).max() ?? 0,
+          pathsPerPoint: k, schedule: schedule)
       },
       release: { part, chunk in cache.checkIn(key(part), chunk) },
       body: { c, part, chunk in
@@ -238,26 +273,35 @@ public struct BackpropPlan: Sendable, Equatable, CustomStringConvertible {
 /// data points; `bind` selects the (micro-)batch the next `run` differentiates.
 final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
   let model: NeuralSDEModel<Scalar>
+  let scheme: any StepScheme
+  let observations: ObservationSchedule
   /// The data points of the batch `run` differentiates, and its paths.
   private(set) var points: Range<Int>
   private(set) var rows: Int
   let pointCapacity: Int
   let k: Int
-  let em: EulerMaruyamaWorkspace<Scalar>
+  let em: SolveWorkspace<Scalar>
+  /// The decoder's activations, one slot per observation.
   let decoderWS: MLPWorkspace<Scalar>
-  /// λ = ∂L/∂X_i and h·λ: `rows × d` each.
+  /// `X_j` at each observation step j: `observations·rows × d`.
+  let observedStates: Matrix<Scalar>
+  /// λ = ∂L/∂X_i and the drift's output cotangent h·λ: `rows × d` each.
   let lambda: Matrix<Scalar>
-  let driftOutputGradient: Matrix<Scalar>
-  /// `∂L/∂σ`: `rows × (d or d·m)`.
-  let diffusionOutputGradient: Matrix<Scalar>
-  /// `σᵀλ` per path (`rows × m`) and `∂L/∂b̃` per control row (`points × m`,
-  /// or `rows × m` with feedback control).
-  let controlPerPath: Matrix<Scalar>
-  let controlGradient: Matrix<Scalar>
+  let driftCotangent: Matrix<Scalar>
+  /// `∂L/∂σ`: `rows × (d or d·m)`; a row of d for the additive sum over paths.
+  let diffusionCotangent: Matrix<Scalar>
+  let additiveScratch: Matrix<Scalar>
+  /// `∂L/∂ΔW̃ = σᵀλ` per path (`rows × m`) and `∂L/∂u` per control row
+  /// (`points × m`, or `rows × m` with feedback control).
+  let incrementCotangent: Matrix<Scalar>
+  let controlCotangent: Matrix<Scalar>
   /// Feedback control only: `∂L/∂[x, y]` of the control's input, `rows × (d + D)`.
-  let controlInputGradient: Matrix<Scalar>
-  /// `∂L/∂decoded`, `rows × D`; the chunk's gradient in Scalar, `P`.
-  let decodedGradient: Matrix<Scalar>
+  let controlInputCotangent: Matrix<Scalar>
+  /// `∂ℓ/∂decoded` and, with a learned std, `∂ℓ/∂log_std` per observation
+  /// and path (`observations·rows × D` each).
+  let decodedCotangent: Matrix<Scalar>
+  let logStdRows: Matrix<Scalar>
+  /// The chunk's gradient in Scalar, `P`.
   let gradient: Matrix<Scalar>
 
   /// What is taped and what is recomputed.
@@ -266,26 +310,36 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
   let checkpoints: [Matrix<Scalar>]
 
   /// Buffers for batches of up to `capacity` data points (K paths each); bound to the first `capacity`.
-  init(model: NeuralSDEModel<Scalar>, points capacity: Int, pathsPerPoint k: Int, schedule: CheckpointSchedule) {
+  init(
+    model: NeuralSDEModel<Scalar>, scheme: any StepScheme, observations: ObservationSchedule, points capacity: Int,
+    pathsPerPoint k: Int, schedule: CheckpointSchedule
+  ) {
     self.model = model
+    self.scheme = scheme
+    self.observations = observations
     points = 0..<capacity
     pointCapacity = capacity
     self.k = k
     rows = capacity * k
     let d = model.latentDimension
     let m = model.noiseDimension
+    let n = observations.steps.count
     self.schedule = schedule
-    em = EulerMaruyamaWorkspace(model: model, points: capacity, paths: rows, tapeSteps: schedule.tapeLength)
+    em = SolveWorkspace(
+      model: model, points: capacity, paths: rows, tapeSteps: schedule.tapeLength, stages: scheme.stages)
     let pathCount = rows
     checkpoints = schedule.slots.map { Matrix(rows: $0 * pathCount, cols: d) }
-    decoderWS = model.decoder.makeWorkspace(rows: rows)
+    decoderWS = model.decoder.makeWorkspace(rows: rows, slots: n)
+    observedStates = Matrix(rows: n * rows, cols: d)
     lambda = Matrix(rows: rows, cols: d)
-    driftOutputGradient = Matrix(rows: rows, cols: d)
-    diffusionOutputGradient = Matrix(rows: rows, cols: model.diffusion.outputs)
-    controlPerPath = Matrix(rows: rows, cols: m)
-    controlGradient = Matrix(rows: em.controlRows, cols: m)
-    controlInputGradient = Matrix(rows: em.feedback ? rows : 0, cols: model.configuration.posteriorInputs)
-    decodedGradient = Matrix(rows: rows, cols: model.dataDimension)
+    driftCotangent = Matrix(rows: rows, cols: d)
+    diffusionCotangent = Matrix(rows: rows, cols: model.diffusion.outputs)
+    additiveScratch = Matrix(rows: 1, cols: d)
+    incrementCotangent = Matrix(rows: rows, cols: m)
+    controlCotangent = Matrix(rows: em.controlRows, cols: m)
+    controlInputCotangent = Matrix(rows: em.feedback ? rows : 0, cols: model.configuration.posteriorInputs)
+    decodedCotangent = Matrix(rows: n * rows, cols: model.dataDimension)
+    logStdRows = Matrix(rows: model.logStdOffset == nil ? 0 : n * rows, cols: model.dataDimension)
     gradient = Matrix(rows: 1, cols: model.parameterCount)
   }
 
@@ -300,31 +354,48 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
   /// The bytes a chunk would allocate (tape and buffers), from the shapes alone (nil on overflow).
   static func estimatedBytes(
     model: NeuralSDEModel<Scalar>, points: Int, pathsPerPoint k: Int, steps: Int,
-    schedule: CheckpointSchedule? = nil
+    schedule: CheckpointSchedule? = nil, observations: Int = 1, stages: Int = 1
   ) -> Int? {
     guard let rows = SizeArithmetic.product(points, k) else { return nil }
     let schedule = schedule ?? .fullTape(steps: steps)
+    let d = model.latentDimension
+    let dims = model.dataDimension
     let widths =
-      3 * model.latentDimension + model.diffusion.outputs + 2 * model.noiseDimension + model.dataDimension
-      + model.configuration.posteriorInputs
+      2 * d + model.diffusion.outputs + 2 * model.noiseDimension + model.configuration.posteriorInputs
     return SizeArithmetic.sum([
-      EulerMaruyamaWorkspace<Scalar>.estimatedBytes(
-        model: model, points: points, paths: rows, tapeSteps: schedule.tapeLength),
-      SizeArithmetic.product(
-        schedule.slots.reduce(0, +), rows, model.latentDimension, MemoryLayout<Scalar>.stride),
-      model.decoder.workspaceBytes(rows: rows),
+      SolveWorkspace<Scalar>.estimatedBytes(
+        model: model, points: points, paths: rows, tapeSteps: schedule.tapeLength, stages: stages),
+      SizeArithmetic.product(schedule.slots.reduce(0, +), rows, d, MemoryLayout<Scalar>.stride),
+      model.decoder.workspaceBytes(rows: rows, slots: observations),
+      SizeArithmetic.product(observations, rows, d + 2 * dims, MemoryLayout<Scalar>.stride),
       SizeArithmetic.product(rows, widths, MemoryLayout<Scalar>.stride),
+      SizeArithmetic.product(d, MemoryLayout<Scalar>.stride),
       SizeArithmetic.product(2, model.parameterCount, 8),
     ])
   }
 
   var bytes: Int {
     let own = [
-      lambda, driftOutputGradient, diffusionOutputGradient,
-      controlPerPath, controlGradient, controlInputGradient, decodedGradient, gradient,
+      observedStates, lambda, driftCotangent, diffusionCotangent, additiveScratch, incrementCotangent,
+      controlCotangent, controlInputCotangent, decodedCotangent, logStdRows, gradient,
     ].map(\.count).reduce(0, +)
     let kept = checkpoints.map(\.count).reduce(0, +)
     return em.bytes + (own + kept) * MemoryLayout<Scalar>.stride + decoderWS.bytes
+  }
+
+  /// `X_j` of observation o, `rows × d`.
+  func observedState(_ o: Int) -> UnsafeMutablePointer<Scalar> {
+    observedStates.base + o * rows * model.latentDimension
+  }
+  /// `∂ℓ/∂decoded` of observation o, `rows × D`.
+  func decoded(_ o: Int) -> MatrixView<Scalar> {
+    MatrixView(base: decodedCotangent.base + o * rows * model.dataDimension, rows: rows, cols: model.dataDimension)
+  }
+  /// `∂ℓ/∂log_std` of observation o, `rows × D` (nil without a learned std).
+  func logStdGradient(_ o: Int) -> MatrixView<Scalar>? {
+    model.logStdOffset == nil
+      ? nil
+      : MatrixView(base: logStdRows.base + o * rows * model.dataDimension, rows: rows, cols: model.dataDimension)
   }
 
   /// Forward with tape, then backward; adds the batch's gradient (Double)
@@ -335,29 +406,28 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
     data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, objective: TrainingObjective, totalPoints: Int,
     gradient out: UnsafeMutablePointer<Double>
   ) throws -> Double where Noise.Scalar == Scalar {
-    let n = grid.steps
     let d = model.latentDimension
-    let m = model.noiseDimension
     let grad = gradient.base
     grad.setZero(count: model.parameterCount)
     let y = data.rows(points)
     let pathRange = (points.lowerBound * k)..<(points.upperBound * k)
+    let rows = self.rows
     var kl = [Double](repeating: 0, count: em.controlRows)
     var logW = [Double](repeating: 0, count: rows)
-    let rows = self.rows
+    var scratchKL = [Double](repeating: 0, count: em.controlRows)
+    var scratchLogW = [Double](repeating: 0, count: rows)
     let levels = schedule.levels
     let tau = schedule.tapeLength
     func slot(_ c: CheckpointSchedule.Slot) -> UnsafeMutablePointer<Scalar> {
       checkpoints[c.level].base + c.index * rows * d
     }
-    var scratchKL = [Double](repeating: 0, count: em.controlRows)
-    var scratchLogW = [Double](repeating: 0, count: rows)
     /// Simulates `range` (its start state from `start`, or `x_0`) in pieces of
     /// τ steps through the tape, with KL and log-weights into the given
-    /// buffers, and keeps the state at every multiple of `levels[store]`.
+    /// buffers, keeps the state at every multiple of `levels[store]`, and
+    /// (first pass only) the observed states.
     func simulate(
-      _ range: Range<Int>, from start: UnsafePointer<Scalar>?, store: Int?,
-      kl klp: UnsafeMutableBufferPointer<Double>, logWeights lwp: UnsafeMutableBufferPointer<Double>
+      _ range: Range<Int>, from start: UnsafePointer<Scalar>?, store: Int?, kl klp: UnsafeMutablePointer<Double>,
+      logWeights lwp: UnsafeMutablePointer<Double>, observing: Bool
     ) throws {
       var pieceStart = range.lowerBound
       var x = start
@@ -366,9 +436,15 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
         // Only the last piece's activations are differentiated from this
         // pass (the backward sweep re-runs the others): the rest keep states only.
         try em.simulate(
-          model: model, data: y, pathRange: pathRange, pathsPerPoint: k, noise: noise, grid: grid,
-          recordSteps: [], recorded: [], final: nil, kl: klp, logWeights: lwp, steps: piece, startState: x,
-          keepActivations: piece.upperBound == range.upperBound)
+          model: model, scheme: scheme, noise: noise, grid: grid, pathRange: pathRange,
+          posterior: PosteriorDrive(data: y, pathsPerPoint: k, kl: klp, logWeights: lwp), steps: piece,
+          startState: x, keepActivations: piece.upperBound == range.upperBound,
+          observe: observing
+            ? { step, state in
+              if let o = self.observations.observation(at: step) {
+                self.observedState(o).copyElements(from: state, count: rows * d)
+              }
+            } : nil)
         if let level = store, (pieceStart - range.lowerBound) % levels[level] == 0 {
           let index = (pieceStart - range.lowerBound) / levels[level]
           slot(.init(level: level, index: index)).copyElements(from: em.state(pieceStart), count: rows * d)
@@ -380,99 +456,44 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
     }
     /// A re-run for the backward sweep: its KL and weights are discarded.
     func rerun(_ range: Range<Int>, from start: UnsafePointer<Scalar>?, store: Int?) throws {
-      try scratchKL.withUnsafeMutableBufferPointer { klp in
-        try scratchLogW.withUnsafeMutableBufferPointer { lwp in
-          try simulate(range, from: start, store: store, kl: klp, logWeights: lwp)
-        }
-      }
+      try simulate(range, from: start, store: store, kl: &scratchKL, logWeights: &scratchLogW, observing: false)
     }
     let plan = schedule.plan
     // The forward pass (the plan's first operation), keeping the outermost checkpoints.
     guard case .forward(let all, let store, _) = plan[0] else {
       preconditionFailure("a plan starts with the forward pass")
     }
-    try kl.withUnsafeMutableBufferPointer { klp in
-      try logW.withUnsafeMutableBufferPointer { lwp in
-        try simulate(all, from: nil, store: store, kl: klp, logWeights: lwp)
-      }
+    try simulate(all, from: nil, store: store, kl: &kl, logWeights: &logW, observing: true)
+    // The likelihood at each observation, once: values and per-path gradients.
+    var nll = [Double](repeating: 0, count: rows)
+    for o in observations.steps.indices {
+      decoderWS.slot = o
+      let terms = try model.decoderNegativeLogLikelihood(
+        states: MatrixView(base: observedState(o), rows: rows, cols: d), data: y, pathsPerPoint: k,
+        workspace: decoderWS, gradient: decoded(o), logStdGradient: logStdGradient(o))
+      nll = o == 0 ? terms : zip(nll, terms).map(+)
     }
-    // Decoder and likelihood at X_N (the last segment is still on the tape).
-    let xN = MatrixView(base: em.state(n), rows: rows, cols: d)
-    let nll = try model.decoderNegativeLogLikelihood(states: xN, data: y, pathsPerPoint: k, workspace: decoderWS)
-    let logStd = model.logStdOffset.map { UnsafePointer(model.parameters.base + $0) }
     let (loss, weights) = objectiveWeights(
       objective: objective, nll: nll, klPerPath: em.klPerPath(kl, pathsPerPoint: k), logWeights: logW,
       points: points.count, k: k, totalPoints: totalPoints)
-    // ∂L/∂decoded (weighted per path) and ∂L/∂log_std.
-    var scratchNLL = [Scalar](repeating: 0, count: rows)
-    weights.withUnsafeBufferPointer { w in
-      scratchNLL.withUnsafeMutableBufferPointer { o in
-        model.configuration.likelihood.negativeLogLikelihood(
-          decoded: decoderWS.output, data: y, pathsPerPoint: k, logStd: logStd, into: o.baseAddress!,
-          gradient: decodedGradient.rows(0..<rows), logStdGradient: model.logStdOffset.map { grad + $0 },
-          rowWeights: w.baseAddress!)
+    for o in observations.steps.indices {
+      scaleRows(decoded(o), by: weights)
+      if let rows = logStdGradient(o), let offset = model.logStdOffset {
+        addWeightedRows(rows, weights: weights, into: grad + offset)
       }
     }
-    model.decoder.vjpUnchecked(
-      workspace: decoderWS, outputGradient: decodedGradient.rows(0..<rows),
-      inputGradient: lambda.rows(0..<rows), gradient: grad)
-
-    let lam = lambda.base
-    let gb = driftOutputGradient.base
-    let diffusion = model.diffusionTerm
-    let feedback = em.feedback
-    let controlRows = em.controlRows
-    let kc = em.pathsPerControlRow(k)
-    // ∂(free energy)/∂KL of one control row: 1/B per point, 1/(B·K) per path.
-    let klWeight = 1 / Scalar(feedback ? totalPoints * k : totalPoints)
-    /// The backward pass through the steps of `range` (on the tape), in reverse.
-    func differentiate(_ steps: Range<Int>) {
-      for i in steps.reversed() {
-        em.selectStep(i)
-        let h = Scalar(grid.stepSize(i))
-        let dwt = em.increment(i)
-        let sigma = em.diffusionWS.output.base
-        // Control: ∂L/∂u_q = h Σ_{p∈q} σ_pᵀ λ_p + objective term; uses λ = ∂L/∂X_{i+1}.
-        let u = em.posteriorWS.output.base
-        let v = controlPerPath.base
-        diffusion.transposeApply(rows: rows, sigma: sigma, cotangent: lam, into: v)
-        let gu = controlGradient.base
-        switch objective {
-        case .freeEnergy:
-          Scalar.controlGradient(
-            points: controlRows, k: kc, m: m, a: h * klWeight, u: u, h: h, v: v, c: nil, w: dwt, out: gu)
-        case .importanceWeighted:
-          weights.withUnsafeBufferPointer { w in
-            Scalar.controlGradient(
-              points: controlRows, k: kc, m: m, a: 0, u: u, h: h, v: v, c: w.baseAddress!, w: dwt, out: gu)
-          }
-        }
-        model.posteriorDrift.vjpUnchecked(
-          workspace: em.posteriorWS, outputGradient: controlGradient.rows(0..<controlRows),
-          inputGradient: feedback ? controlInputGradient.rows(0..<rows) : nil, gradient: grad)
-        // Drift and diffusion output gradients from λ = ∂L/∂X_{i+1}: ∂L/∂b = h λ, ∂L/∂σ = λ ⊗ ΔW̃.
-        gb.copyElements(from: lam, count: rows * d)
-        Scalar.scal(n: rows * d, alpha: h, x: gb, incx: 1)
-        // σ's output gradient (summed over paths for a shared additive σ; reuses σᵀλ's buffer, d ≤ rows·m).
-        let gs = diffusion.outerProduct(
-          rows: rows, cotangent: lam, increments: dwt, into: diffusionOutputGradient.base, ones: em.driftWS.ones.base,
-          scratch: controlPerPath.base)
-        // λ_i = λ_{i+1} + J_bᵀ(hλ) + J_σᵀ(λ ⊗ ΔW̃): the VJPs accumulate into λ (β = 1).
-        model.drift.vjpUnchecked(
-          workspace: em.driftWS, outputGradient: driftOutputGradient.rows(0..<rows),
-          inputGradient: lambda.rows(0..<rows), gradient: grad, accumulateInputGradient: true)
-        model.diffusion.vjpUnchecked(
-          workspace: em.diffusionWS, outputGradient: gs,
-          inputGradient: diffusion.isAdditive ? nil : lambda.rows(0..<rows), gradient: grad,
-          accumulateInputGradient: true)
-        if feedback {
-          // The control read X_i: λ_i += (∂u_i/∂x)ᵀ ∂L/∂u_i (the state columns of its input gradient).
-          let cols = controlInputGradient.cols
-          let gin = controlInputGradient.base
-          for r in 0..<rows { Scalar.axpy(n: d, alpha: 1, x: gin + r * cols, incx: 1, y: lam + r * d, incy: 1) }
-        }
-      }
+    var lambdaHolds = false
+    /// λ += ∂L/∂X_j of the observation at step j, if any (the decoder's VJP).
+    func inject(step j: Int) {
+      guard let o = observations.observation(at: j) else { return }
+      decoderWS.slot = o
+      model.decoder.vjpUnchecked(
+        workspace: decoderWS, outputGradient: decoded(o), inputGradient: lambda.rows(0..<rows), gradient: grad,
+        accumulateInputGradient: lambdaHolds)
+      lambdaHolds = true
     }
+    if observations.steps.last! < grid.steps { lambda.base.setZero(count: rows * d) }
+    lambdaHolds = observations.steps.last! < grid.steps
     for operation in plan.dropFirst() {
       switch operation {
       case .forward(let range, let store, let start):
@@ -480,13 +501,73 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
       case .backward(let range, let rerunFrom):
         // Same noise, same kernels: the same activations as a full tape, bit for bit.
         if let from = rerunFrom { try rerun(range, from: UnsafePointer(slot(from)), store: nil) }
-        differentiate(range)
+        backward(range, grid: grid, objective: objective, weights: weights, totalPoints: totalPoints, inject: inject)
       }
     }
+    inject(step: 0)
     if let o = model.initialStateOffset {
-      for r in 0..<rows { Scalar.axpy(n: d, alpha: 1, x: lam + r * d, incx: 1, y: grad + o, incy: 1) }
+      for r in 0..<rows { Scalar.axpy(n: d, alpha: 1, x: lambda.base + r * d, incx: 1, y: grad + o, incy: 1) }
     }
     for j in 0..<model.parameterCount { out[j] += Double(grad[j]) }
     return loss
+  }
+
+  /// The one backward loop: the steps of `range` (on the tape) in reverse.
+  /// Per step i, with `λ = ∂L/∂X_{i+1}` (after the observation at i + 1 is
+  /// injected): the scheme's pullback (`∂L/∂ΔW̃`, `λ ← ∂L/∂X_i` through
+  /// the drift and diffusion), then the control's:
+  /// `∂L/∂u_q = h Σ_{p∈q} (∂L/∂ΔW̃_p)` plus the objective's KL or
+  /// log-weight term, through the control network (and, with feedback, its
+  /// state input into λ).
+  func backward(
+    _ range: Range<Int>, grid: TimeGrid, objective: TrainingObjective, weights: [Double], totalPoints: Int,
+    inject: (_ step: Int) -> Void
+  ) {
+    let m = model.noiseDimension
+    let d = model.latentDimension
+    let feedback = em.feedback
+    let controlRows = em.controlRows
+    let pathsPerControlRow = em.pathsPerControlRow(k)
+    // ∂(free energy)/∂KL of one control row: 1/B per point, 1/(B·K) per path.
+    let klWeight = 1 / Scalar(feedback ? totalPoints * k : totalPoints)
+    let adjoint = StepAdjoint(
+      lambda: lambda.base, driftCotangent: driftCotangent.base, diffusionCotangent: diffusionCotangent.base,
+      incrementCotangent: incrementCotangent.base, scratch: additiveScratch.base, gradient: gradient.base)
+    for i in range.reversed() {
+      inject(i + 1)
+      let h = Scalar(grid.stepSize(i))
+      let increments = em.increment(i)
+      var step = SchemeStep(
+        index: i, time: Scalar(grid.times[i]), size: h, rows: rows, state: em.state(i), next: em.state(i + 1),
+        increments: increments, fields: VectorFields(model: model, workspace: em, index: i))
+      step.adjoint = adjoint
+      scheme.pullback(step)
+      // The control of step i: ∂L/∂u_q from ∂L/∂ΔW̃ = σᵀλ and the objective.
+      em.selectControl(step: i)
+      let u = em.posteriorWS.output.base
+      switch objective {
+      case .freeEnergy:
+        Scalar.controlGradient(
+          points: controlRows, k: pathsPerControlRow, m: m, a: h * klWeight, u: u, h: h, v: incrementCotangent.base,
+          c: nil, w: increments, out: controlCotangent.base)
+      case .importanceWeighted:
+        weights.withUnsafeBufferPointer { w in
+          Scalar.controlGradient(
+            points: controlRows, k: pathsPerControlRow, m: m, a: 0, u: u, h: h, v: incrementCotangent.base,
+            c: w.baseAddress!, w: increments, out: controlCotangent.base)
+        }
+      }
+      model.posteriorDrift.vjpUnchecked(
+        workspace: em.posteriorWS, outputGradient: controlCotangent.rows(0..<controlRows),
+        inputGradient: feedback ? controlInputCotangent.rows(0..<rows) : nil, gradient: gradient.base)
+      if feedback {
+        // The control read X_i: λ_i += (∂u_i/∂x)ᵀ ∂L/∂u_i (the state columns of its input gradient).
+        let cols = controlInputCotangent.cols
+        let gin = controlInputCotangent.base
+        for r in 0..<rows {
+          Scalar.axpy(n: d, alpha: 1, x: gin + r * cols, incx: 1, y: lambda.base + r * d, incy: 1)
+        }
+      }
+    }
   }
 }

@@ -3,11 +3,12 @@ import Foundation
 /// Differentiate, then solve: pathwise forward sensitivities (docs/MODEL.md §4).
 ///
 /// Alongside `X` it propagates, with the same increments, the tangents
-/// `S = ∂X/∂θ·v` for a block of directions v (as extra GEMM rows):
+/// `S = ∂X/∂θ·v` for a block of directions v (as extra GEMM rows), by the
+/// scheme's pushforward; for Euler–Maruyama
 ///
 ///     S_{i+1} = S_i + h (J_b S_i + ∂_θb·v) + (J_σ S_i + ∂_θσ·v)·ΔW̃_i + σ·h ∂_β b̃·v,   S_0 = ∂x_0·v
 ///
-/// which is exactly forward-mode differentiation of the EM recursion, so on
+/// which is exactly forward-mode differentiation of the recursion, so on
 /// the same noise it agrees with `BackpropThroughSolver` to round-off. Time
 /// grows linearly with the number of directions (each costs about one forward
 /// pass of tangent GEMMs); memory is independent of N (no tape). Use it for a
@@ -26,14 +27,20 @@ public struct ForwardPathwise: GradientEstimator {
 
   /// The parameters whose derivatives are propagated.
   public var directions: Directions
+  /// The step scheme differentiated (default: Euler–Maruyama).
+  public var scheme: any StepScheme
   /// Directions propagated together (extra GEMM rows); memory grows with it.
   public var blockSize: Int
   /// Row chunks run concurrently (default: one per core).
   public var chunks: Int
 
-  /// An estimator for `directions`, `blockSize` tangents per pass, `chunks` row chunks (default: one per core).
-  public init(directions: Directions = .all, blockSize: Int = 16, chunks: Int? = nil) {
+  /// An estimator through `scheme` for `directions`, `blockSize` tangents per
+  /// pass, `chunks` row chunks (default: one per core).
+  public init(
+    directions: Directions = .all, scheme: any StepScheme = EulerMaruyama(), blockSize: Int = 16, chunks: Int? = nil
+  ) {
     self.directions = directions
+    self.scheme = scheme
     self.blockSize = blockSize
     self.chunks = chunks ?? Threading.availableCores
   }
@@ -43,6 +50,16 @@ public struct ForwardPathwise: GradientEstimator {
   public func gradient<Scalar: SDEScalar, Noise: BrownianIncrements>(
     of model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int,
     objective: TrainingObjective
+  ) throws -> GradientResult where Noise.Scalar == Scalar {
+    try gradient(
+      of: model, data: data, noise: noise, grid: grid, pathsPerPoint: k, objective: objective,
+      observations: .terminal(steps: grid.steps))
+  }
+
+  /// The gradient with the likelihood read at every step of `observations`.
+  package func gradient<Scalar: SDEScalar, Noise: BrownianIncrements>(
+    of model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int,
+    objective: TrainingObjective, observations: ObservationSchedule
   ) throws -> GradientResult where Noise.Scalar == Scalar {
     let clock = ContinuousClock()
     let start = clock.now
@@ -57,7 +74,8 @@ public struct ForwardPathwise: GradientEstimator {
       let tangents = Matrix<Scalar>(rows: Swift.max(block.count, 1), cols: model.parameterCount)
       for (tau, j) in block.enumerated() { tangents[tau, j] = 1 }
       let r = try propagate(
-        model: model, data: data, noise: noise, grid: grid, k: k, objective: objective, tangents: tangents)
+        model: model, data: data, noise: noise, grid: grid, k: k, objective: objective, tangents: tangents,
+        observations: observations)
       for (tau, j) in block.enumerated() { gradient[j] = r.derivatives[tau] }
       loss = r.loss
       bytes = Swift.max(bytes, r.bytes)
@@ -82,7 +100,8 @@ public struct ForwardPathwise: GradientEstimator {
     guard direction.allSatisfy(\.isFinite) else { throw NSDEError.nonFinite("the direction contains NaN/Inf") }
     let tangents = Matrix<Scalar>(rows: 1, cols: model.parameterCount) { _, j in Scalar(direction[j]) }
     let r = try propagate(
-      model: model, data: data, noise: noise, grid: grid, k: k, objective: objective, tangents: tangents)
+      model: model, data: data, noise: noise, grid: grid, k: k, objective: objective, tangents: tangents,
+      observations: .terminal(steps: grid.steps))
     return (r.loss, r.derivatives[0])
   }
 
@@ -109,9 +128,10 @@ public struct ForwardPathwise: GradientEstimator {
   /// Propagates the tangent rows of `tangents` (T × P) over all chunks.
   func propagate<Scalar: SDEScalar, Noise: BrownianIncrements>(
     model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, k: Int,
-    objective: TrainingObjective, tangents: Matrix<Scalar>
+    objective: TrainingObjective, tangents: Matrix<Scalar>, observations: ObservationSchedule
   ) throws -> (loss: Double, derivatives: [Double], bytes: Int) where Noise.Scalar == Scalar {
     try model.validateForGradient(data: data, noise: noise, grid: grid, pathsPerPoint: k)
+    try model.check(scheme: scheme)
     let fanOut = ChunkFanOut(units: data.rows, chunks: chunks)
     let parts = fanOut.parts
     let t = tangents.rows
@@ -122,7 +142,10 @@ public struct ForwardPathwise: GradientEstimator {
         }), for: "pathwise sensitivities of \(data.rows * k) paths × \(t) directions")
     let partial = Matrix<Double>(rows: parts.count, cols: t)
     let outcomes = try fanOut.run(
-      workspace: { PathwiseChunk(model: model, points: $0, pathsPerPoint: k, directions: t) },
+      workspace: {
+        PathwiseChunk(
+          model: model, scheme: scheme, observations: observations, points: $0, pathsPerPoint: k, directions: t)
+      },
       body: { c, _, chunk -> (loss: Double, bytes: Int) in
         let loss = try chunk.run(
           data: data, noise: noise, grid: grid, objective: objective, totalPoints: data.rows, tangents: tangents,
@@ -146,11 +169,13 @@ public struct ForwardPathwise: GradientEstimator {
 /// One chunk's state, sensitivities and tangent buffers.
 final class PathwiseChunk<Scalar: SDEScalar>: @unchecked Sendable {
   let model: NeuralSDEModel<Scalar>
+  let scheme: any StepScheme
+  let observations: ObservationSchedule
   let points: Range<Int>
   let k: Int
   let rows: Int
   let t: Int
-  let em: EulerMaruyamaWorkspace<Scalar>
+  let em: SolveWorkspace<Scalar>
   let decoderWS: MLPWorkspace<Scalar>
   /// `S`: `(rows·T) × d`, row `r·T + τ`.
   let sensitivity: Matrix<Scalar>
@@ -161,27 +186,43 @@ final class PathwiseChunk<Scalar: SDEScalar>: @unchecked Sendable {
   /// Feedback control only: the tangent of its input `[S, 0]`, `(rows·T) × (d + D)`.
   let controlInputTangent: Matrix<Scalar>
   let decodedTangent: Matrix<Scalar>
+  /// `∂ℓ/∂decoded` of the latest observation and, with a learned std,
+  /// `∂ℓ/∂log_std` per path summed over the observations (`rows × D` each,
+  /// and one more for the observations after the first).
+  let decodedCotangent: Matrix<Scalar>
+  let logStdRows: Matrix<Scalar>
+  let logStdScratch: Matrix<Scalar>
   let driftTWS: MLPTangentWorkspace<Scalar>
   let diffusionTWS: MLPTangentWorkspace<Scalar>
   let posteriorTWS: MLPTangentWorkspace<Scalar>
   let decoderTWS: MLPTangentWorkspace<Scalar>
 
-  init(model: NeuralSDEModel<Scalar>, points: Range<Int>, pathsPerPoint k: Int, directions t: Int) {
+  init(
+    model: NeuralSDEModel<Scalar>, scheme: any StepScheme, observations: ObservationSchedule, points: Range<Int>,
+    pathsPerPoint k: Int, directions t: Int
+  ) {
     self.model = model
+    self.scheme = scheme
+    self.observations = observations
     self.points = points
     self.k = k
     self.t = t
     rows = points.count * k
     let d = model.latentDimension
+    let dims = model.dataDimension
     let sigmaRows = model.diffusionTerm.rows(forPaths: rows)
-    em = EulerMaruyamaWorkspace(model: model, points: points.count, paths: rows)
+    em = SolveWorkspace(model: model, points: points.count, paths: rows, stages: scheme.stages)
     decoderWS = model.decoder.makeWorkspace(rows: rows)
     sensitivity = Matrix(rows: rows * t, cols: d)
     driftTangent = Matrix(rows: rows * t, cols: d)
     diffusionTangent = Matrix(rows: sigmaRows * t, cols: model.diffusion.outputs)
     controlTangent = Matrix(rows: em.controlRows * t, cols: model.noiseDimension)
     controlInputTangent = Matrix(rows: em.feedback ? rows * t : 0, cols: model.configuration.posteriorInputs)
-    decodedTangent = Matrix(rows: rows * t, cols: model.dataDimension)
+    decodedTangent = Matrix(rows: rows * t, cols: dims)
+    decodedCotangent = Matrix(rows: rows, cols: dims)
+    let learned = model.logStdOffset != nil
+    logStdRows = Matrix(rows: learned ? rows : 0, cols: dims)
+    logStdScratch = Matrix(rows: learned && observations.steps.count > 1 ? rows : 0, cols: dims)
     driftTWS = model.drift.makeTangentWorkspace(rows: rows, directions: t)
     diffusionTWS = model.diffusion.makeTangentWorkspace(rows: sigmaRows, directions: t)
     posteriorTWS = model.posteriorDrift.makeTangentWorkspace(rows: em.controlRows, directions: t)
@@ -201,21 +242,29 @@ final class PathwiseChunk<Scalar: SDEScalar>: @unchecked Sendable {
     }
     return SizeArithmetic.sum(
       [
-        EulerMaruyamaWorkspace<Scalar>.estimatedBytes(model: model, points: points, paths: rows),
+        SolveWorkspace<Scalar>.estimatedBytes(model: model, points: points, paths: rows),
         model.decoder.workspaceBytes(rows: rows),
         SizeArithmetic.product(rows, t, widths, MemoryLayout<Scalar>.stride),
+        SizeArithmetic.product(rows, 3 * model.dataDimension, MemoryLayout<Scalar>.stride),
+        SizeArithmetic.product(rows, t, 3, 8),
       ] + tangentWorkspaces)
   }
 
   var bytes: Int {
-    let mats = [sensitivity, driftTangent, diffusionTangent, controlTangent, controlInputTangent, decodedTangent]
+    let mats = [
+      sensitivity, driftTangent, diffusionTangent, controlTangent, controlInputTangent, decodedTangent,
+      decodedCotangent, logStdRows, logStdScratch,
+    ]
     var n = mats.map(\.count).reduce(0, +)
     for w in [driftTWS, diffusionTWS, posteriorTWS, decoderTWS] {
       n += w.bufferA.count + w.bufferB.count + w.biasTangents.count
     }
-    return em.bytes + n * MemoryLayout<Scalar>.stride
+    return em.bytes + n * MemoryLayout<Scalar>.stride + rows * t * 3 * 8
   }
 
+  /// The solve with tangents through the scheme's pushforward, the
+  /// likelihood and its tangent at every observation, then the objective's
+  /// derivatives `out[τ]` and its value.
   @_specialize(where Scalar == Double, Noise == PhiloxBrownianIncrements<Double>)
   @_specialize(where Scalar == Float, Noise == PhiloxBrownianIncrements<Float>)
   func run<Noise: BrownianIncrements>(
@@ -223,15 +272,9 @@ final class PathwiseChunk<Scalar: SDEScalar>: @unchecked Sendable {
     tangents: Matrix<Scalar>, derivatives out: UnsafeMutablePointer<Double>
   ) throws -> Double where Noise.Scalar == Scalar {
     let d = model.latentDimension
-    let m = model.noiseDimension
+    let dims = model.dataDimension
     let y = data.rows(points)
-    let nPoints = points.count
     let pathRange = (points.lowerBound * k)..<(points.upperBound * k)
-    let diffusion = model.diffusionTerm
-    let x = em.stateA.base
-    let xNext = em.stateB.base
-    let x0 = model.initialState()
-    for r in 0..<rows { for j in 0..<d { x[r * d + j] = x0[j] } }
     let s = sensitivity.base
     s.setZero(count: rows * t * d)
     if let o = model.initialStateOffset {
@@ -239,117 +282,62 @@ final class PathwiseChunk<Scalar: SDEScalar>: @unchecked Sendable {
     }
     let feedback = em.feedback
     let controlRows = em.controlRows
-    let kc = em.pathsPerControlRow(k)
+    let rows = self.rows
+    let t = self.t
     var kl = [Double](repeating: 0, count: controlRows)
     var logW = [Double](repeating: 0, count: rows)
     var dKL = [Double](repeating: 0, count: controlRows * t)
     var dLogW = [Double](repeating: 0, count: rows * t)
-    let dw = em.increments.base
-    let db = driftTangent.base
-    let ds = diffusionTangent.base
-    let du = controlTangent.base
-    em.beginSolve(model)
-    defer { em.endSolve(model) }
-    for i in 0..<grid.steps {
-      let time = Scalar(grid.times[i])
-      let h = Scalar(grid.stepSize(i))
-      noise.fill(step: i, paths: pathRange, stepSize: grid.stepSize(i), into: dw, ld: m)
-      // Control and its tangent (feedback: input tangent [S_i, 0]); log-weight
-      // and KL tangents use the unshifted ΔW.
-      if feedback {
-        let input = em.fillControlInput(step: i, x: x, d: d, data: y, pathsPerPoint: k)
-        model.posteriorDrift.forwardUnchecked(
-          input, time: time, workspace: em.posteriorWS)
-        let cols = controlInputTangent.cols
-        for row in 0..<(rows * t) { (controlInputTangent.base + row * cols).copyElements(from: s + row * d, count: d) }
-      } else {
-        model.posteriorDrift.forwardUnchecked(
-          y, time: time, workspace: em.posteriorWS)
-      }
-      let u = em.posteriorWS.output.base
-      model.posteriorDrift.jvpUnchecked(
-        workspace: em.posteriorWS,
-        inputTangent: feedback ? controlInputTangent.view : nil, tangents: tangents, output: controlTangent.view,
-        tangentWorkspace: posteriorTWS)
-      for q in 0..<controlRows {
-        for tau in 0..<t {
-          let duq = du + (q * t + tau) * m
-          var udu: Scalar = 0
-          for l in 0..<m { udu += u[q * m + l] * duq[l] }
-          dKL[q * t + tau] += Double(h * udu)
-          for p in (q * kc)..<((q + 1) * kc) {
-            var wdu: Scalar = 0
-            for l in 0..<m { wdu += dw[p * m + l] * duq[l] }
-            dLogW[p * t + tau] -= Double(wdu + h * udu)
+    // Per path and direction: Σ_j ∂ℓ_j/∂decoded · d decoded_j over the observations.
+    var dl = [Double](repeating: 0, count: rows * t)
+    var nll = [Double](repeating: 0, count: rows)
+    var failure: Error?
+    let stepTangent = StepTangent(
+      directions: t, sensitivity: sensitivity, parameterTangents: tangents, driftTangent: driftTangent,
+      diffusionTangent: diffusionTangent, controlTangent: controlTangent.base,
+      pathsPerControlRow: em.pathsPerControlRow(k), driftWorkspace: driftTWS, diffusionWorkspace: diffusionTWS)
+    try kl.withUnsafeMutableBufferPointer { klp in
+      try logW.withUnsafeMutableBufferPointer { lwp in
+        try dKL.withUnsafeMutableBufferPointer { dklp in
+          try dLogW.withUnsafeMutableBufferPointer { dlwp in
+            try em.simulate(
+              model: model, scheme: scheme, noise: noise, grid: grid, pathRange: pathRange,
+              posterior: PosteriorDrive(
+                data: y, pathsPerPoint: k, kl: klp.baseAddress!, logWeights: lwp.baseAddress!),
+              tangent: stepTangent,
+              controlTangent: ControlTangent(
+                sensitivity: sensitivity, parameterTangents: tangents, output: controlTangent,
+                inputTangent: controlInputTangent, workspace: posteriorTWS, klTangent: dklp.baseAddress!,
+                logWeightTangent: dlwp.baseAddress!),
+              observe: { step, x in
+                guard failure == nil, let o = self.observations.observation(at: step) else { return }
+                do {
+                  let terms = try self.observe(o, state: x, data: y, tangents: tangents, into: &dl)
+                  nll = o == 0 ? terms : zip(nll, terms).map(+)
+                } catch { failure = error }
+              })
           }
         }
       }
-      kl.withUnsafeMutableBufferPointer { klp in
-        logW.withUnsafeMutableBufferPointer { lwp in
-          Scalar.applyControl(
-            points: controlRows, k: kc, m: m, u: u, dw: dw, h: h, kl: klp.baseAddress!, logWeights: lwp.baseAddress!)
-        }
-      }
-      // Networks at X_i and their JVPs with input tangent S_i.
-      let xView = MatrixView(base: x, rows: rows, cols: d)
-      model.drift.forwardUnchecked(
-        xView, time: time, workspace: em.driftWS)
-      model.drift.jvpUnchecked(
-        workspace: em.driftWS, inputTangent: sensitivity.view, tangents: tangents, output: driftTangent.view,
-        tangentWorkspace: driftTWS)
-      model.diffusion.forwardUnchecked(
-        diffusion.input(xView), time: time, workspace: em.diffusionWS)
-      model.diffusion.jvpUnchecked(
-        workspace: em.diffusionWS,
-        inputTangent: diffusion.isAdditive ? nil : sensitivity.view,
-        tangents: tangents, output: diffusionTangent.view, tangentWorkspace: diffusionTWS)
-      let b = em.driftWS.output.base
-      let sigma = em.diffusionWS.output.base
-      // S ← S + h·dB + dσ·ΔW̃ + σ·(h·dU)
-      diffusion.tangentStep(
-        rows: rows, directions: t, sensitivity: s, driftTangent: db, diffusionTangent: ds, sigma: sigma,
-        increments: dw, controlTangent: du, pathsPerControlRow: kc, h: h)
-      try EulerMaruyamaWorkspace<Scalar>.step(
-        diffusion, rows: rows, x: x, drift: b, sigma: sigma, increments: dw, h: h, into: xNext, step: i, grid: grid)
-      x.copyElements(from: xNext, count: rows * d)
     }
-    // Decoder, likelihood and their tangents.
-    let xN = MatrixView(base: x, rows: rows, cols: d)
-    let dims = model.dataDimension
-    let g = Matrix<Scalar>(rows: rows, cols: dims)
-    let nll = try model.decoderNegativeLogLikelihood(
-      states: xN, data: y, pathsPerPoint: k, workspace: decoderWS, gradient: g.view)
-    model.decoder.jvpUnchecked(
-      workspace: decoderWS, inputTangent: sensitivity.view, tangents: tangents, output: decodedTangent.view,
-      tangentWorkspace: decoderTWS)
+    if let failure { throw failure }
     let (loss, weights) = objectiveWeights(
       objective: objective, nll: nll, klPerPath: em.klPerPath(kl, pathsPerPoint: k), logWeights: logW,
-      points: nPoints, k: k, totalPoints: totalPoints)
+      points: points.count, k: k, totalPoints: totalPoints)
     // ∂(free energy)/∂KL of one control row: 1/B per point, 1/(B·K) per path.
     let klScale = Double(feedback ? totalPoints * k : totalPoints)
     for tau in 0..<t { out[tau] = 0 }
-    // Learned likelihood scale: Σ_r w_r ∂ℓ_r/∂log_std, from the likelihood's own gradient.
+    // Learned likelihood scale: Σ_r w_r ∂ℓ_r/∂log_std, from the likelihood's per-path gradients.
     if let o = model.logStdOffset {
       let stdGradient = Matrix<Scalar>(rows: 1, cols: dims)
-      var unused = [Scalar](repeating: 0, count: rows)
-      let logStd = UnsafePointer(model.parameters.base + o)
-      weights.withUnsafeBufferPointer { w in
-        unused.withUnsafeMutableBufferPointer { u in
-          model.configuration.likelihood.negativeLogLikelihood(
-            decoded: decoderWS.output, data: y, pathsPerPoint: k, logStd: logStd, into: u.baseAddress!,
-            logStdGradient: stdGradient.base, rowWeights: w.baseAddress!)
-        }
-      }
+      addWeightedRows(logStdRows.view, weights: weights, into: stdGradient.base)
       for tau in 0..<t { for j in 0..<dims { out[tau] += Double(stdGradient[0, j] * tangents[tau, o + j]) } }
     }
     for r in 0..<rows {
       for tau in 0..<t {
-        let dz = decodedTangent.base + (r * t + tau) * dims
-        var dl = 0.0
-        for j in 0..<dims { dl += Double(g[r, j] * dz[j]) }
         switch objective {
-        case .freeEnergy: out[tau] += weights[r] * dl
-        case .importanceWeighted: out[tau] += weights[r] * (dl - dLogW[r * t + tau])
+        case .freeEnergy: out[tau] += weights[r] * dl[r * t + tau]
+        case .importanceWeighted: out[tau] += weights[r] * (dl[r * t + tau] - dLogW[r * t + tau])
         }
       }
     }
@@ -357,5 +345,37 @@ final class PathwiseChunk<Scalar: SDEScalar>: @unchecked Sendable {
       for q in 0..<controlRows { for tau in 0..<t { out[tau] += dKL[q * t + tau] / klScale } }
     }
     return loss
+  }
+
+  /// Observation o at state `x` (with `S` its tangent): the decoder, the
+  /// likelihood (value and per-path gradients, once) and the decoder's JVP;
+  /// adds `∂ℓ/∂decoded · d decoded` per path and direction to `dl` and returns ℓ per path.
+  func observe(
+    _ o: Int, state x: UnsafePointer<Scalar>, data y: MatrixView<Scalar>, tangents: Matrix<Scalar>,
+    into dl: inout [Double]
+  ) throws -> [Double] {
+    let d = model.latentDimension
+    let dims = model.dataDimension
+    let learned = model.logStdOffset != nil
+    let terms = try model.decoderNegativeLogLikelihood(
+      states: MatrixView(base: UnsafeMutablePointer(mutating: x), rows: rows, cols: d), data: y, pathsPerPoint: k,
+      workspace: decoderWS, gradient: decodedCotangent.view,
+      logStdGradient: learned ? (o == 0 ? logStdRows.view : logStdScratch.view) : nil)
+    if learned && o > 0 {
+      for i in 0..<(rows * dims) { logStdRows.base[i] += logStdScratch.base[i] }
+    }
+    model.decoder.jvpUnchecked(
+      workspace: decoderWS, inputTangent: sensitivity.view, tangents: tangents, output: decodedTangent.view,
+      tangentWorkspace: decoderTWS)
+    let g = decodedCotangent.base
+    for r in 0..<rows {
+      for tau in 0..<t {
+        let dz = decodedTangent.base + (r * t + tau) * dims
+        var sum = 0.0
+        for j in 0..<dims { sum += Double(g[r * dims + j] * dz[j]) }
+        if o == 0 { dl[r * t + tau] = sum } else { dl[r * t + tau] += sum }
+      }
+    }
+    return terms
   }
 }

@@ -59,7 +59,7 @@ extension NeuralSDEModel {
   func validateForGradient<Noise: BrownianIncrements>(
     data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int
   ) throws where Noise.Scalar == Scalar {
-    try EulerMaruyama().validateData(data, model: self)
+    try validateData(data)
     guard k >= 1 else { throw NSDEError.invalidArgument("paths per data point must be ≥ 1, got \(k)") }
     try noise.validate(steps: grid.steps, paths: data.rows * k, dimension: noiseDimension)
     let bad = Scalar.countNonFinite(n: parameters.count, x: parameters.base)

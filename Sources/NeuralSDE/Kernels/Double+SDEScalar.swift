@@ -18,20 +18,20 @@ extension Double: SDEScalar {
     a: UnsafePointer<Double>?, d: UnsafePointer<Double>?
   ) { nsde_scale_by_derivative_f64(kind, n, out, g, a, d) }
   @inlinable
-  public static func emDiagonal(
+  public static func addProductsDiagonal(
     n: Int, x: UnsafePointer<Double>, b: UnsafePointer<Double>, sigma: UnsafePointer<Double>,
     dw: UnsafePointer<Double>, h: Double, out: UnsafeMutablePointer<Double>
-  ) { nsde_em_diagonal_f64(n, x, b, sigma, dw, h, out) }
+  ) { nsde_add_products_diagonal_f64(n, x, b, sigma, dw, h, out) }
   @inlinable
-  public static func emAdditive(
+  public static func addProductsAdditive(
     rows: Int, d: Int, x: UnsafePointer<Double>, b: UnsafePointer<Double>, sigma: UnsafePointer<Double>,
     dw: UnsafePointer<Double>, h: Double, out: UnsafeMutablePointer<Double>
-  ) { nsde_em_additive_f64(rows, d, x, b, sigma, dw, h, out) }
+  ) { nsde_add_products_additive_f64(rows, d, x, b, sigma, dw, h, out) }
   @inlinable
-  public static func emGeneral(
+  public static func addProductsGeneral(
     rows: Int, d: Int, m: Int, x: UnsafePointer<Double>, b: UnsafePointer<Double>, sigma: UnsafePointer<Double>,
     dw: UnsafePointer<Double>, h: Double, out: UnsafeMutablePointer<Double>
-  ) { nsde_em_general_f64(rows, d, m, x, b, sigma, dw, h, out) }
+  ) { nsde_add_products_general_f64(rows, d, m, x, b, sigma, dw, h, out) }
   @inlinable
   public static func applyControl(
     points: Int, k: Int, m: Int, u: UnsafePointer<Double>, dw: UnsafeMutablePointer<Double>, h: Double,

@@ -18,20 +18,20 @@ extension Float: SDEScalar {
     a: UnsafePointer<Float>?, d: UnsafePointer<Float>?
   ) { nsde_scale_by_derivative_f32(kind, n, out, g, a, d) }
   @inlinable
-  public static func emDiagonal(
+  public static func addProductsDiagonal(
     n: Int, x: UnsafePointer<Float>, b: UnsafePointer<Float>, sigma: UnsafePointer<Float>,
     dw: UnsafePointer<Float>, h: Float, out: UnsafeMutablePointer<Float>
-  ) { nsde_em_diagonal_f32(n, x, b, sigma, dw, h, out) }
+  ) { nsde_add_products_diagonal_f32(n, x, b, sigma, dw, h, out) }
   @inlinable
-  public static func emAdditive(
+  public static func addProductsAdditive(
     rows: Int, d: Int, x: UnsafePointer<Float>, b: UnsafePointer<Float>, sigma: UnsafePointer<Float>,
     dw: UnsafePointer<Float>, h: Float, out: UnsafeMutablePointer<Float>
-  ) { nsde_em_additive_f32(rows, d, x, b, sigma, dw, h, out) }
+  ) { nsde_add_products_additive_f32(rows, d, x, b, sigma, dw, h, out) }
   @inlinable
-  public static func emGeneral(
+  public static func addProductsGeneral(
     rows: Int, d: Int, m: Int, x: UnsafePointer<Float>, b: UnsafePointer<Float>, sigma: UnsafePointer<Float>,
     dw: UnsafePointer<Float>, h: Float, out: UnsafeMutablePointer<Float>
-  ) { nsde_em_general_f32(rows, d, m, x, b, sigma, dw, h, out) }
+  ) { nsde_add_products_general_f32(rows, d, m, x, b, sigma, dw, h, out) }
   @inlinable
   public static func applyControl(
     points: Int, k: Int, m: Int, u: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>, h: Float,

@@ -1,6 +1,6 @@
 /// A BLAS scalar with the library's own vectorised kernels (NSDEKernels,
 /// compiled for several x86-64 levels with `target_clones`): activations and
-/// their derivatives, the Euler–Maruyama and control kernels, and normals.
+/// their derivatives, the terms' products and the control kernels, and normals.
 /// `Float` and `Double` conform with one-line forwards; everything above is
 /// written once, generically over `SDEScalar`.
 public protocol SDEScalar: BLASScalar {
@@ -20,18 +20,18 @@ public protocol SDEScalar: BLASScalar {
   static func scaleByDerivative(
     _ kind: Int32, n: Int, out: UnsafeMutablePointer<Self>, g: UnsafePointer<Self>,
     a: UnsafePointer<Self>?, d: UnsafePointer<Self>?)
-  // MARK: Euler–Maruyama kernels (NSDEKernels, see nsde_kernels.h)
+  // MARK: SDE kernels (NSDEKernels, see nsde_kernels.h)
 
   /// `out = x + h·b + σ ⊙ dw` over n values.
-  static func emDiagonal(
+  static func addProductsDiagonal(
     n: Int, x: UnsafePointer<Self>, b: UnsafePointer<Self>, sigma: UnsafePointer<Self>,
     dw: UnsafePointer<Self>, h: Self, out: UnsafeMutablePointer<Self>)
   /// `out[r] = x[r] + h·b[r] + σ ⊙ dw[r]`, one σ row shared by all rows.
-  static func emAdditive(
+  static func addProductsAdditive(
     rows: Int, d: Int, x: UnsafePointer<Self>, b: UnsafePointer<Self>, sigma: UnsafePointer<Self>,
     dw: UnsafePointer<Self>, h: Self, out: UnsafeMutablePointer<Self>)
   /// `out[r] = x[r] + h·b[r] + σ[r]·dw[r]` with σ[r] a d×m matrix.
-  static func emGeneral(
+  static func addProductsGeneral(
     rows: Int, d: Int, m: Int, x: UnsafePointer<Self>, b: UnsafePointer<Self>, sigma: UnsafePointer<Self>,
     dw: UnsafePointer<Self>, h: Self, out: UnsafeMutablePointer<Self>)
   /// The control as a shift of the increments, with KL and log-weight accumulation.

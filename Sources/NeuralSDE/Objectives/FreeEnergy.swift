@@ -64,7 +64,7 @@ extension NeuralSDEModel {
   ///   - data: `B × D`.
   ///   - noise: increments for `grid.steps` steps and `M = B·K` paths.
   ///   - pathsPerPoint: K.
-  ///   - progress: called after each step of the first chunk with the steps done (`EulerMaruyama.Options.progress`).
+  ///   - progress: called after each step of the first chunk with the steps done (`SolveOptions.progress`).
   public func variationalEstimates<Noise: BrownianIncrements>(
     data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int, chunks: Int? = nil,
     affineControl: AffineFeedbackControl? = nil, progress: (@Sendable (_ stepsDone: Int) -> Void)? = nil
@@ -143,11 +143,12 @@ extension NeuralSDEModel {
 
   /// Runs the decoder on `states` (`rows × d`, kept in `workspace` for its
   /// VJP/JVP) and returns `ℓ_r = −log p_θ(y_{⌊r/K⌋} | X^{(r)})` per row;
-  /// `gradient` (`rows × D`), if given, receives `∂ℓ/∂decoded`.
+  /// `gradient` and `logStdGradient` (`rows × D` each), if given, receive
+  /// `∂ℓ_r/∂decoded_r` and `∂ℓ_r/∂log_std` (one evaluation gives value and gradients).
   /// - Throws: `nonFinite` with the number of paths whose loss is NaN/Inf.
   func decoderNegativeLogLikelihood(
     states: MatrixView<Scalar>, data: MatrixView<Scalar>, pathsPerPoint k: Int, workspace: MLPWorkspace<Scalar>,
-    gradient: MatrixView<Scalar>? = nil
+    gradient: MatrixView<Scalar>? = nil, logStdGradient: MatrixView<Scalar>? = nil
   ) throws -> [Double] {
     decoder.forwardUnchecked(states, time: 0, workspace: workspace)
     var out = [Scalar](repeating: 0, count: states.rows)
@@ -155,7 +156,7 @@ extension NeuralSDEModel {
     out.withUnsafeMutableBufferPointer { o in
       configuration.likelihood.negativeLogLikelihood(
         decoded: workspace.output, data: data, pathsPerPoint: k, logStd: logStd, into: o.baseAddress!,
-        gradient: gradient)
+        gradient: gradient, logStdGradient: logStdGradient)
     }
     let bad = out.filter { !$0.isFinite }.count
     guard bad == 0 else { throw NSDEError.nonFinite("the reconstruction loss is NaN/Inf for \(bad) path(s)") }

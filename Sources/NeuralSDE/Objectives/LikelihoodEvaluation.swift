@@ -5,19 +5,16 @@ extension Likelihood {
   ///   - decoded: decoder outputs, `rows × D` (Gaussian means or Bernoulli logits).
   ///   - data: `points × D`; row r uses data row `r / pathsPerPoint`.
   ///   - logStd: learned per-dimension log standard deviations (D values) for `.gaussianLearnedStd`.
-  ///   - gradient: if given, receives `∂ℓ/∂decoded` (`rows × D`).
-  ///   - logStdGradient: if given, `∂ℓ/∂log_std` summed over rows is *added* (D values).
-  ///   - rowWeights: if given, row r's gradients (not its value) are multiplied by `rowWeights[r]`.
+  ///   - gradient: if given, receives `∂ℓ_r/∂decoded_r` (`rows × D`).
+  ///   - logStdGradient: if given, receives `∂ℓ_r/∂log_std` per row (`rows × D`; learned std only).
   @inlinable
   public func negativeLogLikelihood<T: SDEScalar>(
     decoded: MatrixView<T>, data: MatrixView<T>, pathsPerPoint: Int, logStd: UnsafePointer<T>?,
-    into out: UnsafeMutablePointer<T>, gradient: MatrixView<T>? = nil, logStdGradient: UnsafeMutablePointer<T>? = nil,
-    rowWeights: UnsafePointer<Double>? = nil
+    into out: UnsafeMutablePointer<T>, gradient: MatrixView<T>? = nil, logStdGradient: MatrixView<T>? = nil
   ) {
     let dims = decoded.cols
     let halfLog2Pi = T(0.91893853320467274178)  // ½ log 2π
     for r in 0..<decoded.rows {
-      let weight = T(rowWeights?[r] ?? 1)
       let y = data.base + (r / pathsPerPoint) * data.ld
       let z = decoded.base + r * decoded.ld
       var nll: T = 0
@@ -29,7 +26,7 @@ extension Likelihood {
         for j in 0..<dims {
           let e = (y[j] - z[j]) * inv
           nll += e * e / 2 + constant
-          if let g = gradient { g.base[r * g.ld + j] = -e * inv * weight }
+          if let g = gradient { g.base[r * g.ld + j] = -e * inv }
         }
       case .gaussianLearnedStd:
         for j in 0..<dims {
@@ -37,8 +34,8 @@ extension Likelihood {
           let inv = T.exp(-ls)
           let e = (y[j] - z[j]) * inv
           nll += e * e / 2 + ls + halfLog2Pi
-          if let g = gradient { g.base[r * g.ld + j] = -e * inv * weight }
-          if let lg = logStdGradient { lg[j] += (1 - e * e) * weight }
+          if let g = gradient { g.base[r * g.ld + j] = -e * inv }
+          if let lg = logStdGradient { lg.base[r * lg.ld + j] = 1 - e * e }
         }
       case .bernoulli:
         for j in 0..<dims {
@@ -47,7 +44,7 @@ extension Likelihood {
           nll += sp - y[j] * x
           if let g = gradient {
             let sig = x >= 0 ? 1 / (1 + T.exp(-x)) : T.exp(x) / (1 + T.exp(x))
-            g.base[r * g.ld + j] = (sig - y[j]) * weight
+            g.base[r * g.ld + j] = sig - y[j]
           }
         }
       }

@@ -45,3 +45,24 @@ func logSumExp(_ a: [Double]) -> (value: Double, softmax: [Double]) {
   let sum = e.reduce(0, +)
   return (amax + Double.log(sum), e.map { $0 / sum })
 }
+
+/// Applies the objective's path weights `w_r = ∂loss/∂ℓ_r` to the
+/// likelihood's per-row gradient: row r of `∂ℓ/∂decoded` is scaled by `w_r` in place.
+func scaleRows<Scalar: SDEScalar>(_ g: MatrixView<Scalar>, by weights: [Double]) {
+  for r in 0..<g.rows {
+    let w = Scalar(weights[r])
+    let row = g.base + r * g.ld
+    for j in 0..<g.cols { row[j] = row[j] * w }
+  }
+}
+
+/// Adds `Σ_r w_r ∂ℓ_r/∂log_std` (summed in row order) to `logStdGradient`
+/// (D values), from the likelihood's per-row gradients `logStdRows` (`rows × D`).
+func addWeightedRows<Scalar: SDEScalar>(
+  _ logStdRows: MatrixView<Scalar>, weights: [Double], into logStdGradient: UnsafeMutablePointer<Scalar>
+) {
+  for r in 0..<logStdRows.rows {
+    let w = Scalar(weights[r])
+    for j in 0..<logStdRows.cols { logStdGradient[j] += logStdRows.base[r * logStdRows.ld + j] * w }
+  }
+}

@@ -14,6 +14,9 @@ final class WorkspaceCache: @unchecked Sendable {
     var checkpointLevels: [Int] = []
     /// Sequential micro-batches per chunk (backprop within a memory budget).
     var microBatches = 1
+    /// The observation steps (where the likelihood is read) and the scheme's stages.
+    var observations: [Int] = []
+    var stages = 1
   }
   private let lock = NSLock()
   private var entries: [(key: Key, value: AnyObject)] = []

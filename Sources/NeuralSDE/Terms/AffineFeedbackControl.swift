@@ -6,7 +6,7 @@
 /// evaluated at the left end-point of step i. It is a baseline beside the
 /// learned controls and the form of the optimal control of the linear-Gaussian
 /// model, whose controlled Euler–Maruyama chain then stays Gaussian. Pass it
-/// as `EulerMaruyama.Options.affineControl` (or to `NeuralSDEModel.variationalEstimates`)
+/// as `SolveOptions.affineControl` (or to `NeuralSDEModel.variationalEstimates`)
 /// to replace the model's posterior network in a solve.
 public struct AffineFeedbackControl: Sendable {
   /// `K_i` per step, each `m × d` (row-major).

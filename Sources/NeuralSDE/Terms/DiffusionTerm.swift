@@ -1,7 +1,7 @@
-/// The diffusion's action on increments, cotangents and tangents for one noise
-/// type: the one place the diagonal / additive / general distinction lives
-/// (in the spirit of diffrax's `vf_prod`). The solver and both estimators call
-/// these operations; none of them switches on `NoiseType` itself.
+/// The diffusion's products with increments, cotangents and tangents for one
+/// noise type: the one place the diagonal / additive / general distinction
+/// lives (in the spirit of diffrax's `vf_prod`). A `StepScheme` composes its
+/// step and derivatives from these; no scheme or loop switches on `NoiseType`.
 ///
 /// Shapes, for `rows` paths: states and their cotangents `λ` are `rows × d`,
 /// increments `ΔW̃` and control cotangents `rows × m`; the diffusion output σ
@@ -29,15 +29,16 @@ package struct DiffusionTerm {
     isAdditive ? MatrixView(base: x.base, rows: 1, cols: 0, ld: 0) : x
   }
 
-  /// The Euler–Maruyama update `x' = x + h b + σ ΔW̃` for `rows` paths.
-  func step<Scalar: SDEScalar>(
+  /// The terms' product with the control `(h, ΔW̃)` added to a state,
+  /// `out = x + h b + σ ΔW̃`, for `rows` paths (`out` may not alias `x`).
+  func addProducts<Scalar: SDEScalar>(
     rows: Int, x: UnsafePointer<Scalar>, drift b: UnsafePointer<Scalar>, sigma: UnsafePointer<Scalar>,
     increments dw: UnsafePointer<Scalar>, h: Scalar, into out: UnsafeMutablePointer<Scalar>
   ) {
     switch noise {
-    case .diagonal: Scalar.emDiagonal(n: rows * d, x: x, b: b, sigma: sigma, dw: dw, h: h, out: out)
-    case .additive: Scalar.emAdditive(rows: rows, d: d, x: x, b: b, sigma: sigma, dw: dw, h: h, out: out)
-    case .general: Scalar.emGeneral(rows: rows, d: d, m: m, x: x, b: b, sigma: sigma, dw: dw, h: h, out: out)
+    case .diagonal: Scalar.addProductsDiagonal(n: rows * d, x: x, b: b, sigma: sigma, dw: dw, h: h, out: out)
+    case .additive: Scalar.addProductsAdditive(rows: rows, d: d, x: x, b: b, sigma: sigma, dw: dw, h: h, out: out)
+    case .general: Scalar.addProductsGeneral(rows: rows, d: d, m: m, x: x, b: b, sigma: sigma, dw: dw, h: h, out: out)
     }
   }
 
@@ -75,13 +76,14 @@ package struct DiffusionTerm {
     }
   }
 
-  /// The tangent of the Euler–Maruyama update for `t` directions per path:
+  /// The tangent of `addProducts` for `t` directions per path, added to
+  /// the state's tangent S (`ΔW̃ = ΔW + h u`, so `dΔW̃ = h du`):
   ///
   ///     S ← S + h dB + dσ·ΔW̃ + σ·(h du)
   ///
   /// with `S`, `dB` `(rows·t) × d` (row `r·t + τ`), `dσ` `(rows·t or t) ×` σ's
   /// width, and `du` per control row: path r uses row `⌊r / pathsPerControlRow⌋`.
-  func tangentStep<Scalar: SDEScalar>(
+  func addProductTangents<Scalar: SDEScalar>(
     rows: Int, directions t: Int, sensitivity s: UnsafeMutablePointer<Scalar>, driftTangent db: UnsafePointer<Scalar>,
     diffusionTangent ds: UnsafePointer<Scalar>, sigma: UnsafePointer<Scalar>, increments dw: UnsafePointer<Scalar>,
     controlTangent du: UnsafePointer<Scalar>, pathsPerControlRow kc: Int, h: Scalar

@@ -1,0 +1,376 @@
+import Foundation
+
+/// Preallocated buffers of one chunk of paths (one per thread), and the one
+/// solve loop (`simulate`) that drives a `StepScheme` over them.
+///
+/// With a tape (`tapeSteps = N`), every state `X_0…X_N`, every shifted
+/// increment `ΔW̃_i` and the networks' activations of every step (and stage)
+/// are kept, for backpropagation through the solver.
+package final class SolveWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
+  /// Paths and data points of the batch being solved (at most the capacities;
+  /// `bind` switches to a smaller batch, e.g. the next micro-batch of backprop).
+  private(set) var paths: Int
+  private(set) var points: Int
+  /// The most paths and data points this workspace was allocated for.
+  let pathCapacity: Int
+  let pointCapacity: Int
+  let driftWS: MLPWorkspace<Scalar>
+  let diffusionWS: MLPWorkspace<Scalar>
+  let posteriorWS: MLPWorkspace<Scalar>
+  let stateA: Matrix<Scalar>
+  let stateB: Matrix<Scalar>
+  /// ΔW, then ΔW̃, `paths × m` (without a tape).
+  let increments: Matrix<Scalar>
+  /// Number of steps taped (0: no tape).
+  let tapeSteps: Int
+  /// The first step held on the tape (checkpointed backprop re-runs segments
+  /// `tapeStart ..< tapeStart + tapeSteps`).
+  var tapeStart = 0
+  /// `(N + 1)·paths × d`: `X_i` at rows `i·paths ..< (i+1)·paths`.
+  let statesTape: Matrix<Scalar>
+  /// `N·paths × m`: `ΔW̃_i` at rows `i·paths ..< (i+1)·paths`.
+  let incrementsTape: Matrix<Scalar>
+  /// Feedback control only: the control network's input `[x, y]` per path,
+  /// `(tapeSteps or 1)·paths × (d + D)` (kept per step for the VJPs).
+  let controlInputs: Matrix<Scalar>
+  /// True if the control reads the state (one control row per path).
+  let feedback: Bool
+  /// Vector-field evaluations per step (the scheme's stages; one tape slot each).
+  let stages: Int
+
+  package init(model: NeuralSDEModel<Scalar>, points: Int, paths: Int, tapeSteps: Int = 0, stages: Int = 1) {
+    precondition(stages >= 1, "a scheme has at least one stage")
+    self.stages = stages
+    self.paths = paths
+    self.points = points
+    pathCapacity = paths
+    pointCapacity = points
+    self.tapeSteps = tapeSteps
+    let slots = Swift.max(tapeSteps, 1)
+    let networkRows = model.networkRows(points: points, paths: paths)
+    // The drift's output is read by the step right away, never by the backward pass.
+    driftWS = model.drift.makeWorkspace(
+      rows: networkRows[0], slots: tapeSteps > 0 ? slots * stages : 1, tapesOutput: false)
+    diffusionWS = model.diffusion.makeWorkspace(rows: networkRows[1], slots: tapeSteps > 0 ? slots * stages : 1)
+    posteriorWS = model.posteriorDrift.makeWorkspace(rows: networkRows[2], slots: slots)
+    feedback = model.configuration.posteriorControl == .feedback && points > 0
+    let d = model.latentDimension
+    let m = model.noiseDimension
+    let taped = tapeSteps > 0
+    controlInputs = Matrix(rows: feedback ? slots * paths : 0, cols: model.configuration.posteriorInputs)
+    stateA = Matrix(rows: taped ? 0 : paths, cols: d)
+    stateB = Matrix(rows: taped ? 0 : paths, cols: d)
+    increments = Matrix(rows: taped ? 0 : paths, cols: m)
+    statesTape = Matrix(rows: taped ? (tapeSteps + 1) * paths : 0, cols: d)
+    incrementsTape = Matrix(rows: taped ? tapeSteps * paths : 0, cols: m)
+  }
+
+  /// The bytes `init(model:points:paths:tapeSteps:)` would allocate, computed
+  /// from the shapes alone (nil on overflow), for memory checks before allocating.
+  static func estimatedBytes(
+    model: NeuralSDEModel<Scalar>, points: Int, paths: Int, tapeSteps: Int = 0, stages: Int = 1
+  ) -> Int? {
+    let slots = Swift.max(tapeSteps, 1)
+    guard let fieldSlots = SizeArithmetic.product(tapeSteps > 0 ? slots : 1, stages) else { return nil }
+    let d = model.latentDimension
+    let m = model.noiseDimension
+    let networkRows = model.networkRows(points: points, paths: paths)
+    let feedback = model.configuration.posteriorControl == .feedback && points > 0
+    let s = MemoryLayout<Scalar>.stride
+    let states =
+      tapeSteps > 0
+      ? SizeArithmetic.sum([
+        SizeArithmetic.product(tapeSteps + 1, paths, d, s), SizeArithmetic.product(tapeSteps, paths, m, s),
+      ])
+      : SizeArithmetic.product(3, paths, Swift.max(d, m), s)
+    return SizeArithmetic.sum([
+      model.drift.workspaceBytes(rows: networkRows[0], slots: fieldSlots, tapesOutput: false),
+      model.diffusion.workspaceBytes(rows: networkRows[1], slots: fieldSlots),
+      model.posteriorDrift.workspaceBytes(rows: networkRows[2], slots: slots),
+      states,
+      feedback ? SizeArithmetic.product(slots, paths, model.configuration.posteriorInputs, s) : 0,
+    ])
+  }
+
+  /// Makes the next solves run a batch of `points` data points and `paths`
+  /// paths (each at most what the workspace was allocated for); the tapes'
+  /// strides follow, so a smaller batch uses the front of every buffer.
+  func bind(points: Int, paths: Int) {
+    precondition(
+      points <= pointCapacity && paths <= pathCapacity && (points > 0) == (pointCapacity > 0),
+      "batch of \(points) points / \(paths) paths exceeds the workspace (\(pointCapacity) / \(pathCapacity))")
+    self.points = points
+    self.paths = paths
+  }
+
+  /// Bytes held by this workspace.
+  var bytes: Int {
+    let elements =
+      stateA.count + stateB.count + increments.count + statesTape.count + incrementsTape.count
+      + controlInputs.count
+    return elements * MemoryLayout<Scalar>.stride + driftWS.bytes + diffusionWS.bytes + posteriorWS.bytes
+  }
+
+  /// `X_i` on the tape.
+  func state(_ i: Int) -> UnsafeMutablePointer<Scalar> {
+    statesTape.base + (i - tapeStart) * paths * statesTape.cols
+  }
+  /// `ΔW̃_i` on the tape.
+  func increment(_ i: Int) -> UnsafeMutablePointer<Scalar> {
+    incrementsTape.base + (i - tapeStart) * paths * incrementsTape.cols
+  }
+
+  /// Rows of the control (and of its KL accumulator): paths with feedback, else data points.
+  package var controlRows: Int { feedback ? paths : points }
+  /// Paths sharing one control row: 1 with feedback, else K.
+  func pathsPerControlRow(_ k: Int) -> Int { feedback ? 1 : k }
+  /// The KL term of every path from the per-control-row accumulator.
+  func klPerPath(_ kl: [Double], pathsPerPoint k: Int) -> [Double] {
+    feedback ? kl : (0..<paths).map { kl[$0 / k] }
+  }
+
+  /// The feedback control's input `[x, y]` of step i (`paths × (d + D)`).
+  func controlInput(_ i: Int) -> UnsafeMutablePointer<Scalar> {
+    controlInputs.base + (tapeSteps > 0 ? i - tapeStart : 0) * paths * controlInputs.cols
+  }
+
+  /// Writes `[x_r, y_{⌊r/K⌋}]` for every path r into the step's control input
+  /// and returns it as a view.
+  func fillControlInput(
+    step i: Int, x: UnsafePointer<Scalar>, d: Int, data: MatrixView<Scalar>, pathsPerPoint k: Int
+  ) -> MatrixView<Scalar> {
+    let cols = controlInputs.cols
+    let dataDim = data.cols
+    let base = controlInput(i)
+    for r in 0..<paths {
+      let row = base + r * cols
+      row.copyElements(from: x + r * d, count: d)
+      (row + d).copyElements(from: data.base + (r / k) * data.ld, count: dataDim)
+    }
+    return MatrixView(base: base, rows: paths, cols: cols)
+  }
+
+  /// Readies the step networks' workspaces for one solve: packs their weights
+  /// for the fused kernels (`MLP.pack`: once per solve, not per step) and, for
+  /// a pass that only needs the states (checkpointing), tells them not to
+  /// write their activations to the tape. Pair with `endSolve`.
+  func beginSolve(_ model: NeuralSDEModel<Scalar>, keepActivations: Bool = true) {
+    model.drift.mlp.pack(model.drift.theta, workspace: driftWS)
+    model.diffusion.mlp.pack(model.diffusion.theta, workspace: diffusionWS)
+    model.posteriorDrift.mlp.pack(model.posteriorDrift.theta, workspace: posteriorWS)
+    driftWS.discardsActivations = !keepActivations
+    diffusionWS.discardsActivations = !keepActivations
+    posteriorWS.discardsActivations = !keepActivations
+  }
+
+  /// Forgets the packed weights (the parameters may change after the solve)
+  /// and restores taping the activations.
+  func endSolve(_ model: NeuralSDEModel<Scalar>) {
+    model.drift.mlp.unpack(driftWS)
+    model.diffusion.mlp.unpack(diffusionWS)
+    model.posteriorDrift.mlp.unpack(posteriorWS)
+    driftWS.discardsActivations = false
+    diffusionWS.discardsActivations = false
+    posteriorWS.discardsActivations = false
+  }
+
+  /// Selects the control's activation slot of step i.
+  func selectControl(step i: Int) {
+    posteriorWS.slot = tapeSteps > 0 ? i - tapeStart : 0
+  }
+
+  /// Selects the drift's and diffusion's activation slot of stage s of step i
+  /// (without a tape every stage shares one slot: a pushforward reads a
+  /// stage's activations before it evaluates the next).
+  func selectFields(step i: Int, stage s: Int) {
+    let slot = tapeSteps > 0 ? (i - tapeStart) * stages + s : 0
+    driftWS.slot = slot
+    diffusionWS.slot = slot
+  }
+
+  /// The one solve loop: runs `scheme` over `steps` (all of the grid, or one
+  /// segment from `startState` for checkpointed backprop) for the chunk's
+  /// paths `pathRange`, from `x_0` unless a start state is given.
+  ///
+  /// Per step i: the noise `ΔW_i`; with a `posterior`, the control `u_i` at
+  /// the left end-point shifts it to `ΔW̃_i = ΔW_i + h_i u_i` and adds to the
+  /// KL and log-weights (and, with `tangent`, their derivatives); then
+  /// `scheme.step` — or `scheme.pushforward` with `tangent` — and the
+  /// divergence check. `observe(j, X_j)` is called for the start state and
+  /// after every step (the caller keeps what its observation schedule or
+  /// recording needs); `onStep(i + 1)` reports progress.
+  ///
+  /// - Throws: `divergence` naming the step, its time and the number of paths with NaN/Inf.
+  @_specialize(where Scalar == Double, Noise == PhiloxBrownianIncrements<Double>)
+  @_specialize(where Scalar == Float, Noise == PhiloxBrownianIncrements<Float>)
+  package func simulate<Noise: BrownianIncrements>(
+    model: NeuralSDEModel<Scalar>, scheme: any StepScheme, noise: Noise, grid: TimeGrid, pathRange: Range<Int>,
+    posterior: PosteriorDrive<Scalar>?, steps stepRange: Range<Int>? = nil, startState: UnsafePointer<Scalar>? = nil,
+    keepActivations: Bool = true, tangent: StepTangent<Scalar>? = nil, controlTangent: ControlTangent<Scalar>? = nil,
+    observe: ((_ step: Int, _ state: UnsafePointer<Scalar>) -> Void)? = nil, onStep: ((Int) -> Void)? = nil
+  ) throws where Noise.Scalar == Scalar {
+    precondition(scheme.gaussiansPerStep == 1, "the solve loop draws one Gaussian per step; \(scheme.name) needs more")
+    let rows = pathRange.count
+    let d = model.latentDimension
+    let m = model.noiseDimension
+    let taped = tapeSteps > 0
+    let steps = stepRange ?? 0..<grid.steps
+    if taped {
+      precondition(steps.count <= tapeSteps, "a tape of \(tapeSteps) steps cannot hold steps \(steps)")
+      tapeStart = steps.lowerBound
+    }
+    var x = taped ? state(steps.lowerBound) : stateA.base
+    var xNext = taped ? state(steps.lowerBound + 1) : stateB.base
+    if let startState {
+      x.copyElements(from: startState, count: rows * d)
+    } else {
+      let x0 = model.initialState()
+      for r in 0..<rows { for j in 0..<d { x[r * d + j] = x0[j] } }
+    }
+    observe?(steps.lowerBound, x)
+    // A pass that only needs the states (checkpointing) leaves the tape's
+    // activations unwritten: the states and increments are still taped.
+    beginSolve(model, keepActivations: keepActivations)
+    defer { endSolve(model) }
+    for i in steps {
+      if taped {
+        x = state(i)
+        xNext = state(i + 1)
+      }
+      let dw = taped ? increment(i) : increments.base
+      let t = Scalar(grid.times[i])
+      let h = Scalar(grid.stepSize(i))
+      noise.fill(step: i, paths: pathRange, stepSize: grid.stepSize(i), into: dw, ld: m)
+      if let posterior {
+        applyControl(
+          posterior, model: model, step: i, time: t, h: h, state: x, increments: dw, rows: rows,
+          tangent: controlTangent)
+      }
+      var step = SchemeStep(
+        index: i, time: t, size: h, rows: rows, state: x, next: xNext, increments: dw,
+        fields: VectorFields(model: model, workspace: self, index: i))
+      if let tangent {
+        step.tangent = tangent
+        scheme.pushforward(step)
+      } else {
+        scheme.step(step)
+      }
+      if Scalar.countNonFinite(n: rows * d, x: xNext) > 0 {
+        var affected = 0
+        for r in 0..<rows where Scalar.countNonFinite(n: d, x: xNext + r * d) > 0 { affected += 1 }
+        throw NSDEError.divergence(step: i + 1, time: grid.times[i + 1], affectedPaths: affected)
+      }
+      if !taped { swap(&x, &xNext) } else { x = xNext }
+      observe?(i + 1, x)
+      onStep?(i + 1)
+    }
+  }
+
+  /// The posterior control of step i at the left end-point — a given affine
+  /// map, the feedback network `b̃(X_i, y, t_i)` or the mean-field network
+  /// `b̃(y, t_i)` — applied as the shift `ΔW̃ = ΔW + h·u`, with the KL and
+  /// log-weight accumulation (per path, or per data point for mean-field);
+  /// with `tangent`, first the control's JVP and the KL and log-weight tangents
+  /// (which use the unshifted ΔW).
+  func applyControl(
+    _ posterior: PosteriorDrive<Scalar>, model: NeuralSDEModel<Scalar>, step i: Int, time t: Scalar, h: Scalar,
+    state x: UnsafeMutablePointer<Scalar>, increments dw: UnsafeMutablePointer<Scalar>, rows: Int,
+    tangent: ControlTangent<Scalar>?
+  ) {
+    let m = model.noiseDimension
+    let k = posterior.pathsPerPoint
+    if let affine = posterior.affine {
+      precondition(tangent == nil, "an affine control has no parameters to differentiate")
+      let u = affine.evaluate(
+        step: i, states: x, rows: rows, pathsPerPoint: k, firstPoint: posterior.firstPoint, as: Scalar.self)
+      Scalar.applyControl(
+        points: rows, k: 1, m: m, u: u.base, dw: dw, h: h, kl: posterior.kl, logWeights: posterior.logWeights)
+      return
+    }
+    selectControl(step: i)
+    let input =
+      feedback
+      ? fillControlInput(step: i, x: x, d: model.latentDimension, data: posterior.data, pathsPerPoint: k)
+      : posterior.data
+    model.posteriorDrift.forwardUnchecked(input, time: t, workspace: posteriorWS)
+    let u = posteriorWS.output.base
+    let kc = pathsPerControlRow(k)
+    if let tangent { tangent.accumulate(self, model: model, u: u, increments: dw, h: h, pathsPerControlRow: kc) }
+    Scalar.applyControl(
+      points: controlRows, k: kc, m: m, u: u, dw: dw, h: h, kl: posterior.kl, logWeights: posterior.logWeights)
+  }
+}
+
+/// What drives a posterior solve of one chunk: its data points, K paths each
+/// (path r reads point `⌊r/K⌋`), the accumulators of the KL term (per control
+/// row: data point, or path with feedback or affine control) and of the log
+/// Girsanov weights (per path), and an affine control in place of the network.
+package struct PosteriorDrive<Scalar: SDEScalar> {
+  let data: MatrixView<Scalar>
+  let pathsPerPoint: Int
+  let kl: UnsafeMutablePointer<Double>
+  let logWeights: UnsafeMutablePointer<Double>
+  var affine: AffineFeedbackControl?
+  /// The chunk's first data point (the affine control's offsets are per point).
+  var firstPoint: Int
+
+  package init(
+    data: MatrixView<Scalar>, pathsPerPoint: Int, kl: UnsafeMutablePointer<Double>,
+    logWeights: UnsafeMutablePointer<Double>, affine: AffineFeedbackControl? = nil, firstPoint: Int = 0
+  ) {
+    self.data = data
+    self.pathsPerPoint = pathsPerPoint
+    self.kl = kl
+    self.logWeights = logWeights
+    self.affine = affine
+    self.firstPoint = firstPoint
+  }
+}
+
+/// The control's part of a pushforward: its output tangent `du`
+/// (`(controlRows·T) × m`), its input tangent `[S, 0]` (feedback only), and
+/// the KL and log-weight tangents it adds to (per control row and per path,
+/// T directions each).
+package struct ControlTangent<Scalar: SDEScalar> {
+  let sensitivity: Matrix<Scalar>
+  let parameterTangents: Matrix<Scalar>
+  let output: Matrix<Scalar>
+  let inputTangent: Matrix<Scalar>
+  let workspace: MLPTangentWorkspace<Scalar>
+  let klTangent: UnsafeMutablePointer<Double>
+  let logWeightTangent: UnsafeMutablePointer<Double>
+
+  /// The control's JVP at the step's evaluation, then
+  /// `d KL_q += h u_q·du_q` and `d log w_p −= ΔW_p·du_q + h u_q·du_q`.
+  func accumulate(
+    _ ws: SolveWorkspace<Scalar>, model: NeuralSDEModel<Scalar>, u: UnsafePointer<Scalar>,
+    increments dw: UnsafePointer<Scalar>, h: Scalar, pathsPerControlRow kc: Int
+  ) {
+    let d = model.latentDimension
+    let m = model.noiseDimension
+    let t = parameterTangents.rows
+    if ws.feedback {
+      let cols = inputTangent.cols
+      for row in 0..<(ws.paths * t) {
+        (inputTangent.base + row * cols).copyElements(from: sensitivity.base + row * d, count: d)
+      }
+    }
+    model.posteriorDrift.jvpUnchecked(
+      workspace: ws.posteriorWS, inputTangent: ws.feedback ? inputTangent.view : nil, tangents: parameterTangents,
+      output: output.view, tangentWorkspace: workspace)
+    let du = output.base
+    for q in 0..<ws.controlRows {
+      for tau in 0..<t {
+        let duq = du + (q * t + tau) * m
+        var udu: Scalar = 0
+        for l in 0..<m { udu += u[q * m + l] * duq[l] }
+        klTangent[q * t + tau] += Double(h * udu)
+        for p in (q * kc)..<((q + 1) * kc) {
+          var wdu: Scalar = 0
+          for l in 0..<m { wdu += dw[p * m + l] * duq[l] }
+          logWeightTangent[p * t + tau] -= Double(wdu + h * udu)
+        }
+      }
+    }
+  }
+}
