@@ -49,17 +49,17 @@ extension NeuralSDEModel {
 }
 
 extension Checkpoint {
-  /// Writes a checkpoint of `model` (and `optimizer`, if given; and the solver
-  /// `grid` it is used with) to `path`, atomically.
+  /// Writes a checkpoint of `model` (and `optimizer`'s step and, for Adam,
+  /// its moments, if given; and the solver `grid` it is used with) to `path`, atomically.
   ///
   /// With `selection`, the metadata records which step's parameters the file
   /// holds (`selection.step`, `selection.held_out_nll`, `selection.paths_per_point`).
   public static func write<Scalar: SDEScalar>(
-    model: NeuralSDEModel<Scalar>, optimizer: Adam<Scalar>?, step: Int, grid: TimeGrid? = nil,
+    model: NeuralSDEModel<Scalar>, optimizer: (any Optimizer<Scalar>)?, step: Int, grid: TimeGrid? = nil,
     selection: Selection? = nil, to path: String
   ) throws {
     var tensors = model.parameterTensors()
-    if let adam = optimizer, adam.firstMoment.count == model.parameterCount {
+    if let adam = optimizer as? Adam<Scalar>, adam.firstMoment.count == model.parameterCount {
       for s in model.parameters.slices {
         tensors.append(
           (
@@ -75,7 +75,7 @@ extension Checkpoint {
     }
     let config = String(decoding: try JSONEncoder().encode(model.configuration), as: UTF8.self)
     var metadata = ["format": format, "step": String(step), "configuration": config, "dtype": Scalar.dtypeName]
-    if let adam = optimizer { metadata["optimizer.step"] = String(adam.step) }
+    if let optimizer { metadata["optimizer.step"] = String(optimizer.step) }
     if let grid { metadata["grid"] = String(decoding: try JSONEncoder().encode(grid), as: UTF8.self) }
     if let selection {
       metadata["selection.step"] = String(selection.step)
@@ -85,12 +85,13 @@ extension Checkpoint {
     try SafetensorsFile(tensors: tensors, metadata: metadata).write(to: path)
   }
 
-  /// Reads a checkpoint into `model` (and `optimizer`); returns the training step.
+  /// Reads a checkpoint into `model` (and an `Adam` optimizer's step and
+  /// moments); returns the training step.
   /// The whole file is validated (`Info`) and must have been written for
   /// `model.configuration`; nothing is changed unless it is.
   @discardableResult
   public static func read<Scalar: SDEScalar>(
-    _ path: String, into model: NeuralSDEModel<Scalar>, optimizer: Adam<Scalar>? = nil
+    _ path: String, into model: NeuralSDEModel<Scalar>, optimizer: (any Optimizer<Scalar>)? = nil
   ) throws -> Int {
     let file = try SafetensorsFile.read(path)
     let info = try Info(file: file, path: path)
@@ -101,7 +102,7 @@ extension Checkpoint {
           "field configuration: written for a different model: \(differences(info.configuration, model.configuration))"
       )
     }
-    try load(file, info: info, path: path, into: model, optimizer: optimizer)
+    try load(file, info: info, path: path, into: model, optimizer: optimizer as? Adam<Scalar>)
     return info.step
   }
 

@@ -3,6 +3,8 @@ public protocol Optimizer<Scalar>: AnyObject {
   associatedtype Scalar: SDEScalar
   /// Number of updates applied so far.
   var step: Int { get }
+  /// The norm of the last gradient before clipping (0 before the first update).
+  var lastGradientNorm: Double { get }
   /// Applies one update with `gradient` (one value per parameter).
   /// - Throws: `shapeMismatch` for a wrong length, `nonFinite` for NaN/Inf gradients
   ///   (the parameters are left unchanged).

@@ -10,6 +10,8 @@ public final class SGD<Scalar: SDEScalar>: Optimizer {
   public var gradientClipNorm: Double?
   /// Updates applied so far.
   public private(set) var step = 0
+  /// Norm of the last gradient before clipping.
+  public private(set) var lastGradientNorm = 0.0
   var velocity: [Double] = []
 
   /// SGD with the given rate, momentum, schedule and clipping.
@@ -26,11 +28,12 @@ public final class SGD<Scalar: SDEScalar>: Optimizer {
   /// One SGD step with `gradient` (see `Optimizer.update`).
   public func update(_ parameters: ParameterVector<Scalar>, gradient: [Double]) throws {
     var state = [velocity]
-    let (g, _, lr) = try beginStep(
+    let (g, norm, lr) = try beginStep(
       gradient, parameters: parameters.count, clipNorm: gradientClipNorm, schedule: schedule,
       learningRate: learningRate, step: &step, state: &state)
     velocity = state[0]
     state = []
+    lastGradientNorm = norm
     let p = parameters.base
     for i in 0..<g.count {
       velocity[i] = step == 1 ? g[i] : momentum * velocity[i] + g[i]

@@ -167,14 +167,15 @@ public struct TrainingHistory: Sendable {
   public var stoppedEarly = false
 }
 
-/// Minibatch training of a latent neural SDE with Adam and either gradient estimator.
+/// Minibatch training of a latent neural SDE with an optimiser (Adam by
+/// default) and either gradient estimator.
 public final class Trainer<Scalar: SDEScalar> {
   /// The model trained (updated in place).
   public let model: NeuralSDEModel<Scalar>
   /// How it is trained.
   public let configuration: TrainingConfiguration
-  /// The optimiser (its state is saved in checkpoints).
-  public let optimizer: Adam<Scalar>
+  /// The optimiser (an `Adam`'s moments are saved in checkpoints).
+  public let optimizer: any Optimizer<Scalar>
   /// The gradient estimator (backprop by default).
   public var estimator: any GradientEstimator
   /// Steps done so far (restored from checkpoints).
@@ -184,18 +185,22 @@ public final class Trainer<Scalar: SDEScalar> {
   /// Ends a running `train` after the current step (call it from the progress callback).
   public func stop() { stopRequested = true }
 
-  /// A trainer for `model`; checks the configuration.
+  /// A trainer for `model`; checks the configuration. Without an
+  /// `optimizer`, Adam with the configuration's learning rate, weight decay,
+  /// schedule and clipping.
   public init(
     model: NeuralSDEModel<Scalar>, configuration: TrainingConfiguration,
-    estimator: any GradientEstimator = BackpropThroughSolver()
+    estimator: any GradientEstimator = BackpropThroughSolver(), optimizer: (any Optimizer<Scalar>)? = nil
   ) throws {
     try configuration.validate()
     self.model = model
     self.configuration = configuration
     self.estimator = estimator
-    optimizer = Adam(
-      learningRate: configuration.learningRate, weightDecay: configuration.weightDecay,
-      schedule: configuration.effectiveSchedule, gradientClipNorm: configuration.gradientClipNorm)
+    self.optimizer =
+      optimizer
+      ?? Adam(
+        learningRate: configuration.learningRate, weightDecay: configuration.weightDecay,
+        schedule: configuration.effectiveSchedule, gradientClipNorm: configuration.gradientClipNorm)
   }
 
   /// The held-out estimates with fixed noise (common random numbers across evaluations).
