@@ -38,7 +38,7 @@ final class GettingStartedTests: XCTestCase {
 
     let evaluation = try ModelEvaluation.evaluate(
       model, heldOut: split.heldOut, training: split.training, reference: .dataset(.twoMoons), grid: grid,
-      pathsPerPoint: 50)
+      options: .init(pathsPerPoint: 50))
     print(evaluation.negativeLogLikelihood, evaluation.gaussianNegativeLogLikelihood)
     print(evaluation.energyDistance, evaluation.energyDistanceNoiseFloor)
 
@@ -97,7 +97,7 @@ final class GettingStartedTests: XCTestCase {
       let l = normalise(String(line))
       if l.isEmpty || l.hasPrefix("//") || l.hasPrefix(".package") || l.hasPrefix("dependencies")
         || l.hasPrefix("targets") || l.hasPrefix(".executableTarget") || l == "]," || l == "]"
-        || l == "import NeuralSDE"
+        || l == "importNeuralSDE"
       {
         continue
       }
@@ -105,5 +105,25 @@ final class GettingStartedTests: XCTestCase {
       checked += 1
     }
     XCTAssertGreaterThan(checked, 30)
+  }
+
+  /// The outputs the article quotes (`// e.g. "…"` after a `print`) are what
+  /// the code prints with the article's sizes.
+  func testArticleQuotesWhatTheCodePrints() throws {
+    // The article's model, batch and grid, on the 2 cores the article assumes.
+    var configuration = NeuralSDEConfiguration.reference(latentDimension: 8, dataDimension: 2, posterior: .feedback)
+    configuration.likelihood = .gaussianLearnedStd(initialStd: 0.5)
+    let model = try NeuralSDEModel<Float>(configuration, seed: 1)
+    let plan = try BackpropThroughSolver(chunks: 2, memoryBudget: 64 << 20).plan(
+      model: model, points: 64, pathsPerPoint: 4, steps: 20)
+    let here = URL(fileURLWithPath: #filePath)
+    let root = here.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let article = try String(
+      contentsOf: root.appendingPathComponent("Sources/NeuralSDE/NeuralSDE.docc/GettingStarted.md"), encoding: .utf8)
+    let quotes = article.split(separator: "\n").compactMap { line -> String? in
+      guard let r = line.range(of: "// e.g. \"") else { return nil }
+      return String(line[r.upperBound...].dropLast())
+    }
+    XCTAssertEqual(quotes, [plan.description], "the article's quoted plan")
   }
 }

@@ -30,7 +30,7 @@ public struct MinibatchSampler: Sendable {
 
   /// The row permutation of epoch `epoch` (0-based).
   public static func permutation(count: Int, seed: UInt64, epoch: Int) -> [Int] {
-    var rng = SplitMix64(seed: mix(seed, UInt64(epoch), 0x5EED_BA7C))
+    var rng = SplitMix64(seed: SeedHash.mix(seed, UInt64(epoch), 0x5EED_BA7C))
     var p = Array(0..<count)
     var i = count - 1
     while i > 0 {
@@ -51,17 +51,6 @@ public struct MinibatchSampler: Sendable {
       cachedEpoch = epoch
     }
     return permutation[(j * batchSize)..<Swift.min((j + 1) * batchSize, count)]
-  }
-
-  /// A well-mixed 64-bit value of three inputs (SplitMix64's finaliser over a
-  /// combination), for deriving independent seeds from a seed and counters.
-  public static func mix(_ a: UInt64, _ b: UInt64, _ c: UInt64) -> UInt64 {
-    var g = SplitMix64(seed: a ^ 0xA076_1D64_78BD_642F)
-    let x = g.next() ^ b
-    var g2 = SplitMix64(seed: x &* 0xE703_7ED1_A0B4_28DB)
-    let y = g2.next() ^ c
-    var g3 = SplitMix64(seed: y)
-    return g3.next()
   }
 }
 

@@ -259,7 +259,7 @@ public final class Trainer<Scalar: SDEScalar> {
         (batch.base + r * data.cols).copyElements(from: data.base + src * data.cols, count: data.cols)
       }
       let noise = PhiloxBrownianIncrements<Scalar>(
-        seed: MinibatchSampler.mix(configuration.seed, UInt64(step), 0x0015_E5EE), dimension: model.noiseDimension)
+        seed: SeedHash.mix(configuration.seed, UInt64(step), 0x0015_E5EE), dimension: model.noiseDimension)
       let result: GradientResult
       do {
         result = try estimator.gradient(

@@ -90,10 +90,10 @@ struct Evaluate: ParsableCommand {
     let grid = try solverSteps.map { try TimeGrid(uniformSteps: $0) } ?? info.grid ?? TimeGrid(uniformSteps: 50)
     let heldOut: Matrix<T>
     let training: Matrix<T>
-    let reference: ModelEvaluation.Reference<T>
+    let reference: ModelEvaluation.Reference
     if let set = dataset {
-      heldOut = set.sample(count: points, seed: MinibatchSampler.mix(seed, 1, 0xE7A1), as: T.self)
-      training = set.sample(count: 4500, seed: MinibatchSampler.mix(seed, 2, 0xE7A1), as: T.self)
+      heldOut = set.sample(count: points, seed: SeedHash.mix(seed, 1, 0xE7A1), as: T.self)
+      training = set.sample(count: 4500, seed: SeedHash.mix(seed, 2, 0xE7A1), as: T.self)
       reference = .dataset(set)
     } else {
       heldOut = try DataFile.readMatrix(dataFile!, as: T.self)
@@ -111,9 +111,10 @@ struct Evaluate: ParsableCommand {
     )
     let progress = isRoot ? FractionProgress("importance-weighted −log p") : nil
     let e = try ModelEvaluation.evaluate(
-      model, heldOut: heldOut, training: training, reference: reference, grid: grid, pathsPerPoint: pathsPerPoint,
-      samples: samples, seed: seed, maxPathsPerSolve: maxPathsPerSolve, chunks: chunks, partition: partition,
-      progress: progress.map { p in { p.update($0) } })
+      model, heldOut: heldOut, training: training, reference: reference, grid: grid,
+      options: .init(
+        pathsPerPoint: pathsPerPoint, samples: samples, seed: seed, maxPathsPerSolve: maxPathsPerSolve,
+        chunks: chunks, partition: partition, progress: progress.map { p in { p.update($0) } }))
     guard isRoot else { return }
     progress?.finish()
     if let out = perPointOut {
@@ -138,7 +139,8 @@ struct Evaluate: ParsableCommand {
       )
       print(evaluationTable(e).render())
       print(
-        "null: mean ± sd of the energy distance between \(e.noiseFloorReplicates) \(e.noiseFloorMethod)")
+        "null: mean ± sd of the energy distance over \(e.noiseFloorReplicates) \(e.noiseFloorMethod) (\(e.samples) points each)"
+      )
     }
   }
 }

@@ -392,8 +392,9 @@ struct Train: ParsableCommand {
     let evaluation = try ModelEvaluation.evaluate(
       sde, heldOut: split.heldOut, training: split.training,
       reference: dataFile == nil ? .dataset(dataset) : .data, grid: grid,
-      pathsPerPoint: evaluationPathsPerPoint, samples: samples, seed: seed &+ 6, chunks: model.chunks,
-      progress: evaluationProgress.map { p in { p.update($0) } })
+      options: .init(
+        pathsPerPoint: evaluationPathsPerPoint, samples: samples, seed: seed &+ 6, chunks: model.chunks,
+        progress: evaluationProgress.map { p in { p.update($0) } }))
     evaluationProgress?.finish()
     try AtomicFile.write(text: try evaluationJSON(evaluation), to: outputDir + "/evaluation.json")
     // D > 2: the scatter shows the held-out data's two leading principal directions.

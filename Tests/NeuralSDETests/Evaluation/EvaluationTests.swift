@@ -77,16 +77,19 @@ final class EvaluationTests: XCTestCase {
     let train = ToyDataset.twoMoons.sample(count: 200, seed: 2, as: Double.self)
     let grid = try TimeGrid(uniformSteps: 5)
     let e = try ModelEvaluation.evaluate(
-      model, heldOut: held, training: train, reference: .dataset(.twoMoons), grid: grid, pathsPerPoint: 50,
-      samples: 100, maxPathsPerSolve: 200)
+      model, heldOut: held, training: train, reference: .dataset(.twoMoons), grid: grid,
+      options: .init(pathsPerPoint: 50, samples: 100, maxPathsPerSolve: 200))
     XCTAssertEqual(e.points, 12)
     XCTAssertTrue(e.negativeLogLikelihood.isFinite)
+    // Jensen on the same paths: the importance-weighted bound is at most F̂.
+    XCTAssertLessThanOrEqual(e.negativeLogLikelihood, e.freeEnergy)
     XCTAssertGreaterThan(e.negativeLogLikelihoodStandardError, 0)
     XCTAssertTrue(e.freeEnergy.isFinite)
     XCTAssertNotNil(e.trueNegativeLogLikelihood)
     XCTAssertGreaterThan(e.energyDistanceNoiseFloor, 0)
     let user = try ModelEvaluation.evaluate(
-      model, heldOut: held, training: train, reference: .data, grid: grid, pathsPerPoint: 10, samples: 50)
+      model, heldOut: held, training: train, reference: .data, grid: grid,
+      options: .init(pathsPerPoint: 10, samples: 50))
     XCTAssertNil(user.trueNegativeLogLikelihood)
     XCTAssertEqual(user.gaussianNegativeLogLikelihood, e.gaussianNegativeLogLikelihood, accuracy: 1e-12)
     // User data: both sides of the statistic and of its null are half the held-out rows.
@@ -102,8 +105,8 @@ final class EvaluationTests: XCTestCase {
     let held = ToyDataset.twoMoons.sample(count: 10, seed: 1, as: Double.self)
     let grid = try TimeGrid(uniformSteps: 4)
     let e = try ModelEvaluation.evaluate(
-      model, heldOut: held, training: held, reference: .dataset(.twoMoons), grid: grid, pathsPerPoint: 4,
-      samples: 2000)
+      model, heldOut: held, training: held, reference: .dataset(.twoMoons), grid: grid,
+      options: .init(pathsPerPoint: 4, samples: 2000))
     XCTAssertGreaterThan(e.energyDistanceZScore, 10, "\(e.energyDistance) vs \(e.energyDistanceNoiseFloor)")
     // The data against fresh data of the same size: a draw from the null.
     let a = ToyDataset.twoMoons.sample(count: 2000, seed: 77, as: Double.self)

@@ -6,7 +6,7 @@ final class MemoryAndNumericsTests: XCTestCase {
   override func tearDown() { MemoryLimit.override = nil }
 
   /// The estimates made before allocating cover what the estimators then
-  /// allocate, without overstating it by more than 30 %.
+  /// allocate (never less), without overstating it by more than 30 %.
   func testEstimatesMatchTheWorkspaces() throws {
     for posterior in PosteriorControl.allCases {
       for noise in [NoiseType.diagonal, .additive, .general(noiseDimension: 3)] {
@@ -21,7 +21,7 @@ final class MemoryAndNumericsTests: XCTestCase {
         let estimate = try XCTUnwrap(
           estimator.estimatedWorkspaceBytes(model: model, points: 32, pathsPerPoint: 4, steps: 12))
         let actual = r.diagnostics.peakWorkspaceBytes
-        XCTAssertGreaterThanOrEqual(Double(estimate), 0.95 * Double(actual), "\(posterior), \(noise)")
+        XCTAssertGreaterThanOrEqual(estimate, actual, "\(posterior), \(noise)")
         XCTAssertLessThanOrEqual(Double(estimate), 1.3 * Double(actual), "\(posterior), \(noise)")
       }
     }
