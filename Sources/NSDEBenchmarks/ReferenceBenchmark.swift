@@ -1,7 +1,7 @@
 import Foundation
 import NeuralSDE
 
-/// The reference-problem report of docs/BENCHMARK.md for one dtype: forward and
+/// The reference-problem report of docs/REFERENCE-PROBLEM.md for one dtype: forward and
 /// gradient times against their GEMM floors, the backprop/forward ratio, the
 /// forward-pathwise cost per direction and its agreement with backprop,
 /// batched vs per-path throughput and memory — all measured in one run.

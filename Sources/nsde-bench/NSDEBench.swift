@@ -7,7 +7,7 @@ struct NSDEBench: ParsableCommand {
     commandName: "nsde-bench",
     abstract: "Benchmarks, checks and trains latent neural SDEs (NeuralSDE).",
     discussion: """
-      Without a subcommand, runs the reference-problem report (docs/BENCHMARK.md): forward and gradient times \
+      Without a subcommand, runs the reference-problem report (docs/REFERENCE-PROBLEM.md): forward and gradient times \
       against their GEMM floors, both gradient estimators, batched vs per-path throughput and memory, for Float \
       and Double. Every subcommand accepts --json for machine-readable output.
       """,

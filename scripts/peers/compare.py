@@ -1,6 +1,6 @@
 """Runs the reference problem in nsde-bench and in every peer, in one session,
 with the same weights, data, noise, thread count and dtype, and prints (and
-writes to docs/BENCHMARKS.md) one side-by-side table. Called by scripts/compare-peers."""
+writes to docs/PEERS.md) one side-by-side table. Called by scripts/compare-peers."""
 import argparse, datetime, json, os, platform, subprocess, sys, tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -20,7 +20,7 @@ def main():
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--peers", default=",".join(PEERS))
-    ap.add_argument("--write", default=os.path.join(ROOT, "docs", "BENCHMARKS.md"))
+    ap.add_argument("--write", default=os.path.join(ROOT, "docs", "PEERS.md"))
     a = ap.parse_args()
     rows = []
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), MKL_NUM_THREADS=str(a.threads),
@@ -82,7 +82,7 @@ def render(rows, a):
         f"{os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; {versions}; Python {platform.python_version()}; "
         f"{a.threads} threads for every tool (nsde-bench: 1 BLAS thread, rows split over the cores).",
         "",
-        "Reference problem of docs/BENCHMARK.md: d = 16, H = 64, N = 50, K = 4, diagonal noise, two moons. Every tool "
+        "Reference problem of docs/REFERENCE-PROBLEM.md: d = 16, H = 64, N = 50, K = 4, diagonal noise, two moons. Every tool "
         "loads the same weights, data and noise increments; its loss is checked against nsde-bench's before "
         "timing (column *loss diff*), and for the exact gradients the gradient too (*grad diff*: relative "
         "2-norm difference). Medians of the timed repetitions after a warm-up (jitted code after compilation). "

@@ -1,4 +1,4 @@
-"""The reference problem of docs/BENCHMARK.md in the peers: a plain PyTorch loop,
+"""The reference problem of docs/REFERENCE-PROBLEM.md in the peers: a plain PyTorch loop,
 torchsde (sdeint with backprop, and sdeint_adjoint), a jitted jax.lax.scan
 loop and diffrax (Euler). Every peer loads the same weights, data and noise
 (exported by `nsde-bench gradient --export-dir`), its loss is checked against

@@ -19,7 +19,9 @@ extension NeuralSDEModel {
   /// checked before anything is changed; F32 and F64 are both accepted.
   ///
   /// - Parameters:
+  ///   - tensors: named tensors (parameter names as in `ParameterVector.slices`).
   ///   - ignoringPrefixes: tensor names with these prefixes are skipped (e.g. optimiser state).
+  ///   - source: the file or origin named in errors.
   /// - Throws: `shapeMismatch` naming the tensor and both shapes; `invalidArgument`
   ///   for missing or unknown tensors; `nonFinite` for NaN/Inf values.
   public func loadParameters(

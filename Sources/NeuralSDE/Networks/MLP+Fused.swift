@@ -27,7 +27,7 @@ public enum MLPKernels: String, Sendable, CaseIterable, Codable {
   /// Widths up to which the fused kernels are chosen. Measured with
   /// `nsde-bench kernels --hidden H` (forward + VJP, M = 2048, 2-core AMD EPYC
   /// with AVX-512): fused / CBLAS = 0.85–0.92 at H = 64, 0.94–0.98 at 128,
-  /// 0.97–1.01 at 256, 1.03–1.10 at 512 (docs/BENCHMARKS.md).
+  /// 0.97–1.01 at 256, 1.03–1.10 at 512 (docs/PEERS.md).
   public static let fusedMaxWidth = 256
 
   /// `fused` on CPUs with AVX2 + FMA or AVX-512 when every layer is at most

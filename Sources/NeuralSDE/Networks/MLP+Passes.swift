@@ -37,6 +37,8 @@ extension MLP {
   /// Vector–Jacobian product after `forward`.
   ///
   /// - Parameters:
+  ///   - parameters: θ, `parameterCount` values (those of the forward pass).
+  ///   - workspace: the workspace of the forward pass (its slot selects the pass).
   ///   - outputGradient: `∂L/∂output`, `M × outputs` (M as in the forward pass).
   ///   - inputGradient: if given, receives `∂L/∂input`, `M × inputs` (overwritten).
   ///   - parameterGradient: if given, `∂L/∂θ` is *added* to it: `groups × parameterCount`
@@ -72,9 +74,13 @@ extension MLP {
   /// Jacobian–vector product after `forward`, for `T` tangent directions at once.
   ///
   /// - Parameters:
+  ///   - parameters: θ, `parameterCount` values (those of the forward pass).
+  ///   - workspace: the workspace of the forward pass (its slot selects the pass).
   ///   - inputTangent: `(M·T) × inputs`, row `m·T + τ` the τ-th input direction of row m; nil for 0.
   ///   - parameterTangent: `T × parameterCount`, row τ the τ-th parameter direction; nil for 0.
+  ///   - directions: T, the tangent directions per row (≥ 1).
   ///   - output: `(M·T) × outputs`, overwritten with the output tangents.
+  ///   - tangentWorkspace: scratch for `M·T` rows (`makeTangentWorkspace`).
   public func jvp(
     _ parameters: UnsafeBufferPointer<Scalar>, workspace: MLPWorkspace<Scalar>,
     inputTangent: MatrixView<Scalar>?, parameterTangent: MatrixView<Scalar>?, directions: Int,

@@ -64,7 +64,7 @@ public struct PhiloxBrownianIncrements<Scalar: SDEScalar>: BrownianIncrements {
 }
 
 /// User-supplied increments: a `[N, M, m]` buffer indexed `[step, path, component]`
-/// (the interchange layout of docs/BENCHMARK.md), holding `ΔW` with variance `h` each.
+/// (the interchange layout of docs/REFERENCE-PROBLEM.md), holding `ΔW` with variance `h` each.
 public struct RecordedBrownianIncrements<Scalar: SDEScalar>: BrownianIncrements, @unchecked Sendable {
   /// Steps N held.
   public let steps: Int

@@ -63,13 +63,18 @@ extension NeuralSDEModel {
   /// - Parameters:
   ///   - data: `B × D`.
   ///   - noise: increments for `grid.steps` steps and `M = B·K` paths.
-  ///   - pathsPerPoint: K.
+  ///   - grid: the solver's time grid (N steps).
+  ///   - k: K, paths per data point.
+  ///   - chunks: row chunks run concurrently (default: one per core).
+  ///   - affineControl: a control to use in place of the model's posterior network.
+  ///   - scheme: the step scheme (default: Euler–Maruyama).
   ///   - progress: called after each step of the first chunk with the steps done (`SolveOptions.progress`).
   public func variationalEstimates<Noise: BrownianIncrements>(
     data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int, chunks: Int? = nil,
-    affineControl: AffineFeedbackControl? = nil, progress: (@Sendable (_ stepsDone: Int) -> Void)? = nil
+    affineControl: AffineFeedbackControl? = nil, scheme: any StepScheme = EulerMaruyama(),
+    progress: (@Sendable (_ stepsDone: Int) -> Void)? = nil
   ) throws -> VariationalEstimates where Noise.Scalar == Scalar {
-    let solve = try EulerMaruyama().solvePosterior(
+    let solve = try scheme.solvePosterior(
       self, data: data, noise: noise,
       options: .init(grid: grid, pathsPerPoint: k, chunks: chunks, affineControl: affineControl, progress: progress))
     let nll = try reconstructionTerms(finalStates: solve.finalStates, data: data, pathsPerPoint: k)
@@ -165,11 +170,13 @@ extension NeuralSDEModel {
 
   /// Draws `count` samples from the generative model: the prior SDE from
   /// `x_0`, the decoder, then `y ~ p_θ(y | X_N)` with likelihood noise from `seed`.
-  /// `recordSteps` (indices `0…N`) selects latent states to return as trajectories.
+  /// `recordSteps` (indices `0…N`) selects latent states to return as
+  /// trajectories; `scheme` is the step scheme (default: Euler–Maruyama).
   public func sample<Noise: BrownianIncrements>(
-    count: Int, noise: Noise, grid: TimeGrid, seed: UInt64, recordSteps: [Int] = [], chunks: Int? = nil
+    count: Int, noise: Noise, grid: TimeGrid, seed: UInt64, recordSteps: [Int] = [], chunks: Int? = nil,
+    scheme: any StepScheme = EulerMaruyama()
   ) throws -> GenerativeSamples<Scalar> where Noise.Scalar == Scalar {
-    let solve = try EulerMaruyama().solvePrior(
+    let solve = try scheme.solvePrior(
       self, paths: count, noise: noise, options: .init(grid: grid, recordSteps: recordSteps, chunks: chunks))
     let ws = decoder.makeWorkspace(rows: count)
     decoder.forwardUnchecked(solve.finalStates.view, time: 0, workspace: ws)
@@ -187,12 +194,18 @@ extension NeuralSDEModel {
   ///
   /// - Parameters:
   ///   - data: `B × D`; path `b·K + k` belongs to point b.
+  ///   - k: K, paths per data point.
+  ///   - noise: increments for `grid.steps` steps and `M = B·K` paths.
+  ///   - grid: the solver's time grid (N steps).
   ///   - recordSteps: latent states (indices `0…N`) to return as trajectories.
+  ///   - affineControl: a control to use in place of the model's posterior network.
+  ///   - chunks: row chunks run concurrently (default: one per core).
+  ///   - scheme: the step scheme (default: Euler–Maruyama).
   public func samplePosterior<Noise: BrownianIncrements>(
     data: Matrix<Scalar>, pathsPerPoint k: Int, noise: Noise, grid: TimeGrid, recordSteps: [Int] = [],
-    affineControl: AffineFeedbackControl? = nil, chunks: Int? = nil
+    affineControl: AffineFeedbackControl? = nil, chunks: Int? = nil, scheme: any StepScheme = EulerMaruyama()
   ) throws -> PosteriorSamples<Scalar> where Noise.Scalar == Scalar {
-    let solve = try EulerMaruyama().solvePosterior(
+    let solve = try scheme.solvePosterior(
       self, data: data, noise: noise,
       options: .init(
         grid: grid, pathsPerPoint: k, recordSteps: recordSteps, chunks: chunks, affineControl: affineControl))

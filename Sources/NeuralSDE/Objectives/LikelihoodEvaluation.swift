@@ -4,7 +4,9 @@ extension Likelihood {
   /// - Parameters:
   ///   - decoded: decoder outputs, `rows × D` (Gaussian means or Bernoulli logits).
   ///   - data: `points × D`; row r uses data row `r / pathsPerPoint`.
+  ///   - pathsPerPoint: rows per data point (K).
   ///   - logStd: learned per-dimension log standard deviations (D values) for `.gaussianLearnedStd`.
+  ///   - out: receives `ℓ_r` for every row.
   ///   - gradient: if given, receives `∂ℓ_r/∂decoded_r` (`rows × D`).
   ///   - logStdGradient: if given, receives `∂ℓ_r/∂log_std` per row (`rows × D`; learned std only).
   @inlinable

@@ -52,8 +52,10 @@ extension StepScheme {
   /// Simulates the posterior (controlled) SDE for every data point, `K` paths each.
   ///
   /// - Parameters:
+  ///   - model: the model whose drift, diffusion and control are solved.
   ///   - data: `B × D`, finite; path `m = b·K + k` is the k-th path of data point b.
   ///   - noise: increments of dimension m for `N` steps and `M = B·K` paths.
+  ///   - options: grid, K, recorded steps, chunks, an affine control, progress.
   /// - Throws: shape/argument errors naming the problem; `divergence` on NaN/Inf states.
   public func solvePosterior<Scalar: SDEScalar, Noise: BrownianIncrements>(
     _ model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, options: SolveOptions
@@ -69,6 +71,12 @@ extension StepScheme {
   }
 
   /// Simulates the prior (uncontrolled) SDE for `paths` paths.
+  ///
+  /// - Parameters:
+  ///   - model: the model whose drift and diffusion are solved.
+  ///   - paths: the number of paths (≥ 1).
+  ///   - noise: increments of dimension m for `N` steps and `paths` paths.
+  ///   - options: grid, recorded steps, chunks, progress (K and the control are ignored).
   public func solvePrior<Scalar: SDEScalar, Noise: BrownianIncrements>(
     _ model: NeuralSDEModel<Scalar>, paths: Int, noise: Noise, options: SolveOptions
   ) throws -> SolveResult<Scalar> where Noise.Scalar == Scalar {

@@ -82,7 +82,7 @@ struct NetworkOptions: ParsableArguments {
   }
 }
 
-/// The problem shared by the benchmark subcommands (docs/BENCHMARK.md defaults).
+/// The problem shared by the benchmark subcommands (docs/REFERENCE-PROBLEM.md defaults).
 struct ProblemOptions: ParsableArguments {
   @Option(parsing: .unconditional, help: "Latent dimension d (1…4096).")
   var latentDim = 16

@@ -19,7 +19,7 @@ struct Check: ParsableCommand {
       its workspace within that budget (the check's 512 paths make small micro-batches: measured \
       1.04–1.10 Double, 1.21–1.33 Float); \
       backprop and forward-pathwise gradients agree to --max-estimator-difference (Double). The defaults \
-      are the values measured on 2-core AMD EPYC (AVX-512) with margins of 20–35 % (docs/BENCHMARKS.md): the \
+      are the values measured on 2-core AMD EPYC (AVX-512) with margins of 20–35 % (docs/PEERS.md): the \
       roofline bar leaves room for CPUs whose FMA peak the non-GEMM work uses less well.
       """)
 
@@ -32,7 +32,7 @@ struct Check: ParsableCommand {
   @Option(
     parsing: .unconditional,
     help:
-      "Maximum forward / FLOP floor (roofline); default: reported, not checked (the share of the FMA peak that non-GEMM work reaches differs between CPUs: 2.3–2.6 on the AMD EPYC of docs/BENCHMARKS.md, 4.0–4.1 on a 2-FMA-port Xeon)."
+      "Maximum forward / FLOP floor (roofline); default: reported, not checked (the share of the FMA peak that non-GEMM work reaches differs between CPUs: 2.3–2.6 on the AMD EPYC of docs/PEERS.md, 4.0–4.1 on a 2-FMA-port Xeon)."
   )
   var maxForwardOverFlopFloor: Double?
   @Option(parsing: .unconditional, help: "Maximum default kernels / CBLAS path (forward and gradient).")

@@ -1,7 +1,7 @@
 /// A latent neural SDE: its networks and all their parameters in one flat
 /// `ParameterVector` (docs/MODEL.md §2–3).
 ///
-/// Parameter names follow docs/BENCHMARK.md's interchange conventions:
+/// Parameter names follow docs/REFERENCE-PROBLEM.md's interchange conventions:
 /// `drift.k.weight/bias`, `diffusion.k.*`, `posterior.k.*`, `decoder.k.*`
 /// (PyTorch `nn.Linear` layout `[out, in]`, time as the last input column),
 /// plus `x0` (learned initial state) and `decoder.log_std` (learned

@@ -178,7 +178,7 @@ public struct NeuralSDEConfiguration: Sendable, Equatable, Codable {
     }
   }
 
-  /// The reference problem of docs/BENCHMARK.md: tanh MLPs of width `hidden`,
+  /// The reference problem of docs/REFERENCE-PROBLEM.md: tanh MLPs of width `hidden`,
   /// drift `[x,t] → H → H → d`, diagonal diffusion `[x,t] → H → d` with
   /// softplus, posterior drift `[y,t] → H → H → d`, linear decoder `d → D`,
   /// Gaussian likelihood with std 0.1, `x_0 = 0`. With `posterior: .feedback`
