@@ -165,23 +165,26 @@ public struct BackpropThroughSolver: GradientEstimator {
   ) throws -> GradientResult where Noise.Scalar == Scalar {
     try gradient(
       of: model, data: data, noise: noise, grid: grid, pathsPerPoint: k, objective: objective,
-      observations: .terminal(steps: grid.steps))
+      observations: .terminal(data, steps: grid.steps))
   }
 
-  /// The loss and gradient with the likelihood read at every step of `observations`.
+  /// The loss and gradient with the likelihood read at every step of
+  /// `observations`, each with its own values and mask (`data` conditions the control).
   package func gradient<Scalar: SDEScalar, Noise: BrownianIncrements>(
     of model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int,
-    objective: TrainingObjective, observations: ObservationSchedule
+    objective: TrainingObjective, observations: PathObservations<Scalar>
   ) throws -> GradientResult where Noise.Scalar == Scalar {
     let clock = ContinuousClock()
     let start = clock.now
     try model.validateForGradient(data: data, noise: noise, grid: grid, pathsPerPoint: k)
     try model.check(scheme: scheme)
+    try observations.check(points: data.rows, model: model, gridSteps: grid.steps)
     let fanOut = ChunkFanOut(units: data.rows, chunks: chunks)
     let parts = fanOut.parts
     let p = model.parameterCount
     let plan = try plan(
-      model: model, points: data.rows, pathsPerPoint: k, steps: grid.steps, observations: observations.steps.count)
+      model: model, points: data.rows, pathsPerPoint: k, steps: grid.steps,
+      observations: observations.schedule.steps.count)
     let schedule = plan.schedule
     // The plan's prediction (`.max` when the shapes overflow) against the memory limit.
     try MemoryLimit.check(
@@ -191,7 +194,7 @@ public struct BackpropThroughSolver: GradientEstimator {
     func key(_ part: Range<Int>) -> WorkspaceCache.Key {
       WorkspaceCache.Key(
         model: ObjectIdentifier(model), points: part, k: k, steps: grid.steps, checkpointLevels: schedule.levels,
-        microBatches: plan.microBatches, observations: observations.steps, stages: scheme.stages)
+        microBatches: plan.microBatches, observations: observations.schedule.steps, stages: scheme.stages)
     }
     func batches(_ part: Range<Int>) -> [Range<Int>] {
       Threading.partition(part.count, into: plan.microBatches).map {
@@ -202,7 +205,8 @@ public struct BackpropThroughSolver: GradientEstimator {
       workspace: { part -> BackpropChunk<Scalar> in
         if let cached = cache.checkOut(key(part)) as? BackpropChunk<Scalar>, cached.model === model { return cached }
         return BackpropChunk(
-          model: model, scheme: scheme, observations: observations, points: batches(part).map(\.count).max() ?? 0,
+          model: model, scheme: scheme, observations: observations.schedule,
+          points: batches(part).map(\.count).max() ?? 0,
           pathsPerPoint: k, schedule: schedule)
       },
       release: { part, chunk in cache.checkIn(key(part), chunk) },
@@ -213,8 +217,8 @@ public struct BackpropThroughSolver: GradientEstimator {
         for batch in batches(part) {
           chunk.bind(batch)
           loss += try chunk.run(
-            data: data, noise: noise, grid: grid, objective: objective, totalPoints: data.rows,
-            gradient: partial.base + c * p)
+            data: data, observations: observations, noise: noise, grid: grid, objective: objective,
+            totalPoints: data.rows, gradient: partial.base + c * p)
         }
         return (loss: loss, bytes: chunk.bytes)
       })
@@ -403,8 +407,8 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
   @_specialize(where Scalar == Double, Noise == PhiloxBrownianIncrements<Double>)
   @_specialize(where Scalar == Float, Noise == PhiloxBrownianIncrements<Float>)
   func run<Noise: BrownianIncrements>(
-    data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, objective: TrainingObjective, totalPoints: Int,
-    gradient out: UnsafeMutablePointer<Double>
+    data: Matrix<Scalar>, observations observed: PathObservations<Scalar>, noise: Noise, grid: TimeGrid,
+    objective: TrainingObjective, totalPoints: Int, gradient out: UnsafeMutablePointer<Double>
   ) throws -> Double where Noise.Scalar == Scalar {
     let d = model.latentDimension
     let grad = gradient.base
@@ -468,9 +472,10 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
     var nll = [Double](repeating: 0, count: rows)
     for o in observations.steps.indices {
       decoderWS.slot = o
+      let (values, mask) = observed.rows(o, points)
       let terms = try model.decoderNegativeLogLikelihood(
-        states: MatrixView(base: observedState(o), rows: rows, cols: d), data: y, pathsPerPoint: k,
-        workspace: decoderWS, gradient: decoded(o), logStdGradient: logStdGradient(o))
+        states: MatrixView(base: observedState(o), rows: rows, cols: d), data: values, pathsPerPoint: k,
+        workspace: decoderWS, gradient: decoded(o), logStdGradient: logStdGradient(o), mask: mask)
       nll = o == 0 ? terms : zip(nll, terms).map(+)
     }
     let (loss, weights) = objectiveWeights(

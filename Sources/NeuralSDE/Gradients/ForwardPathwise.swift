@@ -53,13 +53,14 @@ public struct ForwardPathwise: GradientEstimator {
   ) throws -> GradientResult where Noise.Scalar == Scalar {
     try gradient(
       of: model, data: data, noise: noise, grid: grid, pathsPerPoint: k, objective: objective,
-      observations: .terminal(steps: grid.steps))
+      observations: .terminal(data, steps: grid.steps))
   }
 
-  /// The gradient with the likelihood read at every step of `observations`.
+  /// The gradient with the likelihood read at every step of `observations`,
+  /// each with its own values and mask (`data` conditions the control).
   package func gradient<Scalar: SDEScalar, Noise: BrownianIncrements>(
     of model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int,
-    objective: TrainingObjective, observations: ObservationSchedule
+    objective: TrainingObjective, observations: PathObservations<Scalar>
   ) throws -> GradientResult where Noise.Scalar == Scalar {
     let clock = ContinuousClock()
     let start = clock.now
@@ -101,7 +102,7 @@ public struct ForwardPathwise: GradientEstimator {
     let tangents = Matrix<Scalar>(rows: 1, cols: model.parameterCount) { _, j in Scalar(direction[j]) }
     let r = try propagate(
       model: model, data: data, noise: noise, grid: grid, k: k, objective: objective, tangents: tangents,
-      observations: .terminal(steps: grid.steps))
+      observations: .terminal(data, steps: grid.steps))
     return (r.loss, r.derivatives[0])
   }
 
@@ -128,10 +129,11 @@ public struct ForwardPathwise: GradientEstimator {
   /// Propagates the tangent rows of `tangents` (T × P) over all chunks.
   func propagate<Scalar: SDEScalar, Noise: BrownianIncrements>(
     model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, k: Int,
-    objective: TrainingObjective, tangents: Matrix<Scalar>, observations: ObservationSchedule
+    objective: TrainingObjective, tangents: Matrix<Scalar>, observations: PathObservations<Scalar>
   ) throws -> (loss: Double, derivatives: [Double], bytes: Int) where Noise.Scalar == Scalar {
     try model.validateForGradient(data: data, noise: noise, grid: grid, pathsPerPoint: k)
     try model.check(scheme: scheme)
+    try observations.check(points: data.rows, model: model, gridSteps: grid.steps)
     let fanOut = ChunkFanOut(units: data.rows, chunks: chunks)
     let parts = fanOut.parts
     let t = tangents.rows
@@ -170,7 +172,7 @@ public struct ForwardPathwise: GradientEstimator {
 final class PathwiseChunk<Scalar: SDEScalar>: @unchecked Sendable {
   let model: NeuralSDEModel<Scalar>
   let scheme: any StepScheme
-  let observations: ObservationSchedule
+  let observations: PathObservations<Scalar>
   let points: Range<Int>
   let k: Int
   let rows: Int
@@ -198,7 +200,7 @@ final class PathwiseChunk<Scalar: SDEScalar>: @unchecked Sendable {
   let decoderTWS: MLPTangentWorkspace<Scalar>
 
   init(
-    model: NeuralSDEModel<Scalar>, scheme: any StepScheme, observations: ObservationSchedule, points: Range<Int>,
+    model: NeuralSDEModel<Scalar>, scheme: any StepScheme, observations: PathObservations<Scalar>, points: Range<Int>,
     pathsPerPoint k: Int, directions t: Int
   ) {
     self.model = model
@@ -222,7 +224,7 @@ final class PathwiseChunk<Scalar: SDEScalar>: @unchecked Sendable {
     decodedCotangent = Matrix(rows: rows, cols: dims)
     let learned = model.logStdOffset != nil
     logStdRows = Matrix(rows: learned ? rows : 0, cols: dims)
-    logStdScratch = Matrix(rows: learned && observations.steps.count > 1 ? rows : 0, cols: dims)
+    logStdScratch = Matrix(rows: learned && observations.schedule.steps.count > 1 ? rows : 0, cols: dims)
     driftTWS = model.drift.makeTangentWorkspace(rows: rows, directions: t)
     diffusionTWS = model.diffusion.makeTangentWorkspace(rows: sigmaRows, directions: t)
     posteriorTWS = model.posteriorDrift.makeTangentWorkspace(rows: em.controlRows, directions: t)
@@ -310,9 +312,9 @@ final class PathwiseChunk<Scalar: SDEScalar>: @unchecked Sendable {
                 inputTangent: controlInputTangent, workspace: posteriorTWS, klTangent: dklp.baseAddress!,
                 logWeightTangent: dlwp.baseAddress!),
               observe: { step, x in
-                guard failure == nil, let o = self.observations.observation(at: step) else { return }
+                guard failure == nil, let o = self.observations.schedule.observation(at: step) else { return }
                 do {
-                  let terms = try self.observe(o, state: x, data: y, tangents: tangents, into: &dl)
+                  let terms = try self.observe(o, state: x, tangents: tangents, into: &dl)
                   nll = o == 0 ? terms : zip(nll, terms).map(+)
                 } catch { failure = error }
               })
@@ -351,16 +353,16 @@ final class PathwiseChunk<Scalar: SDEScalar>: @unchecked Sendable {
   /// likelihood (value and per-path gradients, once) and the decoder's JVP;
   /// adds `∂ℓ/∂decoded · d decoded` per path and direction to `dl` and returns ℓ per path.
   func observe(
-    _ o: Int, state x: UnsafePointer<Scalar>, data y: MatrixView<Scalar>, tangents: Matrix<Scalar>,
-    into dl: inout [Double]
+    _ o: Int, state x: UnsafePointer<Scalar>, tangents: Matrix<Scalar>, into dl: inout [Double]
   ) throws -> [Double] {
     let d = model.latentDimension
     let dims = model.dataDimension
     let learned = model.logStdOffset != nil
+    let (values, mask) = observations.rows(o, points)
     let terms = try model.decoderNegativeLogLikelihood(
-      states: MatrixView(base: UnsafeMutablePointer(mutating: x), rows: rows, cols: d), data: y, pathsPerPoint: k,
-      workspace: decoderWS, gradient: decodedCotangent.view,
-      logStdGradient: learned ? (o == 0 ? logStdRows.view : logStdScratch.view) : nil)
+      states: MatrixView(base: UnsafeMutablePointer(mutating: x), rows: rows, cols: d), data: values,
+      pathsPerPoint: k, workspace: decoderWS, gradient: decodedCotangent.view,
+      logStdGradient: learned ? (o == 0 ? logStdRows.view : logStdScratch.view) : nil, mask: mask)
     if learned && o > 0 {
       for i in 0..<(rows * dims) { logStdRows.base[i] += logStdScratch.base[i] }
     }

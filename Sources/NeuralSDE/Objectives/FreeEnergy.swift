@@ -153,7 +153,7 @@ extension NeuralSDEModel {
   /// - Throws: `nonFinite` with the number of paths whose loss is NaN/Inf.
   func decoderNegativeLogLikelihood(
     states: MatrixView<Scalar>, data: MatrixView<Scalar>, pathsPerPoint k: Int, workspace: MLPWorkspace<Scalar>,
-    gradient: MatrixView<Scalar>? = nil, logStdGradient: MatrixView<Scalar>? = nil
+    gradient: MatrixView<Scalar>? = nil, logStdGradient: MatrixView<Scalar>? = nil, mask: MatrixView<Scalar>? = nil
   ) throws -> [Double] {
     decoder.forwardUnchecked(states, time: 0, workspace: workspace)
     var out = [Scalar](repeating: 0, count: states.rows)
@@ -161,7 +161,7 @@ extension NeuralSDEModel {
     out.withUnsafeMutableBufferPointer { o in
       configuration.likelihood.negativeLogLikelihood(
         decoded: workspace.output, data: data, pathsPerPoint: k, logStd: logStd, into: o.baseAddress!,
-        gradient: gradient, logStdGradient: logStdGradient)
+        gradient: gradient, logStdGradient: logStdGradient, mask: mask)
     }
     let bad = out.filter { !$0.isFinite }.count
     guard bad == 0 else { throw NSDEError.nonFinite("the reconstruction loss is NaN/Inf for \(bad) path(s)") }

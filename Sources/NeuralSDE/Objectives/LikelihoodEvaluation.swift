@@ -9,48 +9,61 @@ extension Likelihood {
   ///   - out: receives `ℓ_r` for every row.
   ///   - gradient: if given, receives `∂ℓ_r/∂decoded_r` (`rows × D`).
   ///   - logStdGradient: if given, receives `∂ℓ_r/∂log_std` per row (`rows × D`; learned std only).
+  ///   - mask: if given, `points × D` of 0 and 1 like `data`: entries with 0 are
+  ///     not observed and contribute nothing (to `ℓ_r` or either gradient).
   @inlinable
   public func negativeLogLikelihood<T: SDEScalar>(
     decoded: MatrixView<T>, data: MatrixView<T>, pathsPerPoint: Int, logStd: UnsafePointer<T>?,
-    into out: UnsafeMutablePointer<T>, gradient: MatrixView<T>? = nil, logStdGradient: MatrixView<T>? = nil
+    into out: UnsafeMutablePointer<T>, gradient: MatrixView<T>? = nil, logStdGradient: MatrixView<T>? = nil,
+    mask: MatrixView<T>? = nil
   ) {
     let dims = decoded.cols
     let halfLog2Pi = T(0.91893853320467274178)  // ½ log 2π
     for r in 0..<decoded.rows {
       let y = data.base + (r / pathsPerPoint) * data.ld
       let z = decoded.base + r * decoded.ld
+      let observed = mask.map { $0.base + (r / pathsPerPoint) * $0.ld }
       var nll: T = 0
-      switch self {
-      case .gaussian(let std):
-        let s = T(std)
-        let inv = 1 / s
-        let constant = T.log(s) + halfLog2Pi
-        for j in 0..<dims {
-          let e = (y[j] - z[j]) * inv
-          nll += e * e / 2 + constant
-          if let g = gradient { g.base[r * g.ld + j] = -e * inv }
+      for j in 0..<dims {
+        if let observed, observed[j] == 0 {
+          // Not observed: a zero term with zero gradients.
+          if let g = gradient { g.base[r * g.ld + j] = 0 }
+          if let lg = logStdGradient { lg.base[r * lg.ld + j] = 0 }
+          continue
         }
-      case .gaussianLearnedStd:
-        for j in 0..<dims {
-          let ls = logStd![j]
-          let inv = T.exp(-ls)
-          let e = (y[j] - z[j]) * inv
-          nll += e * e / 2 + ls + halfLog2Pi
-          if let g = gradient { g.base[r * g.ld + j] = -e * inv }
-          if let lg = logStdGradient { lg.base[r * lg.ld + j] = 1 - e * e }
-        }
-      case .bernoulli:
-        for j in 0..<dims {
-          let x = z[j]
-          let sp = Swift.max(x, 0) + T.log(1 + T.exp(-Swift.abs(x)))  // softplus(x)
-          nll += sp - y[j] * x
-          if let g = gradient {
-            let sig = x >= 0 ? 1 / (1 + T.exp(-x)) : T.exp(x) / (1 + T.exp(x))
-            g.base[r * g.ld + j] = sig - y[j]
-          }
-        }
+        elementTerm(
+          y: y[j], z: z[j], logStd: logStd?[j], halfLog2Pi: halfLog2Pi, into: &nll,
+          gradient: gradient.map { $0.base + r * $0.ld + j },
+          logStdGradient: logStdGradient.map { $0.base + r * $0.ld + j })
       }
       out[r] = nll
+    }
+  }
+
+  /// One entry's term `ℓ(y, z)` added to `term`, with `∂ℓ/∂z` and (learned std) `∂ℓ/∂log_std`.
+  @inlinable @inline(__always)
+  func elementTerm<T: SDEScalar>(
+    y: T, z: T, logStd: T?, halfLog2Pi: T, into term: inout T, gradient: UnsafeMutablePointer<T>?,
+    logStdGradient: UnsafeMutablePointer<T>?
+  ) {
+    switch self {
+    case .gaussian(let std):
+      let s = T(std)
+      let inv = 1 / s
+      let e = (y - z) * inv
+      term += e * e / 2 + (T.log(s) + halfLog2Pi)
+      gradient?.pointee = -e * inv
+    case .gaussianLearnedStd:
+      let ls = logStd!
+      let inv = T.exp(-ls)
+      let e = (y - z) * inv
+      term += e * e / 2 + ls + halfLog2Pi
+      gradient?.pointee = -e * inv
+      logStdGradient?.pointee = 1 - e * e
+    case .bernoulli:
+      let sp = Swift.max(z, 0) + T.log(1 + T.exp(-Swift.abs(z)))  // softplus(z)
+      term += sp - y * z
+      gradient?.pointee = (z >= 0 ? 1 / (1 + T.exp(-z)) : T.exp(z) / (1 + T.exp(z))) - y
     }
   }
 
