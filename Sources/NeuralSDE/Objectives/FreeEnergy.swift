@@ -83,6 +83,34 @@ extension NeuralSDEModel {
       points: data.rows, pathsPerPoint: k)
   }
 
+  /// `F̂` and the importance-weighted estimate on the same paths with the
+  /// likelihood read along the path (`observations`, docs/MODEL.md §7):
+  /// `ℓ_p = Σ_j −log p_θ(y_j | X_{i(j)})` over the observed entries; `data`
+  /// conditions the control (`B × D`, as for the static model).
+  package func variationalEstimates<Noise: BrownianIncrements>(
+    data: Matrix<Scalar>, observations: PathObservations<Scalar>, noise: Noise, grid: TimeGrid,
+    pathsPerPoint k: Int, chunks: Int? = nil, affineControl: AffineFeedbackControl? = nil,
+    scheme: any StepScheme = EulerMaruyama()
+  ) throws -> VariationalEstimates where Noise.Scalar == Scalar {
+    try observations.check(points: data.rows, model: self, gridSteps: grid.steps)
+    let steps = observations.schedule.steps
+    let solve = try scheme.solvePosterior(
+      self, data: data, noise: noise,
+      options: .init(
+        grid: grid, pathsPerPoint: k, recordSteps: steps, chunks: chunks, affineControl: affineControl))
+    var nll = [Double](repeating: 0, count: data.rows * k)
+    let ws = decoder.makeWorkspace(rows: data.rows * k)
+    for o in steps.indices {
+      let (values, mask) = observations.rows(o, 0..<data.rows)
+      let terms = try decoderNegativeLogLikelihood(
+        states: solve.recorded[o].view, data: values, pathsPerPoint: k, workspace: ws, mask: mask)
+      for p in nll.indices { nll[p] += terms[p] }
+    }
+    return Self.estimates(
+      klPerPath: solve.klPerPath, klPerPoint: solve.klPerPoint, reconstruction: nll, logWeights: solve.logWeights,
+      points: data.rows, pathsPerPoint: k)
+  }
+
   /// `F̂`, its standard error and the importance-weighted estimate from the
   /// per-path terms `KL_p`, `ℓ_p` and `log w_p` of `points·K` paths (and the
   /// solve's KL per point, reported as is).
