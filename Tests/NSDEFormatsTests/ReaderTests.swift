@@ -186,7 +186,7 @@ final class ReaderTests: XCTestCase {
   /// rejected with an `NSDEError` (never a trap), and what parses round-trips.
   func testFuzzCorpusAndRegressions() throws {
     let root = here.deletingLastPathComponent().deletingLastPathComponent()
-    var dirs = ["safetensors", "npy", "csv"].map { root.appendingPathComponent("Fuzz/corpus/\($0)") }
+    var dirs = ["safetensors", "npy", "csv", "sequences"].map { root.appendingPathComponent("Fuzz/corpus/\($0)") }
     dirs.append(here.appendingPathComponent("Regressions"))
     var seen = 0
     for dir in dirs {
@@ -200,6 +200,11 @@ final class ReaderTests: XCTestCase {
           } else if name.hasSuffix(".npy") || dir.lastPathComponent == "npy" {
             let t = try NPY.parse(bytes, path: name)
             XCTAssertEqual(try NPY.parse(try NPY.serialize(t)).shape, t.shape)
+          } else if dir.lastPathComponent == "sequences" {
+            if name.hasSuffix(".csv") {
+              let data = try SequenceFile.parseCSV(bytes, path: name)
+              XCTAssertTrue(try SequenceFile.parseCSV(Array(SequenceFile.csv(data).utf8)).same(as: data), name)
+            }
           } else {
             _ = try CSV.parse(bytes, path: name)
           }
