@@ -16,6 +16,16 @@ public struct SequenceData: Sendable {
   /// `observations × D` values, NaN where missing.
   public var values: [Double]
 
+  /// Sequences with the given names, columns, offsets, times and values
+  /// (not checked; the readers check what they read).
+  public init(ids: [String], columns: [String], offsets: [Int], times: [Double], values: [Double]) {
+    self.ids = ids
+    self.columns = columns
+    self.offsets = offsets
+    self.times = times
+    self.values = values
+  }
+
   /// Number of sequences S.
   public var count: Int { ids.count }
   /// Number of value columns D.

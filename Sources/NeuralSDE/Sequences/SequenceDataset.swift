@@ -1,0 +1,182 @@
+import Foundation
+
+/// Built-in sequence data sets, generated in-process (docs/MODEL.md §7), with
+/// the data's own density where it is known.
+public enum SequenceDataset: String, CaseIterable, Sendable, Codable {
+  /// A 2-D latent Ornstein–Uhlenbeck process (`OrnsteinUhlenbeck.builtIn`, a
+  /// damped rotation) started in its stationary law and observed in 2-D with
+  /// Gaussian noise at 10–40 uniformly random times on [0, 5] per sequence.
+  case ou
+
+  /// `count` sequences drawn with `seed` (reproducible: sequence s depends only on `(seed, s)`).
+  public func sample(count: Int, seed: UInt64) throws -> SequenceData {
+    guard count >= 1 else { throw NSDEError.invalidArgument("sequence count must be ≥ 1, got \(count)") }
+    switch self {
+    case .ou:
+      let process = OrnsteinUhlenbeck.builtIn
+      var data = SequenceData(ids: [], columns: ["y0", "y1"], offsets: [0], times: [], values: [])
+      for s in 0..<count {
+        var rng = SplitMix64(seed: SeedHash.mix(seed, UInt64(s), 0x5E9_0001))
+        let n = 10 + Int(rng.next() % 31)
+        let times = (0..<n).map { _ in 5 * rng.nextUnit() }.sorted()
+        let values = try process.sample(at: times, rng: &rng)
+        data.ids.append(String(s))
+        data.times += times
+        data.values += values
+        data.offsets.append(data.times.count)
+      }
+      return data
+    }
+  }
+
+  /// The data's own `−log p(y_{1:n})` of each sequence (exact: a Kalman filter
+  /// on the process's exact transitions), nats.
+  public func negativeLogLikelihood(_ data: SequenceData) throws -> [Double] {
+    switch self {
+    case .ou:
+      return try (0..<data.count).map { try OrnsteinUhlenbeck.builtIn.negativeLogLikelihood(data, sequence: $0) }
+    }
+  }
+}
+
+/// A linear-Gaussian state-space model in continuous time, observed at
+/// arbitrary times:
+///
+///     dX = A X dt + B dW,   X_{t_1} ~ N(0, P∞) (stationary: A P∞ + P∞ Aᵀ + B Bᵀ = 0),
+///     y_j = X_{t_j} + N(0, r² I)   (missing entries, NaN, are not observed)
+///
+/// with exact transitions `X_{t+Δ} | X_t ~ N(e^{AΔ} X_t, Q(Δ))`,
+/// `Q(Δ) = ∫_0^Δ e^{As} B Bᵀ e^{Aᵀs} ds`.
+public struct OrnsteinUhlenbeck: Sendable {
+  /// The drift matrix A (d × d, stable), row-major.
+  public var drift: [Double]
+  /// The diffusion B (d × d), row-major.
+  public var diffusion: [Double]
+  /// The observation noise's standard deviation r.
+  public var observationStd: Double
+  /// The state dimension d.
+  public var dimension: Int
+
+  /// The process of `SequenceDataset.ou`: `A = [[−0.5, −1], [1, −0.5]]`, `B = 0.5 I`, `r = 0.1`.
+  public static let builtIn = OrnsteinUhlenbeck(
+    drift: [-0.5, -1, 1, -0.5], diffusion: [0.5, 0, 0, 0.5], observationStd: 0.1, dimension: 2)
+
+  /// The model with the given coefficients.
+  public init(drift: [Double], diffusion: [Double], observationStd: Double, dimension: Int) {
+    self.drift = drift
+    self.diffusion = diffusion
+    self.observationStd = observationStd
+    self.dimension = dimension
+  }
+
+  var a: Matrix<Double> { Matrix(rows: dimension, cols: dimension) { r, c in drift[r * dimension + c] } }
+
+  /// The stationary covariance P∞, solving `A P + P Aᵀ + B Bᵀ = 0` (Kronecker form, LAPACK).
+  public func stationaryCovariance() throws -> Matrix<Double> {
+    let d = dimension
+    let a = self.a
+    let b = Matrix<Double>(rows: d, cols: d) { r, c in diffusion[r * d + c] }
+    let bbT = try BLAS.matmul(b, b, transposeB: true)
+    // (I ⊗ A + A ⊗ I) vec(P) = −vec(BBᵀ), vec row-major: P[i, j] at i·d + j.
+    let k = Matrix<Double>(rows: d * d, cols: d * d)
+    for i in 0..<d {
+      for j in 0..<d {
+        for l in 0..<d {
+          k[i * d + j, l * d + j] += a[i, l]  // (A P)[i, j]
+          k[i * d + j, i * d + l] += a[j, l]  // (P Aᵀ)[i, j]
+        }
+      }
+    }
+    let rhs = Matrix<Double>(rows: d * d, cols: 1) { i, _ in -bbT.base[i] }
+    let p = try LAPACK.solve(k, rhs)
+    return Matrix(rows: d, cols: d) { r, c in (p[r * d + c, 0] + p[c * d + r, 0]) / 2 }
+  }
+
+  /// `e^{AΔ}` and `Q(Δ) = ∫_0^Δ e^{As} B Bᵀ e^{Aᵀs} ds` (Van Loan's block
+  /// exponential: accurate for small Δ, where `P∞ − e^{AΔ}P∞e^{AᵀΔ}` cancels).
+  func transition(_ delta: Double) throws -> (Matrix<Double>, Matrix<Double>) {
+    let d = dimension
+    let b = Matrix<Double>(rows: d, cols: d) { r, c in diffusion[r * d + c] }
+    let bbT = try BLAS.matmul(b, b, transposeB: true)
+    let vl = Matrix<Double>(rows: 2 * d, cols: 2 * d)
+    for r in 0..<d {
+      for c in 0..<d {
+        vl[r, c] = -drift[r * d + c] * delta
+        vl[r, d + c] = bbT[r, c] * delta
+        vl[d + r, d + c] = drift[c * d + r] * delta
+      }
+    }
+    let e = try LAPACK.exponential(vl)
+    let f12 = Matrix<Double>(rows: d, cols: d) { r, c in e[r, d + c] }
+    let f22 = Matrix<Double>(rows: d, cols: d) { r, c in e[d + r, d + c] }
+    let q = try BLAS.matmul(f22, transposeA: true, f12)
+    // e^{AΔ} = F22ᵀ.
+    return (
+      Matrix(rows: d, cols: d) { r, c in f22[c, r] }, Matrix(rows: d, cols: d) { r, c in (q[r, c] + q[c, r]) / 2 }
+    )
+  }
+
+  /// Observations at increasing `times` (row-major `times.count × d`), exactly simulated.
+  public func sample(at times: [Double], rng: inout SplitMix64) throws -> [Double] {
+    let d = dimension
+    let p = try stationaryCovariance()
+    var x = try LAPACK.cholesky(p).multiply((0..<d).map { _ in rng.nextNormal() })
+    var out: [Double] = []
+    for (j, t) in times.enumerated() {
+      if j > 0 {
+        let (phi, q) = try transition(t - times[j - 1])
+        let noise = try LAPACK.cholesky(q).multiply((0..<d).map { _ in rng.nextNormal() })
+        x = phi.multiply(x).enumerated().map { $1 + noise[$0] }
+      }
+      out += x.map { $0 + observationStd * rng.nextNormal() }
+    }
+    return out
+  }
+
+  /// `−log p(y_{1:n})` of sequence `s` of `data` (its D columns are the d
+  /// coordinates; NaN entries are not observed), by the Kalman filter.
+  public func negativeLogLikelihood(_ data: SequenceData, sequence s: Int) throws -> Double {
+    let d = dimension
+    guard data.dimension == d else {
+      throw NSDEError.shapeMismatch("the sequences have \(data.dimension) columns but the process has \(d)")
+    }
+    let p = try stationaryCovariance()
+    var mean = [Double](repeating: 0, count: d)
+    var cov = p
+    var nll = 0.0
+    var previous: Double?
+    for r in data.observations(s) {
+      let t = data.times[r]
+      if let previous {
+        let (phi, q) = try transition(t - previous)
+        mean = phi.multiply(mean)
+        let pcp = try BLAS.matmul(try BLAS.matmul(phi, cov), phi, transposeB: true)
+        cov = Matrix(rows: d, cols: d) { i, j in pcp[i, j] + q[i, j] }
+      }
+      previous = t
+      let rows = (0..<d).filter { !data.values[r * d + $0].isNaN }
+      let sMat = Matrix<Double>(rows: rows.count, cols: rows.count) { i, j in
+        cov[rows[i], rows[j]] + (i == j ? observationStd * observationStd : 0)
+      }
+      let resid = Matrix<Double>(rows: rows.count, cols: 1) { i, _ in data.values[r * d + rows[i]] - mean[rows[i]] }
+      let solved = try LAPACK.choleskySolve(sMat, resid)
+      nll +=
+        0.5 * (0..<rows.count).map { resid[$0, 0] * solved[$0, 0] }.reduce(0, +)
+        + 0.5 * (try LAPACK.logDeterminantSPD(sMat)) + 0.5 * Double(rows.count) * Double.log(2 * Double.pi)
+      // m += P_{:,S} S⁻¹ r;  P −= P_{:,S} S⁻¹ P_{S,:}.
+      let pS = Matrix<Double>(rows: d, cols: rows.count) { i, j in cov[i, rows[j]] }
+      let gainT = try LAPACK.choleskySolve(sMat, Matrix(rows: rows.count, cols: d) { i, j in cov[rows[i], j] })
+      mean = (0..<d).map { i in mean[i] + (0..<rows.count).map { pS[i, $0] * solved[$0, 0] }.reduce(0, +) }
+      let kp = try BLAS.matmul(pS, gainT)
+      cov = Matrix(rows: d, cols: d) { i, j in cov[i, j] - (kp[i, j] + kp[j, i]) / 2 }
+    }
+    return nll
+  }
+}
+
+extension Matrix where Scalar == Double {
+  /// `M v` for a vector of `cols` values.
+  func multiply(_ v: [Double]) -> [Double] {
+    (0..<rows).map { r in (0..<cols).map { self[r, $0] * v[$0] }.reduce(0, +) }
+  }
+}
