@@ -58,7 +58,7 @@ public struct SolverBenchmark<Scalar: SDEScalar> {
       try kl.withUnsafeMutableBufferPointer { klp in
         try logW.withUnsafeMutableBufferPointer { lwp in
           try ws.simulate(
-            model: model, scheme: EulerMaruyama(), noise: noise, grid: grid, pathRange: 0..<paths,
+            model: model, scheme: EulerMaruyama(), noise: noise, grid: BatchGrid(shared: grid), pathRange: 0..<paths,
             posterior: PosteriorDrive(
               data: data.view, pathsPerPoint: pathsPerPoint, kl: klp.baseAddress!, logWeights: lwp.baseAddress!),
             observe: { step, x in
@@ -77,7 +77,8 @@ public struct SolverBenchmark<Scalar: SDEScalar> {
         try k1.withUnsafeMutableBufferPointer { klp in
           try w1.withUnsafeMutableBufferPointer { lwp in
             try oneWS.simulate(
-              model: model, scheme: EulerMaruyama(), noise: noise, grid: grid, pathRange: p..<(p + 1),
+              model: model, scheme: EulerMaruyama(), noise: noise, grid: BatchGrid(shared: grid),
+              pathRange: p..<(p + 1),
               posterior: PosteriorDrive(
                 data: data.rows((p / pathsPerPoint)..<(p / pathsPerPoint + 1)), pathsPerPoint: 1,
                 kl: klp.baseAddress!, logWeights: lwp.baseAddress!),

@@ -164,14 +164,15 @@ public struct BackpropThroughSolver: GradientEstimator {
     objective: TrainingObjective
   ) throws -> GradientResult where Noise.Scalar == Scalar {
     try gradient(
-      of: model, data: data, noise: noise, grid: grid, pathsPerPoint: k, objective: objective,
+      of: model, data: data, noise: noise, grid: BatchGrid(shared: grid), pathsPerPoint: k, objective: objective,
       observations: .terminal(data, steps: grid.steps))
   }
 
   /// The loss and gradient with the likelihood read at every step of
-  /// `observations`, each with its own values and mask (`data` conditions the control).
+  /// `observations`, each with its own values and mask (`data` conditions
+  /// the control), on one grid or one per data point.
   package func gradient<Scalar: SDEScalar, Noise: BrownianIncrements>(
-    of model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int,
+    of model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: BatchGrid, pathsPerPoint k: Int,
     objective: TrainingObjective, observations: PathObservations<Scalar>
   ) throws -> GradientResult where Noise.Scalar == Scalar {
     let clock = ContinuousClock()
@@ -407,7 +408,7 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
   @_specialize(where Scalar == Double, Noise == PhiloxBrownianIncrements<Double>)
   @_specialize(where Scalar == Float, Noise == PhiloxBrownianIncrements<Float>)
   func run<Noise: BrownianIncrements>(
-    data: Matrix<Scalar>, observations observed: PathObservations<Scalar>, noise: Noise, grid: TimeGrid,
+    data: Matrix<Scalar>, observations observed: PathObservations<Scalar>, noise: Noise, grid: BatchGrid,
     objective: TrainingObjective, totalPoints: Int, gradient out: UnsafeMutablePointer<Double>
   ) throws -> Double where Noise.Scalar == Scalar {
     let d = model.latentDimension
@@ -441,7 +442,9 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
         // pass (the backward sweep re-runs the others): the rest keep states only.
         try em.simulate(
           model: model, scheme: scheme, noise: noise, grid: grid, pathRange: pathRange,
-          posterior: PosteriorDrive(data: y, pathsPerPoint: k, kl: klp, logWeights: lwp), steps: piece,
+          posterior: PosteriorDrive(
+            data: y, pathsPerPoint: k, kl: klp, logWeights: lwp, firstPoint: points.lowerBound),
+          steps: piece,
           startState: x, keepActivations: piece.upperBound == range.upperBound,
           observe: observing
             ? { step, state in
@@ -525,7 +528,7 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
   /// log-weight term, through the control network (and, with feedback, its
   /// state input into λ).
   func backward(
-    _ range: Range<Int>, grid: TimeGrid, objective: TrainingObjective, weights: [Double], totalPoints: Int,
+    _ range: Range<Int>, grid: BatchGrid, objective: TrainingObjective, weights: [Double], totalPoints: Int,
     inject: (_ step: Int) -> Void
   ) {
     let m = model.noiseDimension
@@ -538,28 +541,36 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
     let adjoint = StepAdjoint(
       lambda: lambda.base, driftCotangent: driftCotangent.base, diffusionCotangent: diffusionCotangent.base,
       incrementCotangent: incrementCotangent.base, scratch: additiveScratch.base, gradient: gradient.base)
+    let own = grid.grid(point: points.lowerBound)
     for i in range.reversed() {
       inject(i + 1)
-      let h = Scalar(grid.stepSize(i))
+      let h = Scalar(own.stepSize(i))
       let increments = em.increment(i)
       var step = SchemeStep(
-        index: i, time: Scalar(grid.times[i]), size: h, rows: rows, state: em.state(i), next: em.state(i + 1),
+        index: i, time: Scalar(own.times[i]), size: h, rows: rows, state: em.state(i), next: em.state(i + 1),
         increments: increments, fields: VectorFields(model: model, workspace: em, index: i))
+      if grid.shared == nil {
+        for g in 0..<points.count { em.stepSizes.base[g] = Scalar(grid.stepSize(i, point: points.lowerBound + g)) }
+        step.groupSizes = UnsafePointer(em.stepSizes.base)
+        step.groupRows = k
+      }
       step.adjoint = adjoint
       scheme.pullback(step)
-      // The control of step i: ∂L/∂u_q from ∂L/∂ΔW̃ = σᵀλ and the objective.
+      // The control of step i: ∂L/∂u_q from ∂L/∂ΔW̃ = σᵀλ and the objective
+      // (a's KL term h·u/B), for each run of control rows with one step size.
       em.selectControl(step: i)
       let u = em.posteriorWS.output.base
-      switch objective {
-      case .freeEnergy:
-        Scalar.controlGradient(
-          points: controlRows, k: pathsPerControlRow, m: m, a: h * klWeight, u: u, h: h, v: incrementCotangent.base,
-          c: nil, w: increments, out: controlCotangent.base)
-      case .importanceWeighted:
-        weights.withUnsafeBufferPointer { w in
+      weights.withUnsafeBufferPointer { w in
+        let c = objective == .importanceWeighted ? w.baseAddress! : nil
+        // Control rows per data point: 1 (mean-field) or K (one per path).
+        let perPoint = pathsPerControlRow == 1 ? k : 1
+        step.forEachStepSize { paths, h in
+          let q = paths.lowerBound / pathsPerControlRow
+          let p = paths.lowerBound
           Scalar.controlGradient(
-            points: controlRows, k: pathsPerControlRow, m: m, a: 0, u: u, h: h, v: incrementCotangent.base,
-            c: w.baseAddress!, w: increments, out: controlCotangent.base)
+            points: grid.shared == nil ? perPoint : controlRows, k: pathsPerControlRow, m: m,
+            a: objective == .freeEnergy ? h * klWeight : 0, u: u + q * m, h: h, v: incrementCotangent.base + p * m,
+            c: c.map { $0 + p }, w: increments + p * m, out: controlCotangent.base + q * m)
         }
       }
       model.posteriorDrift.vjpUnchecked(

@@ -52,14 +52,14 @@ public struct ForwardPathwise: GradientEstimator {
     objective: TrainingObjective
   ) throws -> GradientResult where Noise.Scalar == Scalar {
     try gradient(
-      of: model, data: data, noise: noise, grid: grid, pathsPerPoint: k, objective: objective,
+      of: model, data: data, noise: noise, grid: BatchGrid(shared: grid), pathsPerPoint: k, objective: objective,
       observations: .terminal(data, steps: grid.steps))
   }
 
   /// The gradient with the likelihood read at every step of `observations`,
   /// each with its own values and mask (`data` conditions the control).
   package func gradient<Scalar: SDEScalar, Noise: BrownianIncrements>(
-    of model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int,
+    of model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: BatchGrid, pathsPerPoint k: Int,
     objective: TrainingObjective, observations: PathObservations<Scalar>
   ) throws -> GradientResult where Noise.Scalar == Scalar {
     let clock = ContinuousClock()
@@ -101,8 +101,8 @@ public struct ForwardPathwise: GradientEstimator {
     guard direction.allSatisfy(\.isFinite) else { throw NSDEError.nonFinite("the direction contains NaN/Inf") }
     let tangents = Matrix<Scalar>(rows: 1, cols: model.parameterCount) { _, j in Scalar(direction[j]) }
     let r = try propagate(
-      model: model, data: data, noise: noise, grid: grid, k: k, objective: objective, tangents: tangents,
-      observations: .terminal(data, steps: grid.steps))
+      model: model, data: data, noise: noise, grid: BatchGrid(shared: grid), k: k, objective: objective,
+      tangents: tangents, observations: .terminal(data, steps: grid.steps))
     return (r.loss, r.derivatives[0])
   }
 
@@ -128,7 +128,7 @@ public struct ForwardPathwise: GradientEstimator {
 
   /// Propagates the tangent rows of `tangents` (T × P) over all chunks.
   func propagate<Scalar: SDEScalar, Noise: BrownianIncrements>(
-    model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, k: Int,
+    model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: BatchGrid, k: Int,
     objective: TrainingObjective, tangents: Matrix<Scalar>, observations: PathObservations<Scalar>
   ) throws -> (loss: Double, derivatives: [Double], bytes: Int) where Noise.Scalar == Scalar {
     try model.validateForGradient(data: data, noise: noise, grid: grid, pathsPerPoint: k)
@@ -270,7 +270,7 @@ final class PathwiseChunk<Scalar: SDEScalar>: @unchecked Sendable {
   @_specialize(where Scalar == Double, Noise == PhiloxBrownianIncrements<Double>)
   @_specialize(where Scalar == Float, Noise == PhiloxBrownianIncrements<Float>)
   func run<Noise: BrownianIncrements>(
-    data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, objective: TrainingObjective, totalPoints: Int,
+    data: Matrix<Scalar>, noise: Noise, grid: BatchGrid, objective: TrainingObjective, totalPoints: Int,
     tangents: Matrix<Scalar>, derivatives out: UnsafeMutablePointer<Double>
   ) throws -> Double where Noise.Scalar == Scalar {
     let d = model.latentDimension
@@ -305,7 +305,8 @@ final class PathwiseChunk<Scalar: SDEScalar>: @unchecked Sendable {
             try em.simulate(
               model: model, scheme: scheme, noise: noise, grid: grid, pathRange: pathRange,
               posterior: PosteriorDrive(
-                data: y, pathsPerPoint: k, kl: klp.baseAddress!, logWeights: lwp.baseAddress!),
+                data: y, pathsPerPoint: k, kl: klp.baseAddress!, logWeights: lwp.baseAddress!,
+                firstPoint: points.lowerBound),
               tangent: stepTangent,
               controlTangent: ControlTangent(
                 sensitivity: sensitivity, parameterTangents: tangents, output: controlTangent,

@@ -57,9 +57,10 @@ public protocol GradientEstimator: Sendable {
 extension NeuralSDEModel {
   /// Checks data, noise and K for a gradient evaluation.
   func validateForGradient<Noise: BrownianIncrements>(
-    data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int
+    data: Matrix<Scalar>, noise: Noise, grid: BatchGrid, pathsPerPoint k: Int
   ) throws where Noise.Scalar == Scalar {
     try validateData(data)
+    try check(grid: grid, points: data.rows)
     guard k >= 1 else { throw NSDEError.invalidArgument("paths per data point must be ≥ 1, got \(k)") }
     try noise.validate(steps: grid.steps, paths: data.rows * k, dimension: noiseDimension)
     let bad = Scalar.countNonFinite(n: parameters.count, x: parameters.base)
@@ -70,4 +71,20 @@ extension NeuralSDEModel {
 extension Duration {
   /// The duration in seconds (the one conversion used by the library, the benchmarks and the MPI target).
   package var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}
+
+extension NeuralSDEModel {
+  /// Checks a batch's grids: one per data point when not shared, and then
+  /// networks that do not read the time (each row would need its own).
+  func check(grid: BatchGrid, points: Int) throws {
+    guard grid.shared == nil else { return }
+    guard grid.perPoint.count == points else {
+      throw NSDEError.shapeMismatch("\(grid.perPoint.count) grids for \(points) data points")
+    }
+    let timed = networks.filter { $0.mlp.architecture.timeInput && $0.name != "decoder" }.map(\.name)
+    guard timed.isEmpty else {
+      throw NSDEError.invalidArgument(
+        "per-point grids need networks that do not read the time, but \(timed.joined(separator: ", ")) do")
+    }
+  }
 }

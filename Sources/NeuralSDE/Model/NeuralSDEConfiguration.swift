@@ -241,14 +241,15 @@ public struct NeuralSDEConfiguration: Sendable, Equatable, Codable {
         throw NSDEError.shapeMismatch("the \(name) has \(arch.outputs) outputs but needs \(outputs)")
       }
     }
-    try expect("drift", drift, inputs: d, time: true, outputs: d)
+    // The networks may or may not read the time (time-homogeneous models step on per-point grids).
+    try expect("drift", drift, inputs: d, time: nil, outputs: d)
     switch noise {
-    case .diagonal: try expect("diagonal diffusion", diffusion, inputs: d, time: true, outputs: d)
-    case .additive: try expect("additive diffusion", diffusion, inputs: 0, time: true, outputs: d)
-    case .general(let mm): try expect("general diffusion", diffusion, inputs: d, time: true, outputs: d * mm)
+    case .diagonal: try expect("diagonal diffusion", diffusion, inputs: d, time: nil, outputs: d)
+    case .additive: try expect("additive diffusion", diffusion, inputs: 0, time: nil, outputs: d)
+    case .general(let mm): try expect("general diffusion", diffusion, inputs: d, time: nil, outputs: d * mm)
     }
     try expect(
-      "\(posteriorControl) posterior drift", posteriorDrift, inputs: posteriorInputs, time: true, outputs: m)
+      "\(posteriorControl) posterior drift", posteriorDrift, inputs: posteriorInputs, time: nil, outputs: m)
     try expect("decoder", decoder, inputs: d, time: nil, outputs: dataDimension)
     guard initialState.value.count == d else {
       throw NSDEError.shapeMismatch("x_0 has \(initialState.value.count) values but the latent dimension is \(d)")

@@ -142,7 +142,7 @@ extension StepScheme {
                 firstPoint: part.lowerBound)
             }
             try workspace.simulate(
-              model: model, scheme: self, noise: noise, grid: options.grid, pathRange: pathRange,
+              model: model, scheme: self, noise: noise, grid: BatchGrid(shared: options.grid), pathRange: pathRange,
               posterior: posterior,
               observe: { step, x in
                 for (index, s) in options.recordSteps.enumerated() where s == step {

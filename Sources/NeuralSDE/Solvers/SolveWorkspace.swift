@@ -37,10 +37,13 @@ package final class SolveWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
   let feedback: Bool
   /// Vector-field evaluations per step (the scheme's stages; one tape slot each).
   let stages: Int
+  /// Per-point grids: the step size of each data point for the current step.
+  let stepSizes: Matrix<Scalar>
 
   package init(model: NeuralSDEModel<Scalar>, points: Int, paths: Int, tapeSteps: Int = 0, stages: Int = 1) {
     precondition(stages >= 1, "a scheme has at least one stage")
     self.stages = stages
+    stepSizes = Matrix(rows: 1, cols: Swift.max(points, 1))
     self.paths = paths
     self.points = points
     pathCapacity = paths
@@ -204,7 +207,7 @@ package final class SolveWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
   @_specialize(where Scalar == Double, Noise == PhiloxBrownianIncrements<Double>)
   @_specialize(where Scalar == Float, Noise == PhiloxBrownianIncrements<Float>)
   package func simulate<Noise: BrownianIncrements>(
-    model: NeuralSDEModel<Scalar>, scheme: any StepScheme, noise: Noise, grid: TimeGrid, pathRange: Range<Int>,
+    model: NeuralSDEModel<Scalar>, scheme: any StepScheme, noise: Noise, grid: BatchGrid, pathRange: Range<Int>,
     posterior: PosteriorDrive<Scalar>?, steps stepRange: Range<Int>? = nil, startState: UnsafePointer<Scalar>? = nil,
     keepActivations: Bool = true, tangent: StepTangent<Scalar>? = nil, controlTangent: ControlTangent<Scalar>? = nil,
     observe: ((_ step: Int, _ state: UnsafePointer<Scalar>) -> Void)? = nil, onStep: ((Int) -> Void)? = nil
@@ -215,6 +218,11 @@ package final class SolveWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
     let m = model.noiseDimension
     let taped = tapeSteps > 0
     let steps = stepRange ?? 0..<grid.steps
+    // Per-point grids: each data point's K paths take its own step size (they need a posterior drive).
+    precondition(grid.shared != nil || posterior != nil, "per-point grids need the data points of a posterior solve")
+    let k = posterior?.pathsPerPoint ?? 1
+    let first = posterior?.firstPoint ?? 0
+    let own = grid.grid(point: first)
     if taped {
       precondition(steps.count <= tapeSteps, "a tape of \(tapeSteps) steps cannot hold steps \(steps)")
       tapeStart = steps.lowerBound
@@ -238,17 +246,30 @@ package final class SolveWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
         xNext = state(i + 1)
       }
       let dw = taped ? increment(i) : increments.base
-      let t = Scalar(grid.times[i])
-      let h = Scalar(grid.stepSize(i))
-      noise.fill(step: i, paths: pathRange, stepSize: grid.stepSize(i), into: dw, ld: m)
+      let t = Scalar(own.times[i])
+      let h = Scalar(own.stepSize(i))
+      var sizes: UnsafePointer<Scalar>?
+      if grid.shared != nil {
+        noise.fill(step: i, paths: pathRange, stepSize: own.stepSize(i), into: dw, ld: m)
+      } else {
+        for g in 0..<(rows / k) {
+          let hb = grid.stepSize(i, point: first + g)
+          stepSizes.base[g] = Scalar(hb)
+          let paths = (pathRange.lowerBound + g * k)..<(pathRange.lowerBound + (g + 1) * k)
+          noise.fill(step: i, paths: paths, stepSize: hb, into: dw + g * k * m, ld: m)
+        }
+        sizes = UnsafePointer(stepSizes.base)
+      }
       if let posterior {
         applyControl(
-          posterior, model: model, step: i, time: t, h: h, state: x, increments: dw, rows: rows,
+          posterior, model: model, step: i, time: t, h: h, sizes: sizes, state: x, increments: dw, rows: rows,
           tangent: controlTangent)
       }
       var step = SchemeStep(
         index: i, time: t, size: h, rows: rows, state: x, next: xNext, increments: dw,
         fields: VectorFields(model: model, workspace: self, index: i))
+      step.groupSizes = sizes
+      step.groupRows = k
       if let tangent {
         step.tangent = tangent
         scheme.pushforward(step)
@@ -258,7 +279,7 @@ package final class SolveWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
       if Scalar.countNonFinite(n: rows * d, x: xNext) > 0 {
         var affected = 0
         for r in 0..<rows where Scalar.countNonFinite(n: d, x: xNext + r * d) > 0 { affected += 1 }
-        throw NSDEError.divergence(step: i + 1, time: grid.times[i + 1], affectedPaths: affected)
+        throw NSDEError.divergence(step: i + 1, time: own.times[i + 1], affectedPaths: affected)
       }
       if !taped { swap(&x, &xNext) } else { x = xNext }
       observe?(i + 1, x)
@@ -274,17 +295,33 @@ package final class SolveWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
   /// (which use the unshifted ΔW).
   func applyControl(
     _ posterior: PosteriorDrive<Scalar>, model: NeuralSDEModel<Scalar>, step i: Int, time t: Scalar, h: Scalar,
-    state x: UnsafeMutablePointer<Scalar>, increments dw: UnsafeMutablePointer<Scalar>, rows: Int,
-    tangent: ControlTangent<Scalar>?
+    sizes: UnsafePointer<Scalar>?, state x: UnsafeMutablePointer<Scalar>, increments dw: UnsafeMutablePointer<Scalar>,
+    rows: Int, tangent: ControlTangent<Scalar>?
   ) {
     let m = model.noiseDimension
     let k = posterior.pathsPerPoint
+    /// `ΔW̃ = ΔW + h u` with the KL and log-weights, for `controls` control rows of `perControl` paths each
+    /// (`u` per control row); per-point grids apply each point's h to its rows.
+    func shift(_ u: UnsafePointer<Scalar>, controls: Int, perControl: Int) {
+      guard let sizes else {
+        return Scalar.applyControl(
+          points: controls, k: perControl, m: m, u: u, dw: dw, h: h, kl: posterior.kl,
+          logWeights: posterior.logWeights)
+      }
+      // Control rows per data point: 1 (mean-field) or K (one per path).
+      let perPoint = perControl == 1 ? k : 1
+      for g in 0..<(controls / perPoint) {
+        let q = g * perPoint
+        Scalar.applyControl(
+          points: perPoint, k: perControl, m: m, u: u + q * m, dw: dw + g * k * m, h: sizes[g], kl: posterior.kl + q,
+          logWeights: posterior.logWeights + g * k)
+      }
+    }
     if let affine = posterior.affine {
       precondition(tangent == nil, "an affine control has no parameters to differentiate")
       let u = affine.evaluate(
         step: i, states: x, rows: rows, pathsPerPoint: k, firstPoint: posterior.firstPoint, as: Scalar.self)
-      Scalar.applyControl(
-        points: rows, k: 1, m: m, u: u.base, dw: dw, h: h, kl: posterior.kl, logWeights: posterior.logWeights)
+      shift(u.base, controls: rows, perControl: 1)
       return
     }
     selectControl(step: i)
@@ -295,9 +332,11 @@ package final class SolveWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
     model.posteriorDrift.forwardUnchecked(input, time: t, workspace: posteriorWS)
     let u = posteriorWS.output.base
     let kc = pathsPerControlRow(k)
-    if let tangent { tangent.accumulate(self, model: model, u: u, increments: dw, h: h, pathsPerControlRow: kc) }
-    Scalar.applyControl(
-      points: controlRows, k: kc, m: m, u: u, dw: dw, h: h, kl: posterior.kl, logWeights: posterior.logWeights)
+    if let tangent {
+      tangent.accumulate(
+        self, model: model, u: u, increments: dw, h: h, sizes: sizes, pathsPerPoint: k, pathsPerControlRow: kc)
+    }
+    shift(u, controls: controlRows, perControl: kc)
   }
 }
 
@@ -344,7 +383,8 @@ package struct ControlTangent<Scalar: SDEScalar> {
   /// `d KL_q += h u_q·du_q` and `d log w_p −= ΔW_p·du_q + h u_q·du_q`.
   func accumulate(
     _ ws: SolveWorkspace<Scalar>, model: NeuralSDEModel<Scalar>, u: UnsafePointer<Scalar>,
-    increments dw: UnsafePointer<Scalar>, h: Scalar, pathsPerControlRow kc: Int
+    increments dw: UnsafePointer<Scalar>, h uniform: Scalar, sizes: UnsafePointer<Scalar>?, pathsPerPoint k: Int,
+    pathsPerControlRow kc: Int
   ) {
     let d = model.latentDimension
     let m = model.noiseDimension
@@ -360,6 +400,8 @@ package struct ControlTangent<Scalar: SDEScalar> {
       output: output.view, tangentWorkspace: workspace)
     let du = output.base
     for q in 0..<ws.controlRows {
+      // Control row q belongs to data point q (mean-field) or ⌊q/K⌋ (one row per path).
+      let h = sizes.map { $0[kc == 1 ? q / k : q] } ?? uniform
       for tau in 0..<t {
         let duq = du + (q * t + tau) * m
         var udu: Scalar = 0

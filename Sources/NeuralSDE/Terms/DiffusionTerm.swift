@@ -24,6 +24,15 @@ package struct DiffusionTerm {
   /// Rows of σ for `paths` paths: 1 if additive, else `paths`.
   package func rows(forPaths paths: Int) -> Int { isAdditive ? 1 : paths }
 
+  /// σ's values from row r on (σ's rows start there; the one shared row if additive).
+  func sigma<Scalar>(_ sigma: UnsafePointer<Scalar>, fromRow r: Int) -> UnsafePointer<Scalar> {
+    switch noise {
+    case .additive: return sigma
+    case .diagonal: return sigma + r * d
+    case .general: return sigma + r * d * m
+    }
+  }
+
   /// The diffusion network's input for states `x`: the states, or no columns if additive.
   func input<Scalar>(_ x: MatrixView<Scalar>) -> MatrixView<Scalar> {
     isAdditive ? MatrixView(base: x.base, rows: 1, cols: 0, ld: 0) : x

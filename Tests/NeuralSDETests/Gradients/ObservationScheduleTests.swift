@@ -28,7 +28,8 @@ final class ObservationScheduleTests: XCTestCase {
   func loss(_ f: GradientFixture, _ schedule: PathObservations<Double>, _ objective: TrainingObjective) throws -> Double
   {
     try BackpropThroughSolver(chunks: 2).gradient(
-      of: f.model, data: f.data, noise: f.noise, grid: f.grid, pathsPerPoint: f.k, objective: objective,
+      of: f.model, data: f.data, noise: f.noise, grid: BatchGrid(shared: f.grid), pathsPerPoint: f.k,
+      objective: objective,
       observations: schedule
     ).loss
   }
@@ -45,10 +46,12 @@ final class ObservationScheduleTests: XCTestCase {
           let schedule = try observations(f, steps)
           for objective in TrainingObjective.allCases {
             let a = try BackpropThroughSolver(chunks: 2).gradient(
-              of: f.model, data: f.data, noise: f.noise, grid: f.grid, pathsPerPoint: f.k, objective: objective,
+              of: f.model, data: f.data, noise: f.noise, grid: BatchGrid(shared: f.grid), pathsPerPoint: f.k,
+              objective: objective,
               observations: schedule)
             let b = try ForwardPathwise(blockSize: 9, chunks: 2).gradient(
-              of: f.model, data: f.data, noise: f.noise, grid: f.grid, pathsPerPoint: f.k, objective: objective,
+              of: f.model, data: f.data, noise: f.noise, grid: BatchGrid(shared: f.grid), pathsPerPoint: f.k,
+              objective: objective,
               observations: schedule)
             let label = "\(noise), \(control), \(steps), \(objective)"
             XCTAssertLessThan(relativeError(a.loss, b.loss), 1e-13, label)
@@ -82,12 +85,14 @@ final class ObservationScheduleTests: XCTestCase {
     let f = try GradientFixture(noise: .diagonal)
     let schedule = try observations(f, [1, 3, 4])
     let full = try BackpropThroughSolver(chunks: 1).gradient(
-      of: f.model, data: f.data, noise: f.noise, grid: f.grid, pathsPerPoint: f.k, objective: .freeEnergy,
+      of: f.model, data: f.data, noise: f.noise, grid: BatchGrid(shared: f.grid), pathsPerPoint: f.k,
+      objective: .freeEnergy,
       observations: schedule)
     let budget = full.diagnostics.peakWorkspaceBytes * 3 / 4
     let checkpointed = try BackpropThroughSolver(chunks: 1, memoryBudget: budget, allowsMicroBatches: false)
       .gradient(
-        of: f.model, data: f.data, noise: f.noise, grid: f.grid, pathsPerPoint: f.k, objective: .freeEnergy,
+        of: f.model, data: f.data, noise: f.noise, grid: BatchGrid(shared: f.grid), pathsPerPoint: f.k,
+        objective: .freeEnergy,
         observations: schedule)
     XCTAssertLessThan(checkpointed.diagnostics.peakWorkspaceBytes, full.diagnostics.peakWorkspaceBytes)
     XCTAssertEqual(full.loss.bitPattern, checkpointed.loss.bitPattern)
@@ -105,13 +110,16 @@ final class ObservationScheduleTests: XCTestCase {
     let without = PathObservations.terminal(f.data, steps: 6)
     for objective in TrainingObjective.allCases {
       let a = try BackpropThroughSolver(chunks: 2).gradient(
-        of: f.model, data: f.data, noise: f.noise, grid: f.grid, pathsPerPoint: f.k, objective: objective,
+        of: f.model, data: f.data, noise: f.noise, grid: BatchGrid(shared: f.grid), pathsPerPoint: f.k,
+        objective: objective,
         observations: with)
       let b = try BackpropThroughSolver(chunks: 2).gradient(
-        of: f.model, data: f.data, noise: f.noise, grid: f.grid, pathsPerPoint: f.k, objective: objective,
+        of: f.model, data: f.data, noise: f.noise, grid: BatchGrid(shared: f.grid), pathsPerPoint: f.k,
+        objective: objective,
         observations: without)
       let c = try ForwardPathwise(chunks: 2).gradient(
-        of: f.model, data: f.data, noise: f.noise, grid: f.grid, pathsPerPoint: f.k, objective: objective,
+        of: f.model, data: f.data, noise: f.noise, grid: BatchGrid(shared: f.grid), pathsPerPoint: f.k,
+        objective: objective,
         observations: with)
       XCTAssertEqual(a.loss, b.loss, accuracy: 1e-13)
       XCTAssertLessThan(relativeError(a.gradient, b.gradient), 1e-13)
