@@ -423,6 +423,7 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
     var scratchLogW = [Double](repeating: 0, count: rows)
     let levels = schedule.levels
     let tau = schedule.tapeLength
+    let context = ObservationContext(observations: observed, grid: grid, model: model)
     func slot(_ c: CheckpointSchedule.Slot) -> UnsafeMutablePointer<Scalar> {
       checkpoints[c.level].base + c.index * rows * d
     }
@@ -443,7 +444,7 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
         try em.simulate(
           model: model, scheme: scheme, noise: noise, grid: grid, pathRange: pathRange,
           posterior: PosteriorDrive(
-            data: y, pathsPerPoint: k, kl: klp, logWeights: lwp, firstPoint: points.lowerBound),
+            data: y, pathsPerPoint: k, kl: klp, logWeights: lwp, firstPoint: points.lowerBound, context: context),
           steps: piece,
           startState: x, keepActivations: piece.upperBound == range.upperBound,
           observe: observing

@@ -306,7 +306,8 @@ final class PathwiseChunk<Scalar: SDEScalar>: @unchecked Sendable {
               model: model, scheme: scheme, noise: noise, grid: grid, pathRange: pathRange,
               posterior: PosteriorDrive(
                 data: y, pathsPerPoint: k, kl: klp.baseAddress!, logWeights: lwp.baseAddress!,
-                firstPoint: points.lowerBound),
+                firstPoint: points.lowerBound,
+                context: ObservationContext(observations: observations, grid: grid, model: model)),
               tangent: stepTangent,
               controlTangent: ControlTangent(
                 sensitivity: sensitivity, parameterTangents: tangents, output: controlTangent,

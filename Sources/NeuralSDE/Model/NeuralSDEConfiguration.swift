@@ -91,6 +91,15 @@ public struct NeuralSDEConfiguration: Sendable, Equatable, Codable {
   public var likelihood: Likelihood
   /// The initial state x_0 (fixed or learned).
   public var initialState: InitialState
+  /// J, the observations still to come that the control reads, for a
+  /// model observed along its path (docs/MODEL.md §7, option (a)): at step i
+  /// the control's input holds, for each of the next J observations of its
+  /// sequence, the values (0 where not observed), the mask and the time to it
+  /// (`J·(2D + 1)` columns in place of y; zeros past the last observation).
+  /// 0 (the default): the static model's control, reading y.
+  public var lookahead = 0
+  /// The largest `lookahead`.
+  public static let maximumLookahead = 256
 
   /// A configuration from its parts (call `validate()` or build a model to check it).
   public init(
@@ -112,7 +121,23 @@ public struct NeuralSDEConfiguration: Sendable, Equatable, Codable {
 
   enum CodingKeys: String, CodingKey {
     case latentDimension, dataDimension, noise, drift, diffusion, posteriorControl, posteriorDrift, decoder
-    case likelihood, initialState
+    case likelihood, initialState, lookahead
+  }
+
+  /// Encodes every field; `lookahead` only when it is not 0 (so static models' files are as before).
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(latentDimension, forKey: .latentDimension)
+    try c.encode(dataDimension, forKey: .dataDimension)
+    try c.encode(noise, forKey: .noise)
+    try c.encode(drift, forKey: .drift)
+    try c.encode(diffusion, forKey: .diffusion)
+    try c.encode(posteriorControl, forKey: .posteriorControl)
+    try c.encode(posteriorDrift, forKey: .posteriorDrift)
+    try c.encode(decoder, forKey: .decoder)
+    try c.encode(likelihood, forKey: .likelihood)
+    try c.encode(initialState, forKey: .initialState)
+    if lookahead != 0 { try c.encode(lookahead, forKey: .lookahead) }
   }
 
   /// Decodes a configuration and validates it (`validate()`), so that a
@@ -132,6 +157,8 @@ public struct NeuralSDEConfiguration: Sendable, Equatable, Codable {
     self.decoder = try c.decode(MLPArchitecture.self, forKey: .decoder)
     likelihood = try c.decode(Likelihood.self, forKey: .likelihood)
     initialState = try c.decode(InitialState.self, forKey: .initialState)
+    lookahead =
+      c.contains(.lookahead) ? try StrictDecoding.integer(c, .lookahead, in: 0...Self.maximumLookahead) : 0
     do { try validate() } catch let e as NSDEError { throw StrictDecoding.invalid(decoder.codingPath, e.message) }
   }
 
@@ -165,9 +192,11 @@ public struct NeuralSDEConfiguration: Sendable, Equatable, Codable {
   /// layout's total (on a validated configuration, like `parameterLayout()`).
   public var parameterCount: Int { parameterLayout().reduce(0) { $0 + $1.count } }
 
-  /// Input columns of the posterior control network (without time): D, or d + D with feedback.
+  /// Input columns of the posterior control network (without time): D, or
+  /// d + D with feedback; with a `lookahead` J, `J·(2D + 1)` in place of D.
   public var posteriorInputs: Int {
-    posteriorControl == .feedback ? latentDimension + dataDimension : dataDimension
+    (posteriorControl == .feedback ? latentDimension : 0)
+      + (lookahead > 0 ? lookahead * (2 * dataDimension + 1) : dataDimension)
   }
 
   /// Noise dimension `m`.
@@ -221,6 +250,9 @@ public struct NeuralSDEConfiguration: Sendable, Equatable, Codable {
     let d = latentDimension
     let m = noiseDimension
     let w = MLPArchitecture.maximumWidth
+    guard (0...Self.maximumLookahead).contains(lookahead) else {
+      throw NSDEError.invalidArgument("lookahead must be in 0…\(Self.maximumLookahead), got \(lookahead)")
+    }
     guard (1...w).contains(d), (1...w).contains(dataDimension), (1...w).contains(m) else {
       throw NSDEError.invalidArgument(
         "dimensions must be in 1…\(w): latent d = \(d), data D = \(dataDimension), noise m = \(m)")

@@ -88,7 +88,7 @@ extension NeuralSDEModel {
   /// `ℓ_p = Σ_j −log p_θ(y_j | X_{i(j)})` over the observed entries; `data`
   /// conditions the control (`B × D`, as for the static model).
   package func variationalEstimates<Noise: BrownianIncrements>(
-    data: Matrix<Scalar>, observations: PathObservations<Scalar>, noise: Noise, grid: TimeGrid,
+    data: Matrix<Scalar>, observations: PathObservations<Scalar>, noise: Noise, grid: BatchGrid,
     pathsPerPoint k: Int, chunks: Int? = nil, affineControl: AffineFeedbackControl? = nil,
     scheme: any StepScheme = EulerMaruyama()
   ) throws -> VariationalEstimates where Noise.Scalar == Scalar {
@@ -97,7 +97,9 @@ extension NeuralSDEModel {
     let solve = try scheme.solvePosterior(
       self, data: data, noise: noise,
       options: .init(
-        grid: grid, pathsPerPoint: k, recordSteps: steps, chunks: chunks, affineControl: affineControl))
+        grid: grid.grid(point: 0), pathsPerPoint: k, recordSteps: steps, chunks: chunks,
+        affineControl: affineControl),
+      grid: grid, observations: observations)
     var nll = [Double](repeating: 0, count: data.rows * k)
     let ws = decoder.makeWorkspace(rows: data.rows * k)
     for o in steps.indices {

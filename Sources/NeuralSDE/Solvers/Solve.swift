@@ -70,6 +70,28 @@ extension StepScheme {
     return try run(model, data: data, paths: data.rows * options.pathsPerPoint, noise: noise, options: options)
   }
 
+  /// The posterior solve on one grid per data point (`grid`; `options.grid`
+  /// is then ignored) with the control of a model with a lookahead seeing
+  /// `observations` (default: the data at the last step).
+  package func solvePosterior<Scalar: SDEScalar, Noise: BrownianIncrements>(
+    _ model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, options: SolveOptions, grid: BatchGrid,
+    observations: PathObservations<Scalar>?
+  ) throws -> SolveResult<Scalar> where Noise.Scalar == Scalar {
+    try model.validateData(data)
+    try model.check(grid: grid, points: data.rows)
+    guard options.pathsPerPoint >= 1 else {
+      throw NSDEError.invalidArgument("paths per data point must be ≥ 1, got \(options.pathsPerPoint)")
+    }
+    try options.affineControl?.validate(
+      steps: grid.steps, points: data.rows, latentDimension: model.latentDimension,
+      noiseDimension: model.noiseDimension)
+    var o = options
+    o.grid = grid.grid(point: 0)
+    return try run(
+      model, data: data, paths: data.rows * options.pathsPerPoint, noise: noise, options: o, batchGrid: grid,
+      observations: observations)
+  }
+
   /// Simulates the prior (uncontrolled) SDE for `paths` paths.
   ///
   /// - Parameters:
@@ -88,8 +110,10 @@ extension StepScheme {
   }
 
   func run<Scalar: SDEScalar, Noise: BrownianIncrements>(
-    _ model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>?, paths: Int, noise: Noise, options: SolveOptions
+    _ model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>?, paths: Int, noise: Noise, options: SolveOptions,
+    batchGrid: BatchGrid? = nil, observations: PathObservations<Scalar>? = nil
   ) throws -> SolveResult<Scalar> where Noise.Scalar == Scalar {
+    let grid = batchGrid ?? BatchGrid(shared: options.grid)
     let n = options.grid.steps
     try model.check(scheme: self)
     try noise.validate(steps: n, paths: paths, dimension: model.noiseDimension)
@@ -120,6 +144,11 @@ extension StepScheme {
         model: ObjectIdentifier(model), points: data == nil ? 0..<0 : part, k: part.count * k, steps: 0)
     }
     let progress: ((Int) -> Void)? = options.progress.map { report in { report($0) } }
+    // A model with a lookahead: its control sees the observations to come.
+    let context = data.flatMap { data in
+      ObservationContext(
+        observations: observations ?? .terminal(data, steps: options.grid.steps), grid: grid, model: model)
+    }
     // Workspaces are reused between solves (the cache lives on the model; a
     // workspace does not keep its model, so there is no retain cycle).
     try kl.withUnsafeMutableBufferPointer { klp in
@@ -139,10 +168,10 @@ extension StepScheme {
                 data: data.rows(part), pathsPerPoint: k,
                 kl: klp.baseAddress! + (perPath ? pathRange.lowerBound : part.lowerBound),
                 logWeights: lwp.baseAddress! + pathRange.lowerBound, affine: options.affineControl,
-                firstPoint: part.lowerBound)
+                firstPoint: part.lowerBound, context: context)
             }
             try workspace.simulate(
-              model: model, scheme: self, noise: noise, grid: BatchGrid(shared: options.grid), pathRange: pathRange,
+              model: model, scheme: self, noise: noise, grid: grid, pathRange: pathRange,
               posterior: posterior,
               observe: { step, x in
                 for (index, s) in options.recordSteps.enumerated() where s == step {

@@ -30,11 +30,14 @@ package final class SolveWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
   let statesTape: Matrix<Scalar>
   /// `N·paths × m`: `ΔW̃_i` at rows `i·paths ..< (i+1)·paths`.
   let incrementsTape: Matrix<Scalar>
-  /// Feedback control only: the control network's input `[x, y]` per path,
-  /// `(tapeSteps or 1)·paths × (d + D)` (kept per step for the VJPs).
+  /// Feedback control or a lookahead: the control network's input per
+  /// control row and step — `[x, y]` or `[x, context]` per path, the context
+  /// per data point — `(tapeSteps or 1)·controlRows × inputs` (kept per step for the VJPs).
   let controlInputs: Matrix<Scalar>
   /// True if the control reads the state (one control row per path).
   let feedback: Bool
+  /// True if the control reads the observations to come (`NeuralSDEConfiguration.lookahead`).
+  let contextual: Bool
   /// Vector-field evaluations per step (the scheme's stages; one tape slot each).
   let stages: Int
   /// Per-point grids: the step size of each data point for the current step.
@@ -60,7 +63,9 @@ package final class SolveWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
     let d = model.latentDimension
     let m = model.noiseDimension
     let taped = tapeSteps > 0
-    controlInputs = Matrix(rows: feedback ? slots * paths : 0, cols: model.configuration.posteriorInputs)
+    contextual = model.configuration.lookahead > 0 && points > 0
+    controlInputs = Matrix(
+      rows: feedback ? slots * paths : contextual ? slots * points : 0, cols: model.configuration.posteriorInputs)
     stateA = Matrix(rows: taped ? 0 : paths, cols: d)
     stateB = Matrix(rows: taped ? 0 : paths, cols: d)
     increments = Matrix(rows: taped ? 0 : paths, cols: m)
@@ -79,6 +84,7 @@ package final class SolveWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
     let m = model.noiseDimension
     let networkRows = model.networkRows(points: points, paths: paths)
     let feedback = model.configuration.posteriorControl == .feedback && points > 0
+    let contextual = model.configuration.lookahead > 0 && points > 0
     let s = MemoryLayout<Scalar>.stride
     let states =
       tapeSteps > 0
@@ -91,7 +97,8 @@ package final class SolveWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
       model.diffusion.workspaceBytes(rows: networkRows[1], slots: fieldSlots),
       model.posteriorDrift.workspaceBytes(rows: networkRows[2], slots: slots),
       states,
-      feedback ? SizeArithmetic.product(slots, paths, model.configuration.posteriorInputs, s) : 0,
+      feedback || contextual
+        ? SizeArithmetic.product(slots, feedback ? paths : points, model.configuration.posteriorInputs, s) : 0,
     ])
   }
 
@@ -132,25 +139,33 @@ package final class SolveWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
     feedback ? kl : (0..<paths).map { kl[$0 / k] }
   }
 
-  /// The feedback control's input `[x, y]` of step i (`paths × (d + D)`).
+  /// The control's input of step i (`controlRows × inputs`).
   func controlInput(_ i: Int) -> UnsafeMutablePointer<Scalar> {
-    controlInputs.base + (tapeSteps > 0 ? i - tapeStart : 0) * paths * controlInputs.cols
+    controlInputs.base + (tapeSteps > 0 ? i - tapeStart : 0) * controlRows * controlInputs.cols
   }
 
-  /// Writes `[x_r, y_{⌊r/K⌋}]` for every path r into the step's control input
-  /// and returns it as a view.
+  /// Writes the step's control input and returns it as a view: with feedback
+  /// `[x_r, y_{⌊r/K⌋}]` (or `[x_r, context_{⌊r/K⌋}(i)]` with a lookahead) for
+  /// every path r; without, `context_b(i)` for every data point b.
   func fillControlInput(
-    step i: Int, x: UnsafePointer<Scalar>, d: Int, data: MatrixView<Scalar>, pathsPerPoint k: Int
+    step i: Int, x: UnsafePointer<Scalar>, d: Int, posterior: PosteriorDrive<Scalar>
   ) -> MatrixView<Scalar> {
     let cols = controlInputs.cols
-    let dataDim = data.cols
+    let k = posterior.pathsPerPoint
+    let data = posterior.data
     let base = controlInput(i)
-    for r in 0..<paths {
+    let stateColumns = feedback ? d : 0
+    for r in 0..<controlRows {
       let row = base + r * cols
-      row.copyElements(from: x + r * d, count: d)
-      (row + d).copyElements(from: data.base + (r / k) * data.ld, count: dataDim)
+      let point = feedback ? r / k : r
+      if feedback { row.copyElements(from: x + r * d, count: d) }
+      if let context = posterior.context {
+        context.write(step: i, point: posterior.firstPoint + point, into: row + stateColumns)
+      } else {
+        (row + stateColumns).copyElements(from: data.base + point * data.ld, count: data.cols)
+      }
     }
-    return MatrixView(base: base, rows: paths, cols: cols)
+    return MatrixView(base: base, rows: controlRows, cols: cols)
   }
 
   /// Readies the step networks' workspaces for one solve: packs their weights
@@ -326,8 +341,8 @@ package final class SolveWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
     }
     selectControl(step: i)
     let input =
-      feedback
-      ? fillControlInput(step: i, x: x, d: model.latentDimension, data: posterior.data, pathsPerPoint: k)
+      feedback || contextual
+      ? fillControlInput(step: i, x: x, d: model.latentDimension, posterior: posterior)
       : posterior.data
     model.posteriorDrift.forwardUnchecked(input, time: t, workspace: posteriorWS)
     let u = posteriorWS.output.base
@@ -350,12 +365,15 @@ package struct PosteriorDrive<Scalar: SDEScalar> {
   let kl: UnsafeMutablePointer<Double>
   let logWeights: UnsafeMutablePointer<Double>
   var affine: AffineFeedbackControl?
-  /// The chunk's first data point (the affine control's offsets are per point).
+  /// The chunk's first data point (the affine control's offsets and the grids are per point).
   var firstPoint: Int
+  /// A model with a lookahead: what its control sees of the observations to come (in place of `data`).
+  var context: ObservationContext<Scalar>?
 
   package init(
     data: MatrixView<Scalar>, pathsPerPoint: Int, kl: UnsafeMutablePointer<Double>,
-    logWeights: UnsafeMutablePointer<Double>, affine: AffineFeedbackControl? = nil, firstPoint: Int = 0
+    logWeights: UnsafeMutablePointer<Double>, affine: AffineFeedbackControl? = nil, firstPoint: Int = 0,
+    context: ObservationContext<Scalar>? = nil
   ) {
     self.data = data
     self.pathsPerPoint = pathsPerPoint
@@ -363,6 +381,7 @@ package struct PosteriorDrive<Scalar: SDEScalar> {
     self.logWeights = logWeights
     self.affine = affine
     self.firstPoint = firstPoint
+    self.context = context
   }
 }
 

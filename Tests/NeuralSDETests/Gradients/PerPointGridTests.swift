@@ -16,7 +16,7 @@ final class PerPointGridTests: XCTestCase {
     let observations: PathObservations<Double>
     let k = 3
 
-    init(noise type: NoiseType, posterior: PosteriorControl) throws {
+    init(noise type: NoiseType, posterior: PosteriorControl, lookahead: Int = 0) throws {
       var config = NeuralSDEConfiguration.reference(
         latentDimension: 3, dataDimension: 2, hidden: 5, noise: type, posterior: posterior)
       config.initialState = .learned([0.2, -0.1, 0.3])
@@ -24,6 +24,8 @@ final class PerPointGridTests: XCTestCase {
       config.drift.timeInput = false
       config.diffusion.timeInput = false
       config.posteriorDrift.timeInput = false
+      config.lookahead = lookahead
+      config.posteriorDrift.inputs = config.posteriorInputs
       model = try NeuralSDEModel<Double>(config, seed: 2)
       var rng = SplitMix64(seed: 77)
       for i in 0..<model.parameterCount { model.parameters.base[i] += 0.3 * rng.nextNormal() }
@@ -104,6 +106,81 @@ final class PerPointGridTests: XCTestCase {
         XCTAssertLessThan(relativeError(batch.loss, loss), 1e-12, "\(control), \(objective)")
         XCTAssertLessThan(relativeError(batch.gradient, gradient), 1e-12, "\(control), \(objective)")
       }
+    }
+  }
+
+  /// A control that reads the next J observations (values, masks, time to
+  /// each) on per-point grids: both estimators agree and match central
+  /// differences, for each control and objective.
+  func testLookaheadControlIsDifferentiatedExactly() throws {
+    for control in [PosteriorControl.meanField, .feedback] {
+      for j in [1, 2] {
+        let f = try Fixture(noise: .general(noiseDimension: 2), posterior: control, lookahead: j)
+        XCTAssertEqual(f.model.configuration.posteriorInputs, (control == .feedback ? 3 : 0) + j * 5)
+        for objective in TrainingObjective.allCases {
+          let label = "\(control), J \(j), \(objective)"
+          let a = try f.gradient(BackpropThroughSolver(chunks: 2), objective)
+          let b = try f.gradient(ForwardPathwise(blockSize: 8, chunks: 2), objective)
+          XCTAssertLessThan(relativeError(a.loss, b.loss), 1e-13, label)
+          XCTAssertLessThanOrEqual(relativeError(a.gradient, b.gradient), 1e-10, label)
+          let range = f.model.parameterGroups.first { $0.name == "posterior" }!.range
+          let p = f.model.parameters.base
+          let h = 1e-5
+          let fd = try range.map { i -> Double in
+            let old = p[i]
+            p[i] = old + h
+            let up = try f.gradient(BackpropThroughSolver(chunks: 2), objective).loss
+            p[i] = old - h
+            let down = try f.gradient(BackpropThroughSolver(chunks: 2), objective).loss
+            p[i] = old
+            return (up - down) / (2 * h)
+          }
+          XCTAssertLessThan(relativeError(Array(a.gradient[range]), fd), 1e-6, label)
+          // The solver's estimates on the same inputs give the same loss.
+          let est = try f.model.variationalEstimates(
+            data: f.data, observations: f.observations, noise: f.noise, grid: BatchGrid(perPoint: f.grids),
+            pathsPerPoint: f.k, chunks: 2)
+          let solverLoss = objective == .freeEnergy ? est.freeEnergy.mean : est.importanceWeighted.mean
+          XCTAssertEqual(solverLoss, a.loss, accuracy: 1e-12 * abs(a.loss), label)
+        }
+      }
+    }
+  }
+
+  /// The context holds the next J observations' values (0 where unobserved),
+  /// masks and times to them, in each point's own grid, and zeros past the last.
+  func testContextHoldsTheObservationsToCome() throws {
+    let f = try Fixture(noise: .diagonal, posterior: .meanField, lookahead: 2)
+    let context = ObservationContext(
+      observations: f.observations, grid: try BatchGrid(perPoint: f.grids), lookahead: 2)
+    var row = [Double](repeating: -1, count: 10)
+    // Point 1 at step 1 (t = 0.05): observations at steps 2 (t = 0.5, unobserved) and 4 (t = 0.9).
+    context.write(step: 1, point: 1, into: &row)
+    let y = f.observations.values
+    XCTAssertEqual(row[0..<5], [0, 0, 0, 0, 0.45])
+    XCTAssertEqual(row[5], y[1][1, 0])
+    XCTAssertEqual(row[6], y[1][1, 1])
+    XCTAssertEqual(Array(row[7..<9]), [1, 1])
+    XCTAssertEqual(row[9], 0.9 - 0.05, accuracy: 1e-15)
+    // Point 2 at step 4 (t = 1.2): only the observation at step 6 (t = 2.0) is to come.
+    context.write(step: 4, point: 2, into: &row)
+    XCTAssertEqual(row[0], y[2][2, 0])
+    XCTAssertEqual(row[4], 0.8, accuracy: 1e-15)
+    XCTAssertEqual(Array(row[5..<10]), [0, 0, 0, 0, 0])
+  }
+
+  /// The lookahead is kept in the configuration's JSON (absent for static
+  /// models, whose files are unchanged) and checked when decoded.
+  func testLookaheadInTheConfiguration() throws {
+    let f = try Fixture(noise: .diagonal, posterior: .feedback, lookahead: 3)
+    let json = try JSONEncoder().encode(f.model.configuration)
+    XCTAssertEqual(try JSONDecoder().decode(NeuralSDEConfiguration.self, from: json), f.model.configuration)
+    let staticJSON = String(decoding: try JSONEncoder().encode(NeuralSDEConfiguration.reference()), as: UTF8.self)
+    XCTAssertFalse(staticJSON.contains("lookahead"))
+    let bad = String(decoding: json, as: UTF8.self).replacingOccurrences(
+      of: "\"lookahead\":3", with: "\"lookahead\":300")
+    XCTAssertThrowsError(try JSONDecoder().decode(NeuralSDEConfiguration.self, from: Data(bad.utf8))) {
+      XCTAssertTrue(StrictDecoding.describe($0).contains("lookahead"), StrictDecoding.describe($0))
     }
   }
 

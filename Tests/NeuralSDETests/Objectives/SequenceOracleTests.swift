@@ -80,7 +80,8 @@ final class SequenceOracleTests: XCTestCase {
         let control = try o.optimalControl(sequences: seqs, grid: grid)
         let est = try model.variationalEstimates(
           data: Matrix(rows: 2, cols: 2), observations: pathObservations(seqs, steps: n),
-          noise: PhiloxBrownianIncrements(seed: UInt64(5 + n), dimension: o.m), grid: grid, pathsPerPoint: 20000,
+          noise: PhiloxBrownianIncrements(seed: UInt64(5 + n), dimension: o.m), grid: BatchGrid(shared: grid),
+          pathsPerPoint: 20000,
           affineControl: control)
         let exact = try (0..<2).map {
           try o.discreteFreeEnergy(sequence: seqs[$0], point: $0, grid: grid, control: control)
@@ -136,7 +137,8 @@ final class SequenceOracleTests: XCTestCase {
       for r in 0..<8 {
         let est = try model.variationalEstimates(
           data: Matrix(rows: 2, cols: 2), observations: observations,
-          noise: PhiloxBrownianIncrements(seed: UInt64(100 + r), dimension: o.m), grid: grid, pathsPerPoint: 20000,
+          noise: PhiloxBrownianIncrements(seed: UInt64(100 + r), dimension: o.m), grid: BatchGrid(shared: grid),
+          pathsPerPoint: 20000,
           affineControl: control)
         iw.append(est.importanceWeighted.perDataPoint[q])
         fe.append(est.freeEnergy.perDataPoint[q])
