@@ -1,0 +1,82 @@
+import Foundation
+
+/// A batch of sequences laid out for one solve (docs/MODEL.md §7): every
+/// sequence gets its own grid of the same N steps with each of its
+/// observation times an exact node, so the batch is one solve on per-point
+/// grids (`BatchGrid`) with one observation schedule.
+///
+/// The layout rule: model time `t = (τ − τ_{s,1}) / timeScale + leadIn` — each
+/// sequence starts `leadIn` before its first observation (the prior spreads
+/// `x_0` into the initial state's law over it, in `leadInSteps` steps) — and
+/// every interval between consecutive observations has `stepsPerInterval`
+/// equal steps. A batch whose longest sequence has n observations has
+/// `N = leadInSteps + (n − 1)·stepsPerInterval` steps; a shorter sequence's
+/// missing observations are fully masked slots one mean interval apart after
+/// its last one.
+package struct SequenceBatch<Scalar: SDEScalar>: @unchecked Sendable {
+  /// Each sequence's grid.
+  package let grid: BatchGrid
+  /// The observations at the shared schedule (values `B × D` per slot, masks).
+  package let observations: PathObservations<Scalar>
+  /// The static control's input (zeros; a sequence model's control reads the lookahead instead).
+  package let conditioning: Matrix<Scalar>
+
+  /// How sequences map to grids.
+  package struct Layout: Sendable {
+    /// Model time before each sequence's first observation.
+    package var leadIn = 1.0
+    /// Steps of the lead-in.
+    package var leadInSteps = 4
+    /// Steps between consecutive observations (≥ 1).
+    package var stepsPerInterval = 2
+    /// File time units per model time unit.
+    package var timeScale = 1.0
+
+    package init(leadIn: Double = 1, leadInSteps: Int = 4, stepsPerInterval: Int = 2, timeScale: Double = 1) {
+      self.leadIn = leadIn
+      self.leadInSteps = leadInSteps
+      self.stepsPerInterval = stepsPerInterval
+      self.timeScale = timeScale
+    }
+  }
+
+  /// The batch of sequences `indices` of `data` laid out by `layout`.
+  /// - Throws: `invalidArgument` for a layout out of range or no sequences.
+  package init(_ data: SequenceData, sequences indices: [Int], layout: Layout) throws {
+    guard !indices.isEmpty else { throw NSDEError.invalidArgument("a sequence batch needs at least one sequence") }
+    guard layout.leadIn > 0, layout.leadIn.isFinite, layout.timeScale > 0, layout.timeScale.isFinite,
+      layout.leadInSteps >= 1, layout.stepsPerInterval >= 1
+    else {
+      throw NSDEError.invalidArgument(
+        "sequence layout: lead-in and time scale must be positive and finite, steps at least 1 (got lead-in \(layout.leadIn), time scale \(layout.timeScale), \(layout.leadInSteps) lead-in steps, \(layout.stepsPerInterval) per interval)"
+      )
+    }
+    let dims = data.dimension
+    let slots = indices.map { data.observations($0).count }.max()!
+    let q = layout.stepsPerInterval
+    let n = layout.leadInSteps + (slots - 1) * q
+    var grids: [TimeGrid] = []
+    let values = (0..<slots).map { _ in Matrix<Scalar>(rows: indices.count, cols: dims) }
+    for (b, s) in indices.enumerated() {
+      let rows = Array(data.observations(s))
+      let first = data.times[rows[0]]
+      var nodes = rows.map { (data.times[$0] - first) / layout.timeScale + layout.leadIn }
+      let meanInterval = nodes.count > 1 ? (nodes.last! - nodes.first!) / Double(nodes.count - 1) : layout.leadIn
+      while nodes.count < slots { nodes.append(nodes.last! + meanInterval) }
+      var times = (0...layout.leadInSteps).map { layout.leadIn * Double($0) / Double(layout.leadInSteps) }
+      for j in 1..<slots {
+        for i in 1...q { times.append(nodes[j - 1] + (nodes[j] - nodes[j - 1]) * Double(i) / Double(q)) }
+        times[times.count - 1] = nodes[j]
+      }
+      grids.append(try TimeGrid(times: times))
+      for j in 0..<slots {
+        for c in 0..<dims { values[j][b, c] = j < rows.count ? Scalar(data.values[rows[j] * dims + c]) : .nan }
+      }
+    }
+    let schedule = try ObservationSchedule(
+      steps: (0..<slots).map { layout.leadInSteps + $0 * q }, gridSteps: n)
+    grid = try BatchGrid(perPoint: grids)
+    observations = try PathObservations(schedule: schedule, values: values)
+    conditioning = Matrix(rows: indices.count, cols: dims)
+  }
+}
