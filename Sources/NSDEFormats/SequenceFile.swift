@@ -33,6 +33,18 @@ public struct SequenceData: Sendable {
   /// The observations of sequence s (a range of rows).
   public func observations(_ s: Int) -> Range<Int> { offsets[s]..<offsets[s + 1] }
 
+  /// The sequences at `indices`, in that order.
+  public func selecting(_ indices: [Int]) -> SequenceData {
+    var out = SequenceData(ids: [], columns: columns, offsets: [0], times: [], values: [])
+    for s in indices {
+      out.ids.append(ids[s])
+      out.times += times[observations(s)]
+      out.values += values[(offsets[s] * dimension)..<(offsets[s + 1] * dimension)]
+      out.offsets.append(out.times.count)
+    }
+    return out
+  }
+
   /// Equal names, times and values (NaN equal to NaN).
   public func same(as other: SequenceData) -> Bool {
     ids == other.ids && columns == other.columns && offsets == other.offsets && times == other.times

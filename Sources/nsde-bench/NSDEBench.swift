@@ -12,7 +12,8 @@ struct NSDEBench: ParsableCommand {
       and Double. Every subcommand accepts --json for machine-readable output.
       """,
     subcommands: [
-      Report.self, Simulate.self, Gradient.self, Scaling.self, Train.self, Evaluate.self, Sequences.self, Kernels.self,
+      Report.self, Simulate.self, Gradient.self, Scaling.self, Train.self, Evaluate.self, Sequences.self,
+      TrainSequences.self, Kernels.self,
       Check.self,
     ],
     defaultSubcommand: Report.self)

@@ -32,4 +32,31 @@ final class SequencesCLITests: XCTestCase {
       rejected.stderr.trimmingCharacters(in: .newlines),
       "error: \(bad): line 3: every value is missing (leave the row out instead)")
   }
+
+  /// `train-sequences` trains on a sequence file, writes its outputs and
+  /// reports held-out −log p; a malformed file stops it before training.
+  func testTrainSequences() throws {
+    let dir = NSTemporaryDirectory() + "train-sequences-cli-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let data = dir + "/ou.csv"
+    XCTAssertEqual(try Bench.run(["sequences", "--dataset", "ou", "--count", "12", "--out", data]).status, 0)
+    let out = dir + "/run"
+    let r = try Bench.run([
+      "train-sequences", "--sequences", data, "--train-steps", "20", "--batch-size", "4", "--output-dir", out,
+      "--evaluation-paths", "16", "--json",
+    ])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    let e = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+    XCTAssertEqual(e["sequences_trained"] as? Int, 10)
+    XCTAssertTrue((e["negative_log_likelihood_per_value"] as? Double)?.isFinite ?? false)
+    for f in ["checkpoint.safetensors", "loss.csv", "evaluation.json"] {
+      XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + f), f)
+    }
+    let bad = dir + "/bad.csv"
+    try "sequence,time,a\ns,1,2\ns,inf,3\n".write(toFile: bad, atomically: true, encoding: .utf8)
+    let rejected = try Bench.run(["train-sequences", "--sequences", bad, "--output-dir", dir + "/bad"])
+    XCTAssertEqual(rejected.status, 1)
+    XCTAssertTrue(rejected.stderr.contains("line 3, column 2: time inf is not finite"), rejected.stderr)
+  }
 }
