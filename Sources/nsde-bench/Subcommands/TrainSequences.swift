@@ -25,16 +25,16 @@ struct TrainSequences: ParsableCommand {
   @Option(help: "Latent dimension d (1…4096).") var latentDim = 2
   @Option(help: "Hidden width H (1…8192).") var hidden = 32
   @Option(help: "Observations to come the control reads (1…256).") var lookahead = 4
-  @Option(help: "Euler–Maruyama steps between consecutive observations (1…1000).") var stepsPerInterval = 4
+  @Option(help: "Euler–Maruyama steps between consecutive observations (1…1000).") var stepsPerInterval = 6
   @Option(help: "Steps of the lead-in before each first observation (1…1000).") var leadInSteps = 4
   @Option(help: "Model time from the start to the first observation (> 0).") var leadIn = 1.0
   @Option(help: "File time units per model time unit (> 0).") var timeScale = 1.0
-  @Option(help: "Optimiser steps (1…10000000).") var trainSteps = 4000
+  @Option(help: "Optimiser steps (1…10000000).") var trainSteps = 8000
   @Option(help: "Sequences per minibatch (1…100000).") var batchSize = 16
   @Option(help: "Paths per sequence K in training (1…100000).") var pathsPerPoint = 8
   @Option(help: "Adam learning rate (> 0).") var learningRate = 3e-3
   @Option(help: "Paths per held-out sequence of the final importance-weighted −log p (1…1000000).")
-  var evaluationPaths = 256
+  var evaluationPaths = 1000
   @Option(help: "Seed for data, split, initialisation, minibatches and noise.") var seed: UInt64 = 0
   @Option(help: "Directory for checkpoint.safetensors, loss.csv and evaluation.json.") var outputDir =
     "nsde-sequences"
