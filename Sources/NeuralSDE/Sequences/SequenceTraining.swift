@@ -65,7 +65,16 @@ package struct SequenceTrainer<Scalar: SDEScalar> {
   package func negativeLogLikelihood(
     _ model: NeuralSDEModel<Scalar>, on data: SequenceData, paths: Int, seed: UInt64 = 0xE7A1
   ) throws -> [Double] {
-    var out: [Double] = []
+    try estimates(model, on: data, paths: paths, seed: seed).map(\.paths)
+  }
+
+  /// Each sequence's importance-weighted `−log p̂` with `paths` paths and with
+  /// the first tenth of them (the paths' convergence: the two agree within
+  /// their noise when the estimate has converged).
+  package func estimates(
+    _ model: NeuralSDEModel<Scalar>, on data: SequenceData, paths: Int, seed: UInt64 = 0xE7A1
+  ) throws -> [(paths: Double, tenth: Double)] {
+    var out: [(paths: Double, tenth: Double)] = []
     for first in stride(from: 0, to: data.count, by: batchSize) {
       let indices = Array(first..<Swift.min(first + batchSize, data.count))
       let batch = try SequenceBatch<Scalar>(data, sequences: indices, layout: layout)
@@ -73,7 +82,9 @@ package struct SequenceTrainer<Scalar: SDEScalar> {
         data: batch.conditioning, observations: batch.observations,
         noise: PhiloxBrownianIncrements(seed: SeedHash.mix(seed, UInt64(first), 1), dimension: model.noiseDimension),
         grid: batch.grid, pathsPerPoint: paths)
-      out += est.importanceWeighted.perDataPoint
+      out += zip(est.importanceWeighted.perDataPoint, est.importanceWeighted.perDataPointTenthOfPaths).map {
+        (paths: $0, tenth: $1)
+      }
     }
     return out
   }

@@ -111,13 +111,22 @@ struct TrainSequences: ParsableCommand {
         text: "step,loss\n" + losses.enumerated().map { "\($0 + 1),\($1)" }.joined(separator: "\n") + "\n",
         to: outputDir + "/loss.csv")
       note("evaluating \(held.count) held-out sequences with \(evaluationPaths) paths each …")
-      let nll = try trainer.negativeLogLikelihood(model, on: held, paths: evaluationPaths)
+      let estimates = try trainer.estimates(model, on: held, paths: evaluationPaths)
+      let nll = estimates.map(\.paths)
       let values = Double(held.values.filter { !$0.isNaN }.count)
+      // The paths' convergence: per sequence, the estimate from a tenth of the paths minus the full one.
+      let gaps = estimates.map { $0.tenth - $0.paths }
+      let gapMean = gaps.reduce(0, +) / Double(gaps.count)
+      let gapSE =
+        gaps.count > 1
+        ? (gaps.map { ($0 - gapMean) * ($0 - gapMean) }.reduce(0, +) / Double(gaps.count - 1) / Double(gaps.count))
+          .squareRoot() : .nan
       var result: [String: Any] = [
         "sequences_held_out": held.count, "sequences_trained": training.count, "train_steps": trainSteps,
         "train_seconds": trainSeconds, "paths_per_sequence": evaluationPaths,
         "negative_log_likelihood_per_sequence": nll.reduce(0, +) / Double(held.count),
         "negative_log_likelihood_per_value": nll.reduce(0, +) / values,
+        "paths_convergence_gap_per_sequence": gapMean, "paths_convergence_gap_standard_error": gapSE,
       ]
       note("fitting the Gaussian-process baseline (per channel, Matérn-3/2 + noise) on the training sequences …")
       let gp = try GaussianProcessBaseline(fitting: training).negativeLogLikelihood(held)
@@ -136,6 +145,9 @@ struct TrainSequences: ParsableCommand {
       }
       print(
         "held-out −log p (importance weighting, \(evaluationPaths) paths): \(fmt(result["negative_log_likelihood_per_sequence"] as! Double, 3)) nats per sequence, \(fmt(result["negative_log_likelihood_per_value"] as! Double, 4)) per observed value"
+      )
+      print(
+        "paths' convergence: the estimate from \(Swift.max(1, evaluationPaths / 10)) paths is \(fmt(gapMean, 3)) ± \(fmt(gapSE, 3)) nats per sequence above it"
       )
       print(
         "Gaussian-process baseline: \(fmt(result["gp_negative_log_likelihood_per_value"] as! Double, 4)) per observed value"
