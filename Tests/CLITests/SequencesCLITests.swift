@@ -53,6 +53,12 @@ final class SequencesCLITests: XCTestCase {
     for f in ["checkpoint.safetensors", "loss.csv", "evaluation.json"] {
       XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + f), f)
     }
+    // evaluate reads static models and says so for a sequence checkpoint.
+    let evaluated = try Bench.run([
+      "evaluate", "--checkpoint", out + "/checkpoint.safetensors", "--dataset", "two-moons",
+    ])
+    XCTAssertEqual(evaluated.status, 1)
+    XCTAssertTrue(evaluated.stderr.contains("holds a sequence model"), evaluated.stderr)
     let bad = dir + "/bad.csv"
     try "sequence,time,a\ns,1,2\ns,inf,3\n".write(toFile: bad, atomically: true, encoding: .utf8)
     let rejected = try Bench.run(["train-sequences", "--sequences", bad, "--output-dir", dir + "/bad"])

@@ -74,6 +74,13 @@ struct Evaluate: ParsableCommand {
         try AtomicFile.checkDistinct(outputs: [("--per-point-out", out)], inputs: inputs)
       }
       let info = try Checkpoint.info(checkpoint)
+      guard info.configuration.lookahead == 0 else {
+        throw NSDEError.file(
+          path: checkpoint,
+          reason:
+            "holds a sequence model (its control reads \(info.configuration.lookahead) observations ahead); evaluate reads static models — train-sequences evaluates its held-out sequences"
+        )
+      }
       if info.dtype == Float.dtypeName { try evaluate(Float.self, info) } else { try evaluate(Double.self, info) }
     }
   }
