@@ -45,6 +45,26 @@ public struct SequenceData: Sendable {
     return out
   }
 
+  /// The same sequences with the values of each one's last `fraction` of
+  /// observations (at least one, never all) set missing: the past a forecast
+  /// is conditioned on, at the same times.
+  public func maskingFuture(_ fraction: Double) -> (past: SequenceData, futureValues: Int) {
+    var out = self
+    var hidden = 0
+    for s in 0..<count {
+      let r = observations(s)
+      guard r.count >= 2 else { continue }
+      let future = Swift.min(Swift.max(1, Int((Double(r.count) * fraction).rounded())), r.count - 1)
+      for row in (r.upperBound - future)..<r.upperBound {
+        for c in 0..<dimension where !out.values[row * dimension + c].isNaN {
+          out.values[row * dimension + c] = .nan
+          hidden += 1
+        }
+      }
+    }
+    return (out, hidden)
+  }
+
   /// Equal names, times and values (NaN equal to NaN).
   public func same(as other: SequenceData) -> Bool {
     ids == other.ids && columns == other.columns && offsets == other.offsets && times == other.times

@@ -49,7 +49,13 @@ final class SequencesCLITests: XCTestCase {
     XCTAssertEqual(r.status, 0, r.stderr)
     let e = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
     XCTAssertEqual(e["sequences_trained"] as? Int, 10)
-    XCTAssertTrue((e["negative_log_likelihood_per_value"] as? Double)?.isFinite ?? false)
+    for key in [
+      "negative_log_likelihood_per_value", "forecast_negative_log_likelihood_per_value",
+      "gp_negative_log_likelihood_per_value", "gp_forecast_negative_log_likelihood_per_value",
+      "paths_convergence_gap_per_sequence",
+    ] {
+      XCTAssertTrue((e[key] as? Double)?.isFinite ?? false, key)
+    }
     for f in ["checkpoint.safetensors", "loss.csv", "evaluation.json"] {
       XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + f), f)
     }

@@ -95,4 +95,22 @@ final class SequenceFileTests: XCTestCase {
     check([0, .infinity], [1, 2], [1, 2], [1, 2, 1], "times[0, 1] is inf")
     check([0, 1], [1, 2], [1, .infinity], [1, 2, 1], "values[0, 1, 0] is not finite")
   }
+
+  /// The past of a forecast: each sequence's last fifth of observations
+  /// hidden (at least one, never all), times kept.
+  func testMaskingFuture() throws {
+    var text = "sequence,time,a,b\n"
+    for j in 0..<10 { text += "long,\(j),\(j),\(j == 9 ? "" : "1")\n" }
+    text += "pair,0,1,2\npair,1,3,4\nsingle,0,5,6\n"
+    let data = try parse(text)
+    let (past, hidden) = data.maskingFuture(0.2)
+    XCTAssertEqual(past.times, data.times)
+    // long: observations 8 and 9 hidden (3 observed values); pair: its last (2); single: nothing.
+    XCTAssertEqual(hidden, 5)
+    XCTAssertTrue(past.values[16...19].allSatisfy(\.isNaN))
+    XCTAssertEqual(Array(past.values[14...15]), [7, 1])
+    XCTAssertEqual(Array(past.values[20...21]), [1, 2])
+    XCTAssertTrue(past.values[22...23].allSatisfy(\.isNaN))
+    XCTAssertEqual(Array(past.values[24...25]), [5, 6])
+  }
 }

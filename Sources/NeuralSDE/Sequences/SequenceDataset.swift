@@ -155,6 +155,7 @@ public struct OrnsteinUhlenbeck: Sendable {
       }
       previous = t
       let rows = (0..<d).filter { !data.values[r * d + $0].isNaN }
+      guard !rows.isEmpty else { continue }  // nothing observed at this time: predict only
       let sMat = Matrix<Double>(rows: rows.count, cols: rows.count) { i, j in
         cov[rows[i], rows[j]] + (i == j ? observationStd * observationStd : 0)
       }
