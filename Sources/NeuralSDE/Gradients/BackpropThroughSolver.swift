@@ -171,7 +171,7 @@ public struct BackpropThroughSolver: GradientEstimator {
   /// The loss and gradient with the likelihood read at every step of
   /// `observations`, each with its own values and mask (`data` conditions
   /// the control), on one grid or one per data point.
-  package func gradient<Scalar: SDEScalar, Noise: BrownianIncrements>(
+  public func gradient<Scalar: SDEScalar, Noise: BrownianIncrements>(
     of model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: BatchGrid, pathsPerPoint k: Int,
     objective: TrainingObjective, observations: PathObservations<Scalar>
   ) throws -> GradientResult where Noise.Scalar == Scalar {

@@ -58,7 +58,7 @@ public struct ForwardPathwise: GradientEstimator {
 
   /// The gradient with the likelihood read at every step of `observations`,
   /// each with its own values and mask (`data` conditions the control).
-  package func gradient<Scalar: SDEScalar, Noise: BrownianIncrements>(
+  public func gradient<Scalar: SDEScalar, Noise: BrownianIncrements>(
     of model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: BatchGrid, pathsPerPoint k: Int,
     objective: TrainingObjective, observations: PathObservations<Scalar>
   ) throws -> GradientResult where Noise.Scalar == Scalar {

@@ -87,7 +87,7 @@ extension NeuralSDEModel {
   /// likelihood read along the path (`observations`, docs/MODEL.md §7):
   /// `ℓ_p = Σ_j −log p_θ(y_j | X_{i(j)})` over the observed entries; `data`
   /// conditions the control (`B × D`, as for the static model).
-  package func variationalEstimates<Noise: BrownianIncrements>(
+  public func variationalEstimates<Noise: BrownianIncrements>(
     data: Matrix<Scalar>, observations: PathObservations<Scalar>, noise: Noise, grid: BatchGrid,
     pathsPerPoint k: Int, chunks: Int? = nil, affineControl: AffineFeedbackControl? = nil,
     scheme: any StepScheme = EulerMaruyama()

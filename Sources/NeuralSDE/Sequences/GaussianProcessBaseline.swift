@@ -11,16 +11,19 @@ import Foundation
 /// likelihood (Nelder–Mead on the exact log-likelihood; Cholesky). Its
 /// `−log p` of a sequence is exact: the sum over channels of the Gaussian
 /// log-density of the channel's observed entries.
-package struct GaussianProcessBaseline: Sendable {
-  /// Per channel: mean, signal std, length scale, noise std (file time units).
-  package var mean: [Double]
-  package var signal: [Double]
-  package var lengthScale: [Double]
-  package var noise: [Double]
+public struct GaussianProcessBaseline: Sendable {
+  /// Per channel: the mean μ_c.
+  public var mean: [Double]
+  /// Per channel: the signal standard deviation s_c.
+  public var signal: [Double]
+  /// Per channel: the length scale ℓ_c (file time units).
+  public var lengthScale: [Double]
+  /// Per channel: the white-noise standard deviation n_c.
+  public var noise: [Double]
 
   /// Fits one GP per channel of `data` by maximum marginal likelihood.
   /// - Throws: `invalidArgument` if a channel has no observed value.
-  package init(fitting data: SequenceData, iterations: Int = 400) throws {
+  public init(fitting data: SequenceData, iterations: Int = 400) throws {
     mean = []
     signal = []
     lengthScale = []
@@ -44,7 +47,7 @@ package struct GaussianProcessBaseline: Sendable {
   }
 
   /// Each sequence's `−log p(y_{1:n})`, nats (the sum over channels).
-  package func negativeLogLikelihood(_ data: SequenceData) throws -> [Double] {
+  public func negativeLogLikelihood(_ data: SequenceData) throws -> [Double] {
     var total = [Double](repeating: 0, count: data.count)
     for c in 0..<data.dimension {
       let p = [mean[c], log(signal[c]), log(lengthScale[c]), log(noise[c])]

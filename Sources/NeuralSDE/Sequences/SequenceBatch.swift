@@ -13,26 +13,27 @@ import Foundation
 /// `N = leadInSteps + (n − 1)·stepsPerInterval` steps; a shorter sequence's
 /// missing observations are fully masked slots one mean interval apart after
 /// its last one.
-package struct SequenceBatch<Scalar: SDEScalar>: @unchecked Sendable {
+public struct SequenceBatch<Scalar: SDEScalar>: @unchecked Sendable {
   /// Each sequence's grid.
-  package let grid: BatchGrid
+  public let grid: BatchGrid
   /// The observations at the shared schedule (values `B × D` per slot, masks).
-  package let observations: PathObservations<Scalar>
+  public let observations: PathObservations<Scalar>
   /// The static control's input (zeros; a sequence model's control reads the lookahead instead).
-  package let conditioning: Matrix<Scalar>
+  public let conditioning: Matrix<Scalar>
 
   /// How sequences map to grids.
-  package struct Layout: Sendable {
+  public struct Layout: Sendable {
     /// Model time before each sequence's first observation.
-    package var leadIn = 1.0
+    public var leadIn = 1.0
     /// Steps of the lead-in.
-    package var leadInSteps = 4
+    public var leadInSteps = 4
     /// Steps between consecutive observations (≥ 1).
-    package var stepsPerInterval = 2
+    public var stepsPerInterval = 2
     /// File time units per model time unit.
-    package var timeScale = 1.0
+    public var timeScale = 1.0
 
-    package init(leadIn: Double = 1, leadInSteps: Int = 4, stepsPerInterval: Int = 2, timeScale: Double = 1) {
+    /// A layout with the given lead-in, steps and time scale.
+    public init(leadIn: Double = 1, leadInSteps: Int = 4, stepsPerInterval: Int = 2, timeScale: Double = 1) {
       self.leadIn = leadIn
       self.leadInSteps = leadInSteps
       self.stepsPerInterval = stepsPerInterval
@@ -42,7 +43,7 @@ package struct SequenceBatch<Scalar: SDEScalar>: @unchecked Sendable {
 
   /// The batch of sequences `indices` of `data` laid out by `layout`.
   /// - Throws: `invalidArgument` for a layout out of range or no sequences.
-  package init(_ data: SequenceData, sequences indices: [Int], layout: Layout) throws {
+  public init(_ data: SequenceData, sequences indices: [Int], layout: Layout) throws {
     guard !indices.isEmpty else { throw NSDEError.invalidArgument("a sequence batch needs at least one sequence") }
     guard layout.leadIn > 0, layout.leadIn.isFinite, layout.timeScale > 0, layout.timeScale.isFinite,
       layout.leadInSteps >= 1, layout.stepsPerInterval >= 1

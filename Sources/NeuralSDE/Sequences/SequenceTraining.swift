@@ -6,7 +6,7 @@ extension NeuralSDEConfiguration {
   /// their own grids in one batch), a feedback control reading the state and
   /// the next `lookahead` observations, a linear decoder with a learned
   /// per-dimension noise scale, and a learned `x_0`.
-  package static func sequence(
+  public static func sequence(
     latentDimension d: Int, dataDimension dataDim: Int, hidden h: Int = 32, lookahead: Int = 4
   ) -> NeuralSDEConfiguration {
     var config = NeuralSDEConfiguration(
@@ -27,19 +27,28 @@ extension NeuralSDEConfiguration {
 /// Minibatch training of a sequence model on the importance-weighted bound
 /// (docs/MODEL.md §7): each step lays out a minibatch of sequences on their
 /// own grids (`SequenceBatch`) and takes one Adam step on the backprop gradient.
-package struct SequenceTrainer<Scalar: SDEScalar> {
-  package var steps = 500
-  package var batchSize = 16
-  package var pathsPerPoint = 8
-  package var learningRate = 3e-3
-  package var objective = TrainingObjective.importanceWeighted
-  package var layout = SequenceBatch<Scalar>.Layout()
-  package var seed: UInt64 = 0
+public struct SequenceTrainer<Scalar: SDEScalar> {
+  /// Optimiser steps.
+  public var steps = 500
+  /// Sequences per minibatch.
+  public var batchSize = 16
+  /// Paths per sequence K.
+  public var pathsPerPoint = 8
+  /// Adam's learning rate (constant; gradients clipped at norm 100).
+  public var learningRate = 3e-3
+  /// The objective (the importance-weighted bound by default).
+  public var objective = TrainingObjective.importanceWeighted
+  /// How sequences map to grids.
+  public var layout = SequenceBatch<Scalar>.Layout()
+  /// Seed of the minibatches and the noise.
+  public var seed: UInt64 = 0
 
-  package init() {}
+  /// A trainer with the defaults above.
+  public init() {}
 
-  /// Trains `model` on `data`; returns the loss of every step.
-  package func train(
+  /// Trains `model` on `data` (its parameters change in place); returns the
+  /// loss of every step. `progress` is called after each step with the step (1-based) and its loss.
+  public func train(
     _ model: NeuralSDEModel<Scalar>, on data: SequenceData, progress: ((Int, Double) -> Void)? = nil
   ) throws -> [Double] {
     let adam = Adam<Scalar>(learningRate: learningRate, gradientClipNorm: 100)
@@ -62,7 +71,7 @@ package struct SequenceTrainer<Scalar: SDEScalar> {
 
   /// Each sequence's importance-weighted `−log p̂(y_{1:n})` with `paths`
   /// paths per sequence (`seed` fixes the noise), in batches of `batchSize`.
-  package func negativeLogLikelihood(
+  public func negativeLogLikelihood(
     _ model: NeuralSDEModel<Scalar>, on data: SequenceData, paths: Int, seed: UInt64 = 0xE7A1
   ) throws -> [Double] {
     try estimates(model, on: data, paths: paths, seed: seed).map(\.paths)
@@ -71,7 +80,7 @@ package struct SequenceTrainer<Scalar: SDEScalar> {
   /// Each sequence's importance-weighted `−log p̂` with `paths` paths and with
   /// the first tenth of them (the paths' convergence: the two agree within
   /// their noise when the estimate has converged).
-  package func estimates(
+  public func estimates(
     _ model: NeuralSDEModel<Scalar>, on data: SequenceData, paths: Int, seed: UInt64 = 0xE7A1
   ) throws -> [(paths: Double, tenth: Double)] {
     var out: [(paths: Double, tenth: Double)] = []

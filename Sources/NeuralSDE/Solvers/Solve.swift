@@ -73,7 +73,7 @@ extension StepScheme {
   /// The posterior solve on one grid per data point (`grid`; `options.grid`
   /// is then ignored) with the control of a model with a lookahead seeing
   /// `observations` (default: the data at the last step).
-  package func solvePosterior<Scalar: SDEScalar, Noise: BrownianIncrements>(
+  public func solvePosterior<Scalar: SDEScalar, Noise: BrownianIncrements>(
     _ model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, options: SolveOptions, grid: BatchGrid,
     observations: PathObservations<Scalar>?
   ) throws -> SolveResult<Scalar> where Noise.Scalar == Scalar {

@@ -4,16 +4,16 @@
 /// times a node. A step stays one GEMM over all paths: only the step size
 /// differs between rows (`h_{b,i}` for the K paths of point b), so the
 /// networks must not read the time when the grids differ.
-package struct BatchGrid: Sendable {
+public struct BatchGrid: Sendable {
   /// The grid of every point, when they share one.
-  package let shared: TimeGrid?
+  public let shared: TimeGrid?
   /// One grid per point (empty when shared).
-  package let perPoint: [TimeGrid]
+  public let perPoint: [TimeGrid]
   /// N, the steps of every grid.
-  package let steps: Int
+  public let steps: Int
 
   /// One grid for every point.
-  package init(shared grid: TimeGrid) {
+  public init(shared grid: TimeGrid) {
     shared = grid
     perPoint = []
     steps = grid.steps
@@ -21,7 +21,7 @@ package struct BatchGrid: Sendable {
 
   /// One grid per data point, all with the same number of steps.
   /// - Throws: `invalidArgument` for no grids or grids of different step counts.
-  package init(perPoint grids: [TimeGrid]) throws {
+  public init(perPoint grids: [TimeGrid]) throws {
     guard let first = grids.first else { throw NSDEError.invalidArgument("a batch needs at least one grid") }
     if let other = grids.firstIndex(where: { $0.steps != first.steps }) {
       throw NSDEError.invalidArgument(
@@ -34,7 +34,7 @@ package struct BatchGrid: Sendable {
   }
 
   /// The grid of data point b.
-  package func grid(point b: Int) -> TimeGrid { shared ?? perPoint[b] }
+  public func grid(point b: Int) -> TimeGrid { shared ?? perPoint[b] }
 
   /// Step i's size for data point b.
   func stepSize(_ i: Int, point b: Int) -> Double { grid(point: b).stepSize(i) }

@@ -6,16 +6,16 @@
 /// `O(observations·M·d)`), so checkpoint segments need not align with it; the
 /// backward loop injects each observation's cotangent `∂L/∂X_j` when it
 /// reaches step j, and the tangent loop reads `S_j` there.
-package struct ObservationSchedule: Sendable, Equatable {
+public struct ObservationSchedule: Sendable, Equatable {
   /// Increasing step indices in `0…N`.
-  package let steps: [Int]
+  public let steps: [Int]
 
   /// The last step only: the static model `y ~ p_θ(y | X_N)`.
-  package static func terminal(steps n: Int) -> ObservationSchedule { ObservationSchedule(unchecked: [n]) }
+  public static func terminal(steps n: Int) -> ObservationSchedule { ObservationSchedule(unchecked: [n]) }
 
   /// Observations at `steps` of an N-step grid.
   /// - Throws: `invalidArgument` unless the steps are strictly increasing, in `0…N`, and at least one.
-  package init(steps: [Int], gridSteps n: Int) throws {
+  public init(steps: [Int], gridSteps n: Int) throws {
     guard !steps.isEmpty else { throw NSDEError.invalidArgument("an observation schedule needs at least one step") }
     for (a, b) in zip(steps, steps.dropFirst()) where b <= a {
       throw NSDEError.invalidArgument("observation steps must increase strictly, but \(b) follows \(a)")
@@ -40,16 +40,16 @@ package struct ObservationSchedule: Sendable, Equatable {
 /// mask (`B × D` of 0 and 1; 0: not observed, contributing nothing to the
 /// likelihood or its gradient). The static model is one observation of the
 /// data at the last step (`terminal`).
-package struct PathObservations<Scalar: SDEScalar>: @unchecked Sendable {
+public struct PathObservations<Scalar: SDEScalar>: @unchecked Sendable {
   /// The observation steps.
-  package let schedule: ObservationSchedule
+  public let schedule: ObservationSchedule
   /// `y_j` per observation, `B × D` (unobserved entries hold 0).
-  package let values: [Matrix<Scalar>]
+  public let values: [Matrix<Scalar>]
   /// The mask per observation (nil: every entry observed).
-  package let masks: [Matrix<Scalar>?]
+  public let masks: [Matrix<Scalar>?]
 
   /// The data observed once, at the last of `steps` steps.
-  package static func terminal(_ data: Matrix<Scalar>, steps n: Int) -> PathObservations {
+  public static func terminal(_ data: Matrix<Scalar>, steps n: Int) -> PathObservations {
     PathObservations(schedule: .terminal(steps: n), values: [data], masks: [nil])
   }
 
@@ -64,7 +64,7 @@ package struct PathObservations<Scalar: SDEScalar>: @unchecked Sendable {
   /// - Throws: `shapeMismatch` naming the observation for a count or shape
   ///   that does not fit, `invalidArgument` for a mask entry other than 0 or 1
   ///   or an infinite value.
-  package init(schedule: ObservationSchedule, values: [Matrix<Scalar>], masks: [Matrix<Scalar>?]? = nil) throws {
+  public init(schedule: ObservationSchedule, values: [Matrix<Scalar>], masks: [Matrix<Scalar>?]? = nil) throws {
     let n = schedule.steps.count
     guard values.count == n, masks.map({ $0.count == n }) ?? true else {
       throw NSDEError.shapeMismatch(

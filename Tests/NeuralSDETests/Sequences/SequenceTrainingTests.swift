@@ -38,4 +38,23 @@ final class SequenceTrainingTests: XCTestCase {
     XCTAssertLessThan(after, before - 0.3)
     XCTAssertGreaterThan(after, truth - 0.05, "better than the data's own density by more than the estimate's noise")
   }
+
+  /// The code of the article "Time series" (Sources/NeuralSDE/NeuralSDE.docc/TimeSeries.md), with smaller sizes.
+  func testTimeSeriesArticleCode() throws {
+    let train = try SequenceDataset.ou.sample(count: 12, seed: 1)
+    let held = try SequenceDataset.ou.sample(count: 4, seed: 2)
+
+    let model = try NeuralSDEModel<Double>(.sequence(latentDimension: 2, dataDimension: 2, lookahead: 4), seed: 3)
+    var trainer = SequenceTrainer<Double>()
+    trainer.steps = 5
+    trainer.layout.stepsPerInterval = 6
+    _ = try trainer.train(model, on: train)
+
+    let nll = try trainer.negativeLogLikelihood(model, on: held, paths: 10)
+    let gp = try GaussianProcessBaseline(fitting: train, iterations: 20).negativeLogLikelihood(held)
+    let truth = try SequenceDataset.ou.negativeLogLikelihood(held)
+    XCTAssertEqual(nll.count, 4)
+    XCTAssertEqual(gp.count, 4)
+    XCTAssertTrue((nll + gp + truth).allSatisfy(\.isFinite))
+  }
 }
