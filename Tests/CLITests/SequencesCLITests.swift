@@ -71,4 +71,20 @@ final class SequencesCLITests: XCTestCase {
     XCTAssertEqual(rejected.status, 1)
     XCTAssertTrue(rejected.stderr.contains("line 3, column 2: time inf is not finite"), rejected.stderr)
   }
+
+  /// `train --dequantize` says which integer-valued columns it dequantises.
+  func testTrainDequantizesIntegerColumns() throws {
+    let dir = NSTemporaryDirectory() + "dequantize-cli-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let data = dir + "/ints.csv"
+    try (0..<40).map { "\($0 % 5),\(Double($0) * 0.1),\($0 % 3)" }.joined(separator: "\n")
+      .write(toFile: data, atomically: true, encoding: .utf8)
+    let r = try Bench.run([
+      "train", "--data-file", data, "--dequantize", "--train-steps", "2", "--evaluate-every", "0",
+      "--evaluation-paths-per-point", "4", "--samples", "20", "--output-dir", dir + "/run",
+    ])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    XCTAssertTrue(r.stderr.contains("--dequantize: U[0, 1) noise on the 2 integer-valued column(s) 1, 3"), r.stderr)
+  }
 }

@@ -22,6 +22,11 @@ struct Evaluate: ParsableCommand {
   @Option(help: "Built-in dataset (\(ToyDataset.allCases.map(\.rawValue).joined(separator: ", "))).")
   var dataset: ToyDataset?
   @Option(help: "Held-out data (.npy [count, D] or .csv).") var dataFile: String?
+  @Flag(
+    help:
+      "Add U[0, 1) noise to the integer-valued columns of --data-file and --train-file (as train --dequantize did): −log p of the dequantised data."
+  )
+  var dequantize = false
   @Option(help: "Training data for the Gaussian baseline (.npy or .csv; with --data-file).") var trainFile: String?
   @Option(parsing: .unconditional, help: "Held-out points drawn from --dataset (2…1000000).") var points = 500
   @Option(parsing: .unconditional, help: "Paths per point of the importance-weighted −log p (1…100000).")
@@ -103,8 +108,13 @@ struct Evaluate: ParsableCommand {
       training = set.sample(count: 4500, seed: SeedHash.mix(seed, 2, 0xE7A1), as: T.self)
       reference = .dataset(set)
     } else {
-      heldOut = try DataFile.readMatrix(dataFile!, as: T.self)
-      training = try trainFile.map { try DataFile.readMatrix($0, as: T.self) } ?? heldOut
+      let file = try DataFile.readMatrix(dataFile!, as: T.self)
+      let columns = dequantize ? Dequantization.integerColumns(file) : []
+      heldOut = Dequantization.dequantized(file, columns: columns, seed: seed &+ 13)
+      training =
+        try trainFile.map {
+          Dequantization.dequantized(try DataFile.readMatrix($0, as: T.self), columns: columns, seed: seed &+ 14)
+        } ?? heldOut
       reference = .data
       if trainFile == nil { note("no --train-file: the Gaussian baseline is fitted to the evaluated data itself") }
     }

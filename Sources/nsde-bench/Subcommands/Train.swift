@@ -116,6 +116,11 @@ struct Train: ParsableCommand {
   @Option(parsing: .unconditional, help: "Points drawn from the built-in dataset (10…10000000).") var datasetPoints =
     5000
   @Option(help: "User data (.npy [count, D] or .csv); overrides --dataset.") var dataFile: String?
+  @Flag(
+    help:
+      "Add U[0, 1) noise to every integer-valued column of --data-file (and --validation-file): the density of the dequantised data bounds the integer data's −log P from above."
+  )
+  var dequantize = false
   @Option(
     parsing: .unconditional,
     help: "Fraction of the data held out for validation (model selection) and evaluation, in (0, 1).")
@@ -254,13 +259,23 @@ struct Train: ParsableCommand {
       throw outputFailure ?? NSDEError.invalidArgument("rank 0 cannot write to --output-dir \(outputDir)")
     }
     if let outputFailure { throw outputFailure }
-    let all: Matrix<T> =
+    var all: Matrix<T> =
       try dataFile.map { try DataFile.readMatrix($0, as: T.self) }
       ?? dataset.sample(count: datasetPoints, seed: seed, as: T.self)
+    let integerColumns = dequantize ? Dequantization.integerColumns(all) : []
+    if dequantize {
+      note(
+        integerColumns.isEmpty
+          ? "--dequantize: no integer-valued column"
+          : "--dequantize: U[0, 1) noise on the \(integerColumns.count) integer-valued column(s) \(integerColumns.map { String($0 + 1) }.joined(separator: ", "))"
+      )
+      all = Dequantization.dequantized(all, columns: integerColumns, seed: seed &+ 11)
+    }
     guard all.rows >= 10 else { throw NSDEError.invalidArgument("need at least 10 data points, got \(all.rows)") }
     let split: DataSplit<T>
     if let v = validationFile {
-      let validation = try DataFile.readMatrix(v, as: T.self)
+      let validation = Dequantization.dequantized(
+        try DataFile.readMatrix(v, as: T.self), columns: integerColumns, seed: seed &+ 12)
       guard validation.cols == all.cols else {
         throw NSDEError.shapeMismatch(
           "--validation-file \(v) has \(validation.cols) column(s) but --data-file has \(all.cols)")
