@@ -105,3 +105,21 @@ public func expectError(containing fragments: [String], _ body: () throws -> Voi
     return "expected an NSDEError, got \(error)"
   }
 }
+
+/// Central finite differences `(L(θ + h·e_i) − L(θ − h·e_i)) / 2h` of `loss`
+/// in the model's parameters `indices` (default: all), perturbing them in
+/// place and restoring each; with common random numbers inside `loss`.
+public func parameterDifferences<Scalar: SDEScalar>(
+  _ model: NeuralSDEModel<Scalar>, indices: Range<Int>? = nil, step h: Double = 1e-5, _ loss: () throws -> Double
+) rethrows -> [Double] {
+  let p = model.parameters.base
+  return try (indices ?? 0..<model.parameterCount).map { i in
+    let old = p[i]
+    p[i] = old + Scalar(h)
+    let up = try loss()
+    p[i] = old - Scalar(h)
+    let down = try loss()
+    p[i] = old
+    return (up - down) / (2 * h)
+  }
+}

@@ -44,15 +44,6 @@ struct GradientFixture {
 
   /// Central finite differences of the objective in every parameter (common random numbers).
   func finiteDifferences(_ objective: TrainingObjective, step h: Double = 1e-5) throws -> [Double] {
-    let p = model.parameters.base
-    return try (0..<model.parameterCount).map { i in
-      let old = p[i]
-      p[i] = old + h
-      let fp = try loss(objective)
-      p[i] = old - h
-      let fm = try loss(objective)
-      p[i] = old
-      return (fp - fm) / (2 * h)
-    }
+    try parameterDifferences(model, step: h) { try loss(objective) }
   }
 }

@@ -60,17 +60,7 @@ final class ObservationScheduleTests: XCTestCase {
             let terminal = try loss(f, .terminal(f.data, steps: f.grid.steps), objective)
             XCTAssertGreaterThan(abs(a.loss - terminal), 1e-3, label)
             if noise == .diagonal {
-              let p = f.model.parameters.base
-              let h = 1e-5
-              let fd = try (0..<f.model.parameterCount).map { i -> Double in
-                let old = p[i]
-                p[i] = old + h
-                let up = try loss(f, schedule, objective)
-                p[i] = old - h
-                let down = try loss(f, schedule, objective)
-                p[i] = old
-                return (up - down) / (2 * h)
-              }
+              let fd = try parameterDifferences(f.model) { try loss(f, schedule, objective) }
               XCTAssertLessThan(relativeError(a.gradient, fd), 1e-6, label)
             }
           }
