@@ -84,6 +84,29 @@ public enum LAPACK {
     return (w, v)
   }
 
+  /// The transition and integrated covariance of `dX = A X dt + B dW` over
+  /// a time Δ, by Van Loan's block exponential:
+  /// `exp(Δ [[−A, BBᵀ], [0, Aᵀ]]) = [[·, F12], [0, F22]]`, `e^{AΔ} = F22ᵀ`,
+  /// `Q = ∫_0^Δ e^{As} BBᵀ e^{Aᵀs} ds = F22ᵀ F12` (`noiseCovariance` = BBᵀ, d × d).
+  public static func integratedCovariance<T: BLASScalar>(
+    drift a: Matrix<T>, noiseCovariance bbT: Matrix<T>, over delta: T
+  ) throws -> (transition: Matrix<T>, covariance: Matrix<T>) {
+    try requireSquare(a, "integratedCovariance")
+    let d = a.rows
+    let vl = Matrix<T>(rows: 2 * d, cols: 2 * d)
+    for r in 0..<d {
+      for c in 0..<d {
+        vl[r, c] = -a[r, c] * delta
+        vl[r, d + c] = bbT[r, c] * delta
+        vl[d + r, d + c] = a[c, r] * delta
+      }
+    }
+    let e = try exponential(vl)
+    let f12 = Matrix<T>(rows: d, cols: d) { r, c in e[r, d + c] }
+    let f22 = Matrix<T>(rows: d, cols: d) { r, c in e[d + r, d + c] }
+    return (Matrix(rows: d, cols: d) { r, c in f22[c, r] }, try BLAS.matmul(f22, transposeA: true, f12))
+  }
+
   /// The matrix exponential `e^A` by scaling and squaring with a degree-13 Padé
   /// approximant (Higham 2005); the Padé denominator is solved with `gesv`.
   public static func exponential<T: BLASScalar>(_ a: Matrix<T>) throws -> Matrix<T> {

@@ -40,19 +40,10 @@ extension LinearGaussianOracle {
     let e = try LAPACK.exponential(aug)
     let phi = Matrix<Double>(rows: d, cols: d) { r, c in e[r, c] }
     let mu = (0..<d).map { e[$0, d + 1] }
-    let ssT = try BLAS.matmul(sigma, sigma, transposeB: true)
-    let vl = Matrix<Double>(rows: 2 * d, cols: 2 * d)
-    for r in 0..<d {
-      for c in 0..<d {
-        vl[r, c] = -a[r, c] * delta
-        vl[r, d + c] = ssT[r, c] * delta
-        vl[d + r, d + c] = a[c, r] * delta
-      }
-    }
-    let ev = try LAPACK.exponential(vl)
-    let f12 = Matrix<Double>(rows: d, cols: d) { r, c in ev[r, d + c] }
-    let f22 = Matrix<Double>(rows: d, cols: d) { r, c in ev[d + r, d + c] }
-    return (phi, mu, try BLAS.matmul(f22, transposeA: true, f12))
+    let q = try LAPACK.integratedCovariance(
+      drift: a, noiseCovariance: try BLAS.matmul(sigma, sigma, transposeB: true), over: delta
+    ).covariance
+    return (phi, mu, q)
   }
 
   /// `(Λ, η)` of one observation: `C_Sᵀ C_S / s²` and `C_Sᵀ (y_S − e_S) / s²` over its observed rows S.

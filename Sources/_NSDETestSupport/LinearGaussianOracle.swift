@@ -147,20 +147,10 @@ public struct LinearGaussianOracle {
     aug[d, d + 1] = 1
     let e = try LAPACK.exponential(aug)
     let mean = (0..<d).map { r in (0..<d).map { e[r, $0] * x0[$0] }.reduce(0, +) + e[r, d + 1] }
-    // Covariance (Van Loan): exp([[−A, ΣΣᵀ], [0, Aᵀ]]) = [[·, F12], [0, F22]], P = F22ᵀ F12.
-    let ssT = try BLAS.matmul(sigma, sigma, transposeB: true)
-    let vl = Matrix<Double>(rows: 2 * d, cols: 2 * d)
-    for r in 0..<d {
-      for c in 0..<d {
-        vl[r, c] = -a[r, c]
-        vl[r, d + c] = ssT[r, c]
-        vl[d + r, d + c] = a[c, r]
-      }
-    }
-    let ev = try LAPACK.exponential(vl)
-    let f12 = Matrix<Double>(rows: d, cols: d) { r, c in ev[r, d + c] }
-    let f22 = Matrix<Double>(rows: d, cols: d) { r, c in ev[d + r, d + c] }
-    let cov = try BLAS.matmul(f22, transposeA: true, f12)
+    // Covariance (Van Loan's block exponential over [0, 1]).
+    let cov = try LAPACK.integratedCovariance(
+      drift: a, noiseCovariance: try BLAS.matmul(sigma, sigma, transposeB: true), over: 1
+    ).covariance
     return (mean, cov)
   }
 
@@ -259,20 +249,10 @@ public struct LinearGaussianOracle {
     let e = try LAPACK.exponential(aug)
     let phi = Matrix<Double>(rows: d, cols: d) { r, c in e[r, c] }
     let mu = (0..<d).map { r in e[r, d] * t + e[r, d + 1] }
-    // Q (Van Loan): exp(τ [[−A, ΣΣᵀ], [0, Aᵀ]]) = [[·, F12], [0, F22]], Q = F22ᵀ F12.
-    let ssT = try BLAS.matmul(sigma, sigma, transposeB: true)
-    let vl = Matrix<Double>(rows: 2 * d, cols: 2 * d)
-    for r in 0..<d {
-      for c in 0..<d {
-        vl[r, c] = -a[r, c] * tau
-        vl[r, d + c] = ssT[r, c] * tau
-        vl[d + r, d + c] = a[c, r] * tau
-      }
-    }
-    let ev = try LAPACK.exponential(vl)
-    let f12 = Matrix<Double>(rows: d, cols: d) { r, c in ev[r, d + c] }
-    let f22 = Matrix<Double>(rows: d, cols: d) { r, c in ev[d + r, d + c] }
-    let q = try BLAS.matmul(f22, transposeA: true, f12)
+    // Q (Van Loan's block exponential over τ).
+    let q = try LAPACK.integratedCovariance(
+      drift: a, noiseCovariance: try BLAS.matmul(sigma, sigma, transposeB: true), over: tau
+    ).covariance
     let sMat = try BLAS.matmul(try BLAS.matmul(decoder, q), decoder, transposeB: true)
     for i in 0..<dataDim { sMat[i, i] += std * std }
     // G = Σᵀ Φᵀ Cᵀ (m × D); K = −G S⁻¹ C Φ, k = G S⁻¹ r.

@@ -64,6 +64,25 @@ final class LAPACKTests: XCTestCase {
     XCTAssertLessThan(relativeError(p.elements, eye.elements), 1e-12)
   }
 
+  /// Van Loan's block exponential against closed forms: for diagonal A the
+  /// transition is `e^{a_i Δ}` and `Q_ij = (BBᵀ)_ij expm1((a_i + a_j)Δ) / (a_i + a_j)`.
+  func testIntegratedCovariance() throws {
+    let a = try Matrix<Double>(rows: 2, cols: 2, elements: [-0.5, 0, 0, -1.5])
+    let bbT = try Matrix<Double>(rows: 2, cols: 2, elements: [0.4, 0.1, 0.1, 0.9])
+    for delta in [1e-6, 0.3, 4.0] {
+      let (phi, q) = try LAPACK.integratedCovariance(drift: a, noiseCovariance: bbT, over: delta)
+      for i in 0..<2 {
+        XCTAssertEqual(phi[i, i], exp(a[i, i] * delta), accuracy: 1e-14)
+        for j in 0..<2 {
+          let s = a[i, i] + a[j, j]
+          let exact = bbT[i, j] * expm1(s * delta) / s
+          XCTAssertEqual(q[i, j], exact, accuracy: 1e-13 * Swift.max(abs(exact), 1e-300) + 1e-18, "Δ \(delta)")
+        }
+      }
+      XCTAssertEqual(phi[0, 1], 0, accuracy: 1e-16)
+    }
+  }
+
   func testErrorsNameTheProblem() throws {
     let notSPD = try Matrix<Double>(rows: 2, cols: 2, elements: [1, 2, 2, 1])
     XCTAssertNil(expectError(containing: ["potrf", "order 2"]) { _ = try LAPACK.cholesky(notSPD) })

@@ -97,23 +97,9 @@ public struct OrnsteinUhlenbeck: Sendable {
   func transition(_ delta: Double) throws -> (Matrix<Double>, Matrix<Double>) {
     let d = dimension
     let b = Matrix<Double>(rows: d, cols: d) { r, c in diffusion[r * d + c] }
-    let bbT = try BLAS.matmul(b, b, transposeB: true)
-    let vl = Matrix<Double>(rows: 2 * d, cols: 2 * d)
-    for r in 0..<d {
-      for c in 0..<d {
-        vl[r, c] = -drift[r * d + c] * delta
-        vl[r, d + c] = bbT[r, c] * delta
-        vl[d + r, d + c] = drift[c * d + r] * delta
-      }
-    }
-    let e = try LAPACK.exponential(vl)
-    let f12 = Matrix<Double>(rows: d, cols: d) { r, c in e[r, d + c] }
-    let f22 = Matrix<Double>(rows: d, cols: d) { r, c in e[d + r, d + c] }
-    let q = try BLAS.matmul(f22, transposeA: true, f12)
-    // e^{AΔ} = F22ᵀ.
-    return (
-      Matrix(rows: d, cols: d) { r, c in f22[c, r] }, Matrix(rows: d, cols: d) { r, c in (q[r, c] + q[c, r]) / 2 }
-    )
+    let (phi, q) = try LAPACK.integratedCovariance(
+      drift: a, noiseCovariance: try BLAS.matmul(b, b, transposeB: true), over: delta)
+    return (phi, Matrix(rows: d, cols: d) { r, c in (q[r, c] + q[c, r]) / 2 })
   }
 
   /// Observations at increasing `times` (row-major `times.count × d`), exactly simulated.
