@@ -21,7 +21,7 @@ import Foundation
 /// (`CheckpointSchedule`: segments re-run, bit for bit the same activations),
 /// whichever the cost model says is cheaper. Chunks of whole data points run
 /// concurrently (one per core); their gradients are summed in order.
-public struct BackpropThroughSolver: GradientEstimator {
+public struct BackpropThroughSolver: ObservingGradientEstimator {
   /// The step scheme differentiated (default: Euler–Maruyama).
   public var scheme: any StepScheme
   /// Row chunks run concurrently (default: one per core).
@@ -158,19 +158,10 @@ public struct BackpropThroughSolver: GradientEstimator {
   /// the estimator is released).
   public func releaseCachedWorkspaces() { cache.removeAll() }
 
-  /// The loss and its exact gradient in every parameter (see `GradientEstimator`).
-  public func gradient<Scalar: SDEScalar, Noise: BrownianIncrements>(
-    of model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int,
-    objective: TrainingObjective
-  ) throws -> GradientResult where Noise.Scalar == Scalar {
-    try gradient(
-      of: model, data: data, noise: noise, grid: BatchGrid(shared: grid), pathsPerPoint: k, objective: objective,
-      observations: .terminal(data, steps: grid.steps))
-  }
-
-  /// The loss and gradient with the likelihood read at every step of
-  /// `observations`, each with its own values and mask (`data` conditions
-  /// the control), on one grid or one per data point.
+  /// The loss and its exact gradient in every parameter with the likelihood
+  /// read at every step of `observations`, each with its own values and mask
+  /// (`data` conditions the control), on one grid or one per data point
+  /// (see `ObservingGradientEstimator`).
   public func gradient<Scalar: SDEScalar, Noise: BrownianIncrements>(
     of model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: BatchGrid, pathsPerPoint k: Int,
     objective: TrainingObjective, observations: PathObservations<Scalar>

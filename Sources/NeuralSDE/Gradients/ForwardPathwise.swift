@@ -14,7 +14,7 @@ import Foundation
 /// pass of tangent GEMMs); memory is independent of N (no tape). Use it for a
 /// few parameters (e.g. only β), for Jacobian–vector products, or to check
 /// the backprop gradient.
-public struct ForwardPathwise: GradientEstimator {
+public struct ForwardPathwise: ObservingGradientEstimator {
   /// Which tangent directions to propagate.
   public enum Directions: Sendable {
     /// Every parameter (one basis direction each).
@@ -45,19 +45,10 @@ public struct ForwardPathwise: GradientEstimator {
     self.chunks = chunks ?? Threading.availableCores
   }
 
-  /// The gradient restricted to the selected directions: entries of other
-  /// parameters are 0 (not computed).
-  public func gradient<Scalar: SDEScalar, Noise: BrownianIncrements>(
-    of model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int,
-    objective: TrainingObjective
-  ) throws -> GradientResult where Noise.Scalar == Scalar {
-    try gradient(
-      of: model, data: data, noise: noise, grid: BatchGrid(shared: grid), pathsPerPoint: k, objective: objective,
-      observations: .terminal(data, steps: grid.steps))
-  }
-
-  /// The gradient with the likelihood read at every step of `observations`,
-  /// each with its own values and mask (`data` conditions the control).
+  /// The gradient restricted to the selected directions (entries of other
+  /// parameters are 0, not computed), with the likelihood read at every step
+  /// of `observations`, each with its own values and mask (`data` conditions
+  /// the control), on one grid or one per data point (see `ObservingGradientEstimator`).
   public func gradient<Scalar: SDEScalar, Noise: BrownianIncrements>(
     of model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: BatchGrid, pathsPerPoint k: Int,
     objective: TrainingObjective, observations: PathObservations<Scalar>

@@ -54,6 +54,32 @@ public protocol GradientEstimator: Sendable {
   ) throws -> GradientResult where Noise.Scalar == Scalar
 }
 
+/// A gradient estimator for a model observed along its path (docs/MODEL.md
+/// §7): the likelihood read at each step of an observation schedule with its
+/// own values and mask, on one grid or one per data point. Its static
+/// `gradient` — the data observed once, at the last step of one shared grid —
+/// is this with `PathObservations.terminal` and `BatchGrid(shared:)`.
+public protocol ObservingGradientEstimator: GradientEstimator {
+  /// The loss and gradient with `observations` along the path on `grid`
+  /// (`data`, `B × D`, conditions the static control).
+  func gradient<Scalar: SDEScalar, Noise: BrownianIncrements>(
+    of model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: BatchGrid, pathsPerPoint k: Int,
+    objective: TrainingObjective, observations: PathObservations<Scalar>
+  ) throws -> GradientResult where Noise.Scalar == Scalar
+}
+
+extension ObservingGradientEstimator {
+  /// The static model's loss and gradient: the data observed at the last step of `grid`.
+  public func gradient<Scalar: SDEScalar, Noise: BrownianIncrements>(
+    of model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int,
+    objective: TrainingObjective
+  ) throws -> GradientResult where Noise.Scalar == Scalar {
+    try gradient(
+      of: model, data: data, noise: noise, grid: BatchGrid(shared: grid), pathsPerPoint: k, objective: objective,
+      observations: .terminal(data, steps: grid.steps))
+  }
+}
+
 extension NeuralSDEModel {
   /// Checks data, noise and K for a gradient evaluation.
   func validateForGradient<Noise: BrownianIncrements>(

@@ -44,7 +44,7 @@ final class PerPointGridTests: XCTestCase {
     }
 
     func gradient(
-      _ estimator: any PackageGradientEstimator, _ objective: TrainingObjective, grid: BatchGrid? = nil
+      _ estimator: any ObservingGradientEstimator, _ objective: TrainingObjective, grid: BatchGrid? = nil
     ) throws -> GradientResult {
       try estimator.gradient(
         of: model, data: data, noise: noise, grid: grid ?? BatchGrid(perPoint: grids), pathsPerPoint: k,
@@ -195,13 +195,3 @@ final class PerPointGridTests: XCTestCase {
     }
   }
 }
-
-/// The package-level gradient of both estimators (observations and per-point grids).
-protocol PackageGradientEstimator {
-  func gradient<Scalar: SDEScalar, Noise: BrownianIncrements>(
-    of model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: BatchGrid, pathsPerPoint k: Int,
-    objective: TrainingObjective, observations: PathObservations<Scalar>
-  ) throws -> GradientResult where Noise.Scalar == Scalar
-}
-extension BackpropThroughSolver: PackageGradientEstimator {}
-extension ForwardPathwise: PackageGradientEstimator {}
