@@ -541,11 +541,8 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
       var step = SchemeStep(
         index: i, time: Scalar(own.times[i]), size: h, rows: rows, state: em.state(i), next: em.state(i + 1),
         increments: increments, fields: VectorFields(model: model, workspace: em, index: i))
-      if grid.shared == nil {
-        for g in 0..<points.count { em.stepSizes.base[g] = Scalar(grid.stepSize(i, point: points.lowerBound + g)) }
-        step.groupSizes = UnsafePointer(em.stepSizes.base)
-        step.groupRows = k
-      }
+      step.groupSizes = em.pointStepSizes(step: i, grid: grid, firstPoint: points.lowerBound, points: points.count)
+      step.groupRows = k
       step.adjoint = adjoint
       scheme.pullback(step)
       // The control of step i: ∂L/∂u_q from ∂L/∂ΔW̃ = σᵀλ and the objective

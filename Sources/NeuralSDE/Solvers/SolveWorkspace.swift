@@ -192,6 +192,14 @@ package final class SolveWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
     posteriorWS.discardsActivations = false
   }
 
+  /// Per-point grids: step i's size `h_{b,i}` of each of the chunk's `points`
+  /// data points from `firstPoint` on, written to `stepSizes`; nil on a shared grid.
+  func pointStepSizes(step i: Int, grid: BatchGrid, firstPoint: Int, points: Int) -> UnsafePointer<Scalar>? {
+    guard grid.shared == nil else { return nil }
+    for g in 0..<points { stepSizes.base[g] = Scalar(grid.stepSize(i, point: firstPoint + g)) }
+    return UnsafePointer(stepSizes.base)
+  }
+
   /// Selects the control's activation slot of step i.
   func selectControl(step i: Int) {
     posteriorWS.slot = tapeSteps > 0 ? i - tapeStart : 0
@@ -263,17 +271,14 @@ package final class SolveWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
       let dw = taped ? increment(i) : increments.base
       let t = Scalar(own.times[i])
       let h = Scalar(own.stepSize(i))
-      var sizes: UnsafePointer<Scalar>?
+      let sizes = pointStepSizes(step: i, grid: grid, firstPoint: first, points: rows / k)
       if grid.shared != nil {
         noise.fill(step: i, paths: pathRange, stepSize: own.stepSize(i), into: dw, ld: m)
       } else {
         for g in 0..<(rows / k) {
-          let hb = grid.stepSize(i, point: first + g)
-          stepSizes.base[g] = Scalar(hb)
           let paths = (pathRange.lowerBound + g * k)..<(pathRange.lowerBound + (g + 1) * k)
-          noise.fill(step: i, paths: paths, stepSize: hb, into: dw + g * k * m, ld: m)
+          noise.fill(step: i, paths: paths, stepSize: grid.stepSize(i, point: first + g), into: dw + g * k * m, ld: m)
         }
-        sizes = UnsafePointer(stepSizes.base)
       }
       if let posterior {
         applyControl(
