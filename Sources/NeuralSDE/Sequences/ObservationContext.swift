@@ -23,10 +23,7 @@ package struct ObservationContext<Scalar: SDEScalar>: @unchecked Sendable {
     self.init(observations: observations, grid: grid, lookahead: j)
   }
 
-  /// Columns written per data point: `J·(2D + 1)`.
-  var columns: Int { lookahead * (2 * observations.values[0].cols + 1) }
-
-  /// Writes point b's context at step i to `out` (`columns` values).
+  /// Writes point b's context at step i to `out` (`J·(2D + 1)` values).
   package func write(step i: Int, point b: Int, into out: UnsafeMutablePointer<Scalar>) {
     let dims = observations.values[0].cols
     let steps = observations.schedule.steps
