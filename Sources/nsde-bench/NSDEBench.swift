@@ -13,7 +13,7 @@ struct NSDEBench: ParsableCommand {
       """,
     subcommands: [
       Report.self, Simulate.self, Gradient.self, Scaling.self, Train.self, Evaluate.self, Sequences.self,
-      TrainSequences.self, Kernels.self,
+      TrainSequences.self, Forecast.self, Kernels.self,
       Check.self,
     ],
     defaultSubcommand: Report.self)

@@ -52,19 +52,46 @@ final class SequencesCLITests: XCTestCase {
     for key in [
       "negative_log_likelihood_per_value", "forecast_negative_log_likelihood_per_value",
       "gp_negative_log_likelihood_per_value", "gp_forecast_negative_log_likelihood_per_value",
-      "paths_convergence_gap_per_sequence",
+      "paths_convergence_gap_per_sequence", "forecast_crps", "gp_forecast_crps",
+      "negative_log_likelihood_per_sequence", "gp_negative_log_likelihood_per_sequence",
     ] {
       XCTAssertTrue((e[key] as? Double)?.isFinite ?? false, key)
     }
-    for f in ["checkpoint.safetensors", "loss.csv", "evaluation.json"] {
+    for f in ["checkpoint.safetensors", "loss.csv", "evaluation.json", "report.svg"] {
       XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + f), f)
     }
-    // evaluate reads static models and says so for a sequence checkpoint.
-    let evaluated = try Bench.run([
-      "evaluate", "--checkpoint", out + "/checkpoint.safetensors", "--dataset", "two-moons",
+    // evaluate --sequences scores the checkpoint on sequences; --dataset says it holds a sequence model.
+    let checkpoint = out + "/checkpoint.safetensors"
+    let scored = try Bench.run([
+      "evaluate", "--checkpoint", checkpoint, "--sequences", data, "--train-sequences", data, "--sequence-dataset",
+      "ou", "--paths-per-point", "16", "--json",
     ])
+    XCTAssertEqual(scored.status, 0, scored.stderr)
+    let se = try JSONSerialization.jsonObject(with: Data(scored.stdout.utf8)) as! [String: Any]
+    for key in ["negative_log_likelihood_per_value", "forecast_crps", "gp_forecast_crps", "true_forecast_crps"] {
+      XCTAssertTrue((se[key] as? Double)?.isFinite ?? false, key)
+    }
+    let evaluated = try Bench.run(["evaluate", "--checkpoint", checkpoint, "--dataset", "two-moons"])
     XCTAssertEqual(evaluated.status, 1)
     XCTAssertTrue(evaluated.stderr.contains("holds a sequence model"), evaluated.stderr)
+    // forecast writes draws with a sample column and an SVG per sequence, and refuses a time before the start.
+    let f = try Bench.run([
+      "forecast", "--checkpoint", checkpoint, "--sequences", data, "--hide-last", "0.25", "--samples", "5",
+      "--paths", "20", "--max-plots", "2", "--output-dir", dir + "/fc", "--json",
+    ])
+    XCTAssertEqual(f.status, 0, f.stderr)
+    let fj = try JSONSerialization.jsonObject(with: Data(f.stdout.utf8)) as! [String: Any]
+    XCTAssertTrue((fj["crps"] as? Double)?.isFinite ?? false, f.stdout)
+    let csv = try String(contentsOfFile: dir + "/fc/forecast.csv", encoding: .utf8)
+    XCTAssertTrue(csv.hasPrefix("sample,sequence,time,y0,y1\n"), String(csv.prefix(60)))
+    XCTAssertEqual(
+      csv.split(separator: "\n").count - 1, 5 * (fj["query_times"] as! Int), "one row per draw and query time")
+    XCTAssertEqual((fj["written"] as! [String]).count, 3)
+    let early = try Bench.run([
+      "forecast", "--checkpoint", checkpoint, "--sequences", data, "--query-times", "-5", "--output-dir", dir + "/fc2",
+    ])
+    XCTAssertEqual(early.status, 1)
+    XCTAssertTrue(early.stderr.contains("is before its first observation"), early.stderr)
     let bad = dir + "/bad.csv"
     try "sequence,time,a\ns,1,2\ns,inf,3\n".write(toFile: bad, atomically: true, encoding: .utf8)
     let rejected = try Bench.run(["train-sequences", "--sequences", bad, "--output-dir", dir + "/bad"])

@@ -55,10 +55,11 @@ extension Checkpoint {
   /// its moments, if given; and the solver `grid` it is used with) to `path`, atomically.
   ///
   /// With `selection`, the metadata records which step's parameters the file
-  /// holds (`selection.step`, `selection.held_out_nll`, `selection.paths_per_point`).
+  /// holds (`selection.step`, `selection.held_out_nll`, `selection.paths_per_point`);
+  /// with `sequenceLayout`, how a sequence model lays sequences out on grids (`sequence_layout`).
   public static func write<Scalar: SDEScalar>(
     model: NeuralSDEModel<Scalar>, optimizer: (any Optimizer<Scalar>)?, step: Int, grid: TimeGrid? = nil,
-    selection: Selection? = nil, to path: String
+    selection: Selection? = nil, sequenceLayout: SequenceLayout? = nil, to path: String
   ) throws {
     var tensors = model.parameterTensors()
     if let adam = optimizer as? Adam<Scalar>, adam.firstMoment.count == model.parameterCount {
@@ -79,6 +80,10 @@ extension Checkpoint {
     var metadata = ["format": format, "step": String(step), "configuration": config, "dtype": Scalar.dtypeName]
     if let optimizer { metadata["optimizer.step"] = String(optimizer.step) }
     if let grid { metadata["grid"] = String(decoding: try JSONEncoder().encode(grid), as: UTF8.self) }
+    if let sequenceLayout {
+      try sequenceLayout.validate()
+      metadata["sequence_layout"] = String(decoding: try JSONEncoder().encode(sequenceLayout), as: UTF8.self)
+    }
     if let selection {
       metadata["selection.step"] = String(selection.step)
       metadata["selection.held_out_nll"] = String(selection.heldOutNegativeLogLikelihood)

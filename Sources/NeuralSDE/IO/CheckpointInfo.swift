@@ -3,7 +3,8 @@ import Foundation
 /// A training checkpoint in safetensors format: the model parameters (interchange
 /// names), the Adam moments (`optimizer.adam.m.<name>`, `optimizer.adam.v.<name>`),
 /// and metadata: `format`, `step`, `configuration` (JSON), `dtype`, `optimizer.step`
-/// with the moments, and the solver grid `grid` (JSON) when given. Written atomically.
+/// with the moments, the solver grid `grid` (JSON) when given, and a sequence
+/// model's `sequence_layout` (JSON, `SequenceLayout`). Written atomically.
 ///
 /// A checkpoint is untrusted input (it may come from someone else): reading one
 /// validates every metadata field and every tensor against the configuration
@@ -43,7 +44,8 @@ public enum Checkpoint {
   /// newer one is named as such), `dtype`, `step` and `optimizer.step`
   /// (integers in `0…maximumStep`), `configuration` (JSON, every field in its
   /// range and the networks' widths consistent), `grid` (≥ 2 finite, strictly
-  /// increasing times, at most `maximumGridSteps` steps), the model's memory
+  /// increasing times, at most `maximumGridSteps` steps), `sequence_layout`
+  /// (every field in range), the model's memory
   /// against `MemoryLimit`, then the tensors: every parameter of the
   /// configuration present with its shape and finite values, no unknown
   /// tensor, and the Adam moments all present or all absent (finite, second
@@ -59,6 +61,8 @@ public enum Checkpoint {
     public var optimizerStep: Int?
     /// The solver grid the model was trained with (nil for files written without it).
     public var grid: TimeGrid?
+    /// How a sequence model lays sequences out on grids (nil for static models).
+    public var sequenceLayout: SequenceLayout?
     /// Which step's parameters the file holds, when training selected them (nil: the last step's).
     public var selection: Selection?
     /// Number of model parameters.
@@ -142,6 +146,19 @@ public enum Checkpoint {
         grid = decoded
       } else {
         grid = nil
+      }
+      // sequence_layout
+      if let text = meta["sequence_layout"] {
+        let decoded: SequenceLayout
+        do { decoded = try JSONDecoder().decode(SequenceLayout.self, from: Data(text.utf8)) } catch {
+          throw NSDEError.file(path: path, reason: StrictDecoding.describe(error, prefix: ["sequence_layout"]))
+        }
+        do { try decoded.validate() } catch NSDEError.invalidArgument(let reason) {
+          throw fail("sequence_layout", reason)
+        }
+        sequenceLayout = decoded
+      } else {
+        sequenceLayout = nil
       }
       // memory, before any tensor is compared or a model built
       let scalarBytes = dtype == "Float" ? 4 : 8

@@ -100,14 +100,7 @@ extension NeuralSDEModel {
         grid: grid.grid(point: 0), pathsPerPoint: k, recordSteps: steps, chunks: chunks,
         affineControl: affineControl),
       grid: grid, observations: observations)
-    var nll = [Double](repeating: 0, count: data.rows * k)
-    let ws = decoder.makeWorkspace(rows: data.rows * k)
-    for o in steps.indices {
-      let (values, mask) = observations.rows(o, 0..<data.rows)
-      let terms = try decoderNegativeLogLikelihood(
-        states: solve.recorded[o].view, data: values, pathsPerPoint: k, workspace: ws, mask: mask)
-      for p in nll.indices { nll[p] += terms[p] }
-    }
+    let nll = try observationTerms(recorded: solve.recorded, observations: observations, pathsPerPoint: k)
     return Self.estimates(
       klPerPath: solve.klPerPath, klPerPoint: solve.klPerPoint, reconstruction: nll, logWeights: solve.logWeights,
       points: data.rows, pathsPerPoint: k)
@@ -167,6 +160,24 @@ extension NeuralSDEModel {
   ) throws -> ImportanceWeightedEstimate where Noise.Scalar == Scalar {
     try variationalEstimates(data: data, noise: noise, grid: grid, pathsPerPoint: k, chunks: chunks)
       .importanceWeighted
+  }
+
+  /// `ℓ_p = Σ_j −log p_θ(y_j | X_{i(j)}^{(p)})` over the observed entries for
+  /// every path p, from the states `recorded` at the schedule's steps
+  /// (`points·K` rows each, the observations' points in order).
+  func observationTerms(
+    recorded: [Matrix<Scalar>], observations: PathObservations<Scalar>, pathsPerPoint k: Int
+  ) throws -> [Double] {
+    let points = observations.values[0].rows
+    var nll = [Double](repeating: 0, count: points * k)
+    let ws = decoder.makeWorkspace(rows: points * k)
+    for o in observations.schedule.steps.indices {
+      let (values, mask) = observations.rows(o, 0..<points)
+      let terms = try decoderNegativeLogLikelihood(
+        states: recorded[o].view, data: values, pathsPerPoint: k, workspace: ws, mask: mask)
+      for p in nll.indices { nll[p] += terms[p] }
+    }
+    return nll
   }
 
   /// `ℓ = −log p_θ(y_{⌊r/K⌋} | X_N^{(r)})` for every path r.

@@ -5,7 +5,7 @@ import Foundation
 /// observation times an exact node, so the batch is one solve on per-point
 /// grids (`BatchGrid`) with one observation schedule.
 ///
-/// The layout rule: model time `t = (τ − τ_{s,1}) / timeScale + leadIn` — each
+/// The layout rule (`SequenceLayout`): model time `t = (τ − τ_{s,1}) / timeScale + leadIn` — each
 /// sequence starts `leadIn` before its first observation (the prior spreads
 /// `x_0` into the initial state's law over it, in `leadInSteps` steps) — and
 /// every interval between consecutive observations has `stepsPerInterval`
@@ -21,37 +21,11 @@ public struct SequenceBatch<Scalar: SDEScalar>: @unchecked Sendable {
   /// The static control's input (zeros; a sequence model's control reads the lookahead instead).
   public let conditioning: Matrix<Scalar>
 
-  /// How sequences map to grids.
-  public struct Layout: Sendable {
-    /// Model time before each sequence's first observation.
-    public var leadIn = 1.0
-    /// Steps of the lead-in.
-    public var leadInSteps = 4
-    /// Steps between consecutive observations (≥ 1).
-    public var stepsPerInterval = 2
-    /// File time units per model time unit.
-    public var timeScale = 1.0
-
-    /// A layout with the given lead-in, steps and time scale.
-    public init(leadIn: Double = 1, leadInSteps: Int = 4, stepsPerInterval: Int = 2, timeScale: Double = 1) {
-      self.leadIn = leadIn
-      self.leadInSteps = leadInSteps
-      self.stepsPerInterval = stepsPerInterval
-      self.timeScale = timeScale
-    }
-  }
-
   /// The batch of sequences `indices` of `data` laid out by `layout`.
   /// - Throws: `invalidArgument` for a layout out of range or no sequences.
-  public init(_ data: SequenceData, sequences indices: [Int], layout: Layout) throws {
+  public init(_ data: SequenceData, sequences indices: [Int], layout: SequenceLayout) throws {
     guard !indices.isEmpty else { throw NSDEError.invalidArgument("a sequence batch needs at least one sequence") }
-    guard layout.leadIn > 0, layout.leadIn.isFinite, layout.timeScale > 0, layout.timeScale.isFinite,
-      layout.leadInSteps >= 1, layout.stepsPerInterval >= 1
-    else {
-      throw NSDEError.invalidArgument(
-        "sequence layout: lead-in and time scale must be positive and finite, steps at least 1 (got lead-in \(layout.leadIn), time scale \(layout.timeScale), \(layout.leadInSteps) lead-in steps, \(layout.stepsPerInterval) per interval)"
-      )
-    }
+    try layout.validate()
     let dims = data.dimension
     let slots = indices.map { data.observations($0).count }.max()!
     let q = layout.stepsPerInterval

@@ -39,7 +39,7 @@ public struct SequenceTrainer<Scalar: SDEScalar> {
   /// The objective (the importance-weighted bound by default).
   public var objective = TrainingObjective.importanceWeighted
   /// How sequences map to grids.
-  public var layout = SequenceBatch<Scalar>.Layout()
+  public var layout = SequenceLayout()
   /// Seed of the minibatches and the noise.
   public var seed: UInt64 = 0
 
@@ -74,27 +74,9 @@ public struct SequenceTrainer<Scalar: SDEScalar> {
   public func negativeLogLikelihood(
     _ model: NeuralSDEModel<Scalar>, on data: SequenceData, paths: Int, seed: UInt64 = 0xE7A1
   ) throws -> [Double] {
-    try estimates(model, on: data, paths: paths, seed: seed).map(\.paths)
-  }
-
-  /// Each sequence's importance-weighted `−log p̂` with `paths` paths and with
-  /// the first tenth of them (the paths' convergence: the two agree within
-  /// their noise when the estimate has converged).
-  public func estimates(
-    _ model: NeuralSDEModel<Scalar>, on data: SequenceData, paths: Int, seed: UInt64 = 0xE7A1
-  ) throws -> [(paths: Double, tenth: Double)] {
-    var out: [(paths: Double, tenth: Double)] = []
-    for first in stride(from: 0, to: data.count, by: batchSize) {
-      let indices = Array(first..<Swift.min(first + batchSize, data.count))
-      let batch = try SequenceBatch<Scalar>(data, sequences: indices, layout: layout)
-      let est = try model.variationalEstimates(
-        data: batch.conditioning, observations: batch.observations,
-        noise: PhiloxBrownianIncrements(seed: SeedHash.mix(seed, UInt64(first), 1), dimension: model.noiseDimension),
-        grid: batch.grid, pathsPerPoint: paths)
-      out += zip(est.importanceWeighted.perDataPoint, est.importanceWeighted.perDataPointTenthOfPaths).map {
-        (paths: $0, tenth: $1)
-      }
-    }
-    return out
+    var options = SequenceEvaluation.Options()
+    options.batchSize = batchSize
+    options.seed = seed
+    return try SequenceEvaluation.estimates(model, data, layout: layout, paths: paths, options: options).map(\.iw)
   }
 }

@@ -109,9 +109,30 @@ extension StepScheme {
     return try run(model, data: nil, paths: paths, noise: noise, options: o)
   }
 
+  /// Simulates the prior (uncontrolled) SDE from given states: path p starts
+  /// at row p of `initialStates` (`paths × d`, finite) at the grid's first time
+  /// — the continuation of paths, e.g. forecasts past a sequence's last
+  /// observation (the prior is the posterior where nothing is observed).
+  public func solvePrior<Scalar: SDEScalar, Noise: BrownianIncrements>(
+    _ model: NeuralSDEModel<Scalar>, from initialStates: Matrix<Scalar>, noise: Noise, options: SolveOptions
+  ) throws -> SolveResult<Scalar> where Noise.Scalar == Scalar {
+    guard initialStates.rows >= 1, initialStates.cols == model.latentDimension else {
+      throw NSDEError.shapeMismatch(
+        "the initial states are \(initialStates.shapeDescription) but the model's latent dimension is \(model.latentDimension)"
+      )
+    }
+    guard (0..<initialStates.count).allSatisfy({ initialStates.base[$0].isFinite }) else {
+      throw NSDEError.nonFinite("the initial states contain NaN/Inf")
+    }
+    var o = options
+    o.pathsPerPoint = 1
+    o.affineControl = nil
+    return try run(model, data: nil, paths: initialStates.rows, noise: noise, options: o, initialStates: initialStates)
+  }
+
   func run<Scalar: SDEScalar, Noise: BrownianIncrements>(
     _ model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>?, paths: Int, noise: Noise, options: SolveOptions,
-    batchGrid: BatchGrid? = nil, observations: PathObservations<Scalar>? = nil
+    batchGrid: BatchGrid? = nil, observations: PathObservations<Scalar>? = nil, initialStates: Matrix<Scalar>? = nil
   ) throws -> SolveResult<Scalar> where Noise.Scalar == Scalar {
     let grid = batchGrid ?? BatchGrid(shared: options.grid)
     let n = options.grid.steps
@@ -172,7 +193,7 @@ extension StepScheme {
             }
             try workspace.simulate(
               model: model, scheme: self, noise: noise, grid: grid, pathRange: pathRange,
-              posterior: posterior,
+              posterior: posterior, startState: initialStates.map { UnsafePointer($0.base + pathRange.lowerBound * d) },
               observe: { step, x in
                 for (index, s) in options.recordSteps.enumerated() where s == step {
                   (recorded[index].base + pathRange.lowerBound * d).copyElements(from: x, count: pathRange.count * d)

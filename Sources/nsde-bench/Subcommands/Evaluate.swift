@@ -15,7 +15,12 @@ struct Evaluate: ParsableCommand {
       (pairs of independent draws of that size) and the z-score against it. \
       With --data-file, the file's rows are evaluated, the baseline is fitted to --train-file (or, without it, \
       to the evaluated rows themselves), and the energy distance compares half as many model samples as rows \
-      with a random half of the rows, its null the other half against the same one (20 random splits).
+      with a random half of the rows, its null the other half against the same one (20 random splits). \
+      With --sequences F (a sequence model from train-sequences), the held-out sequences of F are evaluated: \
+      importance-weighted −log p per sequence and per observed value (--paths-per-point paths per sequence), F̂, \
+      the paths' convergence, and forecasts of each sequence's last 20 % of observations given the rest \
+      (−log p and the CRPS of draws), beside a Gaussian process per channel fitted on --train-sequences and, \
+      with --sequence-dataset ou, the data's own law.
       """)
 
   @Option(help: "The checkpoint written by `nsde-bench train`.") var checkpoint: String
@@ -28,6 +33,10 @@ struct Evaluate: ParsableCommand {
   )
   var dequantize = false
   @Option(help: "Training data for the Gaussian baseline (.npy or .csv; with --data-file).") var trainFile: String?
+  @Option(help: "Held-out sequences for a sequence model: a long CSV, or TIMES.npy,VALUES.npy.") var sequences: String?
+  @Option(help: "Training sequences for the Gaussian-process baseline (with --sequences).") var trainSequences: String?
+  @Option(help: "The built-in set --sequences was drawn from (ou: its exact law is scored too).")
+  var sequenceDataset: SequenceDataset?
   @Option(parsing: .unconditional, help: "Held-out points drawn from --dataset (2…1000000).") var points = 500
   @Option(parsing: .unconditional, help: "Paths per point of the importance-weighted −log p (1…100000).")
   var pathsPerPoint = 1000
@@ -56,8 +65,11 @@ struct Evaluate: ParsableCommand {
 
   func validate() throws {
     try applyMemoryLimit(maxMemory)
-    guard (dataset == nil) != (dataFile == nil) else {
-      throw ValidationError("give exactly one of --dataset and --data-file")
+    guard [dataset != nil, dataFile != nil, sequences != nil].filter({ $0 }).count == 1 else {
+      throw ValidationError("give exactly one of --dataset, --data-file and --sequences")
+    }
+    if sequences == nil && (trainSequences != nil || sequenceDataset != nil) {
+      throw ValidationError("--train-sequences and --sequence-dataset only apply with --sequences")
     }
     if trainFile != nil && dataFile == nil { throw ValidationError("--train-file only applies with --data-file") }
     try checkRange("points", points, 2, 1_000_000)
@@ -75,15 +87,19 @@ struct Evaluate: ParsableCommand {
           [("--checkpoint", checkpoint)]
           + [("--data-file", dataFile), ("--train-file", trainFile)].compactMap {
             n, v in v.map { (n, $0) }
-          }
+          } + sequenceInputs("--sequences", sequences) + sequenceInputs("--train-sequences", trainSequences)
         try AtomicFile.checkDistinct(outputs: [("--per-point-out", out)], inputs: inputs)
       }
       let info = try Checkpoint.info(checkpoint)
+      if let sequences {
+        try evaluateSequences(sequences, info)
+        return
+      }
       guard info.configuration.lookahead == 0 else {
         throw NSDEError.file(
           path: checkpoint,
           reason:
-            "holds a sequence model (its control reads \(info.configuration.lookahead) observations ahead); evaluate reads static models — train-sequences evaluates its held-out sequences"
+            "holds a sequence model (its control reads \(info.configuration.lookahead) observations ahead); evaluate it with --sequences F"
         )
       }
       if info.dtype == Float.dtypeName { try evaluate(Float.self, info) } else { try evaluate(Double.self, info) }
@@ -158,6 +174,60 @@ struct Evaluate: ParsableCommand {
       print(
         "null: mean ± sd of the energy distance over \(e.noiseFloorReplicates) \(e.noiseFloorMethod) (\(e.samples) points each)"
       )
+    }
+  }
+
+  /// `evaluate --sequences`: a sequence model on held-out sequences (`SequenceEvaluation`).
+  func evaluateSequences(_ path: String, _ info: Checkpoint.Info) throws {
+    guard let layout = info.sequenceLayout else {
+      throw NSDEError.file(
+        path: checkpoint,
+        reason:
+          "holds a static model (no sequence_layout in its metadata); evaluate it with --dataset or --data-file, or give a checkpoint written by train-sequences"
+      )
+    }
+    guard info.dtype == Double.dtypeName else {
+      throw NSDEError.file(
+        path: checkpoint, reason: "field dtype: sequence models are evaluated in Double, not \(info.dtype)")
+    }
+    let model = try NeuralSDEModel<Double>(checkpoint: checkpoint)
+    let held = try readSequences(path)
+    let training = try trainSequences.map(readSequences)
+    for (flag, data) in [("--sequences", held)] + (training.map { [("--train-sequences", $0)] } ?? []) {
+      guard data.dimension == model.dataDimension else {
+        throw NSDEError.shapeMismatch(
+          "\(flag) has \(data.dimension) value column(s) but the model's data dimension is \(model.dataDimension)")
+      }
+    }
+    if training == nil { nsdeBenchNote("no --train-sequences: the Gaussian-process baseline is not fitted") }
+    var options = SequenceEvaluation.Options()
+    options.paths = pathsPerPoint
+    options.seed = seed
+    let clock = ContinuousClock()
+    let start = clock.now
+    let e = try SequenceEvaluation.evaluate(
+      model, heldOut: held, training: training, layout: layout, truth: sequenceDataset?.process, options: options,
+      progress: { nsdeBenchNote($0 + " …") })
+    if let out = perPointOut {
+      let values = e.model.perSequence
+      if out.lowercased().hasSuffix(".npy") {
+        try NPY.write(StoredTensor(shape: [values.count], dtype: .float64, values: values), to: out)
+      } else {
+        try AtomicFile.write(
+          text: "sequence,negative_log_likelihood\n"
+            + zip(held.ids, values).map { "\(csvField($0)),\($1)" }.joined(separator: "\n") + "\n", to: out)
+      }
+    }
+    if json {
+      var result = sequenceEvaluationJSON(e)
+      result["checkpoint"] = checkpoint
+      result["step"] = info.step
+      result["sequences"] = path
+      result["seconds"] = (clock.now - start).seconds
+      try printJSON(result)
+    } else {
+      print("\(checkpoint): step \(info.step), sequence model; \(path); \(Train.duration((clock.now - start).seconds))")
+      printSequenceEvaluation(e, truthName: sequenceDataset?.process == nil ? nil : sequenceDataset!.rawValue)
     }
   }
 }

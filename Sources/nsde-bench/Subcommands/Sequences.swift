@@ -12,11 +12,11 @@ struct Sequences: ParsableCommand {
       With --out, draws --count sequences of --dataset and writes them as a long CSV \
       (sequence,time,<values…>; docs/RELIABILITY.md has the format). With --sequences F (a long CSV, or \
       TIMES.npy,VALUES.npy for the array form), reads F strictly — every malformed file is an error naming the \
-      line and column — and describes it. Either way, with --dataset, prints the data's own −log p (exact, \
+      line and column — and describes it. Either way, with --dataset ou, prints the data's own −log p (exact, \
       Kalman filter) per sequence and per observed value.
       """)
 
-  @Option(help: "Built-in data set (ou).")
+  @Option(help: "Built-in data set (ou, lorenz).")
   var dataset: SequenceDataset?
   @Option(help: "Sequences to draw with --out (1…1000000).")
   var count = 200
@@ -61,7 +61,7 @@ struct Sequences: ParsableCommand {
         "time_range": [data.times.min()!, data.times.max()!],
       ]
       if let out { result["written"] = out }
-      if let dataset {
+      if let dataset, dataset.process != nil {
         let nll = try dataset.negativeLogLikelihood(data)
         result["true_negative_log_likelihood_per_sequence"] = nll.reduce(0, +) / Double(data.count)
         result["true_negative_log_likelihood_per_value"] = nll.reduce(0, +) / Double(observed)

@@ -12,14 +12,16 @@ struct TrainSequences: ParsableCommand {
       sequences of --dataset, holds out --held-out-fraction of them, and trains a time-homogeneous latent SDE whose \
       control sees the next --lookahead observations, each minibatch on its own grids (--steps-per-interval \
       steps between observations, --lead-in-steps before the first; model time = (τ − τ_1) / --time-scale + \
-      --lead-in). Writes checkpoint.safetensors, loss.csv and evaluation.json to --output-dir and prints the \
+      --lead-in). Writes checkpoint.safetensors, loss.csv, evaluation.json and report.svg to --output-dir and prints the \
       held-out importance-weighted −log p per sequence and per observed value beside a Gaussian process per channel \
-      (Matérn-3/2 + noise, fitted on the training sequences) and, for --dataset, the data's own. Forecasts and \
-      `evaluate` for sequences are not built yet.
+      (Matérn-3/2 + noise, fitted on the training sequences) and, for --dataset, the data's own. Also writes report.svg \
+      (the loss and forecasts of four held-out sequences) and reports forecasts of each held-out sequence's last 20 % \
+      of observations given the rest (−log p and CRPS) beside the same baselines. `forecast` draws forecasts \
+      from the checkpoint and `evaluate --sequences` evaluates it on other sequences.
       """)
 
   @Option(help: "Sequence file: a long CSV, or TIMES.npy,VALUES.npy.") var sequences: String?
-  @Option(help: "Built-in sequence set (ou) when no --sequences is given.") var dataset: SequenceDataset = .ou
+  @Option(help: "Built-in sequence set (ou, lorenz) when no --sequences is given.") var dataset: SequenceDataset = .ou
   @Option(help: "Sequences drawn from --dataset (2…1000000).") var count = 256
   @Option(help: "Fraction of the sequences held out (in (0, 1)).") var heldOutFraction = 0.125
   @Option(help: "Latent dimension d (1…4096).") var latentDim = 2
@@ -64,20 +66,11 @@ struct TrainSequences: ParsableCommand {
 
   func run() throws {
     try runReportingErrors {
-      let files = ["checkpoint.safetensors", "loss.csv", "evaluation.json"]
+      let files = ["checkpoint.safetensors", "loss.csv", "evaluation.json", "report.svg"]
       try AtomicFile.checkDistinct(
-        outputs: files.map { ("--output-dir", outputDir + "/" + $0) },
-        inputs: (sequences?.split(separator: ",").map { ("--sequences", String($0)) }) ?? [])
+        outputs: files.map { ("--output-dir", outputDir + "/" + $0) }, inputs: sequenceInputs("--sequences", sequences))
       try AtomicFile.prepareDirectory(outputDir)
-      let all: SequenceData
-      if let sequences {
-        let parts = sequences.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        all =
-          parts.count == 2
-          ? try SequenceFile.read(times: parts[0], values: parts[1]) : try SequenceFile.read(csv: sequences)
-      } else {
-        all = try dataset.sample(count: count, seed: seed)
-      }
+      let all = try sequences.map(readSequences) ?? dataset.sample(count: count, seed: seed)
       guard all.count >= 2 else { throw NSDEError.invalidArgument("need at least 2 sequences, got \(all.count)") }
       let order = MinibatchSampler.permutation(count: all.count, seed: seed &+ 5, epoch: 0)
       let heldCount = Swift.min(Swift.max(1, Int((Double(all.count) * heldOutFraction).rounded())), all.count - 1)
@@ -106,77 +99,84 @@ struct TrainSequences: ParsableCommand {
         }
       }
       let trainSeconds = (clock.now - start).seconds
-      try Checkpoint.write(model: model, optimizer: nil, step: trainSteps, to: outputDir + "/checkpoint.safetensors")
+      try Checkpoint.write(
+        model: model, optimizer: nil, step: trainSteps, sequenceLayout: trainer.layout,
+        to: outputDir + "/checkpoint.safetensors")
       try AtomicFile.write(
         text: "step,loss\n" + losses.enumerated().map { "\($0 + 1),\($1)" }.joined(separator: "\n") + "\n",
         to: outputDir + "/loss.csv")
-      note("evaluating \(held.count) held-out sequences with \(evaluationPaths) paths each …")
-      let estimates = try trainer.estimates(model, on: held, paths: evaluationPaths)
-      let nll = estimates.map(\.paths)
-      let values = Double(held.values.filter { !$0.isNaN }.count)
-      // The paths' convergence: per sequence, the estimate from a tenth of the paths minus the full one.
-      let gaps = estimates.map { $0.tenth - $0.paths }
-      let gapMean = gaps.reduce(0, +) / Double(gaps.count)
-      let gapSE =
-        gaps.count > 1
-        ? (gaps.map { ($0 - gapMean) * ($0 - gapMean) }.reduce(0, +) / Double(gaps.count - 1) / Double(gaps.count))
-          .squareRoot() : .nan
-      var result: [String: Any] = [
-        "sequences_held_out": held.count, "sequences_trained": training.count, "train_steps": trainSteps,
-        "train_seconds": trainSeconds, "paths_per_sequence": evaluationPaths,
-        "negative_log_likelihood_per_sequence": nll.reduce(0, +) / Double(held.count),
-        "negative_log_likelihood_per_value": nll.reduce(0, +) / values,
-        "paths_convergence_gap_per_sequence": gapMean, "paths_convergence_gap_standard_error": gapSE,
-      ]
-      // Forecasts: −log p(future | past) = −log p(all) − (−log p(past)), the last 20 % of each
-      // sequence's observations hidden (the same grids and noise: common random numbers).
-      let (past, futureValues) = held.maskingFuture(0.2)
-      let pastNLL = try trainer.negativeLogLikelihood(model, on: past, paths: evaluationPaths)
-      func perFutureValue(_ all: [Double], _ past: [Double]) -> Double {
-        zip(all, past).map { $0 - $1 }.reduce(0, +) / Double(futureValues)
-      }
-      result["forecast_negative_log_likelihood_per_value"] = perFutureValue(nll, pastNLL)
-      note("fitting the Gaussian-process baseline (per channel, Matérn-3/2 + noise) on the training sequences …")
-      let gpFit = try GaussianProcessBaseline(fitting: training)
-      let gp = try gpFit.negativeLogLikelihood(held)
-      result["gp_negative_log_likelihood_per_sequence"] = gp.reduce(0, +) / Double(held.count)
-      result["gp_negative_log_likelihood_per_value"] = gp.reduce(0, +) / values
-      result["gp_forecast_negative_log_likelihood_per_value"] = perFutureValue(
-        gp, try gpFit.negativeLogLikelihood(past))
-      if sequences == nil {
-        let truth = try dataset.negativeLogLikelihood(held)
-        result["true_negative_log_likelihood_per_sequence"] = truth.reduce(0, +) / Double(held.count)
-        result["true_negative_log_likelihood_per_value"] = truth.reduce(0, +) / values
-        result["true_forecast_negative_log_likelihood_per_value"] = perFutureValue(
-          truth, try dataset.negativeLogLikelihood(past))
-      }
+      var options = SequenceEvaluation.Options()
+      options.paths = evaluationPaths
+      options.batchSize = batchSize
+      let truth = sequences == nil ? dataset.process : nil
+      let evaluation = try SequenceEvaluation.evaluate(
+        model, heldOut: held, training: training, layout: trainer.layout, truth: truth, options: options,
+        progress: { note($0 + " …") })
+      var result = sequenceEvaluationJSON(evaluation)
+      result["sequences_trained"] = training.count
+      result["train_steps"] = trainSteps
+      result["train_seconds"] = trainSeconds
       let data = try JSONSerialization.data(withJSONObject: jsonSafe(result), options: [.prettyPrinted, .sortedKeys])
       try AtomicFile.write(text: String(decoding: data, as: UTF8.self) + "\n", to: outputDir + "/evaluation.json")
+      try writeReport(model, held: held, layout: trainer.layout, losses: losses, evaluation: evaluation)
       if json {
         try printJSON(result)
         return
       }
+      printSequenceEvaluation(evaluation, truthName: truth == nil ? nil : dataset.rawValue)
       print(
-        "held-out −log p (importance weighting, \(evaluationPaths) paths): \(fmt(result["negative_log_likelihood_per_sequence"] as! Double, 3)) nats per sequence, \(fmt(result["negative_log_likelihood_per_value"] as! Double, 4)) per observed value"
-      )
-      print(
-        "paths' convergence: the estimate from \(Swift.max(1, evaluationPaths / 10)) paths is \(fmt(gapMean, 3)) ± \(fmt(gapSE, 3)) nats per sequence above it"
-      )
-      func show(_ key: String) -> String { fmt(result[key] as! Double, 4) }
-      print(
-        "forecast −log p(last 20 % | the rest): \(show("forecast_negative_log_likelihood_per_value")) per hidden value"
-      )
-      print(
-        "Gaussian-process baseline: \(show("gp_negative_log_likelihood_per_value")) per observed value, forecast \(show("gp_forecast_negative_log_likelihood_per_value"))"
-      )
-      if result["true_negative_log_likelihood_per_value"] != nil {
-        print(
-          "\(dataset.rawValue) itself (Kalman filter, exact): \(show("true_negative_log_likelihood_per_value")) per observed value, forecast \(show("true_forecast_negative_log_likelihood_per_value"))"
-        )
-      }
-      print(
-        "trained in \(Train.duration(trainSeconds)); wrote \(outputDir)/checkpoint.safetensors, loss.csv, evaluation.json"
+        "trained in \(Train.duration(trainSeconds)); wrote \(outputDir)/checkpoint.safetensors, loss.csv, evaluation.json, report.svg"
       )
     }
+  }
+
+  /// report.svg: the training loss, and forecasts of the last 20 % of four held-out sequences given the rest.
+  func writeReport(
+    _ model: NeuralSDEModel<Double>, held: SequenceData, layout: SequenceLayout, losses: [Double],
+    evaluation: SequenceEvaluation
+  ) throws {
+    let shown = held.selecting(Array(0..<Swift.min(4, held.count)))
+    let (past, _) = shown.maskingFuture(0.2)
+    let queries = (0..<shown.count).map { s in
+      shown.observations(s).filter { r in
+        (0..<shown.dimension).contains { past.values[r * shown.dimension + $0].isNaN }
+      }.map { shown.times[$0] }
+    }
+    // The band on a fine grid from the last observation kept to the last time.
+    let dense = (0..<shown.count).map { s -> [Double] in
+      guard let end = queries[s].last,
+        let from = past.observations(s).last(where: { r in
+          (0..<past.dimension).contains { !past.values[r * past.dimension + $0].isNaN }
+        }).map({ past.times[$0] })
+      else { return queries[s] }
+      return (0...24).map { from + (end - from) * Double($0) / 24 }
+    }
+    var forecaster = SequenceForecaster<Double>(layout: layout)
+    forecaster.pathsPerSequence = evaluationPaths
+    forecaster.samples = 400
+    let forecasts = try forecaster.forecast(model, observed: past, at: dense)
+    var hidden = shown
+    hidden.values = zip(past.values, shown.values).map { $0.isNaN ? $1 : .nan }
+    let plot = ForecastPlot(
+      forecasts: forecasts, observed: past, truth: hidden,
+      title:
+        "Held-out −log p \(fmt(evaluation.model.negativeLogLikelihoodPerValue, 3)) nats per value (IW, \(evaluation.paths) paths); forecast CRPS \(fmt(evaluation.model.forecastCRPS, 3))\(evaluation.gaussianProcess.map { " (GP \(fmt($0.forecastCRPS, 3)))" } ?? "")"
+    )
+    let lossCurve = SVGReport(data: [], samples: [], losses: losses, title: "")
+    var header = "<text x=\"10\" y=\"36\">\(ForecastPlot.legend)</text>\n"
+    // The loss curve as a strip above the panels.
+    let finite = losses.filter(\.isFinite).sorted()
+    if finite.count >= 2 {
+      let hi = finite[Swift.min(finite.count - 1, Int(Double(finite.count) * 0.98))]
+      let frame = SVGReport.Frame(
+        x: 0, top: 40, w: 600, h: 180, pad: 55, xr: (1, Double(losses.count)), yr: lossCurve.bounds([finite[0], hi]))
+      header += frame.axes(xLabel: "training step", yLabel: "minibatch loss (nats)")
+      let points = losses.enumerated().filter { $0.element.isFinite }.map {
+        "\(lossCurve.f(frame.sx(Double($0.offset + 1)))),\(lossCurve.f(frame.sy(Swift.min($0.element, hi))))"
+      }
+      header +=
+        "<polyline fill=\"none\" stroke=\"#888\" stroke-width=\"1\" points=\"\(points.joined(separator: " "))\"/>\n"
+    }
+    try AtomicFile.write(text: plot.render(top: 250, header: header), to: outputDir + "/report.svg")
   }
 }

@@ -18,6 +18,7 @@ final class CheckpointValidationTests: XCTestCase {
       "report-grid-order": ["field grid.times", "t[2] = 0.4 ≤ t[1] = 0.5"],
       "report-format": ["field format", "newer NeuralSDE (format version 999)"],
       "report-activation": ["field configuration.drift.hiddenActivation", "\"relu6\" is not an activation"],
+      "report-layout": ["field sequence_layout", "leadInSteps must be in 1…1000, got 0"],
     ]
     var seeds = 0
     for name in try FileManager.default.contentsOfDirectory(atPath: corpus.path).sorted() {
@@ -41,6 +42,27 @@ final class CheckpointValidationTests: XCTestCase {
       }
     }
     XCTAssertGreaterThanOrEqual(seeds, 4)
+  }
+
+  /// A sequence model's checkpoint records its layout (read back equal); a
+  /// static model's has none; `write` refuses a layout out of range.
+  func testSequenceLayoutRoundTrips() throws {
+    let model = try NeuralSDEModel<Double>(
+      .sequence(latentDimension: 1, dataDimension: 2, hidden: 3, lookahead: 1), seed: 1)
+    let layout = SequenceLayout(leadIn: 0.25, leadInSteps: 3, stepsPerInterval: 5, timeScale: 60)
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nsde-layout-\(getpid())")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("c.safetensors").path
+    try Checkpoint.write(model: model, optimizer: nil, step: 7, sequenceLayout: layout, to: path)
+    XCTAssertEqual(try Checkpoint.info(path).sequenceLayout, layout)
+    try Checkpoint.write(model: model, optimizer: nil, step: 7, to: path)
+    XCTAssertNil(try Checkpoint.info(path).sequenceLayout)
+    var bad = layout
+    bad.timeScale = .infinity
+    XCTAssertThrowsError(try Checkpoint.write(model: model, optimizer: nil, step: 7, sequenceLayout: bad, to: path)) {
+      XCTAssertTrue("\($0)".contains("timeScale"), "\($0)")
+    }
   }
 
   /// The configuration's layout is the model's: names, shapes and offsets.

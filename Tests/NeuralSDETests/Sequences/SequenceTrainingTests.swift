@@ -53,6 +53,22 @@ final class SequenceTrainingTests: XCTestCase {
     let nll = try trainer.negativeLogLikelihood(model, on: held, paths: 10)
     let gp = try GaussianProcessBaseline(fitting: train, iterations: 20).negativeLogLikelihood(held)
     let truth = try SequenceDataset.ou.negativeLogLikelihood(held)
+
+    var forecaster = SequenceForecaster<Double>(layout: trainer.layout)
+    forecaster.pathsPerSequence = 20
+    forecaster.samples = 10
+    let queries = (0..<held.count).map { s in [held.times[held.observations(s).upperBound - 1] + 0.5] }
+    let forecasts = try forecaster.forecast(model, observed: held, at: queries)
+    let median = forecasts[0].quantile(0.5, query: 0, channel: 0)
+
+    var options = SequenceEvaluation.Options()
+    options.paths = 20
+    options.forecastSamples = 10
+    let evaluation = try SequenceEvaluation.evaluate(
+      model, heldOut: held, training: train, layout: trainer.layout, truth: .builtIn, options: options)
+    XCTAssertTrue(median.isFinite)
+    XCTAssertEqual(evaluation.truth!.perSequence, truth)
+    XCTAssertTrue(evaluation.model.forecastCRPS > 0 && evaluation.gaussianProcess!.forecastCRPS > 0)
     XCTAssertEqual(nll.count, 4)
     XCTAssertEqual(gp.count, 4)
     XCTAssertTrue((nll + gp + truth).allSatisfy(\.isFinite))
