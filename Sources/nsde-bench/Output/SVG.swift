@@ -131,15 +131,9 @@ struct SVGReport {
     }
   }
 
-  func bounds(_ v: [Double]) -> (Double, Double) {
-    guard let lo = v.min(), let hi = v.max() else { return (0, 1) }
-    let span = hi - lo
-    return span > 0 ? (lo - 0.05 * span, hi + 0.05 * span) : (lo - 1, hi + 1)
-  }
-  func f(_ x: Double) -> String { String(format: "%.1f", x) }
-  func escape(_ s: String) -> String {
-    s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-  }
+  func bounds(_ v: [Double]) -> (Double, Double) { SVGText.bounds(v) }
+  func f(_ x: Double) -> String { SVGText.number(x) }
+  func escape(_ s: String) -> String { SVGText.escape(s) }
 }
 
 /// The plane a scatter of D-dimensional points is drawn in: the first two
@@ -182,5 +176,22 @@ struct ScatterProjection {
       }
       return p
     }
+  }
+}
+
+/// The helpers of the SVG writers: axis ranges, coordinates, text.
+enum SVGText {
+  /// The finite values' range widened by 5 % on each side (a unit range around a constant; (0, 1) for none).
+  static func bounds(_ v: [Double]) -> (Double, Double) {
+    let finite = v.filter(\.isFinite)
+    guard let lo = finite.min(), let hi = finite.max() else { return (0, 1) }
+    let span = hi - lo
+    return span > 0 ? (lo - 0.05 * span, hi + 0.05 * span) : (lo - 1, hi + 1)
+  }
+  /// A coordinate with one decimal.
+  static func number(_ x: Double) -> String { String(format: "%.1f", x) }
+  /// Text with `&` and `<` escaped.
+  static func escape(_ s: String) -> String {
+    s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
   }
 }

@@ -142,16 +142,9 @@ struct ForecastPlot {
   static let legend =
     "<tspan fill=\"#1f77b4\">● observed</tspan>  <tspan>○ held-out truth</tspan>  <tspan fill=\"#d62728\">— median, ▮ 5–95 % of the forecast draws</tspan>"
 
-  func bounds(_ v: [Double]) -> (Double, Double) {
-    let finite = v.filter(\.isFinite)
-    guard let lo = finite.min(), let hi = finite.max() else { return (0, 1) }
-    let span = hi - lo
-    return span > 0 ? (lo - 0.05 * span, hi + 0.05 * span) : (lo - 1, hi + 1)
-  }
-  func f(_ x: Double) -> String { String(format: "%.1f", x) }
-  func escape(_ s: String) -> String {
-    s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-  }
+  func bounds(_ v: [Double]) -> (Double, Double) { SVGText.bounds(v) }
+  func f(_ x: Double) -> String { SVGText.number(x) }
+  func escape(_ s: String) -> String { SVGText.escape(s) }
 }
 
 /// The forecasts' draws as a long CSV: `sample,sequence,time,<columns…>`.
@@ -174,4 +167,30 @@ func forecastCSV(_ forecasts: [SequenceForecast]) -> String {
 func csvField(_ s: String) -> String {
   s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
     ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+}
+
+/// The model of a checkpoint written by `train-sequences` and its layout, for `use` (e.g. "forecast").
+/// - Throws: `file` naming the checkpoint if it holds a static model or Float parameters.
+func sequenceModel(_ checkpoint: String, _ info: Checkpoint.Info, for use: String) throws -> (
+  NeuralSDEModel<Double>, SequenceLayout
+) {
+  guard let layout = info.sequenceLayout else {
+    throw NSDEError.file(
+      path: checkpoint,
+      reason:
+        "holds a static model (no sequence_layout in its metadata); \(use) reads sequence models from train-sequences")
+  }
+  guard info.dtype == Double.dtypeName else {
+    throw NSDEError.file(
+      path: checkpoint, reason: "field dtype: \(use) runs sequence models in Double, not \(info.dtype)")
+  }
+  return (try NeuralSDEModel<Double>(checkpoint: checkpoint), layout)
+}
+
+/// - Throws: `shapeMismatch` naming `flag` unless the sequences have the model's D columns.
+func checkColumns(_ flag: String, _ data: SequenceData, _ model: NeuralSDEModel<Double>) throws {
+  guard data.dimension == model.dataDimension else {
+    throw NSDEError.shapeMismatch(
+      "\(flag) has \(data.dimension) value column(s) but the model's data dimension is \(model.dataDimension)")
+  }
 }

@@ -179,26 +179,11 @@ struct Evaluate: ParsableCommand {
 
   /// `evaluate --sequences`: a sequence model on held-out sequences (`SequenceEvaluation`).
   func evaluateSequences(_ path: String, _ info: Checkpoint.Info) throws {
-    guard let layout = info.sequenceLayout else {
-      throw NSDEError.file(
-        path: checkpoint,
-        reason:
-          "holds a static model (no sequence_layout in its metadata); evaluate it with --dataset or --data-file, or give a checkpoint written by train-sequences"
-      )
-    }
-    guard info.dtype == Double.dtypeName else {
-      throw NSDEError.file(
-        path: checkpoint, reason: "field dtype: sequence models are evaluated in Double, not \(info.dtype)")
-    }
-    let model = try NeuralSDEModel<Double>(checkpoint: checkpoint)
+    let (model, layout) = try sequenceModel(checkpoint, info, for: "evaluate --sequences")
     let held = try readSequences(path)
     let training = try trainSequences.map(readSequences)
-    for (flag, data) in [("--sequences", held)] + (training.map { [("--train-sequences", $0)] } ?? []) {
-      guard data.dimension == model.dataDimension else {
-        throw NSDEError.shapeMismatch(
-          "\(flag) has \(data.dimension) value column(s) but the model's data dimension is \(model.dataDimension)")
-      }
-    }
+    try checkColumns("--sequences", held, model)
+    if let training { try checkColumns("--train-sequences", training, model) }
     if training == nil { nsdeBenchNote("no --train-sequences: the Gaussian-process baseline is not fitted") }
     var options = SequenceEvaluation.Options()
     options.paths = pathsPerPoint

@@ -59,23 +59,9 @@ struct Forecast: ParsableCommand {
         [("--checkpoint", checkpoint)] + sequenceInputs("--sequences", sequences) + sequenceInputs("--truth", truth)
       try AtomicFile.checkDistinct(outputs: [("--output-dir", outputDir + "/forecast.csv")], inputs: inputs)
       let info = try Checkpoint.info(checkpoint)
-      guard let layout = info.sequenceLayout else {
-        throw NSDEError.file(
-          path: checkpoint,
-          reason:
-            "holds a static model (no sequence_layout in its metadata); forecast reads sequence models from train-sequences"
-        )
-      }
-      guard info.dtype == Double.dtypeName else {
-        throw NSDEError.file(
-          path: checkpoint, reason: "field dtype: sequence models forecast in Double, not \(info.dtype)")
-      }
-      let model = try NeuralSDEModel<Double>(checkpoint: checkpoint)
+      let (model, layout) = try sequenceModel(checkpoint, info, for: "forecast")
       let file = try readSequences(sequences)
-      guard file.dimension == model.dataDimension else {
-        throw NSDEError.shapeMismatch(
-          "--sequences has \(file.dimension) value column(s) but the model's data dimension is \(model.dataDimension)")
-      }
+      try checkColumns("--sequences", file, model)
       var observed = file
       var heldOut: SequenceData?
       var queries: [[Double]]

@@ -24,7 +24,7 @@ struct TrainSequences: ParsableCommand {
   @Option(help: "Built-in sequence set (ou, lorenz) when no --sequences is given.") var dataset: SequenceDataset = .ou
   @Option(help: "Sequences drawn from --dataset (2…1000000).") var count = 256
   @Option(help: "Fraction of the sequences held out (in (0, 1)).") var heldOutFraction = 0.125
-  @Option(help: "Latent dimension d (1…4096).") var latentDim = 2
+  @Option(help: "Latent dimension d (1…4096; default: 2 for D ≤ 2, else D + 1).") var latentDim: Int?
   @Option(help: "Hidden width H (1…8192).") var hidden = 32
   @Option(help: "Observations to come the control reads (1…256).") var lookahead = 4
   @Option(help: "Euler–Maruyama steps between consecutive observations (1…1000).") var stepsPerInterval = 6
@@ -47,7 +47,7 @@ struct TrainSequences: ParsableCommand {
     try check((2...1_000_000).contains(count), "--count must be in 2…1000000, got \(count)")
     try check(
       heldOutFraction > 0 && heldOutFraction < 1, "--held-out-fraction must be in (0, 1), got \(heldOutFraction)")
-    try check((1...4096).contains(latentDim), "--latent-dim must be in 1…4096, got \(latentDim)")
+    if let latentDim { try check((1...4096).contains(latentDim), "--latent-dim must be in 1…4096, got \(latentDim)") }
     try check((1...8192).contains(hidden), "--hidden must be in 1…8192, got \(hidden)")
     try check(
       (1...NeuralSDEConfiguration.maximumLookahead).contains(lookahead),
@@ -76,6 +76,7 @@ struct TrainSequences: ParsableCommand {
       let heldCount = Swift.min(Swift.max(1, Int((Double(all.count) * heldOutFraction).rounded())), all.count - 1)
       let held = all.selecting(Array(order.prefix(heldCount)))
       let training = all.selecting(Array(order.dropFirst(heldCount)))
+      let latentDim = self.latentDim ?? (all.dimension <= 2 ? 2 : all.dimension + 1)
       let config = NeuralSDEConfiguration.sequence(
         latentDimension: latentDim, dataDimension: all.dimension, hidden: hidden, lookahead: lookahead)
       let model = try NeuralSDEModel<Double>(config, seed: seed &+ 3)

@@ -86,4 +86,29 @@ final class SequenceDatasetTests: XCTestCase {
       XCTAssertGreaterThan(score, truth + 10)
     }
   }
+
+  /// `lorenz`: 10–40 times on [0, 1] per sequence, 3 columns, sequence s the
+  /// same whatever the count; normalised as documented (over 300 sequences
+  /// each channel's mean within 0.15 of 0 and standard deviation within 0.15
+  /// of 1); no density is claimed.
+  func testLorenzSequencesAreNormalisedAndReproducible() throws {
+    let data = try SequenceDataset.lorenz.sample(count: 300, seed: 5)
+    XCTAssertEqual(data.columns, ["y0", "y1", "y2"])
+    for s in 0..<data.count {
+      let r = data.observations(s)
+      XCTAssertTrue((10...40).contains(r.count))
+      XCTAssertTrue(data.times[r].allSatisfy { $0 >= 0 && $0 <= 1 })
+    }
+    for c in 0..<3 {
+      let v = stride(from: c, to: data.values.count, by: 3).map { data.values[$0] }
+      let mean = v.reduce(0, +) / Double(v.count)
+      let sd = (v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(v.count - 1)).squareRoot()
+      XCTAssertEqual(mean, 0, accuracy: 0.15, "channel \(c)")
+      XCTAssertEqual(sd, 1, accuracy: 0.15, "channel \(c)")
+    }
+    let few = try SequenceDataset.lorenz.sample(count: 3, seed: 5)
+    XCTAssertTrue(few.same(as: data.selecting([0, 1, 2])))
+    XCTAssertNil(SequenceDataset.lorenz.process)
+    XCTAssertThrowsError(try SequenceDataset.lorenz.negativeLogLikelihood(few))
+  }
 }
