@@ -114,4 +114,18 @@ final class SequencesCLITests: XCTestCase {
     XCTAssertEqual(r.status, 0, r.stderr)
     XCTAssertTrue(r.stderr.contains("--dequantize: U[0, 1) noise on the 2 integer-valued column(s) 1, 3"), r.stderr)
   }
+
+  /// `simulate --per-point-grid` times the per-point grid beside the shared one (a positive, finite ratio).
+  func testSimulateTimesPerPointGrids() throws {
+    let r = try Bench.run([
+      "simulate", "--per-point-grid", "--dtype", "double", "--paths", "64", "--solver-steps", "10", "--repetitions",
+      "2", "--json",
+    ])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    let j = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+    let results = (j["results"] as? [String: Any]) ?? j
+    let grid = results["per_point_grid_double"] as? [String: Any]
+    let ratio = grid?["per_point_over_shared"] as? Double
+    XCTAssertTrue(ratio.map { $0 > 0 && $0.isFinite } ?? false, r.stdout)
+  }
 }

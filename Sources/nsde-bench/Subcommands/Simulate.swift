@@ -12,6 +12,11 @@ struct Simulate: ParsableCommand {
   @OptionGroup var output: OutputOptions
   @Option(parsing: .unconditional, help: "Paths stepped one at a time for the per-path comparison (1…4096).")
   var perPathSample = 32
+  @Flag(
+    help:
+      "Also time the solve on a per-point grid (the same grid once per data point, as sequence batches step) against the shared grid, time-homogeneous networks on both sides."
+  )
+  var perPointGrid = false
 
   func validate() throws { try checkRange("per-path-sample", perPathSample, 1, 4096) }
 
@@ -46,6 +51,22 @@ struct Simulate: ParsableCommand {
         ])
       }
       for type in problem.dtype.scalarTypes { try go(type) }
+      var perPointLines: [String] = []
+      if perPointGrid {
+        func grids<T: SDEScalar>(_: T.Type) throws {
+          let r = try PerPointGridBenchmark<T>(
+            configuration: problem.configuration, paths: problem.paths, pathsPerPoint: problem.pathsPerPoint,
+            steps: problem.steps
+          ).run(repetitions: output.repetitions)
+          json["per_point_grid_" + T.dtypeName.lowercased()] = [
+            "shared_ms": r.shared.median, "per_point_ms": r.perPoint.median, "per_point_over_shared": r.ratio,
+          ]
+          perPointLines.append(
+            "[\(T.dtypeName)] per-point grid: \(fmt(r.perPoint.median)) ms vs shared grid \(fmt(r.shared.median)) ms: ratio \(fmt(r.ratio, 3)) (estimates of all paths, time-homogeneous networks, one core)"
+          )
+        }
+        for type in problem.dtype.scalarTypes { try grids(type) }
+      }
       try emit(
         json: output.json, problem: problem, results: json,
         title:
@@ -55,6 +76,7 @@ struct Simulate: ParsableCommand {
             "dtype", "solve (ms)", "GEMM floor (ms)", "ratio", "noise share", "normals/s", "batched / per-path",
             "path-steps/s",
           ], rows: rows))
+      if !output.json { for line in perPointLines { print(line) } }
     }
   }
 }
