@@ -219,13 +219,25 @@ extension NeuralSDEModel {
   ) throws -> GenerativeSamples<Scalar> where Noise.Scalar == Scalar {
     let solve = try scheme.solvePrior(
       self, paths: count, noise: noise, options: .init(grid: grid, recordSteps: recordSteps, chunks: chunks))
-    let ws = decoder.makeWorkspace(rows: count)
-    decoder.forwardUnchecked(solve.finalStates.view, time: 0, workspace: ws)
-    let decoded = ws.output.copy()
     var rng = SplitMix64(seed: seed)
-    let logStd = logStdOffset.map { o in (0..<dataDimension).map { parameters.base[o + $0] } }
-    let y = configuration.likelihood.sample(decoded: decoded.view, logStd: logStd, rng: &rng)
+    let (decoded, y) = observationDraws(states: solve.finalStates.view, rng: &rng)
     return GenerativeSamples(latent: solve.finalStates, decoded: decoded, observations: y, trajectory: solve.recorded)
+  }
+
+  /// The decoder's outputs at `states` (`rows × d`) and one draw `y ~ p_θ(y | X)` per row.
+  func observationDraws(states: MatrixView<Scalar>, rng: inout SplitMix64) -> (
+    decoded: Matrix<Scalar>, observations: Matrix<Scalar>
+  ) {
+    let ws = decoder.makeWorkspace(rows: states.rows)
+    decoder.forwardUnchecked(states, time: 0, workspace: ws)
+    let decoded = ws.output.copy()
+    let logStd = logStdOffset.map { o in (0..<dataDimension).map { parameters.base[o + $0] } }
+    return (decoded, configuration.likelihood.sample(decoded: decoded.view, logStd: logStd, rng: &rng))
+  }
+
+  /// Self-normalised importance weights `w_p ∝ exp(log w_p − ℓ_p)` over the paths `paths`, summing to 1.
+  static func normalisedWeights(logWeights: [Double], reconstruction nll: [Double], paths: Range<Int>) -> [Double] {
+    logSumExp(paths.map { logWeights[$0] - nll[$0] }).softmax
   }
 
   /// Paths of the posterior (controlled) SDE, K per data point: the model's
@@ -254,7 +266,7 @@ extension NeuralSDEModel {
     var weights = [Double](repeating: 0, count: nll.count)
     for q in 0..<data.rows {
       let paths = (q * k)..<((q + 1) * k)
-      let softmax = logSumExp(paths.map { solve.logWeights[$0] - nll[$0] }).softmax
+      let softmax = Self.normalisedWeights(logWeights: solve.logWeights, reconstruction: nll, paths: paths)
       for (j, p) in paths.enumerated() { weights[p] = softmax[j] }
     }
     return PosteriorSamples(

@@ -60,8 +60,7 @@ extension GaussianProcessBaseline {
       let r = try GaussianPredictive.conditional(
         observed: obs, y: rows.map { observed.values[$0 * dims + c] }, queries: qs,
         covariance: { a, b in
-          let z = Swift.abs(a.0 - b.0) * 3.0.squareRoot() / l
-          return s2 * (1 + z) * Double.exp(-z) + (a.1 == b.1 ? n2 : 0)
+          Self.kernel(a.0 - b.0, signalVariance: s2, lengthScale: l) + (a.1 == b.1 ? n2 : 0)
         }, meanOf: { _ in self.mean[c] })
       for q in times.indices {
         mean[q * dims + c] = r.mean[q]

@@ -63,14 +63,19 @@ public struct GaussianProcessBaseline: Sendable {
       let rows = data.observations(s).filter { !data.values[$0 * data.dimension + c].isNaN }
       guard !rows.isEmpty else { return 0 }
       let k = Matrix<Double>(rows: rows.count, cols: rows.count) { i, j in
-        let r = abs(data.times[rows[i]] - data.times[rows[j]]) * 3.0.squareRoot() / l
-        return s2 * (1 + r) * exp(-r) + (i == j ? n2 : 0)
+        kernel(data.times[rows[i]] - data.times[rows[j]], signalVariance: s2, lengthScale: l) + (i == j ? n2 : 0)
       }
       let resid = Matrix<Double>(rows: rows.count, cols: 1) { i, _ in data.values[rows[i] * data.dimension + c] - mu }
       let solved = try LAPACK.choleskySolve(k, resid)
       let quad = (0..<rows.count).map { resid[$0, 0] * solved[$0, 0] }.reduce(0, +)
       return 0.5 * quad + 0.5 * (try LAPACK.logDeterminantSPD(k)) + 0.5 * Double(rows.count) * log(2 * Double.pi)
     }
+  }
+
+  /// The Matérn-3/2 kernel `s² (1 + √3 r/ℓ) e^{−√3 r/ℓ}` at lag `r` (without the white noise).
+  static func kernel(_ lag: Double, signalVariance s2: Double, lengthScale l: Double) -> Double {
+    let z = Swift.abs(lag) * 3.0.squareRoot() / l
+    return s2 * (1 + z) * Double.exp(-z)
   }
 
   /// Nelder–Mead minimisation of `f` from `start` (standard coefficients).

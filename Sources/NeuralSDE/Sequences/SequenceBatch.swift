@@ -35,15 +35,11 @@ public struct SequenceBatch<Scalar: SDEScalar>: @unchecked Sendable {
     for (b, s) in indices.enumerated() {
       let rows = Array(data.observations(s))
       let first = data.times[rows[0]]
-      var nodes = rows.map { (data.times[$0] - first) / layout.timeScale + layout.leadIn }
+      var nodes = rows.map { layout.modelTime(data.times[$0], origin: first) }
       let meanInterval = nodes.count > 1 ? (nodes.last! - nodes.first!) / Double(nodes.count - 1) : layout.leadIn
       while nodes.count < slots { nodes.append(nodes.last! + meanInterval) }
-      var times = (0...layout.leadInSteps).map { layout.leadIn * Double($0) / Double(layout.leadInSteps) }
-      for j in 1..<slots {
-        for i in 1...q { times.append(nodes[j - 1] + (nodes[j] - nodes[j - 1]) * Double(i) / Double(q)) }
-        times[times.count - 1] = nodes[j]
-      }
-      grids.append(try TimeGrid(times: times))
+      let leadIn = (0...layout.leadInSteps).map { layout.leadIn * Double($0) / Double(layout.leadInSteps) }
+      grids.append(try TimeGrid(times: layout.appendingIntervals(leadIn, through: nodes)))
       for j in 0..<slots {
         for c in 0..<dims { values[j][b, c] = j < rows.count ? Scalar(data.values[rows[j] * dims + c]) : .nan }
       }

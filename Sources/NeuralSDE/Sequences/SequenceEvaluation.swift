@@ -79,25 +79,21 @@ public struct SequenceEvaluation: Sendable, Codable {
       throw NSDEError.invalidArgument("the forecast fraction must be in (0, 1), got \(options.forecastFraction)")
     }
     let values = heldOut.values.filter { !$0.isNaN }.count
-    let (past, hidden) = heldOut.maskingFuture(options.forecastFraction)
+    let (past, hiddenPart, queries, hidden) = heldOut.forecastSplit(options.forecastFraction)
     guard hidden > 0 else {
       throw NSDEError.invalidArgument(
         "no held-out sequence has two or more observations, so there is nothing to forecast")
     }
-    // The hidden entries: (sequence, query index, channel, value) and each sequence's query times.
+    // The hidden entries: (sequence, query index, channel, value).
     var hiddenEntries: [(s: Int, q: Int, c: Int, y: Double)] = []
-    var queries: [[Double]] = []
     for s in 0..<heldOut.count {
-      var times: [Double] = []
+      var q = 0
       for r in heldOut.observations(s) {
-        let masked = (0..<heldOut.dimension).filter {
-          past.values[r * heldOut.dimension + $0].isNaN && !heldOut.values[r * heldOut.dimension + $0].isNaN
-        }
+        let masked = (0..<heldOut.dimension).filter { !hiddenPart.values[r * heldOut.dimension + $0].isNaN }
         guard !masked.isEmpty else { continue }
-        for c in masked { hiddenEntries.append((s, times.count, c, heldOut.values[r * heldOut.dimension + c])) }
-        times.append(heldOut.times[r])
+        for c in masked { hiddenEntries.append((s, q, c, hiddenPart.values[r * heldOut.dimension + c])) }
+        q += 1
       }
-      queries.append(times)
     }
     func scores(all: [Double], past pastNLL: [Double], crps: Double) -> SequenceScores {
       let mean = all.reduce(0, +) / Double(all.count)
@@ -188,5 +184,25 @@ public struct SequenceEvaluation: Sendable, Codable {
       }
     }
     return out
+  }
+}
+
+extension SequenceData {
+  /// The forecast split (docs/MODEL.md §7): `past` hides each sequence's last
+  /// `fraction` of observations (`maskingFuture`), `hidden` holds only the
+  /// hidden values (NaN elsewhere, same rows), `queries` lists per sequence
+  /// the times of the rows with a hidden value (the forecasts' query times),
+  /// and `hiddenValues` counts the hidden values.
+  public func forecastSplit(_ fraction: Double) -> (
+    past: SequenceData, hidden: SequenceData, queries: [[Double]], hiddenValues: Int
+  ) {
+    let (past, count) = maskingFuture(fraction)
+    var hidden = self
+    hidden.values = zip(past.values, values).map { $0.isNaN ? $1 : .nan }
+    let queries = (0..<self.count).map { s in
+      observations(s).filter { r in (0..<dimension).contains { !hidden.values[r * dimension + $0].isNaN } }
+        .map { times[$0] }
+    }
+    return (past, hidden, queries, count)
   }
 }

@@ -30,11 +30,18 @@ public struct SequenceForecast: Sendable {
 
   /// The `p`-quantile (0…1, linear interpolation) of channel c's draws at query q.
   public func quantile(_ p: Double, query q: Int, channel c: Int) -> Double {
+    quantiles([p], query: q, channel: c)[0]
+  }
+
+  /// The quantiles `ps` (each 0…1, linear interpolation) of channel c's draws at query q, sorting once.
+  public func quantiles(_ ps: [Double], query q: Int, channel c: Int) -> [Double] {
     let x = draws(query: q, channel: c).sorted()
-    let r = Swift.min(Swift.max(p, 0), 1) * Double(x.count - 1)
-    let lo = Int(r.rounded(.down))
-    let hi = Swift.min(lo + 1, x.count - 1)
-    return x[lo] + (r - Double(lo)) * (x[hi] - x[lo])
+    return ps.map { p in
+      let r = Swift.min(Swift.max(p, 0), 1) * Double(x.count - 1)
+      let lo = Int(r.rounded(.down))
+      let hi = Swift.min(lo + 1, x.count - 1)
+      return x[lo] + (r - Double(lo)) * (x[hi] - x[lo])
+    }
   }
 }
 
@@ -162,7 +169,8 @@ public struct SequenceForecaster<Scalar: SDEScalar> {
       for (b, s) in indices.enumerated() {
         let plan = plans[s]
         let paths = (b * k)..<((b + 1) * k)
-        let weights = logSumExp(paths.map { solve.logWeights[$0] - nll[$0] }).softmax
+        let weights = NeuralSDEModel<Scalar>.normalisedWeights(
+          logWeights: solve.logWeights, reconstruction: nll, paths: paths)
         let ess = 1 / weights.reduce(0) { $0 + $1 * $1 }
         let chosen = Self.systematicResample(weights, count: samples, rng: &rng).map { b * k + $0 }
         let q = queryTimes[s].count
@@ -179,15 +187,9 @@ public struct SequenceForecaster<Scalar: SDEScalar> {
           for (i, p) in chosen.enumerated() {
             (start.base + i * d).update(from: solve.recorded[plan.last].base + p * d, count: d)
           }
-          let modelTime = { (tau: Double) in (tau - plan.origin) / self.layout.timeScale + self.layout.leadIn }
-          let nodes = [modelTime(plan.lastTime)] + plan.beyond.map(modelTime)
-          var times = [nodes[0]]
+          let nodes = ([plan.lastTime] + plan.beyond).map { layout.modelTime($0, origin: plan.origin) }
           let per = layout.stepsPerInterval
-          for j in 1..<nodes.count {
-            for i in 1...per { times.append(nodes[j - 1] + (nodes[j] - nodes[j - 1]) * Double(i) / Double(per)) }
-            times[times.count - 1] = nodes[j]
-          }
-          let grid = try TimeGrid(times: times)
+          let grid = try TimeGrid(times: layout.appendingIntervals([nodes[0]], through: nodes))
           let future = try scheme.solvePrior(
             model, from: start,
             noise: PhiloxBrownianIncrements(
@@ -199,10 +201,7 @@ public struct SequenceForecaster<Scalar: SDEScalar> {
         }
         var draws: [Double] = []
         if q > 0 {
-          let ws = model.decoder.makeWorkspace(rows: states.rows)
-          model.decoder.forwardUnchecked(states.view, time: 0, workspace: ws)
-          let logStd = model.logStdOffset.map { o in (0..<dims).map { model.parameters.base[o + $0] } }
-          let y = model.configuration.likelihood.sample(decoded: ws.output, logStd: logStd, rng: &rng)
+          let y = model.observationDraws(states: states.view, rng: &rng).observations
           draws = (0..<y.count).map { Double(y.base[$0]) }
         }
         out.append(

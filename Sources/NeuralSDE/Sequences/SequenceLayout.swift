@@ -27,6 +27,23 @@ public struct SequenceLayout: Sendable, Codable, Equatable {
     self.timeScale = timeScale
   }
 
+  /// The model time of file time `tau` in a sequence whose first observation is at `origin`:
+  /// `(τ − origin) / timeScale + leadIn`.
+  public func modelTime(_ tau: Double, origin: Double) -> Double { (tau - origin) / timeScale + leadIn }
+
+  /// `times` followed by `stepsPerInterval` equal steps from each node to the
+  /// next (the last time of each interval exactly the node): the grid times
+  /// through `nodes`, continuing from `times` (whose last value is `nodes[0]`).
+  func appendingIntervals(_ times: [Double], through nodes: [Double]) -> [Double] {
+    var out = times
+    let q = stepsPerInterval
+    for j in 1..<Swift.max(nodes.count, 1) {
+      for i in 1...q { out.append(nodes[j - 1] + (nodes[j] - nodes[j - 1]) * Double(i) / Double(q)) }
+      out[out.count - 1] = nodes[j]
+    }
+    return out
+  }
+
   /// Checks every field's range.
   /// - Throws: `invalidArgument` naming the field out of range.
   public func validate() throws {
