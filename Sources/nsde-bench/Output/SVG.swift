@@ -49,17 +49,10 @@ struct SVGReport {
     // Loss curve and held-out estimate.
     let finite = losses.filter(\.isFinite) + heldOut.map(\.1).filter(\.isFinite)
     if losses.count >= 2, finite.count >= 2 {
-      // Robust range: the first steps' losses can be orders of magnitude larger.
-      let sorted = finite.sorted()
-      let hi = sorted[Swift.min(sorted.count - 1, Int(Double(sorted.count) * 0.98))]
-      let lr = bounds([sorted.first!, hi])
+      let lr = Self.robustRange(finite)
       let lf = Frame(x: w + 20, top: top, w: w, h: h, pad: pad, xr: (1, Double(losses.count)), yr: lr)
       out += lf.axes(xLabel: "training step", yLabel: "nats")
-      let points = losses.enumerated().filter { $0.element.isFinite }.map {
-        "\(f(lf.sx(Double($0.offset + 1)))),\(f(lf.sy(Swift.min($0.element, lr.1))))"
-      }
-      out +=
-        "<polyline fill=\"none\" stroke=\"#888\" stroke-width=\"1\" points=\"\(points.joined(separator: " "))\"/>\n"
+      out += Self.lossPolyline(losses, frame: lf)
       let held = heldOut.filter { $0.1.isFinite }.map { "\(f(lf.sx(Double($0.0)))),\(f(lf.sy(Swift.min($0.1, lr.1))))" }
       if !held.isEmpty {
         out +=
@@ -75,6 +68,21 @@ struct SVGReport {
         "<text x=\"\(w + 20 + pad)\" y=\"\(top + 14)\"><tspan fill=\"#888\">— minibatch loss</tspan>  <tspan fill=\"#d62728\">— held-out −log p (IW\(paths))</tspan>\(kept)</text>\n"
     }
     return out + "</svg>\n"
+  }
+
+  /// The range of a loss curve: from the lowest value to the 98th percentile
+  /// (the first steps' losses can be orders of magnitude larger), widened by 5 %.
+  static func robustRange(_ finite: [Double]) -> (Double, Double) {
+    let sorted = finite.sorted()
+    return SVGText.bounds([sorted.first!, sorted[Swift.min(sorted.count - 1, Int(Double(sorted.count) * 0.98))]])
+  }
+
+  /// The minibatch loss as a grey polyline in `frame` (values above its range drawn at its top).
+  static func lossPolyline(_ losses: [Double], frame: Frame) -> String {
+    let points = losses.enumerated().filter { $0.element.isFinite }.map {
+      "\(SVGText.number(frame.sx(Double($0.offset + 1)))),\(SVGText.number(frame.sy(Swift.min($0.element, frame.yr.1))))"
+    }
+    return "<polyline fill=\"none\" stroke=\"#888\" stroke-width=\"1\" points=\"\(points.joined(separator: " "))\"/>\n"
   }
 
   /// A plot area with linear scales and tick labels.

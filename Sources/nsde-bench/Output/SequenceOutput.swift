@@ -111,9 +111,8 @@ struct ForecastPlot {
         }
       } ?? []
     let q = forecast.times.indices
-    let lo = q.map { forecast.quantile(0.05, query: $0, channel: c) }
-    let mid = q.map { forecast.quantile(0.5, query: $0, channel: c) }
-    let hi = q.map { forecast.quantile(0.95, query: $0, channel: c) }
+    let bands = q.map { forecast.quantiles([0.05, 0.5, 0.95], query: $0, channel: c) }
+    let (lo, mid, hi) = (bands.map { $0[0] }, bands.map { $0[1] }, bands.map { $0[2] })
     let xs = obs.map(\.0) + hidden.map(\.0) + forecast.times
     let ys = obs.map(\.1) + hidden.map(\.1) + lo + hi
     let frame = SVGReport.Frame(

@@ -150,15 +150,7 @@ struct Evaluate: ParsableCommand {
         chunks: chunks, partition: partition, progress: progress.map { p in { p.update($0) } }))
     guard isRoot else { return }
     progress?.finish()
-    if let out = perPointOut {
-      let values = e.perPointNegativeLogLikelihood
-      if out.lowercased().hasSuffix(".npy") {
-        try NPY.write(StoredTensor(shape: [values.count], dtype: .float64, values: values), to: out)
-      } else {
-        try AtomicFile.write(
-          text: "negative_log_likelihood\n" + values.map { "\($0)" }.joined(separator: "\n") + "\n", to: out)
-      }
-    }
+    if let out = perPointOut { try writePerPoint(e.perPointNegativeLogLikelihood, to: out) }
     if json {
       let data = try JSONSerialization.data(
         withJSONObject: [
@@ -193,16 +185,7 @@ struct Evaluate: ParsableCommand {
     let e = try SequenceEvaluation.evaluate(
       model, heldOut: held, training: training, layout: layout, truth: sequenceDataset?.process, options: options,
       progress: { nsdeBenchNote($0 + " …") })
-    if let out = perPointOut {
-      let values = e.model.perSequence
-      if out.lowercased().hasSuffix(".npy") {
-        try NPY.write(StoredTensor(shape: [values.count], dtype: .float64, values: values), to: out)
-      } else {
-        try AtomicFile.write(
-          text: "sequence,negative_log_likelihood\n"
-            + zip(held.ids, values).map { "\(csvField($0)),\($1)" }.joined(separator: "\n") + "\n", to: out)
-      }
-    }
+    if let out = perPointOut { try writePerPoint(e.model.perSequence, names: held.ids, to: out) }
     if json {
       var result = sequenceEvaluationJSON(e)
       result["checkpoint"] = checkpoint
@@ -213,6 +196,20 @@ struct Evaluate: ParsableCommand {
     } else {
       print("\(checkpoint): step \(info.step), sequence model; \(path); \(Train.duration((clock.now - start).seconds))")
       printSequenceEvaluation(e, truthName: sequenceDataset?.process == nil ? nil : sequenceDataset!.rawValue)
+    }
+  }
+
+  /// `--per-point-out`: each point's (or sequence's, named) −log p as `.npy [B]` or a CSV with a header.
+  func writePerPoint(_ values: [Double], names: [String]? = nil, to out: String) throws {
+    if out.lowercased().hasSuffix(".npy") {
+      try NPY.write(StoredTensor(shape: [values.count], dtype: .float64, values: values), to: out)
+    } else if let names {
+      try AtomicFile.write(
+        text: "sequence,negative_log_likelihood\n"
+          + zip(names, values).map { "\(csvField($0)),\($1)" }.joined(separator: "\n") + "\n", to: out)
+    } else {
+      try AtomicFile.write(
+        text: "negative_log_likelihood\n" + values.map { "\($0)" }.joined(separator: "\n") + "\n", to: out)
     }
   }
 }

@@ -66,17 +66,10 @@ struct Forecast: ParsableCommand {
       var heldOut: SequenceData?
       var queries: [[Double]]
       if let fraction = hideLast {
-        let (past, _) = file.maskingFuture(fraction)
-        observed = past
-        var hidden = file
-        hidden.values = zip(past.values, file.values).map { $0.isNaN ? $1 : .nan }
-        heldOut = hidden
-        queries = (0..<file.count).map { s in
-          file.observations(s).filter { r in
-            (0..<file.dimension).contains { hidden.values[r * file.dimension + $0].isFinite }
-          }
-          .map { file.times[$0] }
-        }
+        let split = file.forecastSplit(fraction)
+        observed = split.past
+        heldOut = split.hidden
+        queries = split.queries
       } else if let horizon {
         queries = (0..<file.count).map { s in
           let last = file.times[file.observations(s).upperBound - 1]

@@ -137,12 +137,7 @@ struct TrainSequences: ParsableCommand {
     evaluation: SequenceEvaluation
   ) throws {
     let shown = held.selecting(Array(0..<Swift.min(4, held.count)))
-    let (past, _) = shown.maskingFuture(0.2)
-    let queries = (0..<shown.count).map { s in
-      shown.observations(s).filter { r in
-        (0..<shown.dimension).contains { past.values[r * shown.dimension + $0].isNaN }
-      }.map { shown.times[$0] }
-    }
+    let (past, hidden, queries, _) = shown.forecastSplit(0.2)
     // The band on a fine grid from the last observation kept to the last time.
     let dense = (0..<shown.count).map { s -> [Double] in
       guard let end = queries[s].last,
@@ -156,27 +151,19 @@ struct TrainSequences: ParsableCommand {
     forecaster.pathsPerSequence = evaluationPaths
     forecaster.samples = 400
     let forecasts = try forecaster.forecast(model, observed: past, at: dense)
-    var hidden = shown
-    hidden.values = zip(past.values, shown.values).map { $0.isNaN ? $1 : .nan }
     let plot = ForecastPlot(
       forecasts: forecasts, observed: past, truth: hidden,
       title:
         "Held-out −log p \(fmt(evaluation.model.negativeLogLikelihoodPerValue, 3)) nats per value (IW, \(evaluation.paths) paths); forecast CRPS \(fmt(evaluation.model.forecastCRPS, 3))\(evaluation.gaussianProcess.map { " (GP \(fmt($0.forecastCRPS, 3)))" } ?? "")"
     )
-    let lossCurve = SVGReport(data: [], samples: [], losses: losses, title: "")
     var header = "<text x=\"10\" y=\"36\">\(ForecastPlot.legend)</text>\n"
     // The loss curve as a strip above the panels.
-    let finite = losses.filter(\.isFinite).sorted()
+    let finite = losses.filter(\.isFinite)
     if finite.count >= 2 {
-      let hi = finite[Swift.min(finite.count - 1, Int(Double(finite.count) * 0.98))]
       let frame = SVGReport.Frame(
-        x: 0, top: 40, w: 600, h: 180, pad: 55, xr: (1, Double(losses.count)), yr: lossCurve.bounds([finite[0], hi]))
+        x: 0, top: 40, w: 600, h: 180, pad: 55, xr: (1, Double(losses.count)), yr: SVGReport.robustRange(finite))
       header += frame.axes(xLabel: "training step", yLabel: "minibatch loss (nats)")
-      let points = losses.enumerated().filter { $0.element.isFinite }.map {
-        "\(lossCurve.f(frame.sx(Double($0.offset + 1)))),\(lossCurve.f(frame.sy(Swift.min($0.element, hi))))"
-      }
-      header +=
-        "<polyline fill=\"none\" stroke=\"#888\" stroke-width=\"1\" points=\"\(points.joined(separator: " "))\"/>\n"
+      header += SVGReport.lossPolyline(losses, frame: frame)
     }
     try AtomicFile.write(text: plot.render(top: 250, header: header), to: outputDir + "/report.svg")
   }
