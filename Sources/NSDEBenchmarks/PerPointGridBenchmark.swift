@@ -2,9 +2,9 @@ import Foundation
 import NeuralSDE
 
 /// The cost of per-point grids (docs/MODEL.md §7): the same posterior solve
-/// and estimates on one shared uniform grid and on a `BatchGrid` holding that
-/// grid once per data point (the per-row step sizes of sequence batches),
-/// interleaved on one core. The networks are made time-homogeneous (per-point
+/// and estimates, and the same backprop gradient, on one shared uniform grid
+/// and on a `BatchGrid` holding that grid once per data point (the per-row
+/// step sizes of sequence batches), interleaved on one core. The networks are made time-homogeneous (per-point
 /// grids refuse networks that read the time), the same on both sides.
 public struct PerPointGridBenchmark<Scalar: SDEScalar> {
   /// Both timings and their ratio.
@@ -15,6 +15,12 @@ public struct PerPointGridBenchmark<Scalar: SDEScalar> {
     public var perPoint: TimingSummary
     /// `perPoint / shared` (medians).
     public var ratio: Double { perPoint.median / shared.median }
+    /// The backprop gradient (importance-weighted objective) on the shared grid.
+    public var sharedGradient: TimingSummary
+    /// The same on the grid per point.
+    public var perPointGradient: TimingSummary
+    /// `perPointGradient / sharedGradient` (medians).
+    public var gradientRatio: Double { perPointGradient.median / sharedGradient.median }
   }
 
   public let configuration: NeuralSDEConfiguration
@@ -59,6 +65,21 @@ public struct PerPointGridBenchmark<Scalar: SDEScalar> {
             chunks: 1)
         },
       ])
-    return Result(shared: t[0], perPoint: t[1])
+    let backprop = BackpropThroughSolver(chunks: 1)
+    let g = try measureInterleaved(
+      repetitions: repetitions,
+      [
+        {
+          _ = try backprop.gradient(
+            of: model, data: data, noise: noise, grid: grid, pathsPerPoint: pathsPerPoint,
+            objective: .importanceWeighted)
+        },
+        {
+          _ = try backprop.gradient(
+            of: model, data: data, noise: noise, grid: perPoint, pathsPerPoint: pathsPerPoint,
+            objective: .importanceWeighted, observations: observations)
+        },
+      ])
+    return Result(shared: t[0], perPoint: t[1], sharedGradient: g[0], perPointGradient: g[1])
   }
 }

@@ -94,7 +94,7 @@ static inline __attribute__((always_inline)) void sincos_turn(double u, double *
 
 NSDE_CLONES
 static void normal_pairs(uint32_t k0, uint32_t k1, uint32_t q, uint32_t step_lo, int64_t path0, ptrdiff_t n,
-                         double scale, double *restrict z0, double *restrict z1) {
+                         const double *restrict scale, double *restrict z0, double *restrict z1) {
   // Four vectors of paths in flight hide the polynomials' latency: 3.1e8 →
   // 3.9e8 normals/s on one AVX-512 core (`nsde-bench simulate`), same values;
   // Philox's words in 64-bit lanes (one vpmuludq per product, no 32/64-bit
@@ -108,7 +108,7 @@ static void normal_pairs(uint32_t k0, uint32_t k1, uint32_t q, uint32_t step_lo,
     uint64_t b = ((uint64_t)c[2] << 21) ^ (uint64_t)(c[3] >> 11);
     double u1 = (double)(int64_t)(a + 1) * 0x1p-53;                 // (0, 1]
     double u2 = (double)(int64_t)b * 0x1p-53;                       // [0, 1)
-    double r = __builtin_elementwise_sqrt(-2.0 * log_unit(u1)) * scale;
+    double r = __builtin_elementwise_sqrt(-2.0 * log_unit(u1)) * scale[p];
     double sn, cs;
     sincos_turn(u2, &sn, &cs);
     z0[p] = r * cs;
@@ -116,14 +116,20 @@ static void normal_pairs(uint32_t k0, uint32_t k1, uint32_t q, uint32_t step_lo,
   }
 }
 
+// Path p of the call takes scales[p / group] (group ≥ count: one scale).
 #define NORMALS_BODY(REAL)                                                           \
   uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);                         \
   uint32_t step_lo = (uint32_t)step;                                                 \
-  double z0[CHUNK], z1[CHUNK];                                                       \
+  double z0[CHUNK], z1[CHUNK], sc[CHUNK];                                            \
   for (ptrdiff_t p0 = 0; p0 < count; p0 += CHUNK) {                                  \
     ptrdiff_t n = count - p0 < CHUNK ? count - p0 : CHUNK;                           \
+    ptrdiff_t g = p0 / group, left = group - p0 % group;                             \
+    for (ptrdiff_t p = 0; p < n; p++) {                                              \
+      sc[p] = scales[g];                                                             \
+      if (--left == 0) { g++; left = group; }                                        \
+    }                                                                                \
     for (ptrdiff_t j = 0; j < m; j += 2) {                                           \
-      normal_pairs(k0, k1, (uint32_t)(j / 2), step_lo, path0 + p0, n, (double)scale, z0, z1); \
+      normal_pairs(k0, k1, (uint32_t)(j / 2), step_lo, path0 + p0, n, sc, z0, z1);   \
       REAL *o = out + p0 * ld + j;                                                   \
       if (j + 1 < m) {                                                               \
         for (ptrdiff_t p = 0; p < n; p++) { o[p * ld] = (REAL)z0[p]; o[p * ld + 1] = (REAL)z1[p]; } \
@@ -133,12 +139,22 @@ static void normal_pairs(uint32_t k0, uint32_t k1, uint32_t q, uint32_t step_lo,
     }                                                                                \
   }
 
+void nsde_normals_grouped_f64(uint64_t seed, uint64_t step, int64_t path0, ptrdiff_t count, ptrdiff_t m,
+                              const double *scales, ptrdiff_t group, double *out, ptrdiff_t ld) {
+  NORMALS_BODY(double)
+}
+
+void nsde_normals_grouped_f32(uint64_t seed, uint64_t step, int64_t path0, ptrdiff_t count, ptrdiff_t m,
+                              const double *scales, ptrdiff_t group, float *out, ptrdiff_t ld) {
+  NORMALS_BODY(float)
+}
+
 void nsde_normals_f64(uint64_t seed, uint64_t step, int64_t path0, ptrdiff_t count, ptrdiff_t m, double scale,
                       double *out, ptrdiff_t ld) {
-  NORMALS_BODY(double)
+  nsde_normals_grouped_f64(seed, step, path0, count, m, &scale, count > 0 ? count : 1, out, ld);
 }
 
 void nsde_normals_f32(uint64_t seed, uint64_t step, int64_t path0, ptrdiff_t count, ptrdiff_t m, double scale,
                       float *out, ptrdiff_t ld) {
-  NORMALS_BODY(float)
+  nsde_normals_grouped_f32(seed, step, path0, count, m, &scale, count > 0 ? count : 1, out, ld);
 }

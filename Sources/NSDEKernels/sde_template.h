@@ -1,29 +1,47 @@
 // Instantiated per precision by sde.c: REAL, SUFFIX(name).
 
+// Step sizes (every kernel taking `h, hs, group`): row r's step size is
+// `hs[r / group]` when `hs` is non-null (per-point grids: each data point's
+// `group` = K consecutive paths share one), else `h` for every row.
+#define STEP_SIZE(r) (hs ? hs[(r) / group] : h)
+
 NSDE_CLONES
-void SUFFIX(nsde_add_products_diagonal)(ptrdiff_t n, const REAL *restrict x, const REAL *restrict b,
-                              const REAL *restrict sigma, const REAL *restrict dw, REAL h, REAL *restrict out) {
-  for (ptrdiff_t i = 0; i < n; i++) out[i] = x[i] + h * b[i] + sigma[i] * dw[i];
+void SUFFIX(nsde_add_products_diagonal)(ptrdiff_t rows, ptrdiff_t d, const REAL *restrict x, const REAL *restrict b,
+                                        const REAL *restrict sigma, const REAL *restrict dw, REAL h,
+                                        const REAL *restrict hs, ptrdiff_t group, REAL *restrict out) {
+  if (!hs) {
+    const ptrdiff_t n = rows * d;
+    for (ptrdiff_t i = 0; i < n; i++) out[i] = x[i] + h * b[i] + sigma[i] * dw[i];
+    return;
+  }
+  for (ptrdiff_t r = 0; r < rows; r++) {
+    const REAL hr = hs[r / group];
+    const ptrdiff_t o = r * d;
+    for (ptrdiff_t j = 0; j < d; j++) out[o + j] = x[o + j] + hr * b[o + j] + sigma[o + j] * dw[o + j];
+  }
 }
 
 NSDE_CLONES
 void SUFFIX(nsde_add_products_additive)(ptrdiff_t rows, ptrdiff_t d, const REAL *restrict x, const REAL *restrict b,
-                              const REAL *restrict sigma, const REAL *restrict dw, REAL h, REAL *restrict out) {
+                                        const REAL *restrict sigma, const REAL *restrict dw, REAL h,
+                                        const REAL *restrict hs, ptrdiff_t group, REAL *restrict out) {
   for (ptrdiff_t r = 0; r < rows; r++) {
+    const REAL hr = STEP_SIZE(r);
     const ptrdiff_t o = r * d;
-    for (ptrdiff_t j = 0; j < d; j++) out[o + j] = x[o + j] + h * b[o + j] + sigma[j] * dw[o + j];
+    for (ptrdiff_t j = 0; j < d; j++) out[o + j] = x[o + j] + hr * b[o + j] + sigma[j] * dw[o + j];
   }
 }
 
 NSDE_CLONES
 void SUFFIX(nsde_add_products_general)(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, const REAL *restrict x,
-                             const REAL *restrict b, const REAL *restrict sigma, const REAL *restrict dw, REAL h,
-                             REAL *restrict out) {
+                                       const REAL *restrict b, const REAL *restrict sigma, const REAL *restrict dw,
+                                       REAL h, const REAL *restrict hs, ptrdiff_t group, REAL *restrict out) {
   for (ptrdiff_t r = 0; r < rows; r++) {
+    const REAL hr = STEP_SIZE(r);
     const REAL *s = sigma + r * d * m;
     const REAL *w = dw + r * m;
     for (ptrdiff_t j = 0; j < d; j++) {
-      REAL acc = x[r * d + j] + h * b[r * d + j];
+      REAL acc = x[r * d + j] + hr * b[r * d + j];
       for (ptrdiff_t l = 0; l < m; l++) acc += s[j * m + l] * w[l];
       out[r * d + j] = acc;
     }
@@ -31,20 +49,36 @@ void SUFFIX(nsde_add_products_general)(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m,
 }
 
 NSDE_CLONES
+void SUFFIX(nsde_scaled_rows)(ptrdiff_t rows, ptrdiff_t cols, REAL h, const REAL *restrict hs, ptrdiff_t group,
+                              const REAL *restrict x, REAL *restrict out) {
+  if (!hs) {
+    const ptrdiff_t n = rows * cols;
+    for (ptrdiff_t i = 0; i < n; i++) out[i] = h * x[i];
+    return;
+  }
+  for (ptrdiff_t r = 0; r < rows; r++) {
+    const REAL hr = hs[r / group];
+    for (ptrdiff_t c = 0; c < cols; c++) out[r * cols + c] = hr * x[r * cols + c];
+  }
+}
+
+NSDE_CLONES
 void SUFFIX(nsde_apply_control)(ptrdiff_t points, ptrdiff_t k, ptrdiff_t m, const REAL *restrict u,
-                                REAL *restrict dw, REAL h, double *restrict kl, double *restrict logw) {
+                                REAL *restrict dw, REAL h, const REAL *restrict hs, ptrdiff_t group,
+                                double *restrict kl, double *restrict logw) {
   for (ptrdiff_t q = 0; q < points; q++) {
+    const REAL hq = STEP_SIZE(q * k);
     const REAL *uq = u + q * m;
     REAL sq = 0;
     for (ptrdiff_t l = 0; l < m; l++) sq += uq[l] * uq[l];
-    const double half = (double)(h * sq) / 2;
+    const double half = (double)(hq * sq) / 2;
     kl[q] += half;
     for (ptrdiff_t p = q * k; p < (q + 1) * k; p++) {
       REAL *w = dw + p * m;
       REAL dot = 0;
       for (ptrdiff_t l = 0; l < m; l++) {
         dot += uq[l] * w[l];
-        w[l] += h * uq[l];
+        w[l] += hq * uq[l];
       }
       logw[p] -= (double)dot + half;
     }
@@ -84,15 +118,17 @@ void SUFFIX(nsde_row_transpose_apply)(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, 
 }
 
 NSDE_CLONES
-void SUFFIX(nsde_control_gradient)(ptrdiff_t points, ptrdiff_t k, ptrdiff_t m, REAL a, const REAL *restrict u, REAL h,
-                                   const REAL *restrict v, const double *restrict c, const REAL *restrict w,
-                                   REAL *restrict out) {
+void SUFFIX(nsde_control_gradient)(ptrdiff_t points, ptrdiff_t k, ptrdiff_t m, REAL a_per_h, const REAL *restrict u,
+                                   REAL h, const REAL *restrict hs, ptrdiff_t group, const REAL *restrict v,
+                                   const double *restrict c, const REAL *restrict w, REAL *restrict out) {
   for (ptrdiff_t q = 0; q < points; q++) {
+    const REAL hq = STEP_SIZE(q * k);
+    const REAL a = hq * a_per_h;
     REAL *o = out + q * m;
     for (ptrdiff_t l = 0; l < m; l++) o[l] = a * u[q * m + l];
     for (ptrdiff_t p = q * k; p < (q + 1) * k; p++) {
       const REAL *vp = v + p * m;
-      for (ptrdiff_t l = 0; l < m; l++) o[l] += h * vp[l];
+      for (ptrdiff_t l = 0; l < m; l++) o[l] += hq * vp[l];
       if (c) {
         const REAL cp = (REAL)c[p];
         const REAL *wp = w + p * m;

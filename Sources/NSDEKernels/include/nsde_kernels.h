@@ -90,6 +90,13 @@ void nsde_normals_f64(uint64_t seed, uint64_t step, int64_t path0, ptrdiff_t cou
 /// Same values as `nsde_normals_f64`, rounded to Float.
 void nsde_normals_f32(uint64_t seed, uint64_t step, int64_t path0, ptrdiff_t count, ptrdiff_t m,
                       double scale, float *out, ptrdiff_t ld);
+/// The same with a scale per run of `group` paths: path p (of this call)
+/// takes `scales[p / group]` (per-point grids: `√h` of each data point's K
+/// paths). Each value equals `nsde_normals_*`'s with that scale, bit for bit.
+void nsde_normals_grouped_f64(uint64_t seed, uint64_t step, int64_t path0, ptrdiff_t count, ptrdiff_t m,
+                              const double *scales, ptrdiff_t group, double *out, ptrdiff_t ld);
+void nsde_normals_grouped_f32(uint64_t seed, uint64_t step, int64_t path0, ptrdiff_t count, ptrdiff_t m,
+                              const double *scales, ptrdiff_t group, float *out, ptrdiff_t ld);
 
 #ifdef __cplusplus
 }
@@ -102,37 +109,54 @@ void nsde_normals_f32(uint64_t seed, uint64_t step, int64_t path0, ptrdiff_t cou
 extern "C" {
 #endif
 
+/// Step sizes: every kernel below that takes `h, hs, group` gives row r the
+/// step size `h_r = hs[r / group]` when `hs` is non-null (per-point grids:
+/// each data point's `group` = K consecutive paths share one), else `h`.
+
 /// The terms' product with the control (h, ΔW) added to a state, diagonal
-/// noise, over `n` values: `out = x + h·b + σ ⊙ dw` (a scheme's building
-/// block: Euler–Maruyama's whole step, a stage of others).
-void nsde_add_products_diagonal_f64(ptrdiff_t n, const double *x, const double *b, const double *sigma,
-                          const double *dw, double h, double *out);
-void nsde_add_products_diagonal_f32(ptrdiff_t n, const float *x, const float *b, const float *sigma,
-                          const float *dw, float h, float *out);
+/// noise, over `rows × d` values: `out[r] = x[r] + h_r·b[r] + σ[r] ⊙ dw[r]`
+/// (a scheme's building block: Euler–Maruyama's whole step, a stage of others).
+void nsde_add_products_diagonal_f64(ptrdiff_t rows, ptrdiff_t d, const double *x, const double *b,
+                                    const double *sigma, const double *dw, double h, const double *hs,
+                                    ptrdiff_t group, double *out);
+void nsde_add_products_diagonal_f32(ptrdiff_t rows, ptrdiff_t d, const float *x, const float *b,
+                                    const float *sigma, const float *dw, float h, const float *hs,
+                                    ptrdiff_t group, float *out);
 
 /// The same, additive noise (`σ` one row of d values shared by all rows):
-/// `out[r] = x[r] + h·b[r] + σ ⊙ dw[r]` over `rows × d`.
+/// `out[r] = x[r] + h_r·b[r] + σ ⊙ dw[r]` over `rows × d`.
 void nsde_add_products_additive_f64(ptrdiff_t rows, ptrdiff_t d, const double *x, const double *b,
-                          const double *sigma, const double *dw, double h, double *out);
+                                    const double *sigma, const double *dw, double h, const double *hs,
+                                    ptrdiff_t group, double *out);
 void nsde_add_products_additive_f32(ptrdiff_t rows, ptrdiff_t d, const float *x, const float *b,
-                          const float *sigma, const float *dw, float h, float *out);
+                                    const float *sigma, const float *dw, float h, const float *hs,
+                                    ptrdiff_t group, float *out);
 
 /// The same, general noise (`σ` a d×m matrix per row, row-major):
-/// `out[r] = x[r] + h·b[r] + σ[r]·dw[r]` with `x, b, out` rows × d, `σ` rows × (d·m), `dw` rows × m.
+/// `out[r] = x[r] + h_r·b[r] + σ[r]·dw[r]` with `x, b, out` rows × d, `σ` rows × (d·m), `dw` rows × m.
 void nsde_add_products_general_f64(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, const double *x, const double *b,
-                         const double *sigma, const double *dw, double h, double *out);
+                                   const double *sigma, const double *dw, double h, const double *hs,
+                                   ptrdiff_t group, double *out);
 void nsde_add_products_general_f32(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, const float *x, const float *b,
-                         const float *sigma, const float *dw, float h, float *out);
+                                   const float *sigma, const float *dw, float h, const float *hs,
+                                   ptrdiff_t group, float *out);
+
+/// `out[r] = h_r·x[r]` over `rows × cols` (the drift's cotangent `h λ`).
+void nsde_scaled_rows_f64(ptrdiff_t rows, ptrdiff_t cols, double h, const double *hs, ptrdiff_t group,
+                          const double *x, double *out);
+void nsde_scaled_rows_f32(ptrdiff_t rows, ptrdiff_t cols, float h, const float *hs, ptrdiff_t group,
+                          const float *x, float *out);
 
 /// The deterministic control as a shift of the Brownian increment, for
 /// `points` data points with `k` contiguous paths each (noise dimension m):
 /// `kl[q] += ½ h ‖u_q‖²`; for each path p of point q,
 /// `logw[p] −= u_q·dw_p + ½ h ‖u_q‖²` and then `dw_p += h·u_q`.
 /// `u` is points × m, `dw` (points·k) × m; `kl`, `logw` are Double accumulators.
+/// Control row q takes the step size of its first path, `h_{q·k}`.
 void nsde_apply_control_f64(ptrdiff_t points, ptrdiff_t k, ptrdiff_t m, const double *u, double *dw,
-                            double h, double *kl, double *logw);
+                            double h, const double *hs, ptrdiff_t group, double *kl, double *logw);
 void nsde_apply_control_f32(ptrdiff_t points, ptrdiff_t k, ptrdiff_t m, const float *u, float *dw,
-                            float h, double *kl, double *logw);
+                            float h, const float *hs, ptrdiff_t group, double *kl, double *logw);
 
 
 /// `out[i] = x[i]·y[i]` over n values (`out` may equal `x`).
@@ -153,13 +177,15 @@ void nsde_row_transpose_apply_f32(ptrdiff_t rows, ptrdiff_t d, ptrdiff_t m, cons
 
 
 /// Gradient with respect to the control of each data point (backprop):
-/// `out_q = a·u_q + h·Σ_{p∈q} v_p + Σ_{p∈q} c_p·w_p` for `points` points with
-/// `k` contiguous paths each (`u`, `out` points×m; `v`, `w` (points·k)×m;
-/// `c` per path, may be NULL to drop the last term).
+/// `out_q = (h_q·a)·u_q + h_q·Σ_{p∈q} v_p + Σ_{p∈q} c_p·w_p` for `points`
+/// points with `k` contiguous paths each, `h_q = h_{q·k}` (`u`, `out`
+/// points×m; `v`, `w` (points·k)×m; `c` per path, may be NULL to drop the last term).
 void nsde_control_gradient_f64(ptrdiff_t points, ptrdiff_t k, ptrdiff_t m, double a, const double *u, double h,
-                               const double *v, const double *c, const double *w, double *out);
+                               const double *hs, ptrdiff_t group, const double *v, const double *c,
+                               const double *w, double *out);
 void nsde_control_gradient_f32(ptrdiff_t points, ptrdiff_t k, ptrdiff_t m, float a, const float *u, float h,
-                               const float *v, const double *c, const float *w, float *out);
+                               const float *hs, ptrdiff_t group, const float *v, const double *c, const float *w,
+                               float *out);
 
 
 /// Column sums added to `out`: `out[j] += Σ_r a[r·lda + j]` over `rows × cols`.

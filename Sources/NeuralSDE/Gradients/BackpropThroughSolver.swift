@@ -538,29 +538,24 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
       inject(i + 1)
       let h = Scalar(own.stepSize(i))
       let increments = em.increment(i)
+      let sizes = RowStepSizes(
+        uniform: h,
+        perGroup: em.pointStepSizes(step: i, grid: grid, firstPoint: points.lowerBound, points: points.count),
+        groupRows: k)
       var step = SchemeStep(
-        index: i, time: Scalar(own.times[i]), size: h, rows: rows, state: em.state(i), next: em.state(i + 1),
-        increments: increments, fields: VectorFields(model: model, workspace: em, index: i))
-      step.groupSizes = em.pointStepSizes(step: i, grid: grid, firstPoint: points.lowerBound, points: points.count)
-      step.groupRows = k
+        index: i, time: Scalar(own.times[i]), size: h, sizes: sizes, rows: rows, state: em.state(i),
+        next: em.state(i + 1), increments: increments, fields: VectorFields(model: model, workspace: em, index: i))
       step.adjoint = adjoint
       scheme.pullback(step)
       // The control of step i: ∂L/∂u_q from ∂L/∂ΔW̃ = σᵀλ and the objective
-      // (a's KL term h·u/B), for each run of control rows with one step size.
+      // (a's KL term h·u/B), each control row with its step size.
       em.selectControl(step: i)
       let u = em.posteriorWS.output.base
       weights.withUnsafeBufferPointer { w in
-        let c = objective == .importanceWeighted ? w.baseAddress! : nil
-        // Control rows per data point: 1 (mean-field) or K (one per path).
-        let perPoint = pathsPerControlRow == 1 ? k : 1
-        step.forEachStepSize { paths, h in
-          let q = paths.lowerBound / pathsPerControlRow
-          let p = paths.lowerBound
-          Scalar.controlGradient(
-            points: grid.shared == nil ? perPoint : controlRows, k: pathsPerControlRow, m: m,
-            a: objective == .freeEnergy ? h * klWeight : 0, u: u + q * m, h: h, v: incrementCotangent.base + p * m,
-            c: c.map { $0 + p }, w: increments + p * m, out: controlCotangent.base + q * m)
-        }
+        Scalar.controlGradient(
+          points: controlRows, k: pathsPerControlRow, m: m, a: objective == .freeEnergy ? klWeight : 0, u: u,
+          h: sizes, v: incrementCotangent.base, c: objective == .importanceWeighted ? w.baseAddress! : nil,
+          w: increments, out: controlCotangent.base)
       }
       model.posteriorDrift.vjpUnchecked(
         workspace: em.posteriorWS, outputGradient: controlCotangent.rows(0..<controlRows),

@@ -19,24 +19,28 @@ extension Double: SDEScalar {
   ) { nsde_scale_by_derivative_f64(kind, n, out, g, a, d) }
   @inlinable
   public static func addProductsDiagonal(
-    n: Int, x: UnsafePointer<Double>, b: UnsafePointer<Double>, sigma: UnsafePointer<Double>,
-    dw: UnsafePointer<Double>, h: Double, out: UnsafeMutablePointer<Double>
-  ) { nsde_add_products_diagonal_f64(n, x, b, sigma, dw, h, out) }
+    rows: Int, d: Int, x: UnsafePointer<Double>, b: UnsafePointer<Double>, sigma: UnsafePointer<Double>,
+    dw: UnsafePointer<Double>, h: RowStepSizes<Double>, out: UnsafeMutablePointer<Double>
+  ) { nsde_add_products_diagonal_f64(rows, d, x, b, sigma, dw, h.uniform, h.perGroup, h.groupRows, out) }
   @inlinable
   public static func addProductsAdditive(
     rows: Int, d: Int, x: UnsafePointer<Double>, b: UnsafePointer<Double>, sigma: UnsafePointer<Double>,
-    dw: UnsafePointer<Double>, h: Double, out: UnsafeMutablePointer<Double>
-  ) { nsde_add_products_additive_f64(rows, d, x, b, sigma, dw, h, out) }
+    dw: UnsafePointer<Double>, h: RowStepSizes<Double>, out: UnsafeMutablePointer<Double>
+  ) { nsde_add_products_additive_f64(rows, d, x, b, sigma, dw, h.uniform, h.perGroup, h.groupRows, out) }
   @inlinable
   public static func addProductsGeneral(
     rows: Int, d: Int, m: Int, x: UnsafePointer<Double>, b: UnsafePointer<Double>, sigma: UnsafePointer<Double>,
-    dw: UnsafePointer<Double>, h: Double, out: UnsafeMutablePointer<Double>
-  ) { nsde_add_products_general_f64(rows, d, m, x, b, sigma, dw, h, out) }
+    dw: UnsafePointer<Double>, h: RowStepSizes<Double>, out: UnsafeMutablePointer<Double>
+  ) { nsde_add_products_general_f64(rows, d, m, x, b, sigma, dw, h.uniform, h.perGroup, h.groupRows, out) }
+  @inlinable
+  public static func scaledRows(
+    rows: Int, cols: Int, h: RowStepSizes<Double>, x: UnsafePointer<Double>, out: UnsafeMutablePointer<Double>
+  ) { nsde_scaled_rows_f64(rows, cols, h.uniform, h.perGroup, h.groupRows, x, out) }
   @inlinable
   public static func applyControl(
-    points: Int, k: Int, m: Int, u: UnsafePointer<Double>, dw: UnsafeMutablePointer<Double>, h: Double,
+    points: Int, k: Int, m: Int, u: UnsafePointer<Double>, dw: UnsafeMutablePointer<Double>, h: RowStepSizes<Double>,
     kl: UnsafeMutablePointer<Double>, logWeights: UnsafeMutablePointer<Double>
-  ) { nsde_apply_control_f64(points, k, m, u, dw, h, kl, logWeights) }
+  ) { nsde_apply_control_f64(points, k, m, u, dw, h.uniform, h.perGroup, h.groupRows, kl, logWeights) }
   @inlinable
   public static func multiply(
     n: Int, x: UnsafePointer<Double>, y: UnsafePointer<Double>, out: UnsafeMutablePointer<Double>
@@ -53,9 +57,9 @@ extension Double: SDEScalar {
   ) { nsde_row_transpose_apply_f64(rows, d, m, s, v, out) }
   @inlinable
   public static func controlGradient(
-    points: Int, k: Int, m: Int, a: Double, u: UnsafePointer<Double>, h: Double, v: UnsafePointer<Double>,
+    points: Int, k: Int, m: Int, a: Double, u: UnsafePointer<Double>, h: RowStepSizes<Double>, v: UnsafePointer<Double>,
     c: UnsafePointer<Double>?, w: UnsafePointer<Double>, out: UnsafeMutablePointer<Double>
-  ) { nsde_control_gradient_f64(points, k, m, a, u, h, v, c, w, out) }
+  ) { nsde_control_gradient_f64(points, k, m, a, u, h.uniform, h.perGroup, h.groupRows, v, c, w, out) }
   @inlinable
   public static func broadcastRows(rows: Int, cols: Int, row: UnsafePointer<Double>, out: UnsafeMutablePointer<Double>)
   {
@@ -79,6 +83,11 @@ extension Double: SDEScalar {
     seed: UInt64, step: Int, firstPath: Int, paths: Int, dimension: Int, scale: Double,
     into out: UnsafeMutablePointer<Double>, ld: Int
   ) { nsde_normals_f64(seed, UInt64(step), Int64(firstPath), paths, dimension, scale, out, ld) }
+  @inlinable
+  public static func normals(
+    seed: UInt64, step: Int, firstPath: Int, paths: Int, dimension: Int, scales: UnsafePointer<Double>, group: Int,
+    into out: UnsafeMutablePointer<Double>, ld: Int
+  ) { nsde_normals_grouped_f64(seed, UInt64(step), Int64(firstPath), paths, dimension, scales, group, out, ld) }
   public static var fmaProbeLanes: Int { Int(NSDE_FMA_PROBE_LANES_F64) }
   @inlinable
   public static func fmaProbe(iterations: Int, a: Double, b: Double) -> Double { nsde_fma_probe_f64(iterations, a, b) }

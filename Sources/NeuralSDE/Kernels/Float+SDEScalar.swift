@@ -19,24 +19,28 @@ extension Float: SDEScalar {
   ) { nsde_scale_by_derivative_f32(kind, n, out, g, a, d) }
   @inlinable
   public static func addProductsDiagonal(
-    n: Int, x: UnsafePointer<Float>, b: UnsafePointer<Float>, sigma: UnsafePointer<Float>,
-    dw: UnsafePointer<Float>, h: Float, out: UnsafeMutablePointer<Float>
-  ) { nsde_add_products_diagonal_f32(n, x, b, sigma, dw, h, out) }
+    rows: Int, d: Int, x: UnsafePointer<Float>, b: UnsafePointer<Float>, sigma: UnsafePointer<Float>,
+    dw: UnsafePointer<Float>, h: RowStepSizes<Float>, out: UnsafeMutablePointer<Float>
+  ) { nsde_add_products_diagonal_f32(rows, d, x, b, sigma, dw, h.uniform, h.perGroup, h.groupRows, out) }
   @inlinable
   public static func addProductsAdditive(
     rows: Int, d: Int, x: UnsafePointer<Float>, b: UnsafePointer<Float>, sigma: UnsafePointer<Float>,
-    dw: UnsafePointer<Float>, h: Float, out: UnsafeMutablePointer<Float>
-  ) { nsde_add_products_additive_f32(rows, d, x, b, sigma, dw, h, out) }
+    dw: UnsafePointer<Float>, h: RowStepSizes<Float>, out: UnsafeMutablePointer<Float>
+  ) { nsde_add_products_additive_f32(rows, d, x, b, sigma, dw, h.uniform, h.perGroup, h.groupRows, out) }
   @inlinable
   public static func addProductsGeneral(
     rows: Int, d: Int, m: Int, x: UnsafePointer<Float>, b: UnsafePointer<Float>, sigma: UnsafePointer<Float>,
-    dw: UnsafePointer<Float>, h: Float, out: UnsafeMutablePointer<Float>
-  ) { nsde_add_products_general_f32(rows, d, m, x, b, sigma, dw, h, out) }
+    dw: UnsafePointer<Float>, h: RowStepSizes<Float>, out: UnsafeMutablePointer<Float>
+  ) { nsde_add_products_general_f32(rows, d, m, x, b, sigma, dw, h.uniform, h.perGroup, h.groupRows, out) }
+  @inlinable
+  public static func scaledRows(
+    rows: Int, cols: Int, h: RowStepSizes<Float>, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
+  ) { nsde_scaled_rows_f32(rows, cols, h.uniform, h.perGroup, h.groupRows, x, out) }
   @inlinable
   public static func applyControl(
-    points: Int, k: Int, m: Int, u: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>, h: Float,
+    points: Int, k: Int, m: Int, u: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>, h: RowStepSizes<Float>,
     kl: UnsafeMutablePointer<Double>, logWeights: UnsafeMutablePointer<Double>
-  ) { nsde_apply_control_f32(points, k, m, u, dw, h, kl, logWeights) }
+  ) { nsde_apply_control_f32(points, k, m, u, dw, h.uniform, h.perGroup, h.groupRows, kl, logWeights) }
   @inlinable
   public static func multiply(
     n: Int, x: UnsafePointer<Float>, y: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
@@ -53,9 +57,9 @@ extension Float: SDEScalar {
   ) { nsde_row_transpose_apply_f32(rows, d, m, s, v, out) }
   @inlinable
   public static func controlGradient(
-    points: Int, k: Int, m: Int, a: Float, u: UnsafePointer<Float>, h: Float, v: UnsafePointer<Float>,
+    points: Int, k: Int, m: Int, a: Float, u: UnsafePointer<Float>, h: RowStepSizes<Float>, v: UnsafePointer<Float>,
     c: UnsafePointer<Double>?, w: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
-  ) { nsde_control_gradient_f32(points, k, m, a, u, h, v, c, w, out) }
+  ) { nsde_control_gradient_f32(points, k, m, a, u, h.uniform, h.perGroup, h.groupRows, v, c, w, out) }
   @inlinable
   public static func broadcastRows(rows: Int, cols: Int, row: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) {
     nsde_broadcast_rows_f32(rows, cols, row, out)
@@ -78,6 +82,11 @@ extension Float: SDEScalar {
     seed: UInt64, step: Int, firstPath: Int, paths: Int, dimension: Int, scale: Double,
     into out: UnsafeMutablePointer<Float>, ld: Int
   ) { nsde_normals_f32(seed, UInt64(step), Int64(firstPath), paths, dimension, scale, out, ld) }
+  @inlinable
+  public static func normals(
+    seed: UInt64, step: Int, firstPath: Int, paths: Int, dimension: Int, scales: UnsafePointer<Double>, group: Int,
+    into out: UnsafeMutablePointer<Float>, ld: Int
+  ) { nsde_normals_grouped_f32(seed, UInt64(step), Int64(firstPath), paths, dimension, scales, group, out, ld) }
   public static var fmaProbeLanes: Int { Int(NSDE_FMA_PROBE_LANES_F32) }
   @inlinable
   public static func fmaProbe(iterations: Int, a: Float, b: Float) -> Float { nsde_fma_probe_f32(iterations, a, b) }

@@ -22,21 +22,25 @@ public protocol SDEScalar: BLASScalar {
     a: UnsafePointer<Self>?, d: UnsafePointer<Self>?)
   // MARK: SDE kernels (NSDEKernels, see nsde_kernels.h)
 
-  /// `out = x + h·b + σ ⊙ dw` over n values.
+  /// `out[r] = x[r] + h_r·b[r] + σ[r] ⊙ dw[r]` over `rows × d` values.
   static func addProductsDiagonal(
-    n: Int, x: UnsafePointer<Self>, b: UnsafePointer<Self>, sigma: UnsafePointer<Self>,
-    dw: UnsafePointer<Self>, h: Self, out: UnsafeMutablePointer<Self>)
-  /// `out[r] = x[r] + h·b[r] + σ ⊙ dw[r]`, one σ row shared by all rows.
+    rows: Int, d: Int, x: UnsafePointer<Self>, b: UnsafePointer<Self>, sigma: UnsafePointer<Self>,
+    dw: UnsafePointer<Self>, h: RowStepSizes<Self>, out: UnsafeMutablePointer<Self>)
+  /// `out[r] = x[r] + h_r·b[r] + σ ⊙ dw[r]`, one σ row shared by all rows.
   static func addProductsAdditive(
     rows: Int, d: Int, x: UnsafePointer<Self>, b: UnsafePointer<Self>, sigma: UnsafePointer<Self>,
-    dw: UnsafePointer<Self>, h: Self, out: UnsafeMutablePointer<Self>)
-  /// `out[r] = x[r] + h·b[r] + σ[r]·dw[r]` with σ[r] a d×m matrix.
+    dw: UnsafePointer<Self>, h: RowStepSizes<Self>, out: UnsafeMutablePointer<Self>)
+  /// `out[r] = x[r] + h_r·b[r] + σ[r]·dw[r]` with σ[r] a d×m matrix.
   static func addProductsGeneral(
     rows: Int, d: Int, m: Int, x: UnsafePointer<Self>, b: UnsafePointer<Self>, sigma: UnsafePointer<Self>,
-    dw: UnsafePointer<Self>, h: Self, out: UnsafeMutablePointer<Self>)
-  /// The control as a shift of the increments, with KL and log-weight accumulation.
+    dw: UnsafePointer<Self>, h: RowStepSizes<Self>, out: UnsafeMutablePointer<Self>)
+  /// `out[r] = h_r·x[r]` over `rows × cols` values.
+  static func scaledRows(
+    rows: Int, cols: Int, h: RowStepSizes<Self>, x: UnsafePointer<Self>, out: UnsafeMutablePointer<Self>)
+  /// The control as a shift of the increments, with KL and log-weight
+  /// accumulation (control row q of k paths takes `h_{q·k}`).
   static func applyControl(
-    points: Int, k: Int, m: Int, u: UnsafePointer<Self>, dw: UnsafeMutablePointer<Self>, h: Self,
+    points: Int, k: Int, m: Int, u: UnsafePointer<Self>, dw: UnsafeMutablePointer<Self>, h: RowStepSizes<Self>,
     kl: UnsafeMutablePointer<Double>, logWeights: UnsafeMutablePointer<Double>)
 
   /// `out = x ⊙ y` over n values (`out` may equal `x`).
@@ -48,9 +52,10 @@ public protocol SDEScalar: BLASScalar {
   static func rowTransposeApply(
     rows: Int, d: Int, m: Int, s: UnsafePointer<Self>, v: UnsafePointer<Self>, out: UnsafeMutablePointer<Self>)
 
-  /// Per-point control gradient `out_q = a·u_q + h·Σ_{p∈q} v_p + Σ_{p∈q} c_p·w_p` (c may be nil).
+  /// Per-point control gradient `out_q = (h_q·a)·u_q + h_q·Σ_{p∈q} v_p + Σ_{p∈q} c_p·w_p`
+  /// with `h_q = h_{q·k}` (c may be nil).
   static func controlGradient(
-    points: Int, k: Int, m: Int, a: Self, u: UnsafePointer<Self>, h: Self, v: UnsafePointer<Self>,
+    points: Int, k: Int, m: Int, a: Self, u: UnsafePointer<Self>, h: RowStepSizes<Self>, v: UnsafePointer<Self>,
     c: UnsafePointer<Double>?, w: UnsafePointer<Self>, out: UnsafeMutablePointer<Self>)
 
   /// `out[j] += Σ_r a[r·lda + j]` over `rows × cols`.
@@ -83,6 +88,11 @@ public protocol SDEScalar: BLASScalar {
   static func normals(
     seed: UInt64, step: Int, firstPath: Int, paths: Int, dimension: Int, scale: Double,
     into out: UnsafeMutablePointer<Self>, ld: Int)
+  /// The same with a scale per run of `group` paths: path `firstPath + p`
+  /// takes `scales[p / group]`; each value equals `normals`' with that scale.
+  static func normals(
+    seed: UInt64, step: Int, firstPath: Int, paths: Int, dimension: Int, scales: UnsafePointer<Double>, group: Int,
+    into out: UnsafeMutablePointer<Self>, ld: Int)
 
   // MARK: Roofline probe
 
@@ -92,4 +102,45 @@ public protocol SDEScalar: BLASScalar {
   /// fused multiply–adds at the widest vector width the CPU offers; returns
   /// the accumulators' sum. Timed, it gives the core's peak FLOP rate.
   static func fmaProbe(iterations: Int, a: Self, b: Self) -> Self
+}
+
+/// The step size of each row of one batched step (docs/MODEL.md §7): `uniform`
+/// for every row, or — per-point grids — `perGroup[r / groupRows]` for row r
+/// (each data point's K consecutive paths share its own step size), so a
+/// step with per-row sizes stays one kernel call over all rows.
+@frozen
+public struct RowStepSizes<Scalar: SDEScalar> {
+  /// The step size of every row when `perGroup` is nil.
+  public var uniform: Scalar
+  /// One step size per run of `groupRows` rows, or nil.
+  public var perGroup: UnsafePointer<Scalar>?
+  /// Rows per entry of `perGroup` (≥ 1).
+  public var groupRows: Int
+
+  /// One step size `h` for every row.
+  @inlinable
+  public init(_ h: Scalar) {
+    uniform = h
+    perGroup = nil
+    groupRows = 1
+  }
+
+  /// `perGroup[g]` for rows `g·groupRows ..< (g+1)·groupRows`, or `uniform` when `perGroup` is nil.
+  @inlinable
+  public init(uniform: Scalar, perGroup: UnsafePointer<Scalar>?, groupRows: Int) {
+    self.uniform = uniform
+    self.perGroup = perGroup
+    self.groupRows = Swift.max(groupRows, 1)
+  }
+
+  /// Row r's step size.
+  @inlinable
+  public subscript(row r: Int) -> Scalar { perGroup.map { $0[r / groupRows] } ?? uniform }
+
+  /// The sizes of the rows from row `r` on (`r` a multiple of `groupRows` when per group).
+  @inlinable
+  public func fromRow(_ r: Int) -> RowStepSizes {
+    guard let perGroup else { return self }
+    return RowStepSizes(uniform: uniform, perGroup: perGroup + r / groupRows, groupRows: groupRows)
+  }
 }

@@ -15,11 +15,31 @@ public protocol BrownianIncrements<Scalar>: Sendable {
   /// stride `ld`): increments over a step of length `stepSize` (in Double, so
   /// that Float and Double solves see the same noise), i.e. `N(0, stepSize·I)` values.
   func fill(step: Int, paths: Range<Int>, stepSize: Double, into out: UnsafeMutablePointer<Scalar>, ld: Int)
+  /// The same for runs of `groupRows` paths with a step size each (per-point
+  /// grids): paths `paths.lowerBound + g·groupRows ..<` `+ (g+1)·groupRows`
+  /// over a step of length `stepSizes[g]`, exactly the values `fill` gives
+  /// each run alone. The default calls `fill` once per run.
+  func fill(
+    step: Int, paths: Range<Int>, stepSizes: UnsafePointer<Double>, groupRows: Int,
+    into out: UnsafeMutablePointer<Scalar>, ld: Int)
   /// Checks that this source can serve `steps × paths` increments of dimension `m`.
   func validate(steps: Int, paths: Int, dimension: Int) throws
 }
 
 extension BrownianIncrements {
+  /// One `fill` per run of `groupRows` paths.
+  public func fill(
+    step: Int, paths: Range<Int>, stepSizes: UnsafePointer<Double>, groupRows: Int,
+    into out: UnsafeMutablePointer<Scalar>, ld: Int
+  ) {
+    var g = 0
+    for start in stride(from: paths.lowerBound, to: paths.upperBound, by: groupRows) {
+      let end = Swift.min(start + groupRows, paths.upperBound)
+      fill(step: step, paths: start..<end, stepSize: stepSizes[g], into: out + (start - paths.lowerBound) * ld, ld: ld)
+      g += 1
+    }
+  }
+
   /// Checks that the source can supply `steps × paths × m` increments.
   public func validate(steps: Int, paths: Int, dimension m: Int) throws {
     guard dimension == m else {
@@ -50,6 +70,26 @@ public struct PhiloxBrownianIncrements<Scalar: SDEScalar>: BrownianIncrements {
   public func fill(step: Int, paths: Range<Int>, stepSize: Double, into out: UnsafeMutablePointer<Scalar>, ld: Int) {
     Self.normals(
       seed: seed, step: step, paths: paths, dimension: dimension, scale: stepSize.squareRoot(), into: out, ld: ld)
+  }
+
+  /// One vectorised call over all the runs (`√h_g` per run of `groupRows` paths).
+  public func fill(
+    step: Int, paths: Range<Int>, stepSizes: UnsafePointer<Double>, groupRows: Int,
+    into out: UnsafeMutablePointer<Scalar>, ld: Int
+  ) {
+    let groups = (paths.count + groupRows - 1) / Swift.max(groupRows, 1)
+    let batch = 512  // groups per call: the scales stay on the stack
+    withUnsafeTemporaryAllocation(of: Double.self, capacity: Swift.min(groups, batch)) { scales in
+      for g0 in stride(from: 0, to: groups, by: batch) {
+        let n = Swift.min(batch, groups - g0)
+        for g in 0..<n { scales[g] = stepSizes[g0 + g].squareRoot() }
+        let first = paths.lowerBound + g0 * groupRows
+        let count = Swift.min(n * groupRows, paths.upperBound - first)
+        Scalar.normals(
+          seed: seed, step: step, firstPath: first, paths: count, dimension: dimension,
+          scales: scales.baseAddress!, group: groupRows, into: out + g0 * groupRows * ld, ld: ld)
+      }
+    }
   }
 
   /// Standard normals `scale · Z(seed, step, path, j)` for `paths` into `out` (`paths.count × dimension`, stride `ld`).

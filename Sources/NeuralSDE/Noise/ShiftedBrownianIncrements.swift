@@ -26,6 +26,16 @@ public struct ShiftedBrownianIncrements<Base: BrownianIncrements>: BrownianIncre
       into: out, ld: ld)
   }
 
+  /// The base's grouped increments of paths `pathOffset + paths`.
+  public func fill(
+    step: Int, paths: Range<Int>, stepSizes: UnsafePointer<Double>, groupRows: Int,
+    into out: UnsafeMutablePointer<Scalar>, ld: Int
+  ) {
+    base.fill(
+      step: step, paths: (pathOffset + paths.lowerBound)..<(pathOffset + paths.upperBound), stepSizes: stepSizes,
+      groupRows: groupRows, into: out, ld: ld)
+  }
+
   /// Checks the base for `pathOffset + paths` paths.
   public func validate(steps: Int, paths: Int, dimension: Int) throws {
     try base.validate(steps: steps, paths: pathOffset + paths, dimension: dimension)

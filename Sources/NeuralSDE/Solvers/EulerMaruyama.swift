@@ -43,18 +43,14 @@ public struct EulerMaruyama: StepScheme {
     addProducts(step, drift: f.drift, diffusion: f.diffusion)
   }
 
-  /// `X_{i+1} = X_i + h b + σ ΔW̃` for each run of rows with one step size.
+  /// `X_{i+1} = X_i + h_r b + σ ΔW̃` over all rows (each with its step size).
   @inline(__always)
   func addProducts<Scalar: SDEScalar>(
     _ step: SchemeStep<Scalar>, drift: UnsafePointer<Scalar>, diffusion: UnsafePointer<Scalar>
   ) {
-    let term = step.fields.term
-    step.forEachStepSize { rows, h in
-      let (d, m, r) = (term.d, term.m, rows.lowerBound)
-      term.addProducts(
-        rows: rows.count, x: step.state + r * d, drift: drift + r * d, sigma: term.sigma(diffusion, fromRow: r),
-        increments: step.increments + r * m, h: h, into: step.next + r * d)
-    }
+    step.fields.term.addProducts(
+      rows: step.rows, x: step.state, drift: drift, sigma: diffusion, increments: step.increments, h: step.sizes,
+      into: step.next)
   }
 
   /// `∂L/∂ΔW̃ = σᵀλ`, then `∂L/∂b = hλ`, `∂L/∂σ = λ ⊗ ΔW̃` pulled back through
@@ -67,10 +63,7 @@ public struct EulerMaruyama: StepScheme {
     let term = step.fields.term
     let sigma = step.fields.outputs(stage: 0).diffusion
     term.transposeApply(rows: rows, sigma: sigma, cotangent: a.lambda, into: a.incrementCotangent)
-    a.driftCotangent.copyElements(from: a.lambda, count: rows * term.d)
-    step.forEachStepSize { rows, h in
-      Scalar.scal(n: rows.count * term.d, alpha: h, x: a.driftCotangent + rows.lowerBound * term.d, incx: 1)
-    }
+    Scalar.scaledRows(rows: rows, cols: term.d, h: step.sizes, x: a.lambda, out: a.driftCotangent)
     let diffusionCotangent = term.outerProduct(
       rows: rows, cotangent: a.lambda, increments: step.increments, into: a.diffusionCotangent,
       ones: step.fields.workspace.driftWS.ones.base, scratch: a.scratch)
@@ -88,19 +81,10 @@ public struct EulerMaruyama: StepScheme {
     let term = step.fields.term
     let f = step.fields.evaluate(stage: 0, state: step.state, rows: step.rows, time: step.time)
     step.fields.pushforward(stage: 0, t)
-    let tau = t.directions
-    step.forEachStepSize { rows, h in
-      let (d, m, r) = (term.d, term.m, rows.lowerBound)
-      term.addProductTangents(
-        rows: rows.count, directions: tau, sensitivity: t.sensitivity.base + r * tau * d,
-        driftTangent: t.driftTangent.base + r * tau * d,
-        diffusionTangent: term.isAdditive
-          ? t.diffusionTangent.base : t.diffusionTangent.base + r * tau * t.diffusionTangent.cols,
-        sigma: term.sigma(f.diffusion, fromRow: r), increments: step.increments + r * m,
-        controlTangent: t.controlTangent + (r / t.pathsPerControlRow) * tau * m,
-        pathsPerControlRow: t.pathsPerControlRow,
-        h: h)
-    }
+    term.addProductTangents(
+      rows: step.rows, directions: t.directions, sensitivity: t.sensitivity.base, driftTangent: t.driftTangent.base,
+      diffusionTangent: t.diffusionTangent.base, sigma: f.diffusion, increments: step.increments,
+      controlTangent: t.controlTangent, pathsPerControlRow: t.pathsPerControlRow, h: step.sizes)
     addProducts(step, drift: f.drift, diffusion: f.diffusion)
   }
 }

@@ -40,13 +40,16 @@ package final class SolveWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
   let contextual: Bool
   /// Vector-field evaluations per step (the scheme's stages; one tape slot each).
   let stages: Int
-  /// Per-point grids: the step size of each data point for the current step.
+  /// Per-point grids: the step size of each data point for the current step
+  /// (in `Scalar` for the kernels, in Double for the noise).
   let stepSizes: Matrix<Scalar>
+  let noiseStepSizes: Matrix<Double>
 
   package init(model: NeuralSDEModel<Scalar>, points: Int, paths: Int, tapeSteps: Int = 0, stages: Int = 1) {
     precondition(stages >= 1, "a scheme has at least one stage")
     self.stages = stages
     stepSizes = Matrix(rows: 1, cols: Swift.max(points, 1))
+    noiseStepSizes = Matrix(rows: 1, cols: Swift.max(points, 1))
     self.paths = paths
     self.points = points
     pathCapacity = paths
@@ -196,7 +199,11 @@ package final class SolveWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
   /// data points from `firstPoint` on, written to `stepSizes`; nil on a shared grid.
   func pointStepSizes(step i: Int, grid: BatchGrid, firstPoint: Int, points: Int) -> UnsafePointer<Scalar>? {
     guard grid.shared == nil else { return nil }
-    for g in 0..<points { stepSizes.base[g] = Scalar(grid.stepSize(i, point: firstPoint + g)) }
+    for g in 0..<points {
+      let h = grid.stepSize(i, point: firstPoint + g)
+      noiseStepSizes.base[g] = h
+      stepSizes.base[g] = Scalar(h)
+    }
     return UnsafePointer(stepSizes.base)
   }
 
@@ -275,21 +282,17 @@ package final class SolveWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
       if grid.shared != nil {
         noise.fill(step: i, paths: pathRange, stepSize: own.stepSize(i), into: dw, ld: m)
       } else {
-        for g in 0..<(rows / k) {
-          let paths = (pathRange.lowerBound + g * k)..<(pathRange.lowerBound + (g + 1) * k)
-          noise.fill(step: i, paths: paths, stepSize: grid.stepSize(i, point: first + g), into: dw + g * k * m, ld: m)
-        }
+        noise.fill(step: i, paths: pathRange, stepSizes: noiseStepSizes.base, groupRows: k, into: dw, ld: m)
       }
+      let rowSizes = RowStepSizes(uniform: h, perGroup: sizes, groupRows: k)
       if let posterior {
         applyControl(
-          posterior, model: model, step: i, time: t, h: h, sizes: sizes, state: x, increments: dw, rows: rows,
+          posterior, model: model, step: i, time: t, sizes: rowSizes, state: x, increments: dw, rows: rows,
           tangent: controlTangent)
       }
       var step = SchemeStep(
-        index: i, time: t, size: h, rows: rows, state: x, next: xNext, increments: dw,
+        index: i, time: t, size: h, sizes: rowSizes, rows: rows, state: x, next: xNext, increments: dw,
         fields: VectorFields(model: model, workspace: self, index: i))
-      step.groupSizes = sizes
-      step.groupRows = k
       if let tangent {
         step.tangent = tangent
         scheme.pushforward(step)
@@ -314,28 +317,18 @@ package final class SolveWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
   /// with `tangent`, first the control's JVP and the KL and log-weight tangents
   /// (which use the unshifted ΔW).
   func applyControl(
-    _ posterior: PosteriorDrive<Scalar>, model: NeuralSDEModel<Scalar>, step i: Int, time t: Scalar, h: Scalar,
-    sizes: UnsafePointer<Scalar>?, state x: UnsafeMutablePointer<Scalar>, increments dw: UnsafeMutablePointer<Scalar>,
+    _ posterior: PosteriorDrive<Scalar>, model: NeuralSDEModel<Scalar>, step i: Int, time t: Scalar,
+    sizes: RowStepSizes<Scalar>, state x: UnsafeMutablePointer<Scalar>, increments dw: UnsafeMutablePointer<Scalar>,
     rows: Int, tangent: ControlTangent<Scalar>?
   ) {
     let m = model.noiseDimension
     let k = posterior.pathsPerPoint
     /// `ΔW̃ = ΔW + h u` with the KL and log-weights, for `controls` control rows of `perControl` paths each
-    /// (`u` per control row); per-point grids apply each point's h to its rows.
+    /// (`u` per control row; each row's own h with per-point grids).
     func shift(_ u: UnsafePointer<Scalar>, controls: Int, perControl: Int) {
-      guard let sizes else {
-        return Scalar.applyControl(
-          points: controls, k: perControl, m: m, u: u, dw: dw, h: h, kl: posterior.kl,
-          logWeights: posterior.logWeights)
-      }
-      // Control rows per data point: 1 (mean-field) or K (one per path).
-      let perPoint = perControl == 1 ? k : 1
-      for g in 0..<(controls / perPoint) {
-        let q = g * perPoint
-        Scalar.applyControl(
-          points: perPoint, k: perControl, m: m, u: u + q * m, dw: dw + g * k * m, h: sizes[g], kl: posterior.kl + q,
-          logWeights: posterior.logWeights + g * k)
-      }
+      Scalar.applyControl(
+        points: controls, k: perControl, m: m, u: u, dw: dw, h: sizes, kl: posterior.kl,
+        logWeights: posterior.logWeights)
     }
     if let affine = posterior.affine {
       precondition(tangent == nil, "an affine control has no parameters to differentiate")
@@ -354,7 +347,7 @@ package final class SolveWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
     let kc = pathsPerControlRow(k)
     if let tangent {
       tangent.accumulate(
-        self, model: model, u: u, increments: dw, h: h, sizes: sizes, pathsPerPoint: k, pathsPerControlRow: kc)
+        self, model: model, u: u, increments: dw, sizes: sizes, pathsPerControlRow: kc)
     }
     shift(u, controls: controlRows, perControl: kc)
   }
@@ -407,8 +400,7 @@ package struct ControlTangent<Scalar: SDEScalar> {
   /// `d KL_q += h u_q·du_q` and `d log w_p −= ΔW_p·du_q + h u_q·du_q`.
   func accumulate(
     _ ws: SolveWorkspace<Scalar>, model: NeuralSDEModel<Scalar>, u: UnsafePointer<Scalar>,
-    increments dw: UnsafePointer<Scalar>, h uniform: Scalar, sizes: UnsafePointer<Scalar>?, pathsPerPoint k: Int,
-    pathsPerControlRow kc: Int
+    increments dw: UnsafePointer<Scalar>, sizes: RowStepSizes<Scalar>, pathsPerControlRow kc: Int
   ) {
     let d = model.latentDimension
     let m = model.noiseDimension
@@ -424,8 +416,8 @@ package struct ControlTangent<Scalar: SDEScalar> {
       output: output.view, tangentWorkspace: workspace)
     let du = output.base
     for q in 0..<ws.controlRows {
-      // Control row q belongs to data point q (mean-field) or ⌊q/K⌋ (one row per path).
-      let h = sizes.map { $0[kc == 1 ? q / k : q] } ?? uniform
+      // Control row q's paths are rows q·kc ..< (q+1)·kc.
+      let h = sizes[row: q * kc]
       for tau in 0..<t {
         let duq = du + (q * t + tau) * m
         var udu: Scalar = 0

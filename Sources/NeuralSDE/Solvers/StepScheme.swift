@@ -56,14 +56,13 @@ public protocol StepScheme: Sendable {
 /// pushforward. Built by the solve and backward loops.
 public struct SchemeStep<Scalar: SDEScalar> {
   /// Step index i, left time `t_i` and step size `h_i` (with per-point grids:
-  /// the first point's; `groupSizes` holds every point's).
+  /// the first point's; `sizes` holds every row's).
   package let index: Int
   package let time: Scalar
   package let size: Scalar
-  /// Per-point grids: `h_{b,i}` of each data point of the chunk, whose
-  /// `groupRows` (K) paths are consecutive rows; nil when every row has `size`.
-  package var groupSizes: UnsafePointer<Scalar>? = nil
-  package var groupRows = 0
+  /// Every row's step size: `size`, or with per-point grids each data
+  /// point's `h_{b,i}` for its K consecutive rows.
+  package var sizes: RowStepSizes<Scalar>
   /// Paths in the chunk.
   package let rows: Int
   /// `X_i` and `X_{i+1}`, `rows × d`.
@@ -77,16 +76,6 @@ public struct SchemeStep<Scalar: SDEScalar> {
   package var adjoint: StepAdjoint<Scalar>?
   /// The forward-mode buffers (pushforward only).
   package var tangent: StepTangent<Scalar>?
-}
-
-extension SchemeStep {
-  /// Calls `body` for each run of rows with one step size: all rows with
-  /// `size`, or each data point's K rows with its own `h_{b,i}`.
-  @inline(__always)
-  package func forEachStepSize(_ body: (_ rows: Range<Int>, _ h: Scalar) -> Void) {
-    guard let sizes = groupSizes else { return body(0..<rows, size) }
-    for g in 0..<(rows / groupRows) { body((g * groupRows)..<((g + 1) * groupRows), sizes[g]) }
-  }
 }
 
 /// The buffers of a pullback: `λ` (`rows × d`; in: `∂L/∂X_{i+1}`, out:

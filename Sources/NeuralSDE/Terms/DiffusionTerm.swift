@@ -24,15 +24,6 @@ package struct DiffusionTerm {
   /// Rows of σ for `paths` paths: 1 if additive, else `paths`.
   package func rows(forPaths paths: Int) -> Int { isAdditive ? 1 : paths }
 
-  /// σ's values from row r on (σ's rows start there; the one shared row if additive).
-  func sigma<Scalar>(_ sigma: UnsafePointer<Scalar>, fromRow r: Int) -> UnsafePointer<Scalar> {
-    switch noise {
-    case .additive: return sigma
-    case .diagonal: return sigma + r * d
-    case .general: return sigma + r * d * m
-    }
-  }
-
   /// The diffusion network's input for states `x`: the states, or no columns if additive.
   func input<Scalar>(_ x: MatrixView<Scalar>) -> MatrixView<Scalar> {
     isAdditive ? MatrixView(base: x.base, rows: 1, cols: 0, ld: 0) : x
@@ -42,10 +33,10 @@ package struct DiffusionTerm {
   /// `out = x + h b + σ ΔW̃`, for `rows` paths (`out` may not alias `x`).
   func addProducts<Scalar: SDEScalar>(
     rows: Int, x: UnsafePointer<Scalar>, drift b: UnsafePointer<Scalar>, sigma: UnsafePointer<Scalar>,
-    increments dw: UnsafePointer<Scalar>, h: Scalar, into out: UnsafeMutablePointer<Scalar>
+    increments dw: UnsafePointer<Scalar>, h: RowStepSizes<Scalar>, into out: UnsafeMutablePointer<Scalar>
   ) {
     switch noise {
-    case .diagonal: Scalar.addProductsDiagonal(n: rows * d, x: x, b: b, sigma: sigma, dw: dw, h: h, out: out)
+    case .diagonal: Scalar.addProductsDiagonal(rows: rows, d: d, x: x, b: b, sigma: sigma, dw: dw, h: h, out: out)
     case .additive: Scalar.addProductsAdditive(rows: rows, d: d, x: x, b: b, sigma: sigma, dw: dw, h: h, out: out)
     case .general: Scalar.addProductsGeneral(rows: rows, d: d, m: m, x: x, b: b, sigma: sigma, dw: dw, h: h, out: out)
     }
@@ -95,9 +86,10 @@ package struct DiffusionTerm {
   func addProductTangents<Scalar: SDEScalar>(
     rows: Int, directions t: Int, sensitivity s: UnsafeMutablePointer<Scalar>, driftTangent db: UnsafePointer<Scalar>,
     diffusionTangent ds: UnsafePointer<Scalar>, sigma: UnsafePointer<Scalar>, increments dw: UnsafePointer<Scalar>,
-    controlTangent du: UnsafePointer<Scalar>, pathsPerControlRow kc: Int, h: Scalar
+    controlTangent du: UnsafePointer<Scalar>, pathsPerControlRow kc: Int, h sizes: RowStepSizes<Scalar>
   ) {
     for r in 0..<rows {
+      let h = sizes[row: r]
       let q = r / kc
       let w = dw + r * m
       for tau in 0..<t {

@@ -18,7 +18,9 @@ struct Check: ParsableCommand {
       backprop within half the full tape's memory ≤ --max-budgeted-over-full-tape × the full tape's time, \
       its workspace within that budget (the check's 512 paths make small micro-batches: measured \
       1.04–1.10 Double, 1.21–1.33 Float); \
-      backprop and forward-pathwise gradients agree to --max-estimator-difference (Double). The defaults \
+      backprop and forward-pathwise gradients agree to --max-estimator-difference (Double); the estimates \
+      and the backprop gradient on per-point grids (sequence batches' per-row step sizes) ≤ \
+      --max-per-point-grid-over-shared × the same on one shared grid. The defaults \
       are the values measured on 2-core AMD EPYC (AVX-512) with margins of 20–35 % (docs/PEERS.md): the \
       roofline bar leaves room for CPUs whose FMA peak the non-GEMM work uses less well.
       """)
@@ -42,6 +44,10 @@ struct Check: ParsableCommand {
   var maxBudgetedOverFullTape = 1.6
   @Option(parsing: .unconditional, help: "Maximum relative difference between the estimators (Double).")
   var maxEstimatorDifference = 1e-10
+  @Option(
+    parsing: .unconditional,
+    help: "Maximum per-point grid / shared grid (estimates and backprop gradient, interleaved; measured 0.99–1.03).")
+  var maxPerPointGridOverShared = 1.15
 
   func validate() throws {
     try checkRange("paths", paths, 4, 1_000_000)
@@ -52,6 +58,7 @@ struct Check: ParsableCommand {
       ("max-backprop-over-forward", maxBackpropOverForward), ("max-estimator-difference", maxEstimatorDifference),
       ("max-gradient-over-floor", maxGradientOverFloor), ("max-forward-over-flop-floor", maxForwardOverFlopFloor ?? 1),
       ("max-over-cblas", maxOverCblas), ("max-budgeted-over-full-tape", maxBudgetedOverFullTape),
+      ("max-per-point-grid-over-shared", maxPerPointGridOverShared),
     ] where !(v > 0 && v.isFinite) {
       throw ValidationError("--\(name) must be a positive number, got \(v)")
     }
@@ -66,8 +73,20 @@ struct Check: ParsableCommand {
         paths: paths, pathsPerPoint: 4, steps: steps, repetitions: output.repetitions, pathwiseDirections: 8,
         perPathSample: 16
       ).run { note("[check \(T.dtypeName)] \($0)") }
+      note("[check \(T.dtypeName)] per-point grid against the shared grid")
+      let grids = try PerPointGridBenchmark<T>(
+        configuration: .reference(), paths: paths, pathsPerPoint: 4, steps: steps
+      ).run(repetitions: output.repetitions)
       let checks: [(String, Double, Double, Bool)] =
         [
+          (
+            "per_point_grid_over_shared", grids.ratio, maxPerPointGridOverShared,
+            grids.ratio <= maxPerPointGridOverShared
+          ),
+          (
+            "per_point_grid_gradient_over_shared", grids.gradientRatio, maxPerPointGridOverShared,
+            grids.gradientRatio <= maxPerPointGridOverShared
+          ),
           ("batched_over_per_path", r.batchedOverPerPath, minBatchedSpeedup, r.batchedOverPerPath >= minBatchedSpeedup),
           (
             "forward_over_gemm_floor", r.forwardOverGEMMFloor, maxForwardOverFloor,

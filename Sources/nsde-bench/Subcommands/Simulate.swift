@@ -60,9 +60,11 @@ struct Simulate: ParsableCommand {
           ).run(repetitions: output.repetitions)
           json["per_point_grid_" + T.dtypeName.lowercased()] = [
             "shared_ms": r.shared.median, "per_point_ms": r.perPoint.median, "per_point_over_shared": r.ratio,
+            "gradient_shared_ms": r.sharedGradient.median, "gradient_per_point_ms": r.perPointGradient.median,
+            "gradient_per_point_over_shared": r.gradientRatio,
           ]
           perPointLines.append(
-            "[\(T.dtypeName)] per-point grid: \(fmt(r.perPoint.median)) ms vs shared grid \(fmt(r.shared.median)) ms: ratio \(fmt(r.ratio, 3)) (estimates of all paths, time-homogeneous networks, one core)"
+            "[\(T.dtypeName)] per-point grid: estimates \(fmt(r.perPoint.median)) ms vs shared grid \(fmt(r.shared.median)) ms: ratio \(fmt(r.ratio, 3)); backprop gradient \(fmt(r.perPointGradient.median)) ms vs \(fmt(r.sharedGradient.median)) ms: ratio \(fmt(r.gradientRatio, 3)) (time-homogeneous networks, one core)"
           )
         }
         for type in problem.dtype.scalarTypes { try grids(type) }

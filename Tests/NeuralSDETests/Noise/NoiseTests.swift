@@ -82,6 +82,38 @@ final class NoiseTests: XCTestCase {
     XCTAssertEqual(zip(f.elements, whole.elements).filter { $0 != Float($1) }.count, 0, "Float ≠ rounded Double")
   }
 
+  /// Per-point grids draw every data point's K paths with its own step size in
+  /// one call: bit for bit what one `fill` per point gives, in both
+  /// precisions, across the kernel's 256-path chunks and the 512-group
+  /// batches, for Philox, a shifted view and the default (recorded noise).
+  func testGroupedFillEqualsOneFillPerGroup() {
+    func check<N: BrownianIncrements>(_ noise: N, paths: Range<Int>, group: Int, ld: Int) {
+      let groups = (paths.count + group - 1) / group
+      let sizes = (0..<groups).map { 0.001 + 0.01 * Double(($0 * 7) % 13) }
+      let once = Matrix<N.Scalar>(rows: paths.count, cols: ld)
+      sizes.withUnsafeBufferPointer {
+        noise.fill(step: 2, paths: paths, stepSizes: $0.baseAddress!, groupRows: group, into: once.base, ld: ld)
+      }
+      let each = Matrix<N.Scalar>(rows: paths.count, cols: ld)
+      for g in 0..<groups {
+        let start = paths.lowerBound + g * group
+        let range = start..<min(start + group, paths.upperBound)
+        noise.fill(step: 2, paths: range, stepSize: sizes[g], into: each.base + g * group * ld, ld: ld)
+      }
+      XCTAssertTrue(once.elements == each.elements, "\(N.self) paths \(paths) group \(group): grouped ≠ per group")
+    }
+    for (paths, group) in [(0..<12, 4), (5..<1300, 4), (3..<2051, 1), (0..<700, 64), (10..<17, 3)] {
+      check(PhiloxBrownianIncrements<Double>(seed: 5, dimension: 3), paths: paths, group: group, ld: 4)
+      check(PhiloxBrownianIncrements<Float>(seed: 5, dimension: 4), paths: paths, group: group, ld: 4)
+      check(
+        ShiftedBrownianIncrements(PhiloxBrownianIncrements<Double>(seed: 5, dimension: 2), pathOffset: 9),
+        paths: paths, group: group, ld: 2)
+    }
+    let recorded = try! RecordedBrownianIncrements<Double>(
+      steps: 3, paths: 40, dimension: 2, values: (0..<240).map { Double($0) / 7 })
+    check(recorded, paths: 4..<40, group: 6, ld: 2)
+  }
+
   /// Moments of the normals: mean 0, variance h, kurtosis 3, and no correlation
   /// between neighbouring components, paths or steps (4 standard errors).
   func testIncrementMoments() {
