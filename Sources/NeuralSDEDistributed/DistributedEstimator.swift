@@ -34,15 +34,25 @@ public struct DistributedEstimator: GradientEstimator {
     of model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: TimeGrid, pathsPerPoint k: Int,
     objective: TrainingObjective
   ) throws -> GradientResult where Noise.Scalar == Scalar {
-    let part = shard(points: data.rows)
+    try reduce(model, points: data.rows) { part in
+      try inner.gradient(
+        of: model, data: data.rows(part).copy(),
+        noise: ShiftedBrownianIncrements(noise, pathOffset: part.lowerBound * k),
+        grid: grid, pathsPerPoint: k, objective: objective)
+    }
+  }
+
+  /// Runs `shardGradient` on this rank's points (if any) and sums the
+  /// shards' contributions, weighted by their share of the points.
+  func reduce<Scalar: SDEScalar>(
+    _ model: NeuralSDEModel<Scalar>, points: Int, _ shardGradient: (Range<Int>) throws -> GradientResult
+  ) throws -> GradientResult {
+    let part = shard(points: points)
     var local: GradientResult?
     var failure: Error?
     if !part.isEmpty {
       do {
-        let shardData = data.rows(part).copy()
-        let shardNoise = ShiftedBrownianIncrements(noise, pathOffset: part.lowerBound * k)
-        local = try inner.gradient(
-          of: model, data: shardData, noise: shardNoise, grid: grid, pathsPerPoint: k, objective: objective)
+        local = try shardGradient(part)
       } catch {
         failure = error
       }
@@ -53,7 +63,7 @@ public struct DistributedEstimator: GradientEstimator {
         ?? NSDEError.invalidArgument("another MPI rank failed computing its shard of the gradient")
     }
     let p = model.parameterCount
-    let weight = Double(part.count) / Double(data.rows)
+    let weight = Double(part.count) / Double(points)
     var contribution = [Double](repeating: 0, count: p + 1)
     if let local {
       contribution[0] = weight * local.loss
@@ -63,5 +73,30 @@ public struct DistributedEstimator: GradientEstimator {
     return GradientResult(
       loss: total[0], gradient: Array(total[1...]),
       diagnostics: local?.diagnostics ?? GradientDiagnostics(seconds: 0, peakWorkspaceBytes: 0, tangentDirections: 0))
+  }
+}
+
+extension DistributedEstimator: ObservingGradientEstimator {
+  /// A batch observed along the path (sequences, docs/MODEL.md §7), sharded
+  /// by data point: rank r takes its sequences' grids, observations, rows of
+  /// `data` and global noise, so that it computes what one process computes
+  /// for them; the result is identical on every rank and equal to one
+  /// process's up to round-off.
+  /// - Throws: `invalidArgument` if `inner` cannot observe along the path;
+  ///   any rank's error, on every rank (as the static gradient).
+  public func gradient<Scalar: SDEScalar, Noise: BrownianIncrements>(
+    of model: NeuralSDEModel<Scalar>, data: Matrix<Scalar>, noise: Noise, grid: BatchGrid, pathsPerPoint k: Int,
+    objective: TrainingObjective, observations: PathObservations<Scalar>
+  ) throws -> GradientResult where Noise.Scalar == Scalar {
+    guard let observing = inner as? any ObservingGradientEstimator else {
+      throw NSDEError.invalidArgument(
+        "the distributed estimator's inner estimator \(type(of: inner)) cannot observe along the path")
+    }
+    return try reduce(model, points: data.rows) { part in
+      try observing.gradient(
+        of: model, data: data.rows(part).copy(),
+        noise: ShiftedBrownianIncrements(noise, pathOffset: part.lowerBound * k),
+        grid: grid.points(part), pathsPerPoint: k, objective: objective, observations: observations.points(part))
+    }
   }
 }

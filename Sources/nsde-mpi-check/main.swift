@@ -3,9 +3,11 @@
 //   mpirun -np R nsde-mpi-check [--steps 20]
 //
 // Every rank computes the distributed gradient of a small model (Double),
-// then 20 Adam steps with the distributed estimator. Rank 0 also computes the
-// same with one process (no MPI collective) and compares: loss and gradient to
-// 1e-12 relative, parameters after training to 1e-10. Prints one line per
+// then 20 Adam steps with the distributed estimator, and the same for a batch
+// of sequences sharded by sequence (per-sequence grids, lookahead control, 5
+// steps). Rank 0 also computes the same with one process (no MPI collective)
+// and compares: loss and gradient to 1e-12 relative, parameters after
+// training to 1e-10. Prints one line per
 // check and "N passed, N failed"; exits 1 if a check fails.
 import Foundation
 import NSDEBenchmarks
@@ -81,6 +83,46 @@ do {
         "\(objective.rawValue) gradient, \(communicator.size) ranks vs 1", relativeError(many.gradient, one.gradient),
         below: 1e-12)
     }
+  }
+  // Sequences (docs/MODEL.md §7): a batch of per-sequence grids, masks and a
+  // lookahead control, sharded by sequence.
+  let sequences = try SequenceDataset.ou.sample(count: 11, seed: 4)  // not a multiple of the ranks
+  let sequenceConfig = NeuralSDEConfiguration.sequence(latentDimension: 2, dataDimension: 2, hidden: 8, lookahead: 2)
+  let batch = try SequenceBatch<Double>(
+    sequences, sequences: Array(0..<sequences.count), layout: SequenceLayout(stepsPerInterval: 2))
+  let sequenceNoise = PhiloxBrownianIncrements<Double>(seed: 9, dimension: 2)
+  for objective in TrainingObjective.allCases {
+    let model = try NeuralSDEModel<Double>(sequenceConfig, seed: 3)
+    let many = try distributed.gradient(
+      of: model, data: batch.conditioning, noise: sequenceNoise, grid: batch.grid, pathsPerPoint: 3,
+      objective: objective, observations: batch.observations)
+    if communicator.rank == 0 {
+      let one = try BackpropThroughSolver(chunks: 1).gradient(
+        of: model, data: batch.conditioning, noise: sequenceNoise, grid: batch.grid, pathsPerPoint: 3,
+        objective: objective, observations: batch.observations)
+      check(
+        "sequences: \(objective.rawValue) loss, \(communicator.size) ranks vs 1", relativeError(many.loss, one.loss),
+        below: 1e-12)
+      check(
+        "sequences: \(objective.rawValue) gradient, \(communicator.size) ranks vs 1",
+        relativeError(many.gradient, one.gradient), below: 1e-12)
+    }
+  }
+  var sequenceTrainer = SequenceTrainer<Double>()
+  sequenceTrainer.steps = 5
+  sequenceTrainer.batchSize = 7
+  sequenceTrainer.pathsPerPoint = 3
+  sequenceTrainer.layout = SequenceLayout(stepsPerInterval: 2)
+  sequenceTrainer.estimator = distributed
+  let sequenceModel = try NeuralSDEModel<Double>(sequenceConfig, seed: 3)
+  _ = try sequenceTrainer.train(sequenceModel, on: sequences)
+  if communicator.rank == 0 {
+    let reference = try NeuralSDEModel<Double>(sequenceConfig, seed: 3)
+    sequenceTrainer.estimator = BackpropThroughSolver(chunks: 1)
+    _ = try sequenceTrainer.train(reference, on: sequences)
+    check(
+      "sequences: parameters after 5 training steps, \(communicator.size) ranks vs 1",
+      relativeError(sequenceModel.parameters.elements, reference.parameters.elements), below: 1e-10)
   }
   // Training: the same batches and noise on every rank, the same Adam updates.
   let configuration = TrainingConfiguration(

@@ -25,7 +25,7 @@ final class MPITests: XCTestCase {
   func testTwoRanksAgreeWithOneProcess() throws {
     let r = try launch(2)
     XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
-    XCTAssertTrue(r.stdout.contains("6 passed, 0 failed"), r.stdout)
+    XCTAssertTrue(r.stdout.contains("11 passed, 0 failed"), r.stdout)
   }
 
   /// Bad input on one rank ends every rank with a clear error, within a bounded time.
@@ -126,5 +126,29 @@ final class MPITests: XCTestCase {
       return try XCTUnwrap(e["negative_log_likelihood"] as? Double)
     }
     XCTAssertEqual(try nll(shared), try nll(single), accuracy: 1e-12 * abs(try nll(single)))
+  }
+
+  /// `train-sequences` under mpirun shards each minibatch's sequences over
+  /// the ranks: the checkpoint equals one process's to 1e-10, rank 0 alone writes.
+  func testTrainSequencesUnderMPIMatchesOneProcess() throws {
+    let scratch = try Scratch()
+    defer { scratch.cleanup() }
+    let mpirun = try XCTUnwrap(mpirun)
+    let options = [
+      "train-sequences", "--dataset", "ou", "--count", "24", "--hidden", "8", "--train-steps", "6", "--batch-size", "5",
+      "--paths-per-point", "2", "--steps-per-interval", "1", "--evaluation-paths", "4", "--json",
+    ]
+    let one = try Bench.run(options + ["--output-dir", scratch.path("one")])
+    XCTAssertEqual(one.status, 0, one.stderr)
+    let two = try Bench.run(
+      executable: mpirun,
+      ["--allow-run-as-root", "--oversubscribe", "-np", "2", "--mca", "btl", "tcp,self", Bench.executable.path]
+        + options + ["--output-dir", scratch.path("two")])
+    XCTAssertEqual(two.status, 0, two.stderr)
+    XCTAssertTrue(two.stderr.contains("2 MPI ranks"), two.stderr)
+    let a = try NeuralSDEModel<Double>(checkpoint: scratch.path("one") + "/checkpoint.safetensors").parameters.elements
+    let b = try NeuralSDEModel<Double>(checkpoint: scratch.path("two") + "/checkpoint.safetensors").parameters.elements
+    let diff = zip(a, b).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot()
+    XCTAssertLessThan(diff / a.map { $0 * $0 }.reduce(0, +).squareRoot(), 1e-10)
   }
 }

@@ -42,6 +42,9 @@ public struct SequenceTrainer<Scalar: SDEScalar> {
   public var layout = SequenceLayout()
   /// Seed of the minibatches and the noise.
   public var seed: UInt64 = 0
+  /// The gradient estimator (backprop through the solver by default; a
+  /// `DistributedEstimator` shards each minibatch's sequences over MPI ranks).
+  public var estimator: any ObservingGradientEstimator = BackpropThroughSolver()
 
   /// A trainer with the defaults above.
   public init() {}
@@ -53,7 +56,6 @@ public struct SequenceTrainer<Scalar: SDEScalar> {
   ) throws -> [Double] {
     let adam = Adam<Scalar>(learningRate: learningRate, gradientClipNorm: 100)
     var sampler = try MinibatchSampler(count: data.count, batchSize: Swift.min(batchSize, data.count), seed: seed)
-    let estimator = BackpropThroughSolver()
     var losses: [Double] = []
     for step in 0..<steps {
       let batch = try SequenceBatch<Scalar>(data, sequences: Array(sampler.rows(ofBatch: step)), layout: layout)

@@ -36,6 +36,12 @@ public struct BatchGrid: Sendable {
   /// The grid of data point b.
   public func grid(point b: Int) -> TimeGrid { shared ?? perPoint[b] }
 
+  /// The grids of the data points `points` (a shard of the batch); a shared grid stays shared.
+  public func points(_ points: Range<Int>) -> BatchGrid {
+    guard shared == nil else { return self }
+    return try! BatchGrid(perPoint: Array(perPoint[points]))
+  }
+
   /// Step i's size for data point b.
   func stepSize(_ i: Int, point b: Int) -> Double { grid(point: b).stepSize(i) }
 }

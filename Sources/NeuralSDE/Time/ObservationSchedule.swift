@@ -105,6 +105,13 @@ public struct PathObservations<Scalar: SDEScalar>: @unchecked Sendable {
     self.init(schedule: schedule, values: cleaned, masks: allMasks)
   }
 
+  /// The observations of the data points `points` only (a shard of the
+  /// batch): the same schedule, those rows of every value matrix and mask.
+  public func points(_ points: Range<Int>) -> PathObservations {
+    PathObservations(
+      schedule: schedule, values: values.map { $0.rows(points).copy() }, masks: masks.map { $0?.rows(points).copy() })
+  }
+
   /// - Throws: `shapeMismatch` unless there are `points` rows of the model's
   ///   data dimension, `invalidArgument` for steps beyond the grid.
   func check<T>(points: Int, model: NeuralSDEModel<T>, gridSteps n: Int) throws {

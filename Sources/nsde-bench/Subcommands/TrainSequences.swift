@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NeuralSDE
+import NeuralSDEDistributed
 
 /// Trains a latent SDE on sequences observed at their own times (docs/MODEL.md §7).
 struct TrainSequences: ParsableCommand {
@@ -66,10 +67,27 @@ struct TrainSequences: ParsableCommand {
 
   func run() throws {
     try runReportingErrors {
-      let files = ["checkpoint.safetensors", "loss.csv", "evaluation.json", "report.svg"]
-      try AtomicFile.checkDistinct(
-        outputs: files.map { ("--output-dir", outputDir + "/" + $0) }, inputs: sequenceInputs("--sequences", sequences))
-      try AtomicFile.prepareDirectory(outputDir)
+      // Under mpirun: each minibatch's sequences sharded over the ranks (docs/DISTRIBUTED.md); rank 0 alone
+      // prints, writes and evaluates.
+      let mpi = MPICommunicator.isLaunchedByMPI ? try MPICommunicator() : nil
+      defer { mpi?.finalize() }
+      let isRoot = (mpi?.rank ?? 0) == 0
+      func note(_ s: String) { if isRoot { nsdeBenchNote(s) } }
+      var outputFailure: Error?
+      if isRoot {
+        do {
+          let files = ["checkpoint.safetensors", "loss.csv", "evaluation.json", "report.svg"]
+          try AtomicFile.checkDistinct(
+            outputs: files.map { ("--output-dir", outputDir + "/" + $0) },
+            inputs: sequenceInputs("--sequences", sequences))
+          try AtomicFile.prepareDirectory(outputDir)
+        } catch {
+          outputFailure = error
+        }
+      }
+      if let mpi, mpi.maximum(outputFailure == nil ? 0 : 1) != 0 {
+        throw outputFailure ?? NSDEError.invalidArgument("rank 0 cannot write to --output-dir \(outputDir)")
+      }
       let all = try sequences.map(readSequences) ?? dataset.sample(count: count, seed: seed)
       guard all.count >= 2 else { throw NSDEError.invalidArgument("need at least 2 sequences, got \(all.count)") }
       let order = MinibatchSampler.permutation(count: all.count, seed: seed &+ 5, epoch: 0)
@@ -88,8 +106,11 @@ struct TrainSequences: ParsableCommand {
       trainer.seed = seed &+ 7
       trainer.layout = .init(
         leadIn: leadIn, leadInSteps: leadInSteps, stepsPerInterval: stepsPerInterval, timeScale: timeScale)
+      if let mpi {
+        trainer.estimator = DistributedEstimator(inner: BackpropThroughSolver(chunks: 1), communicator: mpi)
+      }
       note(
-        "training on \(training.count) sequences (\(held.count) held out), d = \(latentDim), H = \(hidden), J = \(lookahead), \(stepsPerInterval) steps per interval, \(trainSteps) steps …"
+        "training on \(training.count) sequences (\(held.count) held out)\(mpi.map { ", \($0.size) MPI ranks" } ?? ""), d = \(latentDim), H = \(hidden), J = \(lookahead), \(stepsPerInterval) steps per interval, \(trainSteps) steps …"
       )
       let clock = ContinuousClock()
       let start = clock.now
@@ -100,6 +121,7 @@ struct TrainSequences: ParsableCommand {
         }
       }
       let trainSeconds = (clock.now - start).seconds
+      guard isRoot else { return }
       try Checkpoint.write(
         model: model, optimizer: nil, step: trainSteps, sequenceLayout: trainer.layout,
         to: outputDir + "/checkpoint.safetensors")
