@@ -53,6 +53,12 @@ final class TrainingCLITests: XCTestCase {
     }
     XCTAssertEqual(held.min { $0.1 < $1.1 }?.0, selection.step, "\(held)")
     XCTAssertEqual(held.min { $0.1 < $1.1 }!.1, selection.heldOutNegativeLogLikelihood, accuracy: 1e-9)
+    // report.svg: the marginals of the 8 most variable of the 12 columns (scales 2.0 and 1.5 in y3, y7, y11 and
+    // y2, y6, y10 lead), data and samples each.
+    let svg = try String(contentsOfFile: out + "/report.svg", encoding: .utf8)
+    XCTAssertTrue(svg.contains("marginals of the 8 most variable columns"), svg)
+    XCTAssertEqual(svg.components(separatedBy: "fill-opacity=\"0.25\"").count - 1, 8)
+    for c in [2, 3, 6, 7, 10, 11] { XCTAssertTrue(svg.contains(">y\(c)</text>"), "y\(c) not shown") }
     // Per-point output: one value per test row, whose mean is the reported −log p.
     let perPoint = scratch.path("per-point.npy")
     let e = try Bench.run([
@@ -79,5 +85,51 @@ final class TrainingCLITests: XCTestCase {
     let bad = try Bench.run(["train", "--data-file", train, "--validation-file", validation, "--output-dir", out])
     XCTAssertEqual(bad.status, 1, bad.stderr)
     XCTAssertTrue(bad.stderr.contains("--validation-file") && bad.stderr.contains("3 column(s)"), bad.stderr)
+  }
+
+  /// Standardisation inside the model: training on `Y = 1000·X + 5` gives the
+  /// model trained on X (the same standardised data), so samples are
+  /// `1000·(X's samples) + 5` and every −log p is X's plus D·log 1000 — the
+  /// log-Jacobian — in `train`'s and `evaluate`'s outputs alike.
+  func testStandardizationKeepsTheFilesUnits() throws {
+    let x = table(rows: 120, seed: 4)
+    let y = Matrix<Double>(rows: x.rows, cols: x.cols) { r, c in 1000 * x[r, c] + 5 }
+    let testX = table(rows: 20, seed: 5)
+    let testY = Matrix<Double>(rows: testX.rows, cols: testX.cols) { r, c in 1000 * testX[r, c] + 5 }
+    var nll: [String: (train: Double, evaluate: Double)] = [:]
+    var samples: [String: [Double]] = [:]
+    for (name, train, test) in [("x", x, testX), ("y", y, testY)] {
+      try NPY.write(train, to: scratch.path("\(name).npy"))
+      try NPY.write(test, to: scratch.path("\(name)-test.npy"))
+      let out = scratch.path("run-\(name)")
+      let r = try Bench.run([
+        "train", "--data-file", scratch.path("\(name).npy"), "--output-dir", out, "--train-steps", "20",
+        "--evaluate-every", "0", "--solver-steps", "4", "--batch-size", "16", "--evaluation-paths-per-point", "16",
+        "--samples", "30", "--hidden", "8", "--latent-dim", "4", "--dtype", "double", "--json",
+      ])
+      XCTAssertEqual(r.status, 0, r.stderr)
+      XCTAssertTrue(r.stderr.contains("standardised by the training rows"), r.stderr)
+      let info = try Checkpoint.info(out + "/checkpoint.safetensors")
+      XCTAssertEqual(try XCTUnwrap(info.dataStandardization).columns, 12)
+      let trained = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+      let e = try Bench.run([
+        "evaluate", "--checkpoint", out + "/checkpoint.safetensors", "--data-file", scratch.path("\(name)-test.npy"),
+        "--train-file", scratch.path("\(name).npy"), "--paths-per-point", "40", "--samples", "20", "--json",
+      ])
+      XCTAssertEqual(e.status, 0, e.stderr)
+      let evaluated = try JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as! [String: Any]
+      func value(_ o: [String: Any]) -> Double {
+        (o["evaluation"] as! [String: Any])["negative_log_likelihood"] as! Double
+      }
+      nll[name] = (value(trained), value(evaluated))
+      samples[name] = try NPY.read(out + "/samples.npy").values
+    }
+    let jacobian = 12 * log(1000.0)
+    let (nx, ny) = (try XCTUnwrap(nll["x"]), try XCTUnwrap(nll["y"]))
+    XCTAssertEqual(ny.train - nx.train, jacobian, accuracy: 1e-6)
+    XCTAssertEqual(ny.evaluate - nx.evaluate, jacobian, accuracy: 1e-6)
+    let (sx, sy) = (try XCTUnwrap(samples["x"]), try XCTUnwrap(samples["y"]))
+    XCTAssertEqual(sx.count, sy.count)
+    for (a, b) in zip(sx, sy) { XCTAssertEqual(b, 1000 * a + 5, accuracy: 1e-6 * max(1, abs(b))) }
   }
 }

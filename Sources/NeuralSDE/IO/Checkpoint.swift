@@ -56,10 +56,13 @@ extension Checkpoint {
   ///
   /// With `selection`, the metadata records which step's parameters the file
   /// holds (`selection.step`, `selection.held_out_nll`, `selection.paths_per_point`);
-  /// with `sequenceLayout`, how a sequence model lays sequences out on grids (`sequence_layout`).
+  /// with `sequenceLayout`, how a sequence model lays sequences out on grids (`sequence_layout`);
+  /// with `standardization`, the affine map the model was trained behind (`data_standardization`).
+  /// - Throws: `invalidArgument` for a layout or map that a reader would reject.
   public static func write<Scalar: SDEScalar>(
     model: NeuralSDEModel<Scalar>, optimizer: (any Optimizer<Scalar>)?, step: Int, grid: TimeGrid? = nil,
-    selection: Selection? = nil, sequenceLayout: SequenceLayout? = nil, to path: String
+    selection: Selection? = nil, sequenceLayout: SequenceLayout? = nil,
+    standardization: DataStandardization? = nil, to path: String
   ) throws {
     var tensors = model.parameterTensors()
     if let adam = optimizer as? Adam<Scalar>, adam.firstMoment.count == model.parameterCount {
@@ -83,6 +86,17 @@ extension Checkpoint {
     if let sequenceLayout {
       try sequenceLayout.validate()
       metadata["sequence_layout"] = String(decoding: try JSONEncoder().encode(sequenceLayout), as: UTF8.self)
+    }
+    if let standardization {
+      if let problem = standardization.problem() {
+        throw NSDEError.invalidArgument("the data standardisation \(problem)")
+      }
+      guard standardization.columns == model.dataDimension else {
+        throw NSDEError.invalidArgument(
+          "the data standardisation has \(standardization.columns) columns, the model \(model.dataDimension)")
+      }
+      metadata["data_standardization"] = String(
+        decoding: try JSONEncoder().encode(standardization), as: UTF8.self)
     }
     if let selection {
       metadata["selection.step"] = String(selection.step)

@@ -3,8 +3,10 @@ import Foundation
 /// A training checkpoint in safetensors format: the model parameters (interchange
 /// names), the Adam moments (`optimizer.adam.m.<name>`, `optimizer.adam.v.<name>`),
 /// and metadata: `format`, `step`, `configuration` (JSON), `dtype`, `optimizer.step`
-/// with the moments, the solver grid `grid` (JSON) when given, and a sequence
-/// model's `sequence_layout` (JSON, `SequenceLayout`). Written atomically.
+/// with the moments, the solver grid `grid` (JSON) when given, a sequence
+/// model's `sequence_layout` (JSON, `SequenceLayout`), and the affine map the
+/// model was trained behind, `data_standardization` (JSON,
+/// `DataStandardization`). Written atomically.
 ///
 /// A checkpoint is untrusted input (it may come from someone else): reading one
 /// validates every metadata field and every tensor against the configuration
@@ -45,7 +47,8 @@ public enum Checkpoint {
   /// (integers in `0…maximumStep`), `configuration` (JSON, every field in its
   /// range and the networks' widths consistent), `grid` (≥ 2 finite, strictly
   /// increasing times, at most `maximumGridSteps` steps), `sequence_layout`
-  /// (every field in range), the model's memory
+  /// (every field in range), `data_standardization` (one finite mean and
+  /// one finite positive scale per data column), the model's memory
   /// against `MemoryLimit`, then the tensors: every parameter of the
   /// configuration present with its shape and finite values, no unknown
   /// tensor, and the Adam moments all present or all absent (finite, second
@@ -63,6 +66,8 @@ public enum Checkpoint {
     public var grid: TimeGrid?
     /// How a sequence model lays sequences out on grids (nil for static models).
     public var sequenceLayout: SequenceLayout?
+    /// The affine map the model was trained behind (nil: the model sees the data as given).
+    public var dataStandardization: DataStandardization?
     /// Which step's parameters the file holds, when training selected them (nil: the last step's).
     public var selection: Selection?
     /// Number of model parameters.
@@ -159,6 +164,22 @@ public enum Checkpoint {
         sequenceLayout = decoded
       } else {
         sequenceLayout = nil
+      }
+      // data_standardization
+      if let text = meta["data_standardization"] {
+        let decoded: DataStandardization
+        do { decoded = try JSONDecoder().decode(DataStandardization.self, from: Data(text.utf8)) } catch {
+          throw NSDEError.file(path: path, reason: StrictDecoding.describe(error, prefix: ["data_standardization"]))
+        }
+        if let problem = decoded.problem() { throw fail("data_standardization", problem) }
+        guard decoded.columns == configuration.dataDimension else {
+          throw fail(
+            "data_standardization",
+            "has \(decoded.columns) columns but the model's data dimension is \(configuration.dataDimension)")
+        }
+        dataStandardization = decoded
+      } else {
+        dataStandardization = nil
       }
       // memory, before any tensor is compared or a model built
       let scalarBytes = dtype == "Float" ? 4 : 8

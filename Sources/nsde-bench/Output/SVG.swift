@@ -17,15 +17,31 @@ struct SVGReport {
   var heldOutPathsPerPoint: Int?
   /// The step whose parameters were kept (marked on the curve).
   var selectedStep: Int?
+  /// Marginal histograms under the plots: per column, its label and the held-out data's and the samples' values.
+  var marginals: [Marginal] = []
+  /// What the marginals show, after "marginals" (e.g. which columns).
+  var marginalNote = ""
+
+  /// One column's values in the data and in the samples.
+  struct Marginal {
+    var label: String
+    var data: [Double]
+    var samples: [Double]
+  }
 
   let w = 460.0
   let h = 420.0
   let pad = 55.0
   let top = 40.0
+  /// Marginal panels per row and each panel's height.
+  let marginalsPerRow = 4
+  let marginalHeight = 150.0
 
   func render() -> String {
+    let marginalRows = (marginals.count + marginalsPerRow - 1) / marginalsPerRow
+    let height = h + top + 10 + (marginals.isEmpty ? 0 : 18 + Double(marginalRows) * marginalHeight)
     var out = """
-      <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(2 * w + 20))" height="\(Int(h + top + 10))" font-family="sans-serif" font-size="12">
+      <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(2 * w + 20))" height="\(Int(height))" font-family="sans-serif" font-size="12">
       <rect width="100%" height="100%" fill="white"/>
       <text x="10" y="20" font-size="13">\(escape(title))</text>
 
@@ -67,7 +83,80 @@ struct SVGReport {
       out +=
         "<text x=\"\(w + 20 + pad)\" y=\"\(top + 14)\"><tspan fill=\"#888\">— minibatch loss</tspan>  <tspan fill=\"#d62728\">— held-out −log p (IW\(paths))</tspan>\(kept)</text>\n"
     }
+    if !marginals.isEmpty {
+      out +=
+        "<text x=\"10\" y=\"\(f(h + top + 22))\">marginals\(escape(marginalNote)): <tspan fill=\"#1f77b4\">■ held-out data</tspan>  <tspan fill=\"#d62728\">— model samples</tspan></text>\n"
+    }
+    for (i, m) in marginals.enumerated() {
+      let pw = (2 * w + 20) / Double(marginalsPerRow)
+      out += Self.histogram(
+        m, x: Double(i % marginalsPerRow) * pw, top: h + top + 28 + Double(i / marginalsPerRow) * marginalHeight,
+        w: pw, h: marginalHeight)
+    }
     return out + "</svg>\n"
+  }
+
+  /// One marginal panel: the densities of the data (blue) and the samples
+  /// (red) over 24 common bins spanning the 0.5–99.5 % quantiles of both.
+  static func histogram(_ m: Marginal, x: Double, top: Double, w: Double, h: Double) -> String {
+    let d = m.data.filter(\.isFinite)
+    let s = m.samples.filter(\.isFinite)
+    let both = (d + s).sorted()
+    guard both.count >= 2 else { return "" }
+    func q(_ p: Double) -> Double { both[Swift.min(both.count - 1, Int(p * Double(both.count - 1)))] }
+    var (lo, hi) = (q(0.005), q(0.995))
+    if hi <= lo { (lo, hi) = (lo - 0.5, lo + 0.5) }
+    let bins = 24
+    func density(_ v: [Double]) -> [Double] {
+      var c = [Double](repeating: 0, count: bins)
+      for x in v {
+        let b = Int(((x - lo) / (hi - lo) * Double(bins)).rounded(.down))
+        if b >= 0 && b < bins { c[b] += 1 }
+      }
+      return c.map { $0 / Swift.max(Double(v.count), 1) }
+    }
+    let (dd, sd) = (density(d), density(s))
+    let peak = Swift.max(dd.max() ?? 0, sd.max() ?? 0, 1e-300)
+    let (left, right, base, ceiling) = (x + 12, x + w - 8, top + h - 22, top + 18)
+    func sx(_ b: Int) -> Double { left + Double(b) / Double(bins) * (right - left) }
+    func sy(_ v: Double) -> Double { base - v / peak * (base - ceiling) }
+    func steps(_ c: [Double]) -> String {
+      var pts = ["\(SVGText.number(sx(0))),\(SVGText.number(base))"]
+      for b in 0..<bins {
+        pts.append("\(SVGText.number(sx(b))),\(SVGText.number(sy(c[b])))")
+        pts.append("\(SVGText.number(sx(b + 1))),\(SVGText.number(sy(c[b])))")
+      }
+      pts.append("\(SVGText.number(sx(bins))),\(SVGText.number(base))")
+      return pts.joined(separator: " ")
+    }
+    return """
+      <line x1="\(SVGText.number(left))" y1="\(SVGText.number(base))" x2="\(SVGText.number(right))" y2="\(SVGText.number(base))" stroke="#444"/>
+      <polyline fill="#1f77b4" fill-opacity="0.25" stroke="#1f77b4" points="\(steps(dd))"/>
+      <polyline fill="none" stroke="#d62728" stroke-width="1.5" points="\(steps(sd))"/>
+      <text x="\(SVGText.number(left))" y="\(SVGText.number(top + 12))">\(SVGText.escape(m.label))</text>
+      <text x="\(SVGText.number(left))" y="\(SVGText.number(base + 14))" fill="#444">\(String(format: "%.3g", lo))</text>
+      <text x="\(SVGText.number(right))" y="\(SVGText.number(base + 14))" fill="#444" text-anchor="end">\(String(format: "%.3g", hi))</text>
+
+      """
+  }
+
+  /// Up to `limit` marginals: every column for D ≤ `limit`, else the columns
+  /// of largest held-out variance (in column order), labelled by column
+  /// (`y0` is the first).
+  static func marginals<T: SDEScalar>(data: Matrix<T>, samples: Matrix<T>, limit: Int = 8) -> [Marginal] {
+    let cols = data.cols
+    guard cols > 0, samples.cols == cols else { return [] }
+    func column(_ m: Matrix<T>, _ c: Int) -> [Double] { (0..<m.rows).map { Double(m[$0, c]) } }
+    var chosen = Array(0..<cols)
+    if cols > limit {
+      let variance = (0..<cols).map { c -> Double in
+        let v = column(data, c)
+        let mean = v.reduce(0, +) / Double(Swift.max(v.count, 1))
+        return v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +)
+      }
+      chosen = Array(chosen.sorted { variance[$0] > variance[$1] }.prefix(limit)).sorted()
+    }
+    return chosen.map { c in Marginal(label: "y\(c)", data: column(data, c), samples: column(samples, c)) }
   }
 
   /// The range of a loss curve: from the lowest value to the 98th percentile

@@ -138,16 +138,26 @@ struct Evaluate: ParsableCommand {
       throw NSDEError.shapeMismatch(
         "the data have \(heldOut.cols) column(s) but the model's data dimension is \(model.dataDimension)")
     }
+    // A model trained behind a standardisation sees the data through it; results return in the data's units.
+    let map = info.dataStandardization
+    if map != nil {
+      note(
+        "the checkpoint standardises the data (its training rows' mean and standard deviation); −log p in the data's units"
+      )
+    }
     let paths = Double(heldOut.rows) * Double(pathsPerPoint)
     note(
       "evaluating \(checkpoint) (step \(info.step), \(info.dtype), \(model.configuration.posteriorControl) control, N = \(grid.steps)) on \(heldOut.rows) points × \(pathsPerPoint) paths = \(Int(paths)) paths …"
     )
     let progress = isRoot ? FractionProgress("importance-weighted −log p") : nil
-    let e = try ModelEvaluation.evaluate(
-      model, heldOut: heldOut, training: training, reference: reference, grid: grid,
+    let evaluated = try ModelEvaluation.evaluate(
+      model, heldOut: map.map { $0.standardized(heldOut) } ?? heldOut,
+      training: map.map { $0.standardized(training) } ?? training, reference: map == nil ? reference : .data,
+      grid: grid,
       options: .init(
         pathsPerPoint: pathsPerPoint, samples: samples, seed: seed, maxPathsPerSolve: maxPathsPerSolve,
         chunks: chunks, partition: partition, progress: progress.map { p in { p.update($0) } }))
+    let e = map.map { evaluated.inOriginalUnits(of: $0) } ?? evaluated
     guard isRoot else { return }
     progress?.finish()
     if let out = perPointOut { try writePerPoint(e.perPointNegativeLogLikelihood, to: out) }

@@ -97,6 +97,13 @@ enum PrecisionChoice: String, ExpressibleByArgument, CaseIterable {
   case float, double
 }
 
+/// Whether `train` fits the model behind a standardisation of the data (`DataStandardization`).
+enum StandardizeChoice: String, ExpressibleByArgument, CaseIterable {
+  /// On for --data-file, off for the built-in datasets (already on a unit scale).
+  case auto
+  case on, off
+}
+
 /// Training on a toy dataset or user data.
 struct Train: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -121,6 +128,11 @@ struct Train: ParsableCommand {
       "Add U[0, 1) noise to every integer-valued column of --data-file (and --validation-file): the density of the dequantised data bounds the integer data's −log P from above."
   )
   var dequantize = false
+  @Option(
+    help:
+      "Fit the model behind a standardisation of each column (training rows' mean and standard deviation, kept in the checkpoint; samples and −log p stay in the file's units): auto (on for --data-file), on, off."
+  )
+  var standardize: StandardizeChoice = .auto
   @Option(
     parsing: .unconditional,
     help: "Fraction of the data held out for validation (model selection) and evaluation, in (0, 1).")
@@ -287,6 +299,29 @@ struct Train: ParsableCommand {
     } else {
       split = try DataSplit(all, heldOutFraction: heldOutFraction, seed: seed &+ 5)
     }
+    // The model's own units: standardised by the training rows (or by the resumed checkpoint's map).
+    let resumedMap = try resume.map { try Checkpoint.info($0).dataStandardization }
+    let map: DataStandardization?
+    switch (standardize, resumedMap) {
+    case (_, .some(let m?)) where standardize != .off: map = m
+    case (.on, .some(nil)):
+      throw NSDEError.invalidArgument("--standardize on, but --resume \(resume!) was trained without a standardisation")
+    case (.off, .some(_?)):
+      throw NSDEError.invalidArgument("--standardize off, but --resume \(resume!) was trained behind a standardisation")
+    case (_, .some(nil)): map = nil
+    default:
+      map = standardize == .on || (standardize == .auto && dataFile != nil) ? .init(fitting: split.training) : nil
+    }
+    let modelSplit =
+      map.map { DataSplit(training: $0.standardized(split.training), heldOut: $0.standardized(split.heldOut)) }
+      ?? split
+    /// Nats per point in the file's units (`Σ log s_j` added; 0 without a standardisation).
+    let logJacobian = map?.logJacobian ?? 0
+    if map != nil {
+      note(
+        "the model sees each column standardised by the training rows' mean and standard deviation (kept in the checkpoint); −log p and samples are in the file's units"
+      )
+    }
     let config = try model.configuration(dataDimension: all.cols)
     let sde = try NeuralSDEModel<T>(config, seed: seed &+ 1)
     let grid = try TimeGrid(uniformSteps: model.solverSteps)
@@ -304,7 +339,7 @@ struct Train: ParsableCommand {
       : ForwardPathwise(chunks: chunks)
     let est: any GradientEstimator = mpi.map { DistributedEstimator(inner: local, communicator: $0) } ?? local
     if model.decoderInit.startsAtGaussian(dataDimension: all.cols) && resume == nil {
-      try sde.initializeDecoder(matching: split.training, grid: grid, seed: seed &+ 7)
+      try sde.initializeDecoder(matching: modelSplit.training, grid: grid, seed: seed &+ 7)
     }
     let trainer = try Trainer(model: sde, configuration: training, estimator: est)
     if let r = resume {
@@ -328,19 +363,20 @@ struct Train: ParsableCommand {
     if isRoot && checkpointEvery > 0 && trainer.step < trainSteps {
       // A checkpoint from the start: a run killed at any moment leaves one that loads and resumes.
       try Checkpoint.write(
-        model: sde, optimizer: trainer.optimizer, step: trainer.step, grid: grid,
+        model: sde, optimizer: trainer.optimizer, step: trainer.step, grid: grid, standardization: map,
         to: outputDir + "/checkpoint.safetensors")
     }
     let progress = ProgressPrinter(total: trainSteps)
     var checkpointError: Error?
-    let history = try trainer.train(data: split.training, heldOut: split.heldOut) { p in
+    let history = try trainer.train(data: modelSplit.training, heldOut: modelSplit.heldOut) { p in
       var line = String(
-        format: "step %d/%d  loss %.4f  |g| %.3g  %.1f steps/s  ETA %@", p.step, p.totalSteps, p.loss, p.gradientNorm,
+        format: "step %d/%d  loss %.4f  |g| %.3g  %.1f steps/s  ETA %@", p.step, p.totalSteps, p.loss + logJacobian,
+        p.gradientNorm,
         p.stepsPerSecond, Train.duration(p.secondsRemaining))
       if let e = p.evaluation {
         line += String(
-          format: "  held-out F̂ %.4f ± %.4f, IW(K=%d) %.4f", e.freeEnergy.mean, e.freeEnergy.standardError,
-          training.evaluationPathsPerPoint, e.importanceWeighted.mean)
+          format: "  held-out F̂ %.4f ± %.4f, IW(K=%d) %.4f", e.freeEnergy.mean + logJacobian,
+          e.freeEnergy.standardError, training.evaluationPathsPerPoint, e.importanceWeighted.mean + logJacobian)
       }
       if let s = stopAt, p.step >= s { trainer.stop() }
       if isRoot {
@@ -353,7 +389,7 @@ struct Train: ParsableCommand {
         if isRoot {
           do {
             try Checkpoint.write(
-              model: sde, optimizer: trainer.optimizer, step: p.step, grid: grid,
+              model: sde, optimizer: trainer.optimizer, step: p.step, grid: grid, standardization: map,
               to: outputDir + "/checkpoint.safetensors")
           } catch {
             checkpointError = error
@@ -376,22 +412,24 @@ struct Train: ParsableCommand {
     let checkpoint = outputDir + "/checkpoint.safetensors"
     if let selected = history.selectedStep, let nll = history.selectedNegativeLogLikelihood {
       note(
-        "kept the parameters of step \(selected) (held-out −log p̂ \(fmt(nll, 3)) with \(selectionPathsPerPoint) paths per point)\(history.stoppedEarly ? "; stopped early at step \(trainer.step) after \(patience) evaluations without improvement" : "")"
+        "kept the parameters of step \(selected) (held-out −log p̂ \(fmt(nll + logJacobian, 3)) with \(selectionPathsPerPoint) paths per point)\(history.stoppedEarly ? "; stopped early at step \(trainer.step) after \(patience) evaluations without improvement" : "")"
       )
     }
     try Checkpoint.write(
       model: sde, optimizer: trainer.optimizer, step: trainer.step, grid: grid,
       selection: history.selectedStep.map {
         Checkpoint.Selection(
-          step: $0, heldOutNegativeLogLikelihood: history.selectedNegativeLogLikelihood!,
+          step: $0, heldOutNegativeLogLikelihood: history.selectedNegativeLogLikelihood! + logJacobian,
           pathsPerPoint: selectionPathsPerPoint)
       },
-      to: checkpoint)
+      standardization: map, to: checkpoint)
     let drawn = try sde.sample(
       count: samples, noise: PhiloxBrownianIncrements<T>(seed: seed &+ 3, dimension: sde.noiseDimension), grid: grid,
       seed: seed &+ 4)
-    try NPY.write(drawn.observations, to: outputDir + "/samples.npy")
-    try CSV.write(drawn.observations, header: (0..<all.cols).map { "y\($0)" }, to: outputDir + "/samples.csv")
+    // Samples in the file's units.
+    let sampled = map.map { $0.original(drawn.observations) } ?? drawn.observations
+    try NPY.write(sampled, to: outputDir + "/samples.npy")
+    try CSV.write(sampled, header: (0..<all.cols).map { "y\($0)" }, to: outputDir + "/samples.csv")
     var curve = "step,loss,gradient_norm,held_out_free_energy,held_out_iw\n"
     let evaluations = Dictionary(uniqueKeysWithValues: history.evaluations.map { ($0.step, $0.estimates) })
     let firstStep = trainer.step - history.losses.count
@@ -399,32 +437,36 @@ struct Train: ParsableCommand {
       let step = firstStep + i + 1
       let e = evaluations[step]
       curve +=
-        "\(step),\(l),\(history.gradientNorms[i]),\(e.map { "\($0.freeEnergy.mean)" } ?? ""),\(e.map { "\($0.importanceWeighted.mean)" } ?? "")\n"
+        "\(step),\(l + logJacobian),\(history.gradientNorms[i]),\(e.map { "\($0.freeEnergy.mean + logJacobian)" } ?? ""),\(e.map { "\($0.importanceWeighted.mean + logJacobian)" } ?? "")\n"
     }
     try AtomicFile.write(text: curve, to: outputDir + "/loss.csv")
     note("evaluating on \(split.heldOut.rows) held-out points with \(evaluationPathsPerPoint) paths each …")
     let evaluationProgress = isRoot ? FractionProgress("importance-weighted −log p") : nil
-    let evaluation = try ModelEvaluation.evaluate(
-      sde, heldOut: split.heldOut, training: split.training,
-      reference: dataFile == nil ? .dataset(dataset) : .data, grid: grid,
+    // Behind a standardisation the data's own density is not the standardised data's: no reference then.
+    let evaluated = try ModelEvaluation.evaluate(
+      sde, heldOut: modelSplit.heldOut, training: modelSplit.training,
+      reference: dataFile == nil && map == nil ? .dataset(dataset) : .data, grid: grid,
       options: .init(
         pathsPerPoint: evaluationPathsPerPoint, samples: samples, seed: seed &+ 6, chunks: model.chunks,
         progress: evaluationProgress.map { p in { p.update($0) } }))
+    let evaluation = map.map { evaluated.inOriginalUnits(of: $0) } ?? evaluated
     evaluationProgress?.finish()
     try AtomicFile.write(text: try evaluationJSON(evaluation), to: outputDir + "/evaluation.json")
     // D > 2: the scatter shows the held-out data's two leading principal directions.
     let view = try ScatterProjection(split.heldOut)
     let name = URL(fileURLWithPath: source).lastPathComponent
     var svg = SVGReport(
-      data: view.project(split.heldOut, limit: 1000), samples: view.project(drawn.observations, limit: 1000),
-      losses: history.losses,
-      heldOut: history.evaluations.map { ($0.step - firstStep, $0.estimates.importanceWeighted.mean) },
+      data: view.project(split.heldOut, limit: 1000), samples: view.project(sampled, limit: 1000),
+      losses: history.losses.map { $0 + logJacobian },
+      heldOut: history.evaluations.map { ($0.step - firstStep, $0.estimates.importanceWeighted.mean + logJacobian) },
       title:
         "\(name): held-out −log p \(fmt(evaluation.negativeLogLikelihood, 3)) nats (IW, K = \(evaluationPathsPerPoint)), one Gaussian \(fmt(evaluation.gaussianNegativeLogLikelihood, 3)); \(trainer.step) steps"
     )
     svg.axisLabels = view.labels
     svg.heldOutPathsPerPoint = training.evaluationPathsPerPoint
     svg.selectedStep = history.selectedStep.map { $0 - firstStep }
+    svg.marginals = SVGReport.marginals(data: split.heldOut, samples: sampled)
+    if all.cols > svg.marginals.count { svg.marginalNote = " of the \(svg.marginals.count) most variable columns" }
     try AtomicFile.write(text: svg.render(), to: outputDir + "/report.svg")
     let files = Train.outputFiles
     if json {

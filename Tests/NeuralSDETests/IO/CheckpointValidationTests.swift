@@ -19,6 +19,7 @@ final class CheckpointValidationTests: XCTestCase {
       "report-format": ["field format", "newer NeuralSDE (format version 999)"],
       "report-activation": ["field configuration.drift.hiddenActivation", "\"relu6\" is not an activation"],
       "report-layout": ["field sequence_layout", "leadInSteps must be in 1…1000, got 0"],
+      "report-standardization": ["field data_standardization", "scale of column 1 is -0.5"],
     ]
     var seeds = 0
     for name in try FileManager.default.contentsOfDirectory(atPath: corpus.path).sorted() {
@@ -63,6 +64,43 @@ final class CheckpointValidationTests: XCTestCase {
     XCTAssertThrowsError(try Checkpoint.write(model: model, optimizer: nil, step: 7, sequenceLayout: bad, to: path)) {
       XCTAssertTrue("\($0)".contains("timeScale"), "\($0)")
     }
+  }
+
+  /// A checkpoint records the data standardisation its model was trained
+  /// behind (read back equal); `write` refuses one that does not fit the model.
+  func testDataStandardizationRoundTrips() throws {
+    let model = try NeuralSDEModel<Double>(.reference(latentDimension: 2, hidden: 3), seed: 1)
+    let map = DataStandardization(mean: [5, -2.5], scale: [1000, 0.5])
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nsde-standardization-\(getpid())")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("c.safetensors").path
+    try Checkpoint.write(model: model, optimizer: nil, step: 3, standardization: map, to: path)
+    XCTAssertEqual(try Checkpoint.info(path).dataStandardization, map)
+    XCTAssertEqual(map.logJacobian, log(1000) + log(0.5), accuracy: 1e-14)
+    try Checkpoint.write(model: model, optimizer: nil, step: 3, to: path)
+    XCTAssertNil(try Checkpoint.info(path).dataStandardization)
+    for (bad, fragment) in [
+      (DataStandardization(mean: [0, 0, 0], scale: [1, 1, 1]), "3 columns, the model 2"),
+      (DataStandardization(mean: [0, .nan], scale: [1, 1]), "mean of column 1"),
+      (DataStandardization(mean: [0, 0], scale: [0, 1]), "scale of column 0 is 0.0"),
+    ] {
+      XCTAssertThrowsError(try Checkpoint.write(model: model, optimizer: nil, step: 3, standardization: bad, to: path))
+      {
+        XCTAssertTrue("\($0)".contains(fragment), "\($0)")
+      }
+    }
+    // The map itself: fitted mean and deviation per column, its inverse, and a constant column's scale 1.
+    let data = Matrix<Double>(rows: 4, cols: 2) { r, c in c == 0 ? Double(r) * 10 + 3 : 7 }
+    let fitted = DataStandardization(fitting: data)
+    XCTAssertEqual(fitted.mean, [18, 7])
+    XCTAssertEqual(fitted.scale[0], (125.0).squareRoot(), accuracy: 1e-12)
+    XCTAssertEqual(fitted.scale[1], 1)
+    let z = fitted.standardized(data)
+    XCTAssertEqual(z[0, 0], -15 / (125.0).squareRoot(), accuracy: 1e-14)
+    XCTAssertEqual(z[2, 1], 0)
+    let back = fitted.original(z)
+    for r in 0..<4 { for c in 0..<2 { XCTAssertEqual(back[r, c], data[r, c], accuracy: 1e-12) } }
   }
 
   /// The configuration's layout is the model's: names, shapes and offsets.
