@@ -131,5 +131,13 @@ final class TrainingCLITests: XCTestCase {
     let (sx, sy) = (try XCTUnwrap(samples["x"]), try XCTUnwrap(samples["y"]))
     XCTAssertEqual(sx.count, sy.count)
     for (a, b) in zip(sx, sy) { XCTAssertEqual(b, 1000 * a + 5, accuracy: 1e-6 * max(1, abs(b))) }
+    // Resuming keeps the checkpoint's map; turning it off then is an error naming both.
+    let resumed = try Bench.run([
+      "train", "--data-file", scratch.path("x.npy"), "--output-dir", scratch.path("resumed"), "--resume",
+      scratch.path("run-x") + "/checkpoint.safetensors", "--standardize", "off", "--latent-dim", "4", "--hidden", "8",
+      "--dtype", "double",
+    ])
+    XCTAssertEqual(resumed.status, 1, resumed.stderr)
+    XCTAssertTrue(resumed.stderr.contains("--standardize off, but --resume"), resumed.stderr)
   }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import NSDEBenchmarks
 import NeuralSDE
+import NeuralSDEDistributed
 
 /// An aligned text table.
 struct Table {
@@ -87,4 +88,25 @@ func emit(json: Bool, problem: ProblemOptions, results: [String: Any], title: St
     print(machineLine())
     print(table.render())
   }
+}
+
+/// Checks that `files` in `outputDir` overwrite no input and prepares the
+/// directory — on rank 0 only under MPI, every rank then learning whether it
+/// failed — so that no rank trains for nothing and none waits on a rank that stopped.
+func prepareOutputDirectory(
+  _ outputDir: String, files: [String], inputs: [(option: String, path: String)], mpi: MPICommunicator?
+) throws {
+  var failure: Error?
+  if (mpi?.rank ?? 0) == 0 {
+    do {
+      try AtomicFile.checkDistinct(outputs: files.map { ("--output-dir", outputDir + "/" + $0) }, inputs: inputs)
+      try AtomicFile.prepareDirectory(outputDir)
+    } catch {
+      failure = error
+    }
+  }
+  if let mpi, mpi.maximum(failure == nil ? 0 : 1) != 0 {
+    throw failure ?? NSDEError.invalidArgument("rank 0 cannot write to --output-dir \(outputDir)")
+  }
+  if let failure { throw failure }
 }

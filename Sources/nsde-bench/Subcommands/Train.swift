@@ -257,20 +257,8 @@ struct Train: ParsableCommand {
     let isRoot = (mpi?.rank ?? 0) == 0
     func note(_ s: String) { if isRoot { nsdeBenchNote(s) } }
     // Outputs first: never overwrite an input, and fail now, not after training, if the directory is unusable.
-    var outputFailure: Error?
-    if isRoot {
-      do {
-        let outputs = Train.outputFiles.map { ("--output-dir", outputDir + "/" + $0) }
-        try AtomicFile.checkDistinct(outputs: outputs, inputs: dataFile.map { [("--data-file", $0)] } ?? [])
-        try AtomicFile.prepareDirectory(outputDir)
-      } catch {
-        outputFailure = error
-      }
-    }
-    if let mpi, mpi.maximum(outputFailure == nil ? 0 : 1) != 0 {
-      throw outputFailure ?? NSDEError.invalidArgument("rank 0 cannot write to --output-dir \(outputDir)")
-    }
-    if let outputFailure { throw outputFailure }
+    try prepareOutputDirectory(
+      outputDir, files: Train.outputFiles, inputs: dataFile.map { [("--data-file", $0)] } ?? [], mpi: mpi)
     var all: Matrix<T> =
       try dataFile.map { try DataFile.readMatrix($0, as: T.self) }
       ?? dataset.sample(count: datasetPoints, seed: seed, as: T.self)

@@ -73,21 +73,9 @@ struct TrainSequences: ParsableCommand {
       defer { mpi?.finalize() }
       let isRoot = (mpi?.rank ?? 0) == 0
       func note(_ s: String) { if isRoot { nsdeBenchNote(s) } }
-      var outputFailure: Error?
-      if isRoot {
-        do {
-          let files = ["checkpoint.safetensors", "loss.csv", "evaluation.json", "report.svg"]
-          try AtomicFile.checkDistinct(
-            outputs: files.map { ("--output-dir", outputDir + "/" + $0) },
-            inputs: sequenceInputs("--sequences", sequences))
-          try AtomicFile.prepareDirectory(outputDir)
-        } catch {
-          outputFailure = error
-        }
-      }
-      if let mpi, mpi.maximum(outputFailure == nil ? 0 : 1) != 0 {
-        throw outputFailure ?? NSDEError.invalidArgument("rank 0 cannot write to --output-dir \(outputDir)")
-      }
+      try prepareOutputDirectory(
+        outputDir, files: ["checkpoint.safetensors", "loss.csv", "evaluation.json", "report.svg"],
+        inputs: sequenceInputs("--sequences", sequences), mpi: mpi)
       let all = try sequences.map(readSequences) ?? dataset.sample(count: count, seed: seed)
       guard all.count >= 2 else { throw NSDEError.invalidArgument("need at least 2 sequences, got \(all.count)") }
       let order = MinibatchSampler.permutation(count: all.count, seed: seed &+ 5, epoch: 0)
