@@ -5,7 +5,7 @@ by importance weighting (each model's posterior as its proposal, the full
 Girsanov log-ratio), with the per-sequence differences paired. Writes
 docs/PEERS-SEQUENCES.md. Called by `scripts/compare-peers sequences`.
 """
-import argparse, csv, datetime, json, math, os, platform, subprocess, sys, tempfile, time
+import argparse, csv, datetime, json, math, os, platform, subprocess, sys, tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BENCH = os.path.join(ROOT, ".build", "release", "nsde-bench")
@@ -42,11 +42,9 @@ def main():
 
     # nsde-bench: its defaults but the step count; it holds out 5 % of the training file for its own report.
     ours_dir = os.path.join(d, "ours")
-    t0 = time.perf_counter()
     ours_train = json.loads(run([BENCH, "train-sequences", "--sequences", train, "--train-steps", str(a.steps),
                                  "--held-out-fraction", "0.05", "--evaluation-paths", "100",
                                  "--output-dir", ours_dir, "--json"]))
-    ours_wall = time.perf_counter() - t0
     ours = json.loads(run([BENCH, "evaluate", "--checkpoint", os.path.join(ours_dir, "checkpoint.safetensors"),
                            "--sequences", test, "--train-sequences", train, "--paths-per-point", str(a.paths),
                            "--per-point-out", os.path.join(d, "ours.csv"), "--json"]))

@@ -42,8 +42,6 @@ from torch.distributions import Normal
 
 import torchsde
 
-LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
-
 
 def read_sequences(path):
     """nsde-bench's long CSV -> list of (id, times [n], values [n, D] with NaN for missing)."""

@@ -543,7 +543,7 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
         perGroup: em.pointStepSizes(step: i, grid: grid, firstPoint: points.lowerBound, points: points.count),
         groupRows: k)
       var step = SchemeStep(
-        index: i, time: Scalar(own.times[i]), size: h, sizes: sizes, rows: rows, state: em.state(i),
+        index: i, time: Scalar(own.times[i]), sizes: sizes, rows: rows, state: em.state(i),
         next: em.state(i + 1), increments: increments, fields: VectorFields(model: model, workspace: em, index: i))
       step.adjoint = adjoint
       scheme.pullback(step)

@@ -88,12 +88,8 @@ extension Checkpoint {
       metadata["sequence_layout"] = String(decoding: try JSONEncoder().encode(sequenceLayout), as: UTF8.self)
     }
     if let standardization {
-      if let problem = standardization.problem() {
+      if let problem = standardization.problem(dimension: model.dataDimension) {
         throw NSDEError.invalidArgument("the data standardisation \(problem)")
-      }
-      guard standardization.columns == model.dataDimension else {
-        throw NSDEError.invalidArgument(
-          "the data standardisation has \(standardization.columns) columns, the model \(model.dataDimension)")
       }
       metadata["data_standardization"] = String(
         decoding: try JSONEncoder().encode(standardization), as: UTF8.self)

@@ -171,11 +171,8 @@ public enum Checkpoint {
         do { decoded = try JSONDecoder().decode(DataStandardization.self, from: Data(text.utf8)) } catch {
           throw NSDEError.file(path: path, reason: StrictDecoding.describe(error, prefix: ["data_standardization"]))
         }
-        if let problem = decoded.problem() { throw fail("data_standardization", problem) }
-        guard decoded.columns == configuration.dataDimension else {
-          throw fail(
-            "data_standardization",
-            "has \(decoded.columns) columns but the model's data dimension is \(configuration.dataDimension)")
+        if let problem = decoded.problem(dimension: configuration.dataDimension) {
+          throw fail("data_standardization", problem)
         }
         dataStandardization = decoded
       } else {

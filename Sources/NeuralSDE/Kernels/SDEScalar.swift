@@ -136,11 +136,4 @@ public struct RowStepSizes<Scalar: SDEScalar> {
   /// Row r's step size.
   @inlinable
   public subscript(row r: Int) -> Scalar { perGroup.map { $0[r / groupRows] } ?? uniform }
-
-  /// The sizes of the rows from row `r` on (`r` a multiple of `groupRows` when per group).
-  @inlinable
-  public func fromRow(_ r: Int) -> RowStepSizes {
-    guard let perGroup else { return self }
-    return RowStepSizes(uniform: uniform, perGroup: perGroup + r / groupRows, groupRows: groupRows)
-  }
 }

@@ -291,7 +291,7 @@ package final class SolveWorkspace<Scalar: SDEScalar>: @unchecked Sendable {
           tangent: controlTangent)
       }
       var step = SchemeStep(
-        index: i, time: t, size: h, sizes: rowSizes, rows: rows, state: x, next: xNext, increments: dw,
+        index: i, time: t, sizes: rowSizes, rows: rows, state: x, next: xNext, increments: dw,
         fields: VectorFields(model: model, workspace: self, index: i))
       if let tangent {
         step.tangent = tangent

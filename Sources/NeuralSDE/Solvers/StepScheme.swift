@@ -55,12 +55,10 @@ public protocol StepScheme: Sendable {
 /// increments, the vector fields, and the buffers of a pullback or
 /// pushforward. Built by the solve and backward loops.
 public struct SchemeStep<Scalar: SDEScalar> {
-  /// Step index i, left time `t_i` and step size `h_i` (with per-point grids:
-  /// the first point's; `sizes` holds every row's).
+  /// Step index i and left time `t_i` (with per-point grids: the first point's).
   package let index: Int
   package let time: Scalar
-  package let size: Scalar
-  /// Every row's step size: `size`, or with per-point grids each data
+  /// Every row's step size: one `h_i`, or with per-point grids each data
   /// point's `h_{b,i}` for its K consecutive rows.
   package var sizes: RowStepSizes<Scalar>
   /// Paths in the chunk.

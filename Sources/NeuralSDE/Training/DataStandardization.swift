@@ -30,12 +30,15 @@ public struct DataStandardization: Sendable, Codable, Equatable {
   /// `Σ_j log s_j`: add it to a −log p of `z` for the −log p of `y` (nats per row).
   public var logJacobian: Double { scale.reduce(0) { $0 + log($1) } }
 
-  /// What is wrong with the map, naming the column, or nil: as many means as
-  /// scales (at least one), finite means, finite positive scales.
-  public func problem() -> String? {
+  /// What is wrong with the map for a model of `dimension` data columns,
+  /// naming the column, or nil: one mean and one scale per column, finite
+  /// means, finite positive scales. The one check of the checkpoint's writer
+  /// and its reader.
+  public func problem(dimension: Int) -> String? {
     guard !mean.isEmpty, mean.count == scale.count else {
       return "has \(mean.count) means and \(scale.count) scales (one each per column, at least one)"
     }
+    guard columns == dimension else { return "has \(columns) columns, the model \(dimension) (its data dimension)" }
     if let j = mean.firstIndex(where: { !$0.isFinite }) { return "mean of column \(j) is \(mean[j])" }
     if let j = scale.firstIndex(where: { !($0 > 0 && $0.isFinite) }) {
       return "scale of column \(j) is \(scale[j]); scales are finite and positive"

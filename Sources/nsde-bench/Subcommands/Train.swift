@@ -348,11 +348,16 @@ struct Train: ParsableCommand {
         "backprop within \(memoryBudget!): \(plan) (predicted workspace \(MemoryLimit.describe(plan.estimatedBytes)), \(fmt(plan.relativeCost))× the full tape's time)"
       )
     }
+    let checkpoint = outputDir + "/checkpoint.safetensors"
+    /// The model at `step` with its optimizer, grid and standardisation (and, at the end, the kept step's record).
+    func writeCheckpoint(step: Int, selection: Checkpoint.Selection? = nil) throws {
+      try Checkpoint.write(
+        model: sde, optimizer: trainer.optimizer, step: step, grid: grid, selection: selection,
+        standardization: map, to: checkpoint)
+    }
     if isRoot && checkpointEvery > 0 && trainer.step < trainSteps {
       // A checkpoint from the start: a run killed at any moment leaves one that loads and resumes.
-      try Checkpoint.write(
-        model: sde, optimizer: trainer.optimizer, step: trainer.step, grid: grid, standardization: map,
-        to: outputDir + "/checkpoint.safetensors")
+      try writeCheckpoint(step: trainer.step)
     }
     let progress = ProgressPrinter(total: trainSteps)
     var checkpointError: Error?
@@ -376,9 +381,7 @@ struct Train: ParsableCommand {
         var failed: Int32 = 0
         if isRoot {
           do {
-            try Checkpoint.write(
-              model: sde, optimizer: trainer.optimizer, step: p.step, grid: grid, standardization: map,
-              to: outputDir + "/checkpoint.safetensors")
+            try writeCheckpoint(step: p.step)
           } catch {
             checkpointError = error
             failed = 1
@@ -397,20 +400,18 @@ struct Train: ParsableCommand {
     guard isRoot else { return }  // rank 0 writes the outputs and evaluates
     progress.finish()
     // Outputs.
-    let checkpoint = outputDir + "/checkpoint.safetensors"
     if let selected = history.selectedStep, let nll = history.selectedNegativeLogLikelihood {
       note(
         "kept the parameters of step \(selected) (held-out −log p̂ \(fmt(nll + logJacobian, 3)) with \(selectionPathsPerPoint) paths per point)\(history.stoppedEarly ? "; stopped early at step \(trainer.step) after \(patience) evaluations without improvement" : "")"
       )
     }
-    try Checkpoint.write(
-      model: sde, optimizer: trainer.optimizer, step: trainer.step, grid: grid,
+    try writeCheckpoint(
+      step: trainer.step,
       selection: history.selectedStep.map {
         Checkpoint.Selection(
           step: $0, heldOutNegativeLogLikelihood: history.selectedNegativeLogLikelihood! + logJacobian,
           pathsPerPoint: selectionPathsPerPoint)
-      },
-      standardization: map, to: checkpoint)
+      })
     let drawn = try sde.sample(
       count: samples, noise: PhiloxBrownianIncrements<T>(seed: seed &+ 3, dimension: sde.noiseDimension), grid: grid,
       seed: seed &+ 4)
