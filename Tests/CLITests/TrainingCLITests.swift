@@ -87,30 +87,33 @@ final class TrainingCLITests: XCTestCase {
     XCTAssertTrue(bad.stderr.contains("--validation-file") && bad.stderr.contains("3 column(s)"), bad.stderr)
   }
 
-  /// Standardisation inside the model: training on `Y = 1000·X + 5` gives the
-  /// model trained on X (the same standardised data), so samples are
-  /// `1000·(X's samples) + 5` and every −log p is X's plus D·log 1000 — the
-  /// log-Jacobian — in `train`'s and `evaluate`'s outputs alike.
-  func testStandardizationKeepsTheFilesUnits() throws {
+  /// `--standardize MODE` (per column, or per column then whitened) on 1000·X + 5 against X.
+  func checkStandardizationKeepsTheFilesUnits(mode: String) throws {
     let x = table(rows: 120, seed: 4)
     let y = Matrix<Double>(rows: x.rows, cols: x.cols) { r, c in 1000 * x[r, c] + 5 }
     let testX = table(rows: 20, seed: 5)
     let testY = Matrix<Double>(rows: testX.rows, cols: testX.cols) { r, c in 1000 * testX[r, c] + 5 }
     var nll: [String: (train: Double, evaluate: Double)] = [:]
     var samples: [String: [Double]] = [:]
+    // The samples pass through the inverse map: with axes, rounding differences
+    // of the two runs grow by its condition number (max f / min f) on the
+    // columns' scale (1000).
+    var condition: Double?
     for (name, train, test) in [("x", x, testX), ("y", y, testY)] {
       try NPY.write(train, to: scratch.path("\(name).npy"))
       try NPY.write(test, to: scratch.path("\(name)-test.npy"))
-      let out = scratch.path("run-\(name)")
+      let out = scratch.path("run-\(mode)-\(name)")
       let r = try Bench.run([
         "train", "--data-file", scratch.path("\(name).npy"), "--output-dir", out, "--train-steps", "20",
         "--evaluate-every", "0", "--solver-steps", "4", "--batch-size", "16", "--evaluation-paths-per-point", "16",
-        "--samples", "30", "--hidden", "8", "--latent-dim", "4", "--dtype", "double", "--json",
+        "--samples", "30", "--hidden", "8", "--latent-dim", "4", "--dtype", "double", "--standardize", mode, "--json",
       ])
       XCTAssertEqual(r.status, 0, r.stderr)
       XCTAssertTrue(r.stderr.contains("standardised by the training rows"), r.stderr)
       let info = try Checkpoint.info(out + "/checkpoint.safetensors")
       XCTAssertEqual(try XCTUnwrap(info.dataStandardization).columns, 12)
+      XCTAssertEqual(info.dataStandardization?.axes != nil, mode == "whiten")
+      if let f = info.dataStandardization?.axisScales { condition = f.max()! / f.min()! }
       let trained = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
       let e = try Bench.run([
         "evaluate", "--checkpoint", out + "/checkpoint.safetensors", "--data-file", scratch.path("\(name)-test.npy"),
@@ -126,15 +129,25 @@ final class TrainingCLITests: XCTestCase {
     }
     let jacobian = 12 * log(1000.0)
     let (nx, ny) = (try XCTUnwrap(nll["x"]), try XCTUnwrap(nll["y"]))
-    XCTAssertEqual(ny.train - nx.train, jacobian, accuracy: 1e-6)
-    XCTAssertEqual(ny.evaluate - nx.evaluate, jacobian, accuracy: 1e-6)
+    XCTAssertEqual(ny.train - nx.train, jacobian, accuracy: 1e-6, mode)
+    XCTAssertEqual(ny.evaluate - nx.evaluate, jacobian, accuracy: 1e-6, mode)
     let (sx, sy) = (try XCTUnwrap(samples["x"]), try XCTUnwrap(samples["y"]))
     XCTAssertEqual(sx.count, sy.count)
-    for (a, b) in zip(sx, sy) { XCTAssertEqual(b, 1000 * a + 5, accuracy: 1e-6 * max(1, abs(b))) }
+    let tolerance = { (b: Double) in 1e-6 * (condition.map { $0 * 1000 } ?? max(1, abs(b))) }
+    for (a, b) in zip(sx, sy) { XCTAssertEqual(b, 1000 * a + 5, accuracy: tolerance(b), mode) }
+  }
+
+  /// Standardisation inside the model: training on `Y = 1000·X + 5` gives the
+  /// model trained on X (the same standardised data, also when whitened), so samples are
+  /// `1000·(X's samples) + 5` and every −log p is X's plus D·log 1000 — the
+  /// log-Jacobian — in `train`'s and `evaluate`'s outputs alike.
+  func testStandardizationKeepsTheFilesUnits() throws {
+    for mode in ["on", "whiten"] { try checkStandardizationKeepsTheFilesUnits(mode: mode) }
     // Resuming keeps the checkpoint's map; turning it off then is an error naming both.
     let resumed = try Bench.run([
       "train", "--data-file", scratch.path("x.npy"), "--output-dir", scratch.path("resumed"), "--resume",
-      scratch.path("run-x") + "/checkpoint.safetensors", "--standardize", "off", "--latent-dim", "4", "--hidden", "8",
+      scratch.path("run-on-x") + "/checkpoint.safetensors", "--standardize", "off", "--latent-dim", "4", "--hidden",
+      "8",
       "--dtype", "double",
     ])
     XCTAssertEqual(resumed.status, 1, resumed.stderr)

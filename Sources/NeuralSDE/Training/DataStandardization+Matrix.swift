@@ -21,16 +21,61 @@ extension DataStandardization {
     self.init(mean: mean, scale: scale)
   }
 
-  /// `z = (y − μ)/s` for every row of `data` (`B × D`, D = `columns`).
-  public func standardized<Scalar: SDEScalar>(_ data: Matrix<Scalar>) -> Matrix<Scalar> {
-    precondition(data.cols == columns, "\(data.cols) columns, the standardisation has \(columns)")
-    return Matrix(rows: data.rows, cols: data.cols) { r, c in Scalar((Double(data[r, c]) - mean[c]) / scale[c]) }
+  /// The map fitted on `data`'s rows: the per-column map of `init(fitting:)`,
+  /// then `scaling` along the principal axes of the standardised rows'
+  /// covariance (divisor n).
+  /// - Throws: LAPACK errors if the eigen-decomposition fails.
+  public init<Scalar: SDEScalar>(fitting data: Matrix<Scalar>, axisScaling scaling: AxisScaling) throws {
+    self.init(fitting: data)
+    if scaling == .none || data.rows < 2 { return }
+    let n = data.cols
+    let x = Matrix<Double>(rows: data.rows, cols: n) { r, c in (Double(data[r, c]) - self.mean[c]) / self.scale[c] }
+    let covariance = try BLAS.matmul(x, transposeA: true, x)
+    for i in 0..<(n * n) { covariance.base[i] /= Double(data.rows) }
+    let (values, vectors) = try LAPACK.symmetricEigen(covariance)
+    let meanVariance = values.reduce(0, +) / Double(n)
+    let floor = Swift.max(1e-12 * Swift.max(values.last ?? 1, 1e-300), 1e-300)
+    axes = (0..<(n * n)).map { vectors.base[$0] }
+    axisScales = values.map { v in
+      let lambda = Swift.max(v, floor)
+      switch scaling {
+      case .none: return 1
+      case .whitening: return 1 / lambda.squareRoot()
+      case .varianceFloor(let fraction): return Swift.max(1, (fraction * meanVariance / lambda).squareRoot())
+      }
+    }
   }
 
-  /// `y = μ + s·z` for every row of `z` (samples back in the file's units).
+  /// The D × D matrix `U diag(f^power) Uᵀ` (nil without axes).
+  func axisMap(power: Double) -> Matrix<Double>? {
+    guard let u = axes, let f = axisScales else { return nil }
+    let n = columns
+    return Matrix(rows: n, cols: n) { i, j in
+      var a = 0.0
+      for k in 0..<n { a += u[i * n + k] * Double.pow(f[k], power) * u[j * n + k] }
+      return a
+    }
+  }
+
+  /// `z` for every row `y` of `data` (`B × D`, D = `columns`): `x = (y − μ)/s`,
+  /// then `z = U diag(f) Uᵀ x` if the map has axes.
+  public func standardized<Scalar: SDEScalar>(_ data: Matrix<Scalar>) -> Matrix<Scalar> {
+    precondition(data.cols == columns, "\(data.cols) columns, the standardisation has \(columns)")
+    let x = Matrix<Double>(rows: data.rows, cols: data.cols) { r, c in (Double(data[r, c]) - mean[c]) / scale[c] }
+    guard let a = axisMap(power: 1), data.rows > 0 else {
+      return Matrix(rows: x.rows, cols: x.cols) { Scalar(x[$0, $1]) }
+    }
+    let z = try! BLAS.matmul(x, a, transposeB: true)  // shapes agree by construction
+    return Matrix(rows: z.rows, cols: z.cols) { Scalar(z[$0, $1]) }
+  }
+
+  /// `y = μ + s·x`, `x = U diag(1/f) Uᵀ z` (or `x = z` without axes), for
+  /// every row of `z` (samples back in the file's units).
   public func original<Scalar: SDEScalar>(_ z: Matrix<Scalar>) -> Matrix<Scalar> {
     precondition(z.cols == columns, "\(z.cols) columns, the standardisation has \(columns)")
-    return Matrix(rows: z.rows, cols: z.cols) { r, c in Scalar(mean[c] + scale[c] * Double(z[r, c])) }
+    var x = Matrix<Double>(rows: z.rows, cols: z.cols) { Double(z[$0, $1]) }
+    if let a = axisMap(power: -1), z.rows > 0 { x = try! BLAS.matmul(x, a, transposeB: true) }
+    return Matrix(rows: z.rows, cols: z.cols) { r, c in Scalar(mean[c] + scale[c] * x[r, c]) }
   }
 }
 

@@ -102,6 +102,19 @@ enum StandardizeChoice: String, ExpressibleByArgument, CaseIterable {
   /// On for --data-file, off for the built-in datasets (already on a unit scale).
   case auto
   case on, off
+  /// Per column, then whitened along the principal axes (`AxisScaling.whitening`).
+  case whiten
+  /// Per column, then the principal variances below a quarter of their mean raised to it (`AxisScaling.varianceFloor(0.25)`).
+  case condition
+
+  /// The axis scaling after the per-column map.
+  var axisScaling: DataStandardization.AxisScaling {
+    switch self {
+    case .whiten: return .whitening
+    case .condition: return .varianceFloor(0.25)
+    case .auto, .on, .off: return .none
+    }
+  }
 }
 
 /// Training on a toy dataset or user data.
@@ -130,7 +143,7 @@ struct Train: ParsableCommand {
   var dequantize = false
   @Option(
     help:
-      "Fit the model behind a standardisation of each column (training rows' mean and standard deviation, kept in the checkpoint; samples and −log p stay in the file's units): auto (on for --data-file), on, off."
+      "Fit the model behind a standardisation of each column (training rows' mean and standard deviation, kept in the checkpoint; samples and −log p stay in the file's units): auto (on for --data-file), on, off; whiten (then along the principal axes to the identity covariance) or condition (principal variances below a quarter of their mean raised to it)."
   )
   var standardize: StandardizeChoice = .auto
   @Option(
@@ -165,7 +178,10 @@ struct Train: ParsableCommand {
     parsing: .unconditional,
     help: "Decoupled (AdamW) weight decay per step, relative to the learning rate (≥ 0; 0: none).")
   var weightDecay = 0.0
-  @Option(help: "Objective (free-energy, importance-weighted).")
+  @Option(
+    help:
+      "Objective (free-energy, importance-weighted, importance-weighted-dreg: the same bound, doubly reparameterised control gradients)."
+  )
   var objective: TrainingObjective = .importanceWeighted
   @Option(
     help:
@@ -292,13 +308,16 @@ struct Train: ParsableCommand {
     let map: DataStandardization?
     switch (standardize, resumedMap) {
     case (_, .some(let m?)) where standardize != .off: map = m
-    case (.on, .some(nil)):
-      throw NSDEError.invalidArgument("--standardize on, but --resume \(resume!) was trained without a standardisation")
+    case (.on, .some(nil)), (.whiten, .some(nil)), (.condition, .some(nil)):
+      throw NSDEError.invalidArgument(
+        "--standardize \(standardize), but --resume \(resume!) was trained without a standardisation")
     case (.off, .some(_?)):
       throw NSDEError.invalidArgument("--standardize off, but --resume \(resume!) was trained behind a standardisation")
     case (_, .some(nil)): map = nil
     default:
-      map = standardize == .on || (standardize == .auto && dataFile != nil) ? .init(fitting: split.training) : nil
+      map =
+        standardize == .off || (standardize == .auto && dataFile == nil)
+        ? nil : try DataStandardization(fitting: split.training, axisScaling: standardize.axisScaling)
     }
     let modelSplit =
       map.map { DataSplit(training: $0.standardized(split.training), heldOut: $0.standardized(split.heldOut)) }

@@ -20,6 +20,7 @@ final class CheckpointValidationTests: XCTestCase {
       "report-activation": ["field configuration.drift.hiddenActivation", "\"relu6\" is not an activation"],
       "report-layout": ["field sequence_layout", "leadInSteps must be in 1…1000, got 0"],
       "report-standardization": ["field data_standardization", "scale of column 1 is -0.5"],
+      "report-axes": ["field data_standardization", "the axes are not orthonormal"],
     ]
     var seeds = 0
     for name in try FileManager.default.contentsOfDirectory(atPath: corpus.path).sorted() {
@@ -78,12 +79,24 @@ final class CheckpointValidationTests: XCTestCase {
     try Checkpoint.write(model: model, optimizer: nil, step: 3, standardization: map, to: path)
     XCTAssertEqual(try Checkpoint.info(path).dataStandardization, map)
     XCTAssertEqual(map.logJacobian, log(1000) + log(0.5), accuracy: 1e-14)
+    // With principal axes and their factors (a rotation by 0.3 rad).
+    let (c, s) = (cos(0.3), sin(0.3))
+    let rotated = DataStandardization(
+      mean: [5, -2.5], scale: [1000, 0.5], axes: [c, -s, s, c], axisScales: [2, 0.5])
+    try Checkpoint.write(model: model, optimizer: nil, step: 3, standardization: rotated, to: path)
+    XCTAssertEqual(try Checkpoint.info(path).dataStandardization, rotated)
+    XCTAssertEqual(rotated.logJacobian, log(1000) + log(0.5) - log(2) - log(0.5), accuracy: 1e-14)
     try Checkpoint.write(model: model, optimizer: nil, step: 3, to: path)
     XCTAssertNil(try Checkpoint.info(path).dataStandardization)
     for (bad, fragment) in [
       (DataStandardization(mean: [0, 0, 0], scale: [1, 1, 1]), "3 columns, the model 2"),
       (DataStandardization(mean: [0, .nan], scale: [1, 1]), "mean of column 1"),
       (DataStandardization(mean: [0, 0], scale: [0, 1]), "scale of column 0 is 0.0"),
+      (DataStandardization(mean: [0, 0], scale: [1, 1], axes: [1, 0, 0, 1]), "both or neither"),
+      (
+        DataStandardization(mean: [0, 0], scale: [1, 1], axes: [2, 0, 0, 1], axisScales: [1, 1]),
+        "axis 0 has squared norm 4"
+      ),
     ] {
       XCTAssertThrowsError(try Checkpoint.write(model: model, optimizer: nil, step: 3, standardization: bad, to: path))
       {
