@@ -291,6 +291,9 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
   /// (`points × m`, or `rows × m` with feedback control).
   let incrementCotangent: Matrix<Scalar>
   let controlCotangent: Matrix<Scalar>
+  /// DReG only: the control's output cotangent for its parameters (`∂_path`,
+  /// weighted by `w̃`), `controlRows × m`; `controlCotangent` then drives its input gradient.
+  let controlParameterCotangent: Matrix<Scalar>
   /// Feedback control only: `∂L/∂[x, y]` of the control's input, `rows × (d + D)`.
   let controlInputCotangent: Matrix<Scalar>
   /// `∂ℓ/∂decoded` and, with a learned std, `∂ℓ/∂log_std` per observation
@@ -333,6 +336,7 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
     additiveScratch = Matrix(rows: 1, cols: d)
     incrementCotangent = Matrix(rows: rows, cols: m)
     controlCotangent = Matrix(rows: em.controlRows, cols: m)
+    controlParameterCotangent = Matrix(rows: em.controlRows, cols: m)
     controlInputCotangent = Matrix(rows: em.feedback ? rows : 0, cols: model.configuration.posteriorInputs)
     decodedCotangent = Matrix(rows: n * rows, cols: model.dataDimension)
     logStdRows = Matrix(rows: model.logStdOffset == nil ? 0 : n * rows, cols: model.dataDimension)
@@ -357,7 +361,7 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
     let d = model.latentDimension
     let dims = model.dataDimension
     let widths =
-      2 * d + model.diffusion.outputs + 2 * model.noiseDimension + model.configuration.posteriorInputs
+      2 * d + model.diffusion.outputs + 3 * model.noiseDimension + model.configuration.posteriorInputs
     return SizeArithmetic.sum([
       SolveWorkspace<Scalar>.estimatedBytes(
         model: model, points: points, paths: rows, tapeSteps: schedule.tapeLength, stages: stages),
@@ -373,7 +377,7 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
   var bytes: Int {
     let own = [
       observedStates, lambda, driftCotangent, diffusionCotangent, additiveScratch, incrementCotangent,
-      controlCotangent, controlInputCotangent, decodedCotangent, logStdRows, gradient,
+      controlCotangent, controlParameterCotangent, controlInputCotangent, decodedCotangent, logStdRows, gradient,
     ].map(\.count).reduce(0, +)
     let kept = checkpoints.map(\.count).reduce(0, +)
     return em.bytes + (own + kept) * MemoryLayout<Scalar>.stride + decoderWS.bytes
@@ -554,12 +558,29 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
       weights.withUnsafeBufferPointer { w in
         Scalar.controlGradient(
           points: controlRows, k: pathsPerControlRow, m: m, a: objective == .freeEnergy ? klWeight : 0, u: u,
-          h: sizes, v: incrementCotangent.base, c: objective == .importanceWeighted ? w.baseAddress! : nil,
+          h: sizes, v: incrementCotangent.base, c: objective.isImportanceWeighted ? w.baseAddress! : nil,
           w: increments, out: controlCotangent.base)
       }
-      model.posteriorDrift.vjpUnchecked(
-        workspace: em.posteriorWS, outputGradient: controlCotangent.rows(0..<controlRows),
-        inputGradient: feedback ? controlInputCotangent.rows(0..<rows) : nil, gradient: gradient.base)
+      if objective == .importanceWeightedDReG {
+        // DReG: the parameters see ∂_path (the direct term c_p·ΔW_p of the
+        // log-weight dropped) weighted once more by w̃_p = B·c_p:
+        // P_q = h_q Σ_{p∈q} w̃_p (v_p + c_p u_q). The input gradient keeps ∂L/∂u.
+        doublyReparameterizedCotangent(
+          controlRows: controlRows, pathsPerControlRow: pathsPerControlRow, sizes: sizes, u: u, weights: weights,
+          totalPoints: totalPoints)
+        model.posteriorDrift.vjpUnchecked(
+          workspace: em.posteriorWS, outputGradient: controlParameterCotangent.rows(0..<controlRows),
+          inputGradient: nil, gradient: gradient.base)
+        if feedback {
+          model.posteriorDrift.vjpUnchecked(
+            workspace: em.posteriorWS, outputGradient: controlCotangent.rows(0..<controlRows),
+            inputGradient: controlInputCotangent.rows(0..<rows), gradient: nil)
+        }
+      } else {
+        model.posteriorDrift.vjpUnchecked(
+          workspace: em.posteriorWS, outputGradient: controlCotangent.rows(0..<controlRows),
+          inputGradient: feedback ? controlInputCotangent.rows(0..<rows) : nil, gradient: gradient.base)
+      }
       if feedback {
         // The control read X_i: λ_i += (∂u_i/∂x)ᵀ ∂L/∂u_i (the state columns of its input gradient).
         let cols = controlInputCotangent.cols
@@ -568,6 +589,31 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
           Scalar.axpy(n: d, alpha: 1, x: gin + r * cols, incx: 1, y: lambda.base + r * d, incy: 1)
         }
       }
+    }
+  }
+
+  /// `controlParameterCotangent` for DReG at one step: per control row q
+  /// (its paths p), `h_q Σ_p w̃_p (v_p + c_p u_q)` with `v = σᵀλ`
+  /// (`incrementCotangent`), `c_p` the path's weight `∂loss/∂ℓ_p = w̃_p/B`.
+  func doublyReparameterizedCotangent(
+    controlRows: Int, pathsPerControlRow kc: Int, sizes: RowStepSizes<Scalar>, u: UnsafePointer<Scalar>,
+    weights: [Double], totalPoints: Int
+  ) {
+    let m = model.noiseDimension
+    let v = incrementCotangent.base
+    let out = controlParameterCotangent.base
+    let b = Double(totalPoints)
+    for q in 0..<controlRows {
+      let h = sizes[row: q * kc]
+      let o = out + q * m
+      o.setZero(count: m)
+      for p in (q * kc)..<((q + 1) * kc) {
+        let c = weights[p]
+        let tilde = Scalar(b * c)
+        let cs = Scalar(c)
+        for l in 0..<m { o[l] += tilde * (v[p * m + l] + cs * u[q * m + l]) }
+      }
+      for l in 0..<m { o[l] *= h }
     }
   }
 }

@@ -90,11 +90,16 @@ public struct ForwardPathwise: ObservingGradientEstimator {
         "direction has \(direction.count) values but the model has \(model.parameterCount) parameters")
     }
     guard direction.allSatisfy(\.isFinite) else { throw NSDEError.nonFinite("the direction contains NaN/Inf") }
-    let tangents = Matrix<Scalar>(rows: 1, cols: model.parameterCount) { _, j in Scalar(direction[j]) }
+    // DReG treats the control's parameters apart: one row for them, one for the rest.
+    let split = objective == .importanceWeightedDReG
+    let control = model.posteriorDrift.range
+    let tangents = Matrix<Scalar>(rows: split ? 2 : 1, cols: model.parameterCount) { row, j in
+      !split || (row == 1) == control.contains(j) ? Scalar(direction[j]) : 0
+    }
     let r = try propagate(
       model: model, data: data, noise: noise, grid: BatchGrid(shared: grid), k: k, objective: objective,
       tangents: tangents, observations: .terminal(data, steps: grid.steps))
-    return (r.loss, r.derivatives[0])
+    return (r.loss, r.derivatives.reduce(0, +))
   }
 
   func selectedIndices<Scalar>(_ model: NeuralSDEModel<Scalar>) throws -> [Int] {
@@ -281,6 +286,8 @@ final class PathwiseChunk<Scalar: SDEScalar>: @unchecked Sendable {
     var logW = [Double](repeating: 0, count: rows)
     var dKL = [Double](repeating: 0, count: controlRows * t)
     var dLogW = [Double](repeating: 0, count: rows * t)
+    let dreg = objective == .importanceWeightedDReG
+    var score = [Double](repeating: 0, count: dreg ? rows * t : 0)
     // Per path and direction: Σ_j ∂ℓ_j/∂decoded · d decoded_j over the observations.
     var dl = [Double](repeating: 0, count: rows * t)
     var nll = [Double](repeating: 0, count: rows)
@@ -293,24 +300,27 @@ final class PathwiseChunk<Scalar: SDEScalar>: @unchecked Sendable {
       try logW.withUnsafeMutableBufferPointer { lwp in
         try dKL.withUnsafeMutableBufferPointer { dklp in
           try dLogW.withUnsafeMutableBufferPointer { dlwp in
-            try em.simulate(
-              model: model, scheme: scheme, noise: noise, grid: grid, pathRange: pathRange,
-              posterior: PosteriorDrive(
-                data: y, pathsPerPoint: k, kl: klp.baseAddress!, logWeights: lwp.baseAddress!,
-                firstPoint: points.lowerBound,
-                context: ObservationContext(observations: observations, grid: grid, model: model)),
-              tangent: stepTangent,
-              controlTangent: ControlTangent(
-                sensitivity: sensitivity, parameterTangents: tangents, output: controlTangent,
-                inputTangent: controlInputTangent, workspace: posteriorTWS, klTangent: dklp.baseAddress!,
-                logWeightTangent: dlwp.baseAddress!),
-              observe: { step, x in
-                guard failure == nil, let o = self.observations.schedule.observation(at: step) else { return }
-                do {
-                  let terms = try self.observe(o, state: x, tangents: tangents, into: &dl)
-                  nll = o == 0 ? terms : zip(nll, terms).map(+)
-                } catch { failure = error }
-              })
+            var control = ControlTangent(
+              sensitivity: sensitivity, parameterTangents: tangents, output: controlTangent,
+              inputTangent: controlInputTangent, workspace: posteriorTWS, klTangent: dklp.baseAddress!,
+              logWeightTangent: dlwp.baseAddress!)
+            try score.withUnsafeMutableBufferPointer { sp in
+              if dreg { control.scoreTangent = sp.baseAddress }
+              try em.simulate(
+                model: model, scheme: scheme, noise: noise, grid: grid, pathRange: pathRange,
+                posterior: PosteriorDrive(
+                  data: y, pathsPerPoint: k, kl: klp.baseAddress!, logWeights: lwp.baseAddress!,
+                  firstPoint: points.lowerBound,
+                  context: ObservationContext(observations: observations, grid: grid, model: model)),
+                tangent: stepTangent, controlTangent: control,
+                observe: { step, x in
+                  guard failure == nil, let o = self.observations.schedule.observation(at: step) else { return }
+                  do {
+                    let terms = try self.observe(o, state: x, tangents: tangents, into: &dl)
+                    nll = o == 0 ? terms : zip(nll, terms).map(+)
+                  } catch { failure = error }
+                })
+            }
           }
         }
       }
@@ -328,11 +338,20 @@ final class PathwiseChunk<Scalar: SDEScalar>: @unchecked Sendable {
       addWeightedRows(logStdRows.view, weights: weights, into: stdGradient.base)
       for tau in 0..<t { for j in 0..<dims { out[tau] += Double(stdGradient[0, j] * tangents[tau, o + j]) } }
     }
+    // DReG: the control's directions take w̃_r·c_r (w̃_r = B·c_r) times ∂_path,
+    // the total derivative with the direct term added back (−score).
+    let control = (0..<t).map { tau in dreg && model.posteriorDrift.range.contains { tangents[tau, $0] != 0 } }
     for r in 0..<rows {
       for tau in 0..<t {
         switch objective {
         case .freeEnergy: out[tau] += weights[r] * dl[r * t + tau]
-        case .importanceWeighted: out[tau] += weights[r] * (dl[r * t + tau] - dLogW[r * t + tau])
+        case .importanceWeighted, .importanceWeightedDReG:
+          if control[tau] {
+            let tilde = Double(totalPoints) * weights[r]
+            out[tau] += tilde * weights[r] * (dl[r * t + tau] - dLogW[r * t + tau] - score[r * t + tau])
+          } else {
+            out[tau] += weights[r] * (dl[r * t + tau] - dLogW[r * t + tau])
+          }
         }
       }
     }

@@ -66,14 +66,15 @@ public final class BoundNetwork<Scalar: SDEScalar>: @unchecked Sendable {
   }
 
   /// The VJP after `forwardUnchecked`; the parameter gradient is accumulated
-  /// into this network's slice of `gradient` (a full-length model gradient).
+  /// into this network's slice of `gradient` (a full-length model gradient;
+  /// nil: the input gradient only).
   package func vjpUnchecked(
     workspace: MLPWorkspace<Scalar>, outputGradient: MatrixView<Scalar>, inputGradient: MatrixView<Scalar>?,
-    gradient: UnsafeMutablePointer<Scalar>, accumulateInputGradient: Bool = false
+    gradient: UnsafeMutablePointer<Scalar>?, accumulateInputGradient: Bool = false
   ) {
     mlp.vjpUnchecked(
       theta, workspace: workspace, outputGradient: outputGradient, inputGradient: inputGradient,
-      parameterGradient: gradient + offset, accumulateInputGradient: accumulateInputGradient)
+      parameterGradient: gradient.map { $0 + offset }, accumulateInputGradient: accumulateInputGradient)
   }
 
   /// The JVP after `forwardUnchecked` for `directions` rows of full-length

@@ -6,6 +6,21 @@ public enum TrainingObjective: String, Sendable, Codable, CaseIterable {
   case freeEnergy = "free-energy"
   /// The importance-weighted estimate `mean_b[−log (1/K) Σ_k w_k p(y_b | X_N^k)]`.
   case importanceWeighted = "importance-weighted"
+  /// The same importance-weighted loss, its control gradient doubly
+  /// reparameterised (Tucker et al. 2019, DReG; docs/MODEL.md §6): with
+  /// `w̃_k` the normalised weights of a point's K paths and `∂_path` the
+  /// derivative through the paths only (the control's direct term in the
+  /// path density dropped, `Σ_i (∂u_i/∂β)·ΔW_i`),
+  ///
+  ///     ∂loss/∂β = −(1/B) Σ_b Σ_k w̃_k² ∂_path log w_k,
+  ///
+  /// which has the importance-weighted gradient's expectation and a variance
+  /// that does not grow with K; the generative parameters' gradient is the
+  /// importance-weighted one.
+  case importanceWeightedDReG = "importance-weighted-dreg"
+
+  /// Whether the loss is the importance-weighted estimate (either gradient).
+  public var isImportanceWeighted: Bool { self != .freeEnergy }
 }
 
 /// Per-path weights `∂loss/∂ℓ_p` and the loss contribution of one chunk.
@@ -25,7 +40,7 @@ func objectiveWeights(
     var loss = 0.0
     for p in 0..<nll.count { loss += klPerPath[p] + nll[p] }
     return (loss / mTotal, [Double](repeating: 1 / mTotal, count: nll.count))
-  case .importanceWeighted:
+  case .importanceWeighted, .importanceWeightedDReG:
     var loss = 0.0
     var weights = [Double](repeating: 0, count: nll.count)
     for q in 0..<points {

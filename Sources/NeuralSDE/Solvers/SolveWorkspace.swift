@@ -395,9 +395,15 @@ package struct ControlTangent<Scalar: SDEScalar> {
   let workspace: MLPTangentWorkspace<Scalar>
   let klTangent: UnsafeMutablePointer<Double>
   let logWeightTangent: UnsafeMutablePointer<Double>
+  /// DReG only (else nil): per path and direction, the control's direct term
+  /// in the path density, `Σ_i ΔW_p·(∂u_q/∂β)v` (the parameters' tangent
+  /// alone, the state's left out; 0 for directions outside the control).
+  var scoreTangent: UnsafeMutablePointer<Double>? = nil
 
   /// The control's JVP at the step's evaluation, then
-  /// `d KL_q += h u_q·du_q` and `d log w_p −= ΔW_p·du_q + h u_q·du_q`.
+  /// `d KL_q += h u_q·du_q` and `d log w_p −= ΔW_p·du_q + h u_q·du_q`;
+  /// with `scoreTangent`, first the JVP without the state's tangent, and
+  /// `score_p += ΔW_p·du_q` from it.
   func accumulate(
     _ ws: SolveWorkspace<Scalar>, model: NeuralSDEModel<Scalar>, u: UnsafePointer<Scalar>,
     increments dw: UnsafePointer<Scalar>, sizes: RowStepSizes<Scalar>, pathsPerControlRow kc: Int
@@ -405,6 +411,22 @@ package struct ControlTangent<Scalar: SDEScalar> {
     let d = model.latentDimension
     let m = model.noiseDimension
     let t = parameterTangents.rows
+    if let score = scoreTangent {
+      model.posteriorDrift.jvpUnchecked(
+        workspace: ws.posteriorWS, inputTangent: nil, tangents: parameterTangents, output: output.view,
+        tangentWorkspace: workspace)
+      let du = output.base
+      for q in 0..<ws.controlRows {
+        for tau in 0..<t {
+          let duq = du + (q * t + tau) * m
+          for p in (q * kc)..<((q + 1) * kc) {
+            var wdu: Scalar = 0
+            for l in 0..<m { wdu += dw[p * m + l] * duq[l] }
+            score[p * t + tau] += Double(wdu)
+          }
+        }
+      }
+    }
     if ws.feedback {
       let cols = inputTangent.cols
       for row in 0..<(ws.paths * t) {

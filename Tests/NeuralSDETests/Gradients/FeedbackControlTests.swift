@@ -20,8 +20,9 @@ final class FeedbackControlTests: XCTestCase {
         XCTAssertEqual(a.loss, try f.loss(objective), accuracy: 1e-12 * abs(a.loss), "\(type), \(objective)")
         XCTAssertEqual(b.loss, a.loss, accuracy: 1e-12 * abs(a.loss))
         XCTAssertLessThan(relativeError(a.gradient, b.gradient), 1e-10, "\(type), \(objective)")
-        let fd = try f.finiteDifferences(objective)
-        for (name, range) in f.model.parameterGroups {
+        let fd = try f.finiteDifferences(objective.differentiatedLoss)
+        for (name, range) in f.model.parameterGroups
+        where objective.differencedIndices(f.model).contains(range.lowerBound) {
           XCTAssertLessThan(
             relativeError(Array(a.gradient[range]), Array(fd[range])), 1e-6, "\(type), \(objective), \(name)")
         }

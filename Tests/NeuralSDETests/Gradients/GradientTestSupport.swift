@@ -47,3 +47,17 @@ struct GradientFixture {
     try parameterDifferences(model, step: h) { try loss(objective) }
   }
 }
+
+extension TrainingObjective {
+  /// The loss whose central differences check this objective's gradient:
+  /// itself, but the importance-weighted loss for DReG (the same loss).
+  var differentiatedLoss: TrainingObjective { self == .importanceWeightedDReG ? .importanceWeighted : self }
+
+  /// The gradient entries central differences check: all of them, but for
+  /// DReG those outside the control (its control gradient is unbiased for
+  /// the loss's derivative, not equal to it on one draw: DoublyReparameterizedTests).
+  func differencedIndices<Scalar>(_ model: NeuralSDEModel<Scalar>) -> [Int] {
+    let control = model.posteriorDrift.range
+    return (0..<model.parameterCount).filter { self != .importanceWeightedDReG || !control.contains($0) }
+  }
+}
