@@ -87,7 +87,7 @@ final class TrainingCLITests: XCTestCase {
     XCTAssertTrue(bad.stderr.contains("--validation-file") && bad.stderr.contains("3 column(s)"), bad.stderr)
   }
 
-  /// `--standardize MODE` (per column, or per column then whitened) on 1000·X + 5 against X.
+  /// `--standardize MODE` (per column, then whitened or conditioned: auto) on 1000·X + 5 against X.
   func checkStandardizationKeepsTheFilesUnits(mode: String) throws {
     let x = table(rows: 120, seed: 4)
     let y = Matrix<Double>(rows: x.rows, cols: x.cols) { r, c in 1000 * x[r, c] + 5 }
@@ -112,7 +112,7 @@ final class TrainingCLITests: XCTestCase {
       XCTAssertTrue(r.stderr.contains("standardised by the training rows"), r.stderr)
       let info = try Checkpoint.info(out + "/checkpoint.safetensors")
       XCTAssertEqual(try XCTUnwrap(info.dataStandardization).columns, 12)
-      XCTAssertEqual(info.dataStandardization?.axes != nil, mode == "whiten")
+      XCTAssertEqual(info.dataStandardization?.axes != nil, mode != "on")
       if let f = info.dataStandardization?.axisScales { condition = f.max()! / f.min()! }
       let trained = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
       let e = try Bench.run([
@@ -142,7 +142,7 @@ final class TrainingCLITests: XCTestCase {
   /// `1000·(X's samples) + 5` and every −log p is X's plus D·log 1000 — the
   /// log-Jacobian — in `train`'s and `evaluate`'s outputs alike.
   func testStandardizationKeepsTheFilesUnits() throws {
-    for mode in ["on", "whiten"] { try checkStandardizationKeepsTheFilesUnits(mode: mode) }
+    for mode in ["on", "whiten", "auto"] { try checkStandardizationKeepsTheFilesUnits(mode: mode) }
     // Resuming keeps the checkpoint's map; turning it off then is an error naming both.
     let resumed = try Bench.run([
       "train", "--data-file", scratch.path("x.npy"), "--output-dir", scratch.path("resumed"), "--resume",

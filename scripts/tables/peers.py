@@ -30,6 +30,8 @@ def main():
     ap.add_argument("tables")
     ap.add_argument("names", nargs="*", default=["digits", "breast-cancer", "wine", "macrodata", "diabetes", "iris"])
     ap.add_argument("--write", default=str(ROOT / "docs" / "PEERS-TABLES.md"))
+    ap.add_argument("--more-paths", type=int, default=10000,
+                    help="also evaluate with this many paths per point (the estimate's convergence; 0: not)")
     a = ap.parse_args()
     root = Path(a.tables)
     rows = []
@@ -47,9 +49,22 @@ def main():
              str(d / "test.npy"), "--train-file", str(d / "train.npy"), "--per-point-out", str(per_point), "--json"],
             check=True, capture_output=True, text=True).stdout)["evaluation"]
         ours = np.load(per_point)
+        more = None
+        if a.more_paths:
+            more_file = out / "test-per-point-more.npy"
+            subprocess.run(
+                [BENCH, "evaluate", "--checkpoint", str(out / "checkpoint.safetensors"), "--data-file",
+                 str(d / "test.npy"), "--train-file", str(d / "train.npy"), "--per-point-out", str(more_file),
+                 "--paths-per-point", str(a.more_paths), "--json"],
+                check=True, capture_output=True, text=True)
+            m = np.load(more_file)
+            diff = m - ours
+            more = (float(m.mean()), float(m.std(ddof=1) / np.sqrt(len(m))), float(diff.mean()),
+                    float(diff.std(ddof=1) / np.sqrt(len(diff))))
         row = {"name": name, "dimension": info["dimension"], "rows": info["training_rows"], "seconds": seconds,
                "nll": float(ours.mean()), "se": float(ours.std(ddof=1) / np.sqrt(len(ours))),
-               "gap": e.get("paths_convergence_gap"), "gap_se": e.get("paths_convergence_gap_standard_error")}
+               "gap": e.get("paths_convergence_gap"), "gap_se": e.get("paths_convergence_gap_standard_error"),
+               "more": more}
         for key, _ in PEERS:
             if f"{key}_per_point" not in info:
                 continue
@@ -70,11 +85,13 @@ def main():
         "`nsde-bench train --data-file train.npy` with no options, then `evaluate` with 1000 paths per test point. "
         "Each cell: the peer's −log p (nats per test point) and, in parentheses, NeuralSDE − peer paired over the "
         "test rows (mean ± standard error; negative: NeuralSDE better). *K/10 gap*: the importance-weighted "
-        "estimate from each point's first 100 paths minus the 1000-path one (0 when converged).",
+        "estimate from each point's first 100 paths minus the 1000-path one (0 when converged). "
+        f"*{a.more_paths} paths*: the estimate with {a.more_paths} paths per point (± its standard error) and, in "
+        "parentheses, its paired difference from the 1000-path one (0 when converged).",
         "",
         "| table (D, training rows) | NeuralSDE | " + " | ".join(label for _, label in PEERS)
-        + " | gap to the NSF per dimension | K/10 gap | training |",
-        "|---|---|" + "---|" * len(PEERS) + "---|---|---|",
+        + f" | gap to the NSF per dimension | K/10 gap | {a.more_paths} paths | training |",
+        "|---|---|" + "---|" * len(PEERS) + "---|---|---|---|",
     ]
     for r in rows:
         cells = []
@@ -86,8 +103,10 @@ def main():
                 cells.append("–")
         nsf = f"{r['nsf'][1] / r['dimension']:+.3f}" if "nsf" in r else "–"
         gap = "–" if r["gap"] is None else f"{r['gap']:.2f} ± {r['gap_se']:.2f}"
+        more = "–" if r["more"] is None else (
+            f"{r['more'][0]:.2f} ± {r['more'][1]:.2f} ({r['more'][2]:+.2f} ± {r['more'][3]:.2f})")
         lines.append(f"| {r['name']} ({r['dimension']}, {r['rows']}) | {r['nll']:.2f} ± {r['se']:.2f} | "
-                     + " | ".join(cells) + f" | {nsf} | {gap} | {r['seconds']:.0f} s |")
+                     + " | ".join(cells) + f" | {nsf} | {gap} | {more} | {r['seconds']:.0f} s |")
     table = "\n".join(lines) + "\n"
     print(table)
     if a.write:

@@ -57,6 +57,14 @@ public struct DataStandardization: Sendable, Codable, Equatable {
     case varianceFloor(Double)
   }
 
+  /// What the map does, in words (for progress notes).
+  public var summary: String {
+    let columns = "each column standardised by the training rows' mean and standard deviation"
+    guard let f = axisScales else { return columns }
+    let scaled = f.filter { Swift.abs($0 - 1) > 1e-12 }.count
+    return columns + ", then scaled along the principal axes of their covariance (\(scaled) of \(f.count) axes)"
+  }
+
   /// The largest deviation from orthonormality of `axes` the checks accept.
   public static let orthonormalityTolerance = 1e-6
 

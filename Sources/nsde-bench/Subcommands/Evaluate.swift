@@ -140,11 +140,7 @@ struct Evaluate: ParsableCommand {
     }
     // A model trained behind a standardisation sees the data through it; results return in the data's units.
     let map = info.dataStandardization
-    if map != nil {
-      note(
-        "the checkpoint standardises the data (its training rows' mean and standard deviation); −log p in the data's units"
-      )
-    }
+    if let map { note("the checkpoint's model sees \(map.summary); −log p in the data's units") }
     let paths = Double(heldOut.rows) * Double(pathsPerPoint)
     note(
       "evaluating \(checkpoint) (step \(info.step), \(info.dtype), \(model.configuration.posteriorControl) control, N = \(grid.steps)) on \(heldOut.rows) points × \(pathsPerPoint) paths = \(Int(paths)) paths …"

@@ -80,6 +80,24 @@ enum DecoderInitialization: String, ExpressibleByArgument, CaseIterable {
   }
 }
 
+/// `--objective` choices.
+enum ObjectiveChoice: String, ExpressibleByArgument, CaseIterable {
+  case auto
+  case freeEnergy = "free-energy"
+  case importanceWeighted = "importance-weighted"
+  case importanceWeightedDReG = "importance-weighted-dreg"
+
+  /// The objective for data of dimension D.
+  func objective(dataDimension: Int) -> TrainingObjective {
+    switch self {
+    case .auto: return dataDimension > 2 ? .importanceWeightedDReG : .importanceWeighted
+    case .freeEnergy: return .freeEnergy
+    case .importanceWeighted: return .importanceWeighted
+    case .importanceWeightedDReG: return .importanceWeightedDReG
+    }
+  }
+}
+
 /// `--on-divergence` choices.
 enum DivergenceChoice: String, ExpressibleByArgument, CaseIterable {
   case stop, warn, ignore
@@ -99,7 +117,7 @@ enum PrecisionChoice: String, ExpressibleByArgument, CaseIterable {
 
 /// Whether `train` fits the model behind a standardisation of the data (`DataStandardization`).
 enum StandardizeChoice: String, ExpressibleByArgument, CaseIterable {
-  /// On for --data-file, off for the built-in datasets (already on a unit scale).
+  /// `condition` for --data-file, off for the built-in datasets (already on a unit scale).
   case auto
   case on, off
   /// Per column, then whitened along the principal axes (`AxisScaling.whitening`).
@@ -111,8 +129,8 @@ enum StandardizeChoice: String, ExpressibleByArgument, CaseIterable {
   var axisScaling: DataStandardization.AxisScaling {
     switch self {
     case .whiten: return .whitening
-    case .condition: return .varianceFloor(0.25)
-    case .auto, .on, .off: return .none
+    case .condition, .auto: return .varianceFloor(0.25)
+    case .on, .off: return .none
     }
   }
 }
@@ -143,7 +161,7 @@ struct Train: ParsableCommand {
   var dequantize = false
   @Option(
     help:
-      "Fit the model behind a standardisation of each column (training rows' mean and standard deviation, kept in the checkpoint; samples and −log p stay in the file's units): auto (on for --data-file), on, off; whiten (then along the principal axes to the identity covariance) or condition (principal variances below a quarter of their mean raised to it)."
+      "Fit the model behind a standardisation of each column (training rows' mean and standard deviation, kept in the checkpoint; samples and −log p stay in the file's units): on (per column), whiten (then along the principal axes to the identity covariance), condition (per column, then the principal variances below a quarter of their mean raised to it, so that the Gaussian decoder start is exact), off, or auto: condition for --data-file, off for the built-in datasets (measured: docs/TRAINING.md §5)."
   )
   var standardize: StandardizeChoice = .auto
   @Option(
@@ -180,9 +198,9 @@ struct Train: ParsableCommand {
   var weightDecay = 0.0
   @Option(
     help:
-      "Objective (free-energy, importance-weighted, importance-weighted-dreg: the same bound, doubly reparameterised control gradients)."
+      "Objective: free-energy, importance-weighted, importance-weighted-dreg (the same bound, doubly reparameterised control gradients), or auto: importance-weighted-dreg for data of more than 2 dimensions, importance-weighted otherwise (measured: docs/TRAINING.md §5)."
   )
-  var objective: TrainingObjective = .importanceWeighted
+  var objective: ObjectiveChoice = .auto
   @Option(
     help:
       "Gradient estimator (backprop, pathwise). Pathwise costs about one forward pass per parameter: only for small models."
@@ -324,16 +342,15 @@ struct Train: ParsableCommand {
       ?? split
     /// Nats per point in the file's units (`Σ log s_j` added; 0 without a standardisation).
     let logJacobian = map?.logJacobian ?? 0
-    if map != nil {
-      note(
-        "the model sees each column standardised by the training rows' mean and standard deviation (kept in the checkpoint); −log p and samples are in the file's units"
-      )
+    if let map {
+      note("the model sees \(map.summary) (kept in the checkpoint); −log p and samples are in the file's units")
     }
     let config = try model.configuration(dataDimension: all.cols)
     let sde = try NeuralSDEModel<T>(config, seed: seed &+ 1)
     let grid = try TimeGrid(uniformSteps: model.solverSteps)
     var training = TrainingConfiguration(
-      steps: trainSteps, batchSize: batchSize, pathsPerPoint: model.pathsPerPoint, grid: grid, objective: objective,
+      steps: trainSteps, batchSize: batchSize, pathsPerPoint: model.pathsPerPoint, grid: grid,
+      objective: objective.objective(dataDimension: all.cols),
       learningRate: learningRate, weightDecay: weightDecay, seed: seed &+ 2, evaluationInterval: evaluateEvery,
       evaluationPathsPerPoint: selectionPathsPerPoint)
     training.divergence = onDivergence.policy
@@ -357,7 +374,7 @@ struct Train: ParsableCommand {
     }
     let source = dataFile ?? dataset.rawValue
     note(
-      "training on \(source): \(split.training.rows) points of dimension \(all.cols) (\(split.heldOut.rows) held out)\(mpi.map { ", \($0.size) MPI ranks" } ?? ""); d = \(config.latentDimension), H = \(model.hiddenWidth(dataDimension: all.cols)), N = \(model.solverSteps), B = \(batchSize), K = \(model.pathsPerPoint), \(model.posterior) control, \(objective.rawValue), \(T.dtypeName), \(estimator.rawValue), \(sde.parameterCount) parameters\(model.decoderInit.startsAtGaussian(dataDimension: all.cols) && resume == nil ? ", decoder started at the data's Gaussian" : "")"
+      "training on \(source): \(split.training.rows) points of dimension \(all.cols) (\(split.heldOut.rows) held out)\(mpi.map { ", \($0.size) MPI ranks" } ?? ""); d = \(config.latentDimension), H = \(model.hiddenWidth(dataDimension: all.cols)), N = \(model.solverSteps), B = \(batchSize), K = \(model.pathsPerPoint), \(model.posterior) control, \(objective.objective(dataDimension: all.cols).rawValue), \(T.dtypeName), \(estimator.rawValue), \(sde.parameterCount) parameters\(model.decoderInit.startsAtGaussian(dataDimension: all.cols) && resume == nil ? ", decoder started at the data's Gaussian" : "")"
     )
     if let backprop = local as? BackpropThroughSolver, backprop.memoryBudget != nil {
       // Under MPI each rank differentiates its share of the minibatch.
