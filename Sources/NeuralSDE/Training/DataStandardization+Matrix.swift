@@ -46,15 +46,25 @@ extension DataStandardization {
     }
   }
 
+  /// `x Aᵀ` for the rows of `x` (`B × D`) and a `D × D` matrix `A`.
+  func rowsTimesTranspose(_ x: Matrix<Double>, _ a: Matrix<Double>) -> Matrix<Double> {
+    let out = Matrix<Double>(rows: x.rows, cols: a.rows)
+    if x.rows > 0 {
+      Double.gemm(
+        transA: false, transB: true, m: x.rows, n: a.rows, k: a.cols, alpha: 1, a: x.base, lda: x.cols, b: a.base,
+        ldb: a.cols, beta: 0, c: out.base, ldc: out.cols)
+    }
+    return out
+  }
+
   /// The D × D matrix `U diag(f^power) Uᵀ` (nil without axes).
   func axisMap(power: Double) -> Matrix<Double>? {
     guard let u = axes, let f = axisScales else { return nil }
     let n = columns
-    return Matrix(rows: n, cols: n) { i, j in
-      var a = 0.0
-      for k in 0..<n { a += u[i * n + k] * Double.pow(f[k], power) * u[j * n + k] }
-      return a
-    }
+    let g = f.map { Double.pow($0, power) }
+    let axes = Matrix<Double>(rows: n, cols: n) { i, k in u[i * n + k] }
+    let scaled = Matrix<Double>(rows: n, cols: n) { i, k in u[i * n + k] * g[k] }
+    return rowsTimesTranspose(scaled, axes)  // (U diag(g)) Uᵀ
   }
 
   /// `z` for every row `y` of `data` (`B × D`, D = `columns`): `x = (y − μ)/s`,
@@ -65,7 +75,7 @@ extension DataStandardization {
     guard let a = axisMap(power: 1), data.rows > 0 else {
       return Matrix(rows: x.rows, cols: x.cols) { Scalar(x[$0, $1]) }
     }
-    let z = try! BLAS.matmul(x, a, transposeB: true)  // shapes agree by construction
+    let z = rowsTimesTranspose(x, a)
     return Matrix(rows: z.rows, cols: z.cols) { Scalar(z[$0, $1]) }
   }
 
@@ -74,7 +84,7 @@ extension DataStandardization {
   public func original<Scalar: SDEScalar>(_ z: Matrix<Scalar>) -> Matrix<Scalar> {
     precondition(z.cols == columns, "\(z.cols) columns, the standardisation has \(columns)")
     var x = Matrix<Double>(rows: z.rows, cols: z.cols) { Double(z[$0, $1]) }
-    if let a = axisMap(power: -1), z.rows > 0 { x = try! BLAS.matmul(x, a, transposeB: true) }
+    if let a = axisMap(power: -1) { x = rowsTimesTranspose(x, a) }
     return Matrix(rows: z.rows, cols: z.cols) { r, c in Scalar(mean[c] + scale[c] * x[r, c]) }
   }
 }
