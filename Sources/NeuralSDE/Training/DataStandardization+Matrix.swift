@@ -24,7 +24,9 @@ extension DataStandardization {
   /// The map fitted on `data`'s rows: the per-column map of `init(fitting:)`,
   /// then `scaling` along the principal axes of the standardised rows'
   /// covariance (divisor n).
-  /// - Throws: LAPACK errors if the eigen-decomposition fails.
+  /// - Throws: `invalidArgument` if the standardised rows' covariance is
+  ///   singular (a constant column, or linearly dependent columns; named);
+  ///   LAPACK errors if the eigen-decomposition fails.
   public init<Scalar: SDEScalar>(fitting data: Matrix<Scalar>, axisScaling scaling: AxisScaling) throws {
     self.init(fitting: data)
     if scaling == .none || data.rows < 2 { return }
@@ -33,11 +35,13 @@ extension DataStandardization {
     let covariance = try BLAS.matmul(x, transposeA: true, x)
     for i in 0..<(n * n) { covariance.base[i] /= Double(data.rows) }
     let (values, vectors) = try LAPACK.symmetricEigen(covariance)
+    // A numerically zero variance: the data lie in a subspace (no scaling makes a density of it).
+    if let smallest = values.first, let largest = values.last, !(smallest > 1e-12 * largest) {
+      throw GaussianBaseline.singular(covariance, columns: n)
+    }
     let meanVariance = values.reduce(0, +) / Double(n)
-    let floor = Swift.max(1e-12 * Swift.max(values.last ?? 1, 1e-300), 1e-300)
     axes = (0..<(n * n)).map { vectors.base[$0] }
-    axisScales = values.map { v in
-      let lambda = Swift.max(v, floor)
+    axisScales = values.map { lambda in
       switch scaling {
       case .none: return 1
       case .whitening: return 1 / lambda.squareRoot()

@@ -89,4 +89,21 @@ final class DataStandardizationTests: XCTestCase {
     bad.axes = [1, 0, 0, 1]
     XCTAssertTrue(bad.problem(dimension: 3)?.contains("3 × 3") ?? false)
   }
+
+  /// Data in a subspace has no density to condition or whiten: a constant
+  /// column, or linearly dependent columns, is an error naming which (as for
+  /// the one-Gaussian baseline), not a map with infinite factors.
+  func testDegenerateDataIsNamed() throws {
+    let y = correlated(rows: 60, seed: 8)
+    let constant = Matrix<Double>(rows: y.rows, cols: 4) { r, c in c < 3 ? y[r, c] : 2.5 }
+    let dependent = Matrix<Double>(rows: y.rows, cols: 4) { r, c in c < 3 ? y[r, c] : 2 * y[r, 0] - y[r, 1] }
+    for (data, fragment) in [(constant, "column 3 is constant"), (dependent, "rank 3 of 4")] {
+      for scaling in [DataStandardization.AxisScaling.whitening, .varianceFloor(0.25)] {
+        XCTAssertThrowsError(try DataStandardization(fitting: data, axisScaling: scaling)) {
+          XCTAssertTrue("\($0)".contains(fragment), "\($0)")
+        }
+      }
+      XCTAssertThrowsError(try GaussianBaseline(fitting: data)) { XCTAssertTrue("\($0)".contains(fragment), "\($0)") }
+    }
+  }
 }
