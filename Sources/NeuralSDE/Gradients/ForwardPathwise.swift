@@ -244,7 +244,7 @@ final class PathwiseChunk<Scalar: SDEScalar>: @unchecked Sendable {
         model.decoder.workspaceBytes(rows: rows),
         SizeArithmetic.product(rows, t, widths, MemoryLayout<Scalar>.stride),
         SizeArithmetic.product(rows, 3 * model.dataDimension, MemoryLayout<Scalar>.stride),
-        SizeArithmetic.product(rows, t, 3, 8),
+        SizeArithmetic.product(rows, t, 4, 8),  // dKL, dLogW, dl and (DReG) score per path and direction
       ] + tangentWorkspaces)
   }
 
