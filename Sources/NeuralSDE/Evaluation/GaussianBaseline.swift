@@ -15,23 +15,6 @@ public struct GaussianBaseline: Sendable {
   /// `jitter · tr(Σ)/D` to the covariance's diagonal (0: the exact MLE).
   /// - Throws: `invalidArgument` for fewer than 2 rows, and for a singular
   ///   covariance, naming a constant column or the covariance's rank.
-  /// The error for a covariance without a Cholesky factor: the first
-  /// constant column, else its numerical rank (the data lie in a subspace).
-  static func singular(_ cov: Matrix<Double>, columns dims: Int) -> NSDEError {
-    let scale = (0..<dims).map { cov[$0, $0] }.max() ?? 0
-    if let j = (0..<dims).first(where: { cov[$0, $0] <= 1e-300 || cov[$0, $0] <= 1e-14 * scale }) {
-      return .invalidArgument(
-        "the data's covariance is singular: column \(j) is constant (its density is degenerate; drop the column, or add noise to it, e.g. --dequantize for integer values)"
-      )
-    }
-    let rank = (try? LAPACK.symmetricEigen(cov)).map { e in
-      e.values.filter { $0 > 1e-12 * Swift.max(e.values.last ?? 0, 1e-300) }.count
-    }
-    return .invalidArgument(
-      "the data's covariance is singular\(rank.map { ": rank \($0) of \(dims)" } ?? ""): the columns are linearly dependent (the data lie in a subspace; drop a dependent column)"
-    )
-  }
-
   public init<T: SDEScalar>(fitting data: Matrix<T>, jitter: Double = 0) throws {
     guard data.rows >= 2 else {
       throw NSDEError.invalidArgument("a Gaussian baseline needs at least 2 data points, got \(data.rows)")
@@ -59,6 +42,23 @@ public struct GaussianBaseline: Sendable {
     var logDet = 0.0
     for i in 0..<dims { logDet += 2 * Double.log(cholesky[i, i]) }
     logDeterminant = logDet
+  }
+
+  /// The error for a covariance without a Cholesky factor: the first
+  /// constant column, else its numerical rank (the data lie in a subspace).
+  static func singular(_ cov: Matrix<Double>, columns dims: Int) -> NSDEError {
+    let scale = (0..<dims).map { cov[$0, $0] }.max() ?? 0
+    if let j = (0..<dims).first(where: { cov[$0, $0] <= 1e-300 || cov[$0, $0] <= 1e-14 * scale }) {
+      return .invalidArgument(
+        "the data's covariance is singular: column \(j) is constant (its density is degenerate; drop the column, or add noise to it, e.g. --dequantize for integer values)"
+      )
+    }
+    let rank = (try? LAPACK.symmetricEigen(cov)).map { e in
+      e.values.filter { $0 > 1e-12 * Swift.max(e.values.last ?? 0, 1e-300) }.count
+    }
+    return .invalidArgument(
+      "the data's covariance is singular\(rank.map { ": rank \($0) of \(dims)" } ?? ""): the columns are linearly dependent (the data lie in a subspace; drop a dependent column)"
+    )
   }
 
   /// `−log N(x_r; μ, Σ)` for each row of `x` (`n × D`), in nats.

@@ -555,13 +555,17 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
       // (a's KL term h·u/B), each control row with its step size.
       em.selectControl(step: i)
       let u = em.posteriorWS.output.base
-      weights.withUnsafeBufferPointer { w in
-        Scalar.controlGradient(
-          points: controlRows, k: pathsPerControlRow, m: m, a: objective == .freeEnergy ? klWeight : 0, u: u,
-          h: sizes, v: incrementCotangent.base, c: objective.isImportanceWeighted ? w.baseAddress! : nil,
-          w: increments, out: controlCotangent.base)
+      let dreg = objective == .importanceWeightedDReG
+      // ∂L/∂u; DReG needs it only for the feedback control's input gradient.
+      if !dreg || feedback {
+        weights.withUnsafeBufferPointer { w in
+          Scalar.controlGradient(
+            points: controlRows, k: pathsPerControlRow, m: m, a: objective == .freeEnergy ? klWeight : 0, u: u,
+            h: sizes, v: incrementCotangent.base, c: objective.isImportanceWeighted ? w.baseAddress! : nil,
+            w: increments, out: controlCotangent.base)
+        }
       }
-      if objective == .importanceWeightedDReG {
+      if dreg {
         // DReG: the parameters see ∂_path (the direct term c_p·ΔW_p of the
         // log-weight dropped) weighted once more by w̃_p = B·c_p:
         // P_q = h_q Σ_{p∈q} w̃_p (v_p + c_p u_q). The input gradient keeps ∂L/∂u.

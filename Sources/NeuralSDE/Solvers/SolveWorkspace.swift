@@ -402,8 +402,9 @@ package struct ControlTangent<Scalar: SDEScalar> {
 
   /// The control's JVP at the step's evaluation, then
   /// `d KL_q += h u_q·du_q` and `d log w_p −= ΔW_p·du_q + h u_q·du_q`;
-  /// with `scoreTangent`, first the JVP without the state's tangent, and
-  /// `score_p += ΔW_p·du_q` from it.
+  /// with `scoreTangent`, `score_p += ΔW_p·du_q` from the JVP without the
+  /// state's tangent (a JVP of its own with feedback; the mean-field
+  /// control's JVP has no state tangent, so it serves both).
   func accumulate(
     _ ws: SolveWorkspace<Scalar>, model: NeuralSDEModel<Scalar>, u: UnsafePointer<Scalar>,
     increments dw: UnsafePointer<Scalar>, sizes: RowStepSizes<Scalar>, pathsPerControlRow kc: Int
@@ -411,7 +412,7 @@ package struct ControlTangent<Scalar: SDEScalar> {
     let d = model.latentDimension
     let m = model.noiseDimension
     let t = parameterTangents.rows
-    if let score = scoreTangent {
+    if let score = scoreTangent, ws.feedback {
       model.posteriorDrift.jvpUnchecked(
         workspace: ws.posteriorWS, inputTangent: nil, tangents: parameterTangents, output: output.view,
         tangentWorkspace: workspace)
@@ -449,6 +450,7 @@ package struct ControlTangent<Scalar: SDEScalar> {
           var wdu: Scalar = 0
           for l in 0..<m { wdu += dw[p * m + l] * duq[l] }
           logWeightTangent[p * t + tau] -= Double(wdu + h * udu)
+          if !ws.feedback, let score = scoreTangent { score[p * t + tau] += Double(wdu) }
         }
       }
     }

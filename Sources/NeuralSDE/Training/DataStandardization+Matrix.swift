@@ -31,7 +31,7 @@ extension DataStandardization {
     self.init(fitting: data)
     if scaling == .none || data.rows < 2 { return }
     let n = data.cols
-    let x = Matrix<Double>(rows: data.rows, cols: n) { r, c in (Double(data[r, c]) - self.mean[c]) / self.scale[c] }
+    let x = columnStandardized(data)
     let covariance = try BLAS.matmul(x, transposeA: true, x)
     for i in 0..<(n * n) { covariance.base[i] /= Double(data.rows) }
     let (values, vectors) = try LAPACK.symmetricEigen(covariance)
@@ -48,6 +48,11 @@ extension DataStandardization {
       case .varianceFloor(let fraction): return Swift.max(1, (fraction * meanVariance / lambda).squareRoot())
       }
     }
+  }
+
+  /// `x = (y − μ)/s` for every row of `data`, in Double (the per-column map alone).
+  func columnStandardized<Scalar: SDEScalar>(_ data: Matrix<Scalar>) -> Matrix<Double> {
+    Matrix(rows: data.rows, cols: data.cols) { r, c in (Double(data[r, c]) - mean[c]) / scale[c] }
   }
 
   /// `x Aᵀ` for the rows of `x` (`B × D`) and a `D × D` matrix `A`.
@@ -75,7 +80,7 @@ extension DataStandardization {
   /// then `z = U diag(f) Uᵀ x` if the map has axes.
   public func standardized<Scalar: SDEScalar>(_ data: Matrix<Scalar>) -> Matrix<Scalar> {
     precondition(data.cols == columns, "\(data.cols) columns, the standardisation has \(columns)")
-    let x = Matrix<Double>(rows: data.rows, cols: data.cols) { r, c in (Double(data[r, c]) - mean[c]) / scale[c] }
+    let x = columnStandardized(data)
     guard let a = axisMap(power: 1), data.rows > 0 else {
       return Matrix(rows: x.rows, cols: x.cols) { Scalar(x[$0, $1]) }
     }

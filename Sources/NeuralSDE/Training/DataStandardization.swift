@@ -8,7 +8,7 @@ import Foundation
 ///
 ///     z = U diag(f) Uᵀ x,   x = U diag(1/f) Uᵀ z,
 ///
-/// with one factor `f_k > 0` per axis (`Conditioning`: `1/√λ_k` whitens;
+/// with one factor `f_k > 0` per axis (`AxisScaling`: `1/√λ_k` whitens;
 /// `max(1, √(τ/λ_k))` only raises the variances below `τ`). The model sees
 /// `z`; samples return through the inverse map, and densities in the file's
 /// own units include the map's log-Jacobian:
@@ -94,7 +94,7 @@ public struct DataStandardization: Sendable, Codable, Equatable {
       if let i = u.firstIndex(where: { !$0.isFinite }) {
         return "axis value \(i) (row \(i / n), column \(i % n)) is \(u[i])"
       }
-      // Orthonormal columns, checked in O(D²): unit column norms, and UᵀU v = v for
+      // Orthonormal columns, checked in O(D²): unit column norms, and U Uᵀv = v for
       // two fixed vectors (a non-orthonormal U passes both only on a measure-zero set).
       for k in 0..<n {
         var norm = 0.0
