@@ -80,21 +80,31 @@ enum DecoderInitialization: String, ExpressibleByArgument, CaseIterable {
   }
 }
 
-/// `--objective` choices.
-enum ObjectiveChoice: String, ExpressibleByArgument, CaseIterable {
-  case auto
-  case freeEnergy = "free-energy"
-  case importanceWeighted = "importance-weighted"
-  case importanceWeightedDReG = "importance-weighted-dreg"
+/// `--objective`: a `TrainingObjective` by its name, or `auto`.
+struct ObjectiveChoice: ExpressibleByArgument {
+  /// The objective named, nil for `auto`.
+  let named: TrainingObjective?
 
-  /// The objective for data of dimension D.
-  func objective(dataDimension: Int) -> TrainingObjective {
-    switch self {
-    case .auto: return dataDimension > 2 ? .importanceWeightedDReG : .importanceWeighted
-    case .freeEnergy: return .freeEnergy
-    case .importanceWeighted: return .importanceWeighted
-    case .importanceWeightedDReG: return .importanceWeightedDReG
+  static let auto = ObjectiveChoice(named: nil)
+
+  init(named: TrainingObjective?) { self.named = named }
+
+  init?(argument: String) {
+    if argument == "auto" {
+      named = nil
+    } else if let o = TrainingObjective(rawValue: argument) {
+      named = o
+    } else {
+      return nil
     }
+  }
+
+  static var allValueStrings: [String] { ["auto"] + TrainingObjective.allCases.map(\.rawValue) }
+  var defaultValueDescription: String { named?.rawValue ?? "auto" }
+
+  /// The objective for data of dimension D (`auto`: DReG above 2 dimensions).
+  func objective(dataDimension: Int) -> TrainingObjective {
+    named ?? (dataDimension > 2 ? .importanceWeightedDReG : .importanceWeighted)
   }
 }
 
@@ -346,11 +356,12 @@ struct Train: ParsableCommand {
       note("the model sees \(map.summary) (kept in the checkpoint); −log p and samples are in the file's units")
     }
     let config = try model.configuration(dataDimension: all.cols)
+    let trainingObjective = objective.objective(dataDimension: all.cols)
     let sde = try NeuralSDEModel<T>(config, seed: seed &+ 1)
     let grid = try TimeGrid(uniformSteps: model.solverSteps)
     var training = TrainingConfiguration(
       steps: trainSteps, batchSize: batchSize, pathsPerPoint: model.pathsPerPoint, grid: grid,
-      objective: objective.objective(dataDimension: all.cols),
+      objective: trainingObjective,
       learningRate: learningRate, weightDecay: weightDecay, seed: seed &+ 2, evaluationInterval: evaluateEvery,
       evaluationPathsPerPoint: selectionPathsPerPoint)
     training.divergence = onDivergence.policy
@@ -374,7 +385,7 @@ struct Train: ParsableCommand {
     }
     let source = dataFile ?? dataset.rawValue
     note(
-      "training on \(source): \(split.training.rows) points of dimension \(all.cols) (\(split.heldOut.rows) held out)\(mpi.map { ", \($0.size) MPI ranks" } ?? ""); d = \(config.latentDimension), H = \(model.hiddenWidth(dataDimension: all.cols)), N = \(model.solverSteps), B = \(batchSize), K = \(model.pathsPerPoint), \(model.posterior) control, \(objective.objective(dataDimension: all.cols).rawValue), \(T.dtypeName), \(estimator.rawValue), \(sde.parameterCount) parameters\(model.decoderInit.startsAtGaussian(dataDimension: all.cols) && resume == nil ? ", decoder started at the data's Gaussian" : "")"
+      "training on \(source): \(split.training.rows) points of dimension \(all.cols) (\(split.heldOut.rows) held out)\(mpi.map { ", \($0.size) MPI ranks" } ?? ""); d = \(config.latentDimension), H = \(model.hiddenWidth(dataDimension: all.cols)), N = \(model.solverSteps), B = \(batchSize), K = \(model.pathsPerPoint), \(model.posterior) control, \(trainingObjective.rawValue), \(T.dtypeName), \(estimator.rawValue), \(sde.parameterCount) parameters\(model.decoderInit.startsAtGaussian(dataDimension: all.cols) && resume == nil ? ", decoder started at the data's Gaussian" : "")"
     )
     if let backprop = local as? BackpropThroughSolver, backprop.memoryBudget != nil {
       // Under MPI each rank differentiates its share of the minibatch.
