@@ -73,6 +73,13 @@ public struct TrainingConfiguration: Sendable, Codable {
   public var divergence: DivergencePolicy = .stop(factor: 1000)
   /// Model selection on the held-out data given to `train` (nil: keep the last parameters).
   public var selection: ModelSelection?
+  /// Exponential moving average of the parameters (Polyak averaging) with
+  /// this decay β ∈ [0, 1) (nil: none): after step t,
+  /// `θ̄ ← β_t θ̄ + (1 − β_t) θ` with `β_t = min(β, (1 + t)/(10 + t))` (t counted
+  /// from 1 at the run's first step, θ̄ starting at the parameters before it).
+  /// Held-out evaluations, model selection and the model `train` returns use
+  /// θ̄; the optimiser steps θ.
+  public var averagingDecay: Double?
 
   /// The schedule in force: `schedule`, or the default derived from `steps`.
   public var effectiveSchedule: LearningRateSchedule {
@@ -115,6 +122,9 @@ public struct TrainingConfiguration: Sendable, Codable {
     }
     guard evaluationPathsPerPoint >= 1 else {
       throw NSDEError.invalidArgument("evaluation paths per point must be ≥ 1, got \(evaluationPathsPerPoint)")
+    }
+    if let b = averagingDecay, !(b >= 0 && b < 1) {
+      throw NSDEError.invalidArgument("the averaging decay must be in [0, 1), got \(b)")
     }
     if let s = selection {
       if let p = s.patience, p < 1 { throw NSDEError.invalidArgument("patience must be ≥ 1, got \(p)") }
@@ -251,6 +261,8 @@ public final class Trainer<Scalar: SDEScalar> {
     let selection = heldOut == nil ? nil : configuration.selection
     var best: (step: Int, nll: Double, parameters: [Scalar])?
     var sinceImprovement = 0
+    // Polyak averaging: θ̄ (nil without it).
+    var average = configuration.averagingDecay.map { _ in model.parameters.elements }
     while step < configuration.steps {
       step += 1
       let rows = sampler.rows(ofBatch: step - 1)
@@ -267,6 +279,14 @@ public final class Trainer<Scalar: SDEScalar> {
           objective: configuration.objective)
         guard result.loss.isFinite else { throw NSDEError.nonFinite("the loss is \(result.loss)") }
         try optimizer.update(model.parameters, gradient: result.gradient)
+        if let beta = configuration.averagingDecay, average != nil {
+          let t = Double(step - first)
+          let b = Scalar(Swift.min(beta, (1 + t) / (10 + t)))
+          let theta = model.parameters.base
+          average!.withUnsafeMutableBufferPointer { a in
+            for i in a.indices { a[i] += (1 - b) * (theta[i] - a[i]) }
+          }
+        }
       } catch let e as NSDEError {
         throw NSDEError.invalidArgument("training stopped at step \(step): \(e)")
       }
@@ -291,13 +311,22 @@ public final class Trainer<Scalar: SDEScalar> {
       var evaluation: VariationalEstimates?
       let interval = configuration.evaluationInterval
       if let heldOut, (interval > 0 && step % interval == 0) || step == configuration.steps {
-        let e = try evaluate(heldOut)
+        let e: VariationalEstimates
+        if let average {
+          // Evaluate θ̄, then restore the optimiser's θ.
+          let live = model.parameters.elements
+          model.parameters.base.update(from: average, count: average.count)
+          defer { model.parameters.base.update(from: live, count: live.count) }
+          e = try evaluate(heldOut)
+        } else {
+          e = try evaluate(heldOut)
+        }
         evaluation = e
         history.evaluations.append((step, e))
         if let selection {
           let nll = e.importanceWeighted.mean
           if nll.isFinite, best.map({ nll < $0.nll - selection.minimumImprovement }) ?? true {
-            best = (step, nll, model.parameters.elements)
+            best = (step, nll, average ?? model.parameters.elements)
             sinceImprovement = 0
           } else {
             sinceImprovement += 1
@@ -322,6 +351,8 @@ public final class Trainer<Scalar: SDEScalar> {
       model.parameters.base.update(from: best.parameters, count: best.parameters.count)
       history.selectedStep = best.step
       history.selectedNegativeLogLikelihood = best.nll
+    } else if let average {
+      model.parameters.base.update(from: average, count: average.count)
     }
     history.seconds = seconds()
     return history

@@ -207,6 +207,12 @@ struct Train: ParsableCommand {
     help: "Decoupled (AdamW) weight decay per step, relative to the learning rate (≥ 0; 0: none).")
   var weightDecay = 0.0
   @Option(
+    parsing: .unconditional,
+    help:
+      "Polyak averaging: evaluate, select and keep an exponential moving average of the parameters with this decay β (in [0, 1); 0: none, the last parameters)."
+  )
+  var averageDecay = 0.0
+  @Option(
     help:
       "Objective: free-energy, importance-weighted, importance-weighted-dreg (the same bound, doubly reparameterised control gradients), or auto: importance-weighted-dreg for data of more than 2 dimensions, importance-weighted otherwise (measured: docs/TRAINING.md §5)."
   )
@@ -276,6 +282,9 @@ struct Train: ParsableCommand {
     try checkRange("selection-paths-per-point", selectionPathsPerPoint, 1, 100_000)
     guard weightDecay >= 0 && weightDecay.isFinite else {
       throw ValidationError("--weight-decay must be ≥ 0 and finite, got \(weightDecay)")
+    }
+    guard averageDecay >= 0 && averageDecay < 1 else {
+      throw ValidationError("--average-decay must be in [0, 1), got \(averageDecay)")
     }
     try checkRange("patience", patience, 0, 1_000_000)
     if validationFile != nil && dataFile == nil {
@@ -365,6 +374,7 @@ struct Train: ParsableCommand {
       learningRate: learningRate, weightDecay: weightDecay, seed: seed &+ 2, evaluationInterval: evaluateEvery,
       evaluationPathsPerPoint: selectionPathsPerPoint)
     training.divergence = onDivergence.policy
+    if averageDecay > 0 { training.averagingDecay = averageDecay }
     if selectBest { training.selection = ModelSelection(patience: patience == 0 ? nil : patience) }
     // One process per core under MPI: one chunk per rank unless --chunks says otherwise.
     let chunks = model.chunks ?? (mpi == nil ? nil : 1)
