@@ -40,6 +40,8 @@ final class OptionsCLITests: XCTestCase {
       (["gradient", "--chunks", "0"], "--chunks must be in"),
       (["gradient", "--memory-budget", "12x"], "--memory-budget must be a positive size"),
       (["train", "--memory-budget", "0MiB"], "--memory-budget must be a positive size"),
+      (["train", "--average-decay", "1"], "--average-decay must be in [0, 1)"),
+      (["train", "--average-decay", "0.99", "--resume", "c"], "checkpoints do not keep the average"),
     ]
     for (args, fragment) in cases {
       let r = try Bench.run(args)

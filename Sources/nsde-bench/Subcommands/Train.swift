@@ -209,7 +209,7 @@ struct Train: ParsableCommand {
   @Option(
     parsing: .unconditional,
     help:
-      "Polyak averaging: evaluate, select and keep an exponential moving average of the parameters with this decay β (in [0, 1); 0: none, the last parameters)."
+      "Polyak averaging: evaluate, select and keep an exponential moving average of the parameters with this decay β (in [0, 1); 0: none). The final checkpoint holds the average, periodic ones the optimiser's parameters; not with --resume (checkpoints do not keep the average)."
   )
   var averageDecay = 0.0
   @Option(
@@ -285,6 +285,11 @@ struct Train: ParsableCommand {
     }
     guard averageDecay >= 0 && averageDecay < 1 else {
       throw ValidationError("--average-decay must be in [0, 1), got \(averageDecay)")
+    }
+    if averageDecay > 0 && resume != nil {
+      // A resumed run would restart θ̄ from the checkpoint and end elsewhere than an uninterrupted one.
+      throw ValidationError(
+        "--average-decay cannot be resumed: checkpoints do not keep the average (drop --resume or the average)")
     }
     try checkRange("patience", patience, 0, 1_000_000)
     if validationFile != nil && dataFile == nil {
