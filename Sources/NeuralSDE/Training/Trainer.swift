@@ -78,7 +78,8 @@ public struct TrainingConfiguration: Sendable, Codable {
   /// `θ̄ ← β_t θ̄ + (1 − β_t) θ` with `β_t = min(β, (1 + t)/(10 + t))` (t counted
   /// from 1 at the run's first step, θ̄ starting at the parameters before it).
   /// Held-out evaluations, model selection and the model `train` returns use
-  /// θ̄; the optimiser steps θ.
+  /// θ̄; the optimiser steps θ. θ̄ lives only within one `train` call: a
+  /// resumed run starts it afresh (so it does not end where an uninterrupted one would).
   public var averagingDecay: Double?
 
   /// The schedule in force: `schedule`, or the default derived from `steps`.
