@@ -280,7 +280,7 @@ public final class Trainer<Scalar: SDEScalar> {
           objective: configuration.objective)
         guard result.loss.isFinite else { throw NSDEError.nonFinite("the loss is \(result.loss)") }
         try optimizer.update(model.parameters, gradient: result.gradient)
-        if let beta = configuration.averagingDecay, average != nil {
+        if let beta = configuration.averagingDecay {
           let t = Double(step - first)
           let b = Scalar(Swift.min(beta, (1 + t) / (10 + t)))
           let theta = model.parameters.base
