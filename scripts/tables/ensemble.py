@@ -12,24 +12,22 @@ them, e.g. `macrodata-whiten-s0`).
 """
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
+from scipy.special import logsumexp
 
-ROOT = Path(__file__).resolve().parents[2]
-BENCH = os.environ.get("NSDE_BENCH", str(ROOT / ".build/release/nsde-bench"))
+from bench import evaluate_command
 
 
 def per_point(tables, name, run, out):
     subprocess.run(
-        [BENCH, "evaluate", "--checkpoint", str(tables / "runs" / run / "checkpoint.safetensors"), "--data-file",
-         str(tables / name / "test.npy"), "--train-file", str(tables / name / "train.npy"), "--per-point-out",
-         str(out), "--json"], check=True, capture_output=True)
-    return np.loadtxt(out, skiprows=1, ndmin=1)
+        evaluate_command(tables / "runs" / run / "checkpoint.safetensors", tables / name, "--per-point-out", str(out)),
+        check=True, capture_output=True)
+    return np.load(out)
 
 
 def main():
@@ -38,10 +36,9 @@ def main():
     tables, name, runs = Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
     base = json.loads((tables / name / "baselines.json").read_text())
     with tempfile.TemporaryDirectory() as scratch:
-        members = np.array([per_point(tables, name, r, Path(scratch) / f"{i}.csv") for i, r in enumerate(runs)])
-    # −log of the mean density, stably: logsumexp of −nll over the members.
-    lowest = members.min(axis=0)
-    mixture = lowest - np.log(np.mean(np.exp(-(members - lowest)), axis=0))
+        members = np.array([per_point(tables, name, r, Path(scratch) / f"{i}.npy") for i, r in enumerate(runs)])
+    # −log of the mean density: −logsumexp(−nll) + log M over the members.
+    mixture = np.log(len(runs)) - logsumexp(-members, axis=0)
     print(f"{name}: members {', '.join(f'{m:.2f}' for m in members.mean(axis=1))}; "
           f"mixture of {len(runs)} {mixture.mean():.2f} ± {mixture.std(ddof=1) / np.sqrt(len(mixture)):.2f}")
     for key, label in [("gaussian", "one Gaussian"), ("gmm", "GMM")]:

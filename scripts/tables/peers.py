@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bench import BENCH, evaluate_command
+
 ROOT = Path(__file__).resolve().parents[2]
-BENCH = os.environ.get("NSDE_BENCH", str(ROOT / ".build/release/nsde-bench"))
 PEERS = [("gaussian", "one Gaussian"), ("gmm", "GMM"), ("maf", "zuko MAF"), ("nsf", "zuko NSF")]
 
 
@@ -45,17 +46,15 @@ def main():
         seconds = time.time() - t0
         per_point = out / "test-per-point.npy"
         e = json.loads(subprocess.run(
-            [BENCH, "evaluate", "--checkpoint", str(out / "checkpoint.safetensors"), "--data-file",
-             str(d / "test.npy"), "--train-file", str(d / "train.npy"), "--per-point-out", str(per_point), "--json"],
+            evaluate_command(out / "checkpoint.safetensors", d, "--per-point-out", str(per_point)),
             check=True, capture_output=True, text=True).stdout)["evaluation"]
         ours = np.load(per_point)
         more = None
         if a.more_paths:
             more_file = out / "test-per-point-more.npy"
             subprocess.run(
-                [BENCH, "evaluate", "--checkpoint", str(out / "checkpoint.safetensors"), "--data-file",
-                 str(d / "test.npy"), "--train-file", str(d / "train.npy"), "--per-point-out", str(more_file),
-                 "--paths-per-point", str(a.more_paths), "--json"],
+                evaluate_command(out / "checkpoint.safetensors", d, "--per-point-out", str(more_file),
+                                 "--paths-per-point", str(a.more_paths)),
                 check=True, capture_output=True, text=True)
             m = np.load(more_file)
             diff = m - ours

@@ -17,9 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-import os
-
-BENCH = os.environ.get("NSDE_BENCH", str(Path(__file__).resolve().parents[2] / ".build/release/nsde-bench"))
+from bench import BENCH, evaluate_command
 
 
 def run(cmd):
@@ -49,9 +47,7 @@ def main():
                                   "--json"] + shlex.split(resolved))
                 trained = json.loads(p.stdout)
                 notes = [l for l in p.stderr.splitlines() if "kept the parameters" in l]
-                q, _ = run([BENCH, "evaluate", "--checkpoint", str(out / "checkpoint.safetensors"), "--data-file",
-                            str(d / "test.npy"), "--train-file", str(d / "train.npy"), "--json"]
-                           + shlex.split(eval_opts))
+                q, _ = run(evaluate_command(out / "checkpoint.safetensors", d, *shlex.split(eval_opts)))
                 e = json.loads(q.stdout)["evaluation"]
                 row = {"table": name, "label": label, "options": resolved.strip(), "train_seconds": seconds,
                        "steps": trained["steps"], "selection": notes[-1] if notes else None,
