@@ -55,15 +55,10 @@ extension DataStandardization {
     Matrix(rows: data.rows, cols: data.cols) { r, c in (Double(data[r, c]) - mean[c]) / scale[c] }
   }
 
-  /// `x Aᵀ` for the rows of `x` (`B × D`) and a `D × D` matrix `A`.
+  /// `x Aᵀ` for the rows of `x` (`B × D`) and a `D × D` matrix `A` (the shapes
+  /// agree by construction: `BLAS.matmul` cannot throw here).
   func rowsTimesTranspose(_ x: Matrix<Double>, _ a: Matrix<Double>) -> Matrix<Double> {
-    let out = Matrix<Double>(rows: x.rows, cols: a.rows)
-    if x.rows > 0 {
-      Double.gemm(
-        transA: false, transB: true, m: x.rows, n: a.rows, k: a.cols, alpha: 1, a: x.base, lda: x.cols, b: a.base,
-        ldb: a.cols, beta: 0, c: out.base, ldc: out.cols)
-    }
-    return out
+    try! BLAS.matmul(x, a, transposeB: true)
   }
 
   /// The D × D matrix `U diag(f^power) Uᵀ` (nil without axes).
