@@ -33,6 +33,7 @@ final class OptionsCLITests: XCTestCase {
       (["train", "--objective", "freeEnergy"], "freeEnergy"),
       (["train", "--held-out-fraction", "1"], "--held-out-fraction"),
       (["train", "--decoder-std", "-2"], "--decoder-std"),
+      (["train", "--decoder-std", "0.1", "--decoder-tails", "scale-mixture"], "needs --decoder-std learned"),
       (["report", "--solver-steps", "0"], "--solver-steps must be in"),
       (["report", "--paths", "10", "--paths-per-point", "4"], "multiple of --paths-per-point"),
       (["report", "--noise-dim", "3"], "--noise-dim only applies"),

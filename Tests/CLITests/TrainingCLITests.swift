@@ -112,6 +112,9 @@ final class TrainingCLITests: XCTestCase {
       XCTAssertTrue(r.stderr.contains("standardised by the training rows"), r.stderr)
       let info = try Checkpoint.info(out + "/checkpoint.safetensors")
       XCTAssertEqual(try XCTUnwrap(info.dataStandardization).columns, 12)
+      // D = 12 > 2: `--decoder-tails auto` is the scale mixture, its parameters in the checkpoint.
+      XCTAssertEqual(info.configuration.likelihood, .gaussianScaleMixture(initialStd: 0.5))
+      XCTAssertEqual(info.parameterCount, info.configuration.parameterCount)
       XCTAssertEqual(info.dataStandardization?.axes != nil, mode != "on")
       if let f = info.dataStandardization?.axisScales { condition = f.max()! / f.min()! }
       let trained = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
@@ -138,7 +141,8 @@ final class TrainingCLITests: XCTestCase {
   }
 
   /// Standardisation inside the model: training on `Y = 1000·X + 5` gives the
-  /// model trained on X (the same standardised data, also when whitened), so samples are
+  /// model trained on X (the same standardised data, also when whitened; the
+  /// default scale-mixture decoder acts in the standardised units), so samples are
   /// `1000·(X's samples) + 5` and every −log p is X's plus D·log 1000 — the
   /// log-Jacobian — in `train`'s and `evaluate`'s outputs alike.
   func testStandardizationKeepsTheFilesUnits() throws {

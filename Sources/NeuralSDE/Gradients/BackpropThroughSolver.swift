@@ -339,7 +339,8 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
     controlParameterCotangent = Matrix(rows: em.controlRows, cols: m)
     controlInputCotangent = Matrix(rows: em.feedback ? rows : 0, cols: model.configuration.posteriorInputs)
     decodedCotangent = Matrix(rows: n * rows, cols: model.dataDimension)
-    logStdRows = Matrix(rows: model.logStdOffset == nil ? 0 : n * rows, cols: model.dataDimension)
+    logStdRows = Matrix(
+      rows: model.likelihoodParameterOffset == nil ? 0 : n * rows, cols: max(model.likelihoodParameterCount, 1))
     gradient = Matrix(rows: 1, cols: model.parameterCount)
   }
 
@@ -367,7 +368,8 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
         model: model, points: points, paths: rows, tapeSteps: schedule.tapeLength, stages: stages),
       SizeArithmetic.product(schedule.slots.reduce(0, +), rows, d, MemoryLayout<Scalar>.stride),
       model.decoder.workspaceBytes(rows: rows, slots: observations),
-      SizeArithmetic.product(observations, rows, d + 2 * dims, MemoryLayout<Scalar>.stride),
+      SizeArithmetic.product(
+        observations, rows, d + dims + model.likelihoodParameterCount, MemoryLayout<Scalar>.stride),
       SizeArithmetic.product(rows, widths, MemoryLayout<Scalar>.stride),
       SizeArithmetic.product(d, MemoryLayout<Scalar>.stride),
       SizeArithmetic.product(2, model.parameterCount, 8),
@@ -391,11 +393,11 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
   func decoded(_ o: Int) -> MatrixView<Scalar> {
     MatrixView(base: decodedCotangent.base + o * rows * model.dataDimension, rows: rows, cols: model.dataDimension)
   }
-  /// `∂ℓ/∂log_std` of observation o, `rows × D` (nil without a learned std).
+  /// `∂ℓ/∂(likelihood parameters)` of observation o, `rows × P` (nil if the likelihood has none).
   func logStdGradient(_ o: Int) -> MatrixView<Scalar>? {
-    model.logStdOffset == nil
-      ? nil
-      : MatrixView(base: logStdRows.base + o * rows * model.dataDimension, rows: rows, cols: model.dataDimension)
+    let p = model.likelihoodParameterCount
+    return model.likelihoodParameterOffset == nil
+      ? nil : MatrixView(base: logStdRows.base + o * rows * p, rows: rows, cols: p)
   }
 
   /// Forward with tape, then backward; adds the batch's gradient (Double)
@@ -482,7 +484,7 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
       points: points.count, k: k, totalPoints: totalPoints)
     for o in observations.steps.indices {
       scaleRows(decoded(o), by: weights)
-      if let rows = logStdGradient(o), let offset = model.logStdOffset {
+      if let rows = logStdGradient(o), let offset = model.likelihoodParameterOffset {
         addWeightedRows(rows, weights: weights, into: grad + offset)
       }
     }

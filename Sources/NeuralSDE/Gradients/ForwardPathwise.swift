@@ -218,9 +218,11 @@ final class PathwiseChunk<Scalar: SDEScalar>: @unchecked Sendable {
     controlInputTangent = Matrix(rows: em.feedback ? rows * t : 0, cols: model.configuration.posteriorInputs)
     decodedTangent = Matrix(rows: rows * t, cols: dims)
     decodedCotangent = Matrix(rows: rows, cols: dims)
-    let learned = model.logStdOffset != nil
-    logStdRows = Matrix(rows: learned ? rows : 0, cols: dims)
-    logStdScratch = Matrix(rows: learned && observations.schedule.steps.count > 1 ? rows : 0, cols: dims)
+    let learned = model.likelihoodParameterOffset != nil
+    let likelihoodParameters = max(model.likelihoodParameterCount, 1)
+    logStdRows = Matrix(rows: learned ? rows : 0, cols: likelihoodParameters)
+    logStdScratch = Matrix(
+      rows: learned && observations.schedule.steps.count > 1 ? rows : 0, cols: likelihoodParameters)
     driftTWS = model.drift.makeTangentWorkspace(rows: rows, directions: t)
     diffusionTWS = model.diffusion.makeTangentWorkspace(rows: sigmaRows, directions: t)
     posteriorTWS = model.posteriorDrift.makeTangentWorkspace(rows: em.controlRows, directions: t)
@@ -243,7 +245,8 @@ final class PathwiseChunk<Scalar: SDEScalar>: @unchecked Sendable {
         SolveWorkspace<Scalar>.estimatedBytes(model: model, points: points, paths: rows),
         model.decoder.workspaceBytes(rows: rows),
         SizeArithmetic.product(rows, t, widths, MemoryLayout<Scalar>.stride),
-        SizeArithmetic.product(rows, 3 * model.dataDimension, MemoryLayout<Scalar>.stride),
+        SizeArithmetic.product(
+          rows, model.dataDimension + 2 * model.likelihoodParameterCount, MemoryLayout<Scalar>.stride),
         SizeArithmetic.product(rows, t, 4, 8),  // dKL, dLogW, dl and (DReG) score per path and direction
       ] + tangentWorkspaces)
   }
@@ -332,11 +335,12 @@ final class PathwiseChunk<Scalar: SDEScalar>: @unchecked Sendable {
     // ∂(free energy)/∂KL of one control row: 1/B per point, 1/(B·K) per path.
     let klScale = Double(feedback ? totalPoints * k : totalPoints)
     for tau in 0..<t { out[tau] = 0 }
-    // Learned likelihood scale: Σ_r w_r ∂ℓ_r/∂log_std, from the likelihood's per-path gradients.
-    if let o = model.logStdOffset {
-      let stdGradient = Matrix<Scalar>(rows: 1, cols: dims)
-      addWeightedRows(logStdRows.view, weights: weights, into: stdGradient.base)
-      for tau in 0..<t { for j in 0..<dims { out[tau] += Double(stdGradient[0, j] * tangents[tau, o + j]) } }
+    // Learned likelihood parameters: Σ_r w_r ∂ℓ_r/∂(log σ, …), from the likelihood's per-path gradients.
+    if let o = model.likelihoodParameterOffset {
+      let p = model.likelihoodParameterCount
+      let parameterGradient = Matrix<Scalar>(rows: 1, cols: p)
+      addWeightedRows(logStdRows.view, weights: weights, into: parameterGradient.base)
+      for tau in 0..<t { for j in 0..<p { out[tau] += Double(parameterGradient[0, j] * tangents[tau, o + j]) } }
     }
     // DReG: the control's directions take w̃_r·c_r (w̃_r = B·c_r) times ∂_path,
     // the total derivative with the direct term added back (−score).
@@ -369,14 +373,14 @@ final class PathwiseChunk<Scalar: SDEScalar>: @unchecked Sendable {
   ) throws -> [Double] {
     let d = model.latentDimension
     let dims = model.dataDimension
-    let learned = model.logStdOffset != nil
+    let learned = model.likelihoodParameterOffset != nil
     let (values, mask) = observations.rows(o, points)
     let terms = try model.decoderNegativeLogLikelihood(
       states: MatrixView(base: UnsafeMutablePointer(mutating: x), rows: rows, cols: d), data: values,
       pathsPerPoint: k, workspace: decoderWS, gradient: decodedCotangent.view,
       logStdGradient: learned ? (o == 0 ? logStdRows.view : logStdScratch.view) : nil, mask: mask)
     if learned && o > 0 {
-      for i in 0..<(rows * dims) { logStdRows.base[i] += logStdScratch.base[i] }
+      for i in 0..<(rows * model.likelihoodParameterCount) { logStdRows.base[i] += logStdScratch.base[i] }
     }
     model.decoder.jvpUnchecked(
       workspace: decoderWS, inputTangent: sensitivity.view, tangents: tangents, output: decodedTangent.view,

@@ -26,6 +26,51 @@ public enum Likelihood: Sendable, Equatable, Codable {
   case gaussianLearnedStd(initialStd: Double)
   /// `Bernoulli(y; sigmoid(decoder(x)))`, `y ∈ {0, 1}` (the decoder outputs logits).
   case bernoulli
+  /// A Gaussian scale mixture about a learned centre `c` (heavy tails; docs/MODEL.md §8):
+  ///
+  ///     y = c + u·(decoder(x) − c + σ ⊙ ε),   ε ~ N(0, I),   P(u = u_q) = softmax(ω)_q,
+  ///
+  /// `u_q = 2^{q/3}` (`q = 0 … Q−1`, `Q = scaleMixtureScales.count`): one
+  /// scale shared by the whole vector, marginalised exactly, so
+  /// `p(y | x) = Σ_q π_q N(y; c + u_q (decoder(x) − c), u_q² diag σ²)`.
+  /// Parameters `decoder.log_std` (`log σ`, D, initialised to `log(initialStd)`),
+  /// `decoder.center` (`c`, D, initialised to 0) and `decoder.scale_logits`
+  /// (`ω`, Q, initialised so that `π_0 = 0.9`, the rest equal): the model starts
+  /// close to the Gaussian likelihood, and a softmax concentrated on `u_0 = 1` is it.
+  case gaussianScaleMixture(initialStd: Double)
+
+  /// A short name: "Gaussian (std 0.1)", "Gaussian (learned std)", "Bernoulli", "Gaussian scale-mixture".
+  public var summary: String {
+    switch self {
+    case .gaussian(let s): return "Gaussian (std \(s))"
+    case .gaussianLearnedStd: return "Gaussian (learned std)"
+    case .bernoulli: return "Bernoulli"
+    case .gaussianScaleMixture: return "Gaussian scale-mixture"
+    }
+  }
+
+  /// The scales `u_q = 2^{q/3}`, `q = 0 … 15` (1 to 32) of `.gaussianScaleMixture`.
+  public static let scaleMixtureScales: [Double] = (0..<16).map { q in
+    [1, 1.2599210498948732, 1.5874010519681994][q % 3] * Double(1 << (q / 3))  // 2^{q/3}
+  }
+
+  /// The learned likelihood parameters for data dimension D, in storage order
+  /// (one contiguous block after the networks and `x0`).
+  public func parameterLayout(dataDimension dims: Int) -> [(name: String, count: Int)] {
+    switch self {
+    case .gaussian, .bernoulli: return []
+    case .gaussianLearnedStd: return [("decoder.log_std", dims)]
+    case .gaussianScaleMixture:
+      return [
+        ("decoder.log_std", dims), ("decoder.center", dims), ("decoder.scale_logits", Self.scaleMixtureScales.count),
+      ]
+    }
+  }
+
+  /// The number of learned likelihood parameters P for data dimension D (0, D, or 2D + Q).
+  public func parameterCount(dataDimension dims: Int) -> Int {
+    parameterLayout(dataDimension: dims).reduce(0) { $0 + $1.count }
+  }
 }
 
 /// The initial state `x_0`.
@@ -169,7 +214,7 @@ public struct NeuralSDEConfiguration: Sendable, Equatable, Codable {
 
   /// Every parameter's name, shape and offset in the model's flat vector:
   /// the networks in storage order, then `x0` (if learned) and
-  /// `decoder.log_std` (if the std is learned). Call on a validated
+  /// the likelihood's learned parameters (`Likelihood.parameterLayout`). Call on a validated
   /// configuration (then no size can overflow: widths ≤ 2²⁰, ≤ 64 layers).
   public func parameterLayout() -> [ParameterSlice] {
     var layout: [ParameterSlice] = []
@@ -182,8 +227,9 @@ public struct NeuralSDEConfiguration: Sendable, Equatable, Codable {
       layout.append(ParameterSlice(name: "x0", offset: offset, shape: [latentDimension]))
       offset += latentDimension
     }
-    if case .gaussianLearnedStd = likelihood {
-      layout.append(ParameterSlice(name: "decoder.log_std", offset: offset, shape: [dataDimension]))
+    for (name, count) in likelihood.parameterLayout(dataDimension: dataDimension) {
+      layout.append(ParameterSlice(name: name, offset: offset, shape: [count]))
+      offset += count
     }
     return layout
   }
@@ -288,7 +334,7 @@ public struct NeuralSDEConfiguration: Sendable, Equatable, Codable {
     }
     guard initialState.value.allSatisfy(\.isFinite) else { throw NSDEError.nonFinite("x_0 contains NaN/Inf") }
     switch likelihood {
-    case .gaussian(let s), .gaussianLearnedStd(let s):
+    case .gaussian(let s), .gaussianLearnedStd(let s), .gaussianScaleMixture(let s):
       guard s > 0, s.isFinite else {
         throw NSDEError.invalidArgument("the likelihood's standard deviation must be positive and finite, got \(s)")
       }

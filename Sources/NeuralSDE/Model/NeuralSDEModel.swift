@@ -33,8 +33,11 @@ public final class NeuralSDEModel<Scalar: SDEScalar>: @unchecked Sendable {
   public var decoderOffset: Int { decoder.offset }
   /// Offset of `x0` (nil if fixed).
   public let initialStateOffset: Int?
-  /// Offset of `decoder.log_std` (nil unless the std is learned).
-  public let logStdOffset: Int?
+  /// Offset of the likelihood's learned parameters, P contiguous values
+  /// starting with `decoder.log_std` (nil if the likelihood has none).
+  public let likelihoodParameterOffset: Int?
+  /// P, the number of the likelihood's learned parameters (`Likelihood.parameterCount`).
+  public var likelihoodParameterCount: Int { configuration.likelihood.parameterCount(dataDimension: dataDimension) }
   /// The diffusion's action for this noise type (the one place it is switched on).
   package let diffusionTerm: DiffusionTerm
   /// Solver workspaces reused between forward solves of this model.
@@ -54,7 +57,7 @@ public final class NeuralSDEModel<Scalar: SDEScalar>: @unchecked Sendable {
     let mlps = try configuration.networkArchitectures.map { (name: $0.name, mlp: try MLP<Scalar>($0.architecture)) }
     let offsets = mlps.map { n in layout.first { $0.name == "\(n.name).0.weight" }!.offset }
     initialStateOffset = layout.first { $0.name == "x0" }?.offset
-    logStdOffset = layout.first { $0.name == "decoder.log_std" }?.offset
+    likelihoodParameterOffset = layout.first { $0.name == "decoder.log_std" }?.offset
     let parameters = try ParameterVector<Scalar>(layout: layout)
     self.parameters = parameters
     networks = mlps.enumerated().map { i, n in
@@ -76,8 +79,20 @@ public final class NeuralSDEModel<Scalar: SDEScalar>: @unchecked Sendable {
     if let o = initialStateOffset {
       for (i, v) in configuration.initialState.value.enumerated() { p[o + i] = Scalar(v) }
     }
-    if let o = logStdOffset, case .gaussianLearnedStd(let s) = configuration.likelihood {
-      for i in 0..<configuration.dataDimension { p[o + i] = Scalar(Double.log(s)) }
+    if let o = likelihoodParameterOffset {
+      let dims = configuration.dataDimension
+      switch configuration.likelihood {
+      case .gaussianLearnedStd(let s):
+        for i in 0..<dims { p[o + i] = Scalar(Double.log(s)) }
+      case .gaussianScaleMixture(let s):
+        for i in 0..<dims { p[o + i] = Scalar(Double.log(s)) }
+        for i in 0..<dims { p[o + dims + i] = 0 }
+        // π_0 = 0.9, the other Q − 1 scales share 0.1.
+        let q = Likelihood.scaleMixtureScales.count
+        let rest = Double.log(0.1 / Double(q - 1) / 0.9)
+        for i in 0..<q { p[o + 2 * dims + i] = Scalar(i == 0 ? 0 : rest) }
+      case .gaussian, .bernoulli: break
+      }
     }
   }
 
@@ -116,7 +131,12 @@ public final class NeuralSDEModel<Scalar: SDEScalar>: @unchecked Sendable {
   public var parameterGroups: [(name: String, range: Range<Int>)] {
     var g: [(String, Range<Int>)] = networks.map { ($0.name, $0.range) }
     if let o = initialStateOffset { g.append(("x0", o..<(o + latentDimension))) }
-    if let o = logStdOffset { g.append(("decoder.log_std", o..<(o + dataDimension))) }
+    if var o = likelihoodParameterOffset {
+      for (name, count) in configuration.likelihood.parameterLayout(dataDimension: dataDimension) {
+        g.append((name, o..<(o + count)))
+        o += count
+      }
+    }
     return g
   }
 }

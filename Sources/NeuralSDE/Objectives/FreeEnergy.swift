@@ -189,8 +189,8 @@ extension NeuralSDEModel {
 
   /// Runs the decoder on `states` (`rows × d`, kept in `workspace` for its
   /// VJP/JVP) and returns `ℓ_r = −log p_θ(y_{⌊r/K⌋} | X^{(r)})` per row;
-  /// `gradient` and `logStdGradient` (`rows × D` each), if given, receive
-  /// `∂ℓ_r/∂decoded_r` and `∂ℓ_r/∂log_std` (one evaluation gives value and gradients).
+  /// `gradient` (`rows × D`) and `logStdGradient` (`rows × P`), if given, receive
+  /// `∂ℓ_r/∂decoded_r` and `∂ℓ_r/∂(likelihood parameters)` (one evaluation gives value and gradients).
   /// - Throws: `nonFinite` with the number of paths whose loss is NaN/Inf.
   func decoderNegativeLogLikelihood(
     states: MatrixView<Scalar>, data: MatrixView<Scalar>, pathsPerPoint k: Int, workspace: MLPWorkspace<Scalar>,
@@ -198,7 +198,7 @@ extension NeuralSDEModel {
   ) throws -> [Double] {
     decoder.forwardUnchecked(states, time: 0, workspace: workspace)
     var out = [Scalar](repeating: 0, count: states.rows)
-    let logStd = logStdOffset.map { UnsafePointer(parameters.base + $0) }
+    let logStd = likelihoodParameterOffset.map { UnsafePointer(parameters.base + $0) }
     out.withUnsafeMutableBufferPointer { o in
       configuration.likelihood.negativeLogLikelihood(
         decoded: workspace.output, data: data, pathsPerPoint: k, logStd: logStd, into: o.baseAddress!,
@@ -231,7 +231,7 @@ extension NeuralSDEModel {
     let ws = decoder.makeWorkspace(rows: states.rows)
     decoder.forwardUnchecked(states, time: 0, workspace: ws)
     let decoded = ws.output.copy()
-    let logStd = logStdOffset.map { o in (0..<dataDimension).map { parameters.base[o + $0] } }
+    let logStd = likelihoodParameterOffset.map { o in (0..<likelihoodParameterCount).map { parameters.base[o + $0] } }
     return (decoded, configuration.likelihood.sample(decoded: decoded.view, logStd: logStd, rng: &rng))
   }
 

@@ -71,8 +71,8 @@ func scaleRows<Scalar: SDEScalar>(_ g: MatrixView<Scalar>, by weights: [Double])
   }
 }
 
-/// Adds `Σ_r w_r ∂ℓ_r/∂log_std` (summed in row order) to `logStdGradient`
-/// (D values), from the likelihood's per-row gradients `logStdRows` (`rows × D`).
+/// Adds `Σ_r w_r ∂ℓ_r/∂(likelihood parameters)` (summed in row order) to
+/// `logStdGradient` (P values), from the likelihood's per-row gradients `logStdRows` (`rows × P`).
 func addWeightedRows<Scalar: SDEScalar>(
   _ logStdRows: MatrixView<Scalar>, weights: [Double], into logStdGradient: UnsafeMutablePointer<Scalar>
 ) {

@@ -17,7 +17,8 @@ extension NeuralSDEModel {
   ///
   /// so that `W C_x Wᵀ + s² I` is `Σ` with its eigenvalues below s² raised to
   /// s² (for d < D, of its best rank-k approximation); a learned
-  /// `decoder.log_std` is set to `log s`.
+  /// `decoder.log_std` is set to `log s` (and a scale mixture's centre `c` to `μ`:
+  /// with its weight on `u_0 = 1` the start is then this Gaussian).
   ///
   /// - Parameters:
   ///   - data: the training rows, `n × D` (n ≥ 2, finite).
@@ -36,7 +37,7 @@ extension NeuralSDEModel {
     let fixedStd: Double?
     switch configuration.likelihood {
     case .gaussian(let s): fixedStd = s
-    case .gaussianLearnedStd: fixedStd = nil
+    case .gaussianLearnedStd, .gaussianScaleMixture: fixedStd = nil
     case .bernoulli: throw NSDEError.invalidArgument("a Gaussian decoder initialisation needs a Gaussian likelihood")
     }
     let d = latentDimension
@@ -89,8 +90,12 @@ extension NeuralSDEModel {
       }
       p[bias.offset + i] = Scalar(c)
     }
-    if let o = logStdOffset {
+    if let o = likelihoodParameterOffset {
       for i in 0..<dims { p[o + i] = Scalar(0.5 * Double.log(s2)) }
+      // The scale mixture's centre at the data's mean (its scales then widen about it).
+      if case .gaussianScaleMixture = configuration.likelihood {
+        for i in 0..<dims { p[o + dims + i] = Scalar(target.mean[i]) }
+      }
     }
   }
 }

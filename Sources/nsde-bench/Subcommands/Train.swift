@@ -20,6 +20,11 @@ struct TrainModelOptions: ParsableArguments {
   var posterior: PosteriorControl = .feedback
   @Option(help: "Decoder standard deviation: 'learned' (per dimension, from 0.5) or a fixed positive number.")
   var decoderStd = "learned"
+  @Option(
+    help:
+      "Decoder tails: 'gaussian', 'scale-mixture' (y = c + u·(decoder(x) − c + σε) with u on 16 scales 1…32 of learned weights: heavy tails, a learned std only), or 'auto': scale-mixture for data of more than 2 dimensions with a learned std, gaussian otherwise (measured: docs/TRAINING.md §5.3)."
+  )
+  var decoderTails: DecoderTails = .auto
   @Option(help: "Precision (float, double).") var dtype: PrecisionChoice = .float
   @Option(
     help:
@@ -32,15 +37,23 @@ struct TrainModelOptions: ParsableArguments {
     if let h = hidden { try checkRange("hidden", h, 1, 8192) }
     try checkRange("solver-steps", solverSteps, 1, 100_000)
     try checkRange("paths-per-point", pathsPerPoint, 1, 1_000_000)
-    _ = try likelihood()
+    _ = try likelihood(dataDimension: 3)
   }
 
   var chunks: Int? { network.chunks }
 
-  func likelihood() throws -> Likelihood {
-    if decoderStd == "learned" { return .gaussianLearnedStd(initialStd: 0.5) }
+  /// The likelihood for data of dimension D from `--decoder-std` and `--decoder-tails`.
+  func likelihood(dataDimension: Int) throws -> Likelihood {
+    if decoderStd == "learned" {
+      let mixture =
+        decoderTails == .scaleMixture || (decoderTails == .auto && dataDimension > 2)
+      return mixture ? .gaussianScaleMixture(initialStd: 0.5) : .gaussianLearnedStd(initialStd: 0.5)
+    }
     guard let s = Double(decoderStd), s > 0, s.isFinite else {
       throw ValidationError("--decoder-std must be 'learned' or a positive number, got '\(decoderStd)'")
+    }
+    guard decoderTails != .scaleMixture else {
+      throw ValidationError("--decoder-tails scale-mixture needs --decoder-std learned, got '\(decoderStd)'")
     }
     return .gaussian(std: s)
   }
@@ -61,9 +74,15 @@ struct TrainModelOptions: ParsableArguments {
     var config = NeuralSDEConfiguration.reference(
       latentDimension: d, dataDimension: dataDimension, hidden: hiddenWidth(dataDimension: dataDimension),
       noise: network.noiseType(latentDimension: d), activation: network.activation, posterior: posterior)
-    config.likelihood = try likelihood()
+    config.likelihood = try likelihood(dataDimension: dataDimension)
     return config
   }
+}
+
+/// `--decoder-tails` choices.
+enum DecoderTails: String, ExpressibleByArgument, CaseIterable {
+  case auto, gaussian
+  case scaleMixture = "scale-mixture"
 }
 
 /// `--decoder-init` choices.
@@ -400,7 +419,7 @@ struct Train: ParsableCommand {
     }
     let source = dataFile ?? dataset.rawValue
     note(
-      "training on \(source): \(split.training.rows) points of dimension \(all.cols) (\(split.heldOut.rows) held out)\(mpi.map { ", \($0.size) MPI ranks" } ?? ""); d = \(config.latentDimension), H = \(model.hiddenWidth(dataDimension: all.cols)), N = \(model.solverSteps), B = \(batchSize), K = \(model.pathsPerPoint), \(model.posterior) control, \(trainingObjective.rawValue), \(T.dtypeName), \(estimator.rawValue), \(sde.parameterCount) parameters\(model.decoderInit.startsAtGaussian(dataDimension: all.cols) && resume == nil ? ", decoder started at the data's Gaussian" : "")"
+      "training on \(source): \(split.training.rows) points of dimension \(all.cols) (\(split.heldOut.rows) held out)\(mpi.map { ", \($0.size) MPI ranks" } ?? ""); d = \(config.latentDimension), H = \(model.hiddenWidth(dataDimension: all.cols)), N = \(model.solverSteps), B = \(batchSize), K = \(model.pathsPerPoint), \(model.posterior) control, \(trainingObjective.rawValue), \(config.likelihood.summary) decoder, \(T.dtypeName), \(estimator.rawValue), \(sde.parameterCount) parameters\(model.decoderInit.startsAtGaussian(dataDimension: all.cols) && resume == nil ? ", decoder started at the data's Gaussian" : "")"
     )
     if let backprop = local as? BackpropThroughSolver, backprop.memoryBudget != nil {
       // Under MPI each rank differentiates its share of the minibatch.

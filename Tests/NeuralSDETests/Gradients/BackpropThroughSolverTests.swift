@@ -32,6 +32,26 @@ final class BackpropThroughSolverTests: XCTestCase {
     XCTAssertLessThan(relativeError(result.gradient, try f.finiteDifferences(.freeEnergy)), 1e-6)
   }
 
+  /// With the Gaussian scale-mixture likelihood (its log-std, centre and scale
+  /// logits learned), the gradient equals central finite differences for every
+  /// objective and parameter group.
+  func testScaleMixtureLikelihood() throws {
+    for objective in TrainingObjective.allCases {
+      let f = try GradientFixture(noise: .diagonal, likelihood: .gaussianScaleMixture(initialStd: 0.4))
+      let result = try BackpropThroughSolver(chunks: 2).gradient(
+        of: f.model, data: f.data, noise: f.noise, grid: f.grid, pathsPerPoint: f.k, objective: objective)
+      XCTAssertEqual(result.loss, try f.loss(objective), accuracy: 1e-12 * abs(result.loss))
+      let fd = try f.finiteDifferences(objective.differentiatedLoss)
+      let groups = f.model.parameterGroups.map(\.name)
+      XCTAssertTrue(["decoder.log_std", "decoder.center", "decoder.scale_logits"].allSatisfy(groups.contains))
+      for (name, range) in f.model.parameterGroups
+      where objective.differencedIndices(f.model).contains(range.lowerBound) {
+        let err = relativeError(Array(result.gradient[range]), Array(fd[range]))
+        XCTAssertLessThan(err, 1e-6, "\(objective), group \(name)")
+      }
+    }
+  }
+
   /// The chunking (threads) does not change the gradient beyond round-off.
   func testChunkingAgreesToRoundOff() throws {
     let f = try GradientFixture(noise: .diagonal)

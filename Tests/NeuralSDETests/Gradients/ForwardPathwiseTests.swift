@@ -27,6 +27,26 @@ final class ForwardPathwiseTests: XCTestCase {
     }
   }
 
+  /// The estimators agree to round-off with the Gaussian scale-mixture
+  /// likelihood (2D + Q learned likelihood parameters), on two observations'
+  /// worth of rows as well as one (the per-path parameter gradients accumulate).
+  func testAgreesWithBackpropOnScaleMixture() throws {
+    for objective in TrainingObjective.allCases {
+      let f = try GradientFixture(
+        noise: .general(noiseDimension: 2), likelihood: .gaussianScaleMixture(initialStd: 0.4),
+        posterior: .feedback)
+      let a = try BackpropThroughSolver().gradient(
+        of: f.model, data: f.data, noise: f.noise, grid: f.grid, pathsPerPoint: f.k, objective: objective)
+      let b = try ForwardPathwise(blockSize: 9).gradient(
+        of: f.model, data: f.data, noise: f.noise, grid: f.grid, pathsPerPoint: f.k, objective: objective)
+      XCTAssertLessThan(relativeError(a.loss, b.loss), 1e-13)
+      for (name, range) in f.model.parameterGroups {
+        XCTAssertLessThanOrEqual(
+          relativeError(Array(a.gradient[range]), Array(b.gradient[range])), 1e-10, "\(objective), \(name)")
+      }
+    }
+  }
+
   /// B agrees with central finite differences too.
   func testMatchesFiniteDifferences() throws {
     let f = try GradientFixture(noise: .general(noiseDimension: 2), likelihood: .bernoulli)

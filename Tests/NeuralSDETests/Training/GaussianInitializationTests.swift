@@ -32,7 +32,7 @@ final class GaussianInitializationTests: XCTestCase {
       count: 40000, noise: PhiloxBrownianIncrements<Double>(seed: 9, dimension: model.noiseDimension), grid: grid,
       seed: 10
     ).observations
-    let logStd = model.parameters.base[model.logStdOffset!]
+    let logStd = model.parameters.base[model.likelihoodParameterOffset!]
     return (try GaussianBaseline(fitting: y), try GaussianBaseline(fitting: samples), Double.exp(2 * logStd))
   }
 
