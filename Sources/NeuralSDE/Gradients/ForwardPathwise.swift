@@ -273,7 +273,6 @@ final class PathwiseChunk<Scalar: SDEScalar>: @unchecked Sendable {
     tangents: Matrix<Scalar>, derivatives out: UnsafeMutablePointer<Double>
   ) throws -> Double where Noise.Scalar == Scalar {
     let d = model.latentDimension
-    let dims = model.dataDimension
     let y = data.rows(points)
     let pathRange = (points.lowerBound * k)..<(points.upperBound * k)
     let s = sensitivity.base
