@@ -36,6 +36,32 @@ final class GaussianInitializationTests: XCTestCase {
     return (try GaussianBaseline(fitting: y), try GaussianBaseline(fitting: samples), Double.exp(2 * logStd))
   }
 
+  /// With the scale-mixture likelihood the start sets the same decoder and
+  /// log-std as the Gaussian one and the centre `c` to the data's mean, so
+  /// that the mixture's u = 1 component is that Gaussian start.
+  func testScaleMixtureStartsAtTheSameGaussianAboutTheMean() throws {
+    let grid = try TimeGrid(uniformSteps: 10)
+    let y = data(2000)
+    var models: [NeuralSDEModel<Double>] = []
+    for likelihood in [Likelihood.gaussianLearnedStd(initialStd: 0.5), .gaussianScaleMixture(initialStd: 0.5)] {
+      var config = NeuralSDEConfiguration.reference(
+        latentDimension: 4, dataDimension: 3, hidden: 16, posterior: .feedback)
+      config.likelihood = likelihood
+      let model = try NeuralSDEModel<Double>(config, seed: 1)
+      try model.initializeDecoder(matching: y, grid: grid, paths: 4000, seed: 2)
+      models.append(model)
+    }
+    let (gaussian, mixture) = (models[0], models[1])
+    let decoder = gaussian.decoder.range
+    XCTAssertEqual(Array(gaussian.parameters.elements[decoder]), Array(mixture.parameters.elements[decoder]))
+    let (g, m) = (gaussian.likelihoodParameterOffset!, mixture.likelihoodParameterOffset!)
+    let mean = try GaussianBaseline(fitting: y).mean
+    for j in 0..<3 {
+      XCTAssertEqual(mixture.parameters.base[m + j], gaussian.parameters.base[g + j], "log σ_\(j)")
+      XCTAssertEqual(mixture.parameters.base[m + 3 + j], mean[j], accuracy: 1e-12, "c_\(j)")
+    }
+  }
+
   func testFullCovarianceWhenTheLatentDimensionCoversTheData() throws {
     let (target, generated, s2) = try moments(latent: 4)
     let (values, vectors) = try LAPACK.symmetricEigen(target.covariance)
