@@ -296,10 +296,10 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
   let controlParameterCotangent: Matrix<Scalar>
   /// Feedback control only: `∂L/∂[x, y]` of the control's input, `rows × (d + D)`.
   let controlInputCotangent: Matrix<Scalar>
-  /// `∂ℓ/∂decoded` and, with a learned std, `∂ℓ/∂log_std` per observation
-  /// and path (`observations·rows × D` each).
+  /// `∂ℓ/∂decoded` and, if the likelihood has learned parameters, `∂ℓ/∂(its
+  /// parameters)` per observation and path (`observations·rows × D` and `× P`).
   let decodedCotangent: Matrix<Scalar>
-  let logStdRows: Matrix<Scalar>
+  let likelihoodRows: Matrix<Scalar>
   /// The chunk's gradient in Scalar, `P`.
   let gradient: Matrix<Scalar>
 
@@ -339,7 +339,7 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
     controlParameterCotangent = Matrix(rows: em.controlRows, cols: m)
     controlInputCotangent = Matrix(rows: em.feedback ? rows : 0, cols: model.configuration.posteriorInputs)
     decodedCotangent = Matrix(rows: n * rows, cols: model.dataDimension)
-    logStdRows = Matrix(
+    likelihoodRows = Matrix(
       rows: model.likelihoodParameterOffset == nil ? 0 : n * rows, cols: max(model.likelihoodParameterCount, 1))
     gradient = Matrix(rows: 1, cols: model.parameterCount)
   }
@@ -379,7 +379,7 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
   var bytes: Int {
     let own = [
       observedStates, lambda, driftCotangent, diffusionCotangent, additiveScratch, incrementCotangent,
-      controlCotangent, controlParameterCotangent, controlInputCotangent, decodedCotangent, logStdRows, gradient,
+      controlCotangent, controlParameterCotangent, controlInputCotangent, decodedCotangent, likelihoodRows, gradient,
     ].map(\.count).reduce(0, +)
     let kept = checkpoints.map(\.count).reduce(0, +)
     return em.bytes + (own + kept) * MemoryLayout<Scalar>.stride + decoderWS.bytes
@@ -394,10 +394,10 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
     MatrixView(base: decodedCotangent.base + o * rows * model.dataDimension, rows: rows, cols: model.dataDimension)
   }
   /// `∂ℓ/∂(likelihood parameters)` of observation o, `rows × P` (nil if the likelihood has none).
-  func logStdGradient(_ o: Int) -> MatrixView<Scalar>? {
+  func likelihoodGradient(_ o: Int) -> MatrixView<Scalar>? {
     let p = model.likelihoodParameterCount
     return model.likelihoodParameterOffset == nil
-      ? nil : MatrixView(base: logStdRows.base + o * rows * p, rows: rows, cols: p)
+      ? nil : MatrixView(base: likelihoodRows.base + o * rows * p, rows: rows, cols: p)
   }
 
   /// Forward with tape, then backward; adds the batch's gradient (Double)
@@ -476,7 +476,7 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
       let (values, mask) = observed.rows(o, points)
       let terms = try model.decoderNegativeLogLikelihood(
         states: MatrixView(base: observedState(o), rows: rows, cols: d), data: values, pathsPerPoint: k,
-        workspace: decoderWS, gradient: decoded(o), logStdGradient: logStdGradient(o), mask: mask)
+        workspace: decoderWS, gradient: decoded(o), parameterGradient: likelihoodGradient(o), mask: mask)
       nll = o == 0 ? terms : zip(nll, terms).map(+)
     }
     let (loss, weights) = objectiveWeights(
@@ -484,7 +484,7 @@ final class BackpropChunk<Scalar: SDEScalar>: @unchecked Sendable {
       points: points.count, k: k, totalPoints: totalPoints)
     for o in observations.steps.indices {
       scaleRows(decoded(o), by: weights)
-      if let rows = logStdGradient(o), let offset = model.likelihoodParameterOffset {
+      if let rows = likelihoodGradient(o), let offset = model.likelihoodParameterOffset {
         addWeightedRows(rows, weights: weights, into: grad + offset)
       }
     }

@@ -184,12 +184,12 @@ final class PathwiseChunk<Scalar: SDEScalar>: @unchecked Sendable {
   /// Feedback control only: the tangent of its input `[S, 0]`, `(rows·T) × (d + D)`.
   let controlInputTangent: Matrix<Scalar>
   let decodedTangent: Matrix<Scalar>
-  /// `∂ℓ/∂decoded` of the latest observation and, with a learned std,
-  /// `∂ℓ/∂log_std` per path summed over the observations (`rows × D` each,
-  /// and one more for the observations after the first).
+  /// `∂ℓ/∂decoded` of the latest observation (`rows × D`) and, if the
+  /// likelihood has learned parameters, `∂ℓ/∂(its parameters)` per path summed
+  /// over the observations (`rows × P`, and one more for the observations after the first).
   let decodedCotangent: Matrix<Scalar>
-  let logStdRows: Matrix<Scalar>
-  let logStdScratch: Matrix<Scalar>
+  let likelihoodRows: Matrix<Scalar>
+  let likelihoodScratch: Matrix<Scalar>
   let driftTWS: MLPTangentWorkspace<Scalar>
   let diffusionTWS: MLPTangentWorkspace<Scalar>
   let posteriorTWS: MLPTangentWorkspace<Scalar>
@@ -220,8 +220,8 @@ final class PathwiseChunk<Scalar: SDEScalar>: @unchecked Sendable {
     decodedCotangent = Matrix(rows: rows, cols: dims)
     let learned = model.likelihoodParameterOffset != nil
     let likelihoodParameters = max(model.likelihoodParameterCount, 1)
-    logStdRows = Matrix(rows: learned ? rows : 0, cols: likelihoodParameters)
-    logStdScratch = Matrix(
+    likelihoodRows = Matrix(rows: learned ? rows : 0, cols: likelihoodParameters)
+    likelihoodScratch = Matrix(
       rows: learned && observations.schedule.steps.count > 1 ? rows : 0, cols: likelihoodParameters)
     driftTWS = model.drift.makeTangentWorkspace(rows: rows, directions: t)
     diffusionTWS = model.diffusion.makeTangentWorkspace(rows: sigmaRows, directions: t)
@@ -254,7 +254,7 @@ final class PathwiseChunk<Scalar: SDEScalar>: @unchecked Sendable {
   var bytes: Int {
     let mats = [
       sensitivity, driftTangent, diffusionTangent, controlTangent, controlInputTangent, decodedTangent,
-      decodedCotangent, logStdRows, logStdScratch,
+      decodedCotangent, likelihoodRows, likelihoodScratch,
     ]
     var n = mats.map(\.count).reduce(0, +)
     for w in [driftTWS, diffusionTWS, posteriorTWS, decoderTWS] {
@@ -338,7 +338,7 @@ final class PathwiseChunk<Scalar: SDEScalar>: @unchecked Sendable {
     if let o = model.likelihoodParameterOffset {
       let p = model.likelihoodParameterCount
       let parameterGradient = Matrix<Scalar>(rows: 1, cols: p)
-      addWeightedRows(logStdRows.view, weights: weights, into: parameterGradient.base)
+      addWeightedRows(likelihoodRows.view, weights: weights, into: parameterGradient.base)
       for tau in 0..<t { for j in 0..<p { out[tau] += Double(parameterGradient[0, j] * tangents[tau, o + j]) } }
     }
     // DReG: the control's directions take w̃_r·c_r (w̃_r = B·c_r) times ∂_path,
@@ -377,9 +377,9 @@ final class PathwiseChunk<Scalar: SDEScalar>: @unchecked Sendable {
     let terms = try model.decoderNegativeLogLikelihood(
       states: MatrixView(base: UnsafeMutablePointer(mutating: x), rows: rows, cols: d), data: values,
       pathsPerPoint: k, workspace: decoderWS, gradient: decodedCotangent.view,
-      logStdGradient: learned ? (o == 0 ? logStdRows.view : logStdScratch.view) : nil, mask: mask)
+      parameterGradient: learned ? (o == 0 ? likelihoodRows.view : likelihoodScratch.view) : nil, mask: mask)
     if learned && o > 0 {
-      for i in 0..<(rows * model.likelihoodParameterCount) { logStdRows.base[i] += logStdScratch.base[i] }
+      for i in 0..<(rows * model.likelihoodParameterCount) { likelihoodRows.base[i] += likelihoodScratch.base[i] }
     }
     model.decoder.jvpUnchecked(
       workspace: decoderWS, inputTangent: sensitivity.view, tangents: tangents, output: decodedTangent.view,

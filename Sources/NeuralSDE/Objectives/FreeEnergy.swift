@@ -189,20 +189,20 @@ extension NeuralSDEModel {
 
   /// Runs the decoder on `states` (`rows × d`, kept in `workspace` for its
   /// VJP/JVP) and returns `ℓ_r = −log p_θ(y_{⌊r/K⌋} | X^{(r)})` per row;
-  /// `gradient` (`rows × D`) and `logStdGradient` (`rows × P`), if given, receive
+  /// `gradient` (`rows × D`) and `parameterGradient` (`rows × P`), if given, receive
   /// `∂ℓ_r/∂decoded_r` and `∂ℓ_r/∂(likelihood parameters)` (one evaluation gives value and gradients).
   /// - Throws: `nonFinite` with the number of paths whose loss is NaN/Inf.
   func decoderNegativeLogLikelihood(
     states: MatrixView<Scalar>, data: MatrixView<Scalar>, pathsPerPoint k: Int, workspace: MLPWorkspace<Scalar>,
-    gradient: MatrixView<Scalar>? = nil, logStdGradient: MatrixView<Scalar>? = nil, mask: MatrixView<Scalar>? = nil
+    gradient: MatrixView<Scalar>? = nil, parameterGradient: MatrixView<Scalar>? = nil, mask: MatrixView<Scalar>? = nil
   ) throws -> [Double] {
     decoder.forwardUnchecked(states, time: 0, workspace: workspace)
     var out = [Scalar](repeating: 0, count: states.rows)
-    let logStd = likelihoodParameterOffset.map { UnsafePointer(parameters.base + $0) }
+    let learned = likelihoodParameterOffset.map { UnsafePointer(parameters.base + $0) }
     out.withUnsafeMutableBufferPointer { o in
       configuration.likelihood.negativeLogLikelihood(
-        decoded: workspace.output, data: data, pathsPerPoint: k, logStd: logStd, into: o.baseAddress!,
-        gradient: gradient, logStdGradient: logStdGradient, mask: mask)
+        decoded: workspace.output, data: data, pathsPerPoint: k, parameters: learned, into: o.baseAddress!,
+        gradient: gradient, parameterGradient: parameterGradient, mask: mask)
     }
     let bad = out.filter { !$0.isFinite }.count
     guard bad == 0 else { throw NSDEError.nonFinite("the reconstruction loss is NaN/Inf for \(bad) path(s)") }
@@ -231,8 +231,8 @@ extension NeuralSDEModel {
     let ws = decoder.makeWorkspace(rows: states.rows)
     decoder.forwardUnchecked(states, time: 0, workspace: ws)
     let decoded = ws.output.copy()
-    let logStd = likelihoodParameterOffset.map { o in (0..<likelihoodParameterCount).map { parameters.base[o + $0] } }
-    return (decoded, configuration.likelihood.sample(decoded: decoded.view, logStd: logStd, rng: &rng))
+    let learned = likelihoodParameterOffset.map { o in (0..<likelihoodParameterCount).map { parameters.base[o + $0] } }
+    return (decoded, configuration.likelihood.sample(decoded: decoded.view, parameters: learned, rng: &rng))
   }
 
   /// Self-normalised importance weights `w_p ∝ exp(log w_p − ℓ_p)` over the paths `paths`, summing to 1.

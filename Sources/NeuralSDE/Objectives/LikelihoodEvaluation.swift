@@ -5,23 +5,23 @@ extension Likelihood {
   ///   - decoded: decoder outputs, `rows × D` (Gaussian means or Bernoulli logits).
   ///   - data: `points × D`; row r uses data row `r / pathsPerPoint`.
   ///   - pathsPerPoint: rows per data point (K).
-  ///   - logStd: the likelihood's learned parameters (P values, `parameterLayout(dataDimension:)`:
+  ///   - parameters: the likelihood's learned parameters (P values, `parameterLayout(dataDimension:)`:
   ///     `log σ` for `.gaussianLearnedStd`; `log σ`, `c`, `ω` for `.gaussianScaleMixture`).
   ///   - out: receives `ℓ_r` for every row.
   ///   - gradient: if given, receives `∂ℓ_r/∂decoded_r` (`rows × D`).
-  ///   - logStdGradient: if given, receives `∂ℓ_r/∂(learned parameters)` per row (`rows × P`).
+  ///   - parameterGradient: if given, receives `∂ℓ_r/∂(learned parameters)` per row (`rows × P`).
   ///   - mask: if given, `points × D` of 0 and 1 like `data`: entries with 0 are
   ///     not observed and contribute nothing (to `ℓ_r` or either gradient).
   @inlinable
   public func negativeLogLikelihood<T: SDEScalar>(
-    decoded: MatrixView<T>, data: MatrixView<T>, pathsPerPoint: Int, logStd: UnsafePointer<T>?,
-    into out: UnsafeMutablePointer<T>, gradient: MatrixView<T>? = nil, logStdGradient: MatrixView<T>? = nil,
+    decoded: MatrixView<T>, data: MatrixView<T>, pathsPerPoint: Int, parameters: UnsafePointer<T>?,
+    into out: UnsafeMutablePointer<T>, gradient: MatrixView<T>? = nil, parameterGradient: MatrixView<T>? = nil,
     mask: MatrixView<T>? = nil
   ) {
     if case .gaussianScaleMixture = self {
       scaleMixtureNegativeLogLikelihood(
-        decoded: decoded, data: data, pathsPerPoint: pathsPerPoint, parameters: logStd!, into: out,
-        gradient: gradient, parameterGradient: logStdGradient, mask: mask)
+        decoded: decoded, data: data, pathsPerPoint: pathsPerPoint, parameters: parameters!, into: out,
+        gradient: gradient, parameterGradient: parameterGradient, mask: mask)
       return
     }
     let dims = decoded.cols
@@ -35,13 +35,13 @@ extension Likelihood {
         if let observed, observed[j] == 0 {
           // Not observed: a zero term with zero gradients.
           if let g = gradient { g.base[r * g.ld + j] = 0 }
-          if let lg = logStdGradient { lg.base[r * lg.ld + j] = 0 }
+          if let lg = parameterGradient { lg.base[r * lg.ld + j] = 0 }
           continue
         }
         elementTerm(
-          y: y[j], z: z[j], logStd: logStd?[j], halfLog2Pi: halfLog2Pi, into: &nll,
+          y: y[j], z: z[j], logStd: parameters?[j], halfLog2Pi: halfLog2Pi, into: &nll,
           gradient: gradient.map { $0.base + r * $0.ld + j },
-          logStdGradient: logStdGradient.map { $0.base + r * $0.ld + j })
+          logStdGradient: parameterGradient.map { $0.base + r * $0.ld + j })
       }
       out[r] = nll
     }
@@ -168,12 +168,12 @@ extension Likelihood {
   }
 
   /// Draws observations `y ~ p(y | x)` from decoder outputs (`rows × D`);
-  /// `logStd` holds the learned parameters (P values) if the likelihood has any.
+  /// `parameters` holds the learned parameters (P values) if the likelihood has any.
   public func sample<T: SDEScalar>(
-    decoded: MatrixView<T>, logStd: [T]?, rng: inout SplitMix64
+    decoded: MatrixView<T>, parameters: [T]?, rng: inout SplitMix64
   ) -> Matrix<T> {
     let out = Matrix<T>(rows: decoded.rows, cols: decoded.cols)
-    if case .gaussianScaleMixture = self, let p = logStd {
+    if case .gaussianScaleMixture = self, let p = parameters {
       // u ~ softmax(ω) by inversion, then y = c + u (m − c + σ ε).
       let dims = decoded.cols
       let logits = p[(2 * dims)...].map(Double.init)
@@ -204,7 +204,7 @@ extension Likelihood {
         let z = Double(decoded[r, j])
         switch self {
         case .gaussian(let std): out[r, j] = T(z + std * rng.nextNormal())
-        case .gaussianLearnedStd: out[r, j] = T(z + Double.exp(Double(logStd![j])) * rng.nextNormal())
+        case .gaussianLearnedStd: out[r, j] = T(z + Double.exp(Double(parameters![j])) * rng.nextNormal())
         case .bernoulli: out[r, j] = rng.nextUnit() < 1 / (1 + Double.exp(-z)) ? 1 : 0
         case .gaussianScaleMixture: preconditionFailure("the scale mixture is sampled above")
         }

@@ -72,12 +72,12 @@ func scaleRows<Scalar: SDEScalar>(_ g: MatrixView<Scalar>, by weights: [Double])
 }
 
 /// Adds `Σ_r w_r ∂ℓ_r/∂(likelihood parameters)` (summed in row order) to
-/// `logStdGradient` (P values), from the likelihood's per-row gradients `logStdRows` (`rows × P`).
+/// `gradient` (P values), from the likelihood's per-row gradients `rows` (`rows × P`).
 func addWeightedRows<Scalar: SDEScalar>(
-  _ logStdRows: MatrixView<Scalar>, weights: [Double], into logStdGradient: UnsafeMutablePointer<Scalar>
+  _ rows: MatrixView<Scalar>, weights: [Double], into gradient: UnsafeMutablePointer<Scalar>
 ) {
-  for r in 0..<logStdRows.rows {
+  for r in 0..<rows.rows {
     let w = Scalar(weights[r])
-    for j in 0..<logStdRows.cols { logStdGradient[j] += logStdRows.base[r * logStdRows.ld + j] * w }
+    for j in 0..<rows.cols { gradient[j] += rows.base[r * rows.ld + j] * w }
   }
 }

@@ -29,8 +29,8 @@ final class ScaleMixtureLikelihoodTests: XCTestCase {
     p.withUnsafeBufferPointer { pp in
       out.withUnsafeMutableBufferPointer { o in
         likelihood.negativeLogLikelihood(
-          decoded: decoded.view, data: data.view, pathsPerPoint: k, logStd: pp.baseAddress, into: o.baseAddress!,
-          gradient: gradients ? g.view : nil, logStdGradient: gradients ? pg.view : nil, mask: mask?.view)
+          decoded: decoded.view, data: data.view, pathsPerPoint: k, parameters: pp.baseAddress, into: o.baseAddress!,
+          gradient: gradients ? g.view : nil, parameterGradient: gradients ? pg.view : nil, mask: mask?.view)
       }
     }
     return (out, g, pg)
@@ -115,7 +115,7 @@ final class ScaleMixtureLikelihoodTests: XCTestCase {
     p.withUnsafeBufferPointer { pp in
       gaussian.withUnsafeMutableBufferPointer { o in
         Likelihood.gaussianLearnedStd(initialStd: 1).negativeLogLikelihood(
-          decoded: decoded.view, data: data.view, pathsPerPoint: k, logStd: pp.baseAddress, into: o.baseAddress!,
+          decoded: decoded.view, data: data.view, pathsPerPoint: k, parameters: pp.baseAddress, into: o.baseAddress!,
           gradient: gg.view)
       }
     }
@@ -134,7 +134,7 @@ final class ScaleMixtureLikelihoodTests: XCTestCase {
     let m = [0.8, -1.5, 0.2]
     let decoded = Matrix<Double>(rows: rows, cols: dims) { _, c in m[c] }
     var rng = SplitMix64(seed: 15)
-    let y = likelihood.sample(decoded: decoded.view, logStd: p, rng: &rng)
+    let y = likelihood.sample(decoded: decoded.view, parameters: p, rng: &rng)
     let w = (0..<q).map { Double.exp(p[2 * dims + $0]) }
     let total = w.reduce(0, +)
     let u = Likelihood.scaleMixtureScales
