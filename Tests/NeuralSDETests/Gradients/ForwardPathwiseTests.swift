@@ -28,8 +28,8 @@ final class ForwardPathwiseTests: XCTestCase {
   }
 
   /// The estimators agree to round-off with the Gaussian scale-mixture
-  /// likelihood (2D + Q learned likelihood parameters), on two observations'
-  /// worth of rows as well as one (the per-path parameter gradients accumulate).
+  /// likelihood (2D + Q learned likelihood parameters; several observations:
+  /// ObservationScheduleTests).
   func testAgreesWithBackpropOnScaleMixture() throws {
     for objective in TrainingObjective.allCases {
       let f = try GradientFixture(

@@ -70,6 +70,29 @@ final class ObservationScheduleTests: XCTestCase {
     }
   }
 
+  /// With the scale-mixture likelihood (2D + Q learned parameters, each
+  /// observation's per-path rows summed) at several masked observations,
+  /// both estimators agree and match central differences.
+  func testScaleMixtureAtSeveralObservations() throws {
+    let f = try GradientFixture(
+      noise: .diagonal, likelihood: .gaussianScaleMixture(initialStd: 0.4), posterior: .feedback)
+    let schedule = try observations(f, [0, 3, 6])
+    for objective in TrainingObjective.allCases {
+      let a = try BackpropThroughSolver(chunks: 2).gradient(
+        of: f.model, data: f.data, noise: f.noise, grid: BatchGrid(shared: f.grid), pathsPerPoint: f.k,
+        objective: objective, observations: schedule)
+      let b = try ForwardPathwise(blockSize: 9, chunks: 2).gradient(
+        of: f.model, data: f.data, noise: f.noise, grid: BatchGrid(shared: f.grid), pathsPerPoint: f.k,
+        objective: objective, observations: schedule)
+      XCTAssertLessThan(relativeError(a.loss, b.loss), 1e-13, "\(objective)")
+      XCTAssertLessThanOrEqual(relativeError(a.gradient, b.gradient), 1e-10, "\(objective)")
+      let fd = try parameterDifferences(f.model) { try loss(f, schedule, objective.differentiatedLoss) }
+      let checked = objective.differencedIndices(f.model)
+      XCTAssertLessThan(
+        relativeError(checked.map { a.gradient[$0] }, checked.map { fd[$0] }), 1e-6, "\(objective)")
+    }
+  }
+
   /// A checkpointed tape gives the full tape's gradient bit for bit with
   /// observations inside checkpoint segments.
   func testCheckpointedTapeWithObservations() throws {
