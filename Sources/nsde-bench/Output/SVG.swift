@@ -47,21 +47,31 @@ struct SVGReport {
 
       """
     // Scatter.
-    let all = (data + samples).filter { $0.0.isFinite && $0.1.isFinite }
-    let xr = bounds(all.map(\.0))
-    let yr = bounds(all.map(\.1))
+    // The frame spans every data point and the central 99 % of the samples in
+    // each coordinate (a heavy-tailed model's few far draws would squash the
+    // picture); samples outside it are counted, not drawn.
+    let finiteData = data.filter { $0.0.isFinite && $0.1.isFinite }
+    let finiteSamples = samples.filter { $0.0.isFinite && $0.1.isFinite }
+    let xr = bounds(finiteData.map(\.0) + Self.centralRange(finiteSamples.map(\.0)))
+    let yr = bounds(finiteData.map(\.1) + Self.centralRange(finiteSamples.map(\.1)))
     let frame = Frame(x: 0, top: top, w: w, h: h, pad: pad, xr: xr, yr: yr)
     out += frame.axes(xLabel: axisLabels.0, yLabel: axisLabels.1)
-    for (x, y) in data where x.isFinite && y.isFinite {
+    for (x, y) in finiteData {
       out +=
         "<circle cx=\"\(f(frame.sx(x)))\" cy=\"\(f(frame.sy(y)))\" r=\"1.6\" fill=\"#1f77b4\" fill-opacity=\"0.6\"/>\n"
     }
-    for (x, y) in samples where x.isFinite && y.isFinite {
+    var outside = 0
+    for (x, y) in finiteSamples {
+      guard (xr.0...xr.1).contains(x), (yr.0...yr.1).contains(y) else {
+        outside += 1
+        continue
+      }
       out +=
         "<circle cx=\"\(f(frame.sx(x)))\" cy=\"\(f(frame.sy(y)))\" r=\"1.6\" fill=\"#d62728\" fill-opacity=\"0.6\"/>\n"
     }
+    let outsideNote = outside > 0 ? " (\(outside) outside the frame)" : ""
     out +=
-      "<text x=\"\(pad)\" y=\"\(top + 14)\"><tspan fill=\"#1f77b4\">● held-out data</tspan>  <tspan fill=\"#d62728\">● model samples</tspan></text>\n"
+      "<text x=\"\(pad)\" y=\"\(top + 14)\"><tspan fill=\"#1f77b4\">● held-out data</tspan>  <tspan fill=\"#d62728\">● model samples\(outsideNote)</tspan></text>\n"
     // Loss curve and held-out estimate.
     let finite = losses.filter(\.isFinite) + heldOut.map(\.1).filter(\.isFinite)
     if losses.count >= 2, finite.count >= 2 {
@@ -161,6 +171,14 @@ struct SVGReport {
 
   /// The range of a loss curve: from the lowest value to the 98th percentile
   /// (the first steps' losses can be orders of magnitude larger), widened by 5 %.
+  /// The 0.5 % and 99.5 % quantiles of `v` (finite values; empty for none).
+  static func centralRange(_ v: [Double]) -> [Double] {
+    let sorted = v.filter(\.isFinite).sorted()
+    guard !sorted.isEmpty else { return [] }
+    func q(_ p: Double) -> Double { sorted[Swift.min(sorted.count - 1, Int(p * Double(sorted.count - 1)))] }
+    return [q(0.005), q(0.995)]
+  }
+
   static func robustRange(_ finite: [Double]) -> (Double, Double) {
     let sorted = finite.sorted()
     return SVGText.bounds([sorted.first!, sorted[Swift.min(sorted.count - 1, Int(Double(sorted.count) * 0.98))]])
