@@ -82,16 +82,16 @@ public final class NeuralSDEModel<Scalar: SDEScalar>: @unchecked Sendable {
     if let o = likelihoodParameterOffset {
       let dims = configuration.dataDimension
       switch configuration.likelihood {
-      case .gaussianLearnedStd(let s):
+      case .gaussianLearnedStd(let s), .gaussianScaleMixture(let s):
         for i in 0..<dims { p[o + i] = Scalar(Double.log(s)) }
-      case .gaussianScaleMixture(let s):
-        for i in 0..<dims { p[o + i] = Scalar(Double.log(s)) }
+      case .gaussian, .bernoulli: break
+      }
+      if case .gaussianScaleMixture = configuration.likelihood {
+        // c = 0; π_0 = 0.9, the other Q − 1 scales share 0.1.
         for i in 0..<dims { p[o + dims + i] = 0 }
-        // π_0 = 0.9, the other Q − 1 scales share 0.1.
         let q = Likelihood.scaleMixtureScales.count
         let rest = Double.log(0.1 / Double(q - 1) / 0.9)
         for i in 0..<q { p[o + 2 * dims + i] = Scalar(i == 0 ? 0 : rest) }
-      case .gaussian, .bernoulli: break
       }
     }
   }

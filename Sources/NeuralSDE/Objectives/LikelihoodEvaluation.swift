@@ -94,7 +94,7 @@ extension Likelihood {
           a[i] -= e * e / 2
         }
       }
-      var best = a[0] - count * logScales[0]
+      var best = -T.infinity
       for i in 0..<q {
         a[i] -= count * logScales[i]
         best = Swift.max(best, a[i])
@@ -176,12 +176,9 @@ extension Likelihood {
     if case .gaussianScaleMixture = self, let p = parameters {
       // u ~ softmax(ω) by inversion, then y = c + u (m − c + σ ε).
       let dims = decoded.cols
-      let logits = p[(2 * dims)...].map(Double.init)
-      let top = logits.max()!
-      let weights = logits.map { Double.exp($0 - top) }
-      let total = weights.reduce(0, +)
+      let weights = logSumExp(p[(2 * dims)...].map(Double.init)).softmax
       for r in 0..<decoded.rows {
-        var target = rng.nextUnit() * total
+        var target = rng.nextUnit()
         var index = weights.count - 1
         for (i, w) in weights.enumerated() {
           if target < w {

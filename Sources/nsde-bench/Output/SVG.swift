@@ -52,8 +52,9 @@ struct SVGReport {
     // picture); samples outside it are counted, not drawn.
     let finiteData = data.filter { $0.0.isFinite && $0.1.isFinite }
     let finiteSamples = samples.filter { $0.0.isFinite && $0.1.isFinite }
-    let xr = bounds(finiteData.map(\.0) + Self.centralRange(finiteSamples.map(\.0)))
-    let yr = bounds(finiteData.map(\.1) + Self.centralRange(finiteSamples.map(\.1)))
+    func central(_ v: [Double]) -> [Double] { Self.centralRange(v).map { [$0.0, $0.1] } ?? [] }
+    let xr = bounds(finiteData.map(\.0) + central(finiteSamples.map(\.0)))
+    let yr = bounds(finiteData.map(\.1) + central(finiteSamples.map(\.1)))
     let frame = Frame(x: 0, top: top, w: w, h: h, pad: pad, xr: xr, yr: yr)
     out += frame.axes(xLabel: axisLabels.0, yLabel: axisLabels.1)
     for (x, y) in finiteData {
@@ -111,10 +112,7 @@ struct SVGReport {
   static func histogram(_ m: Marginal, x: Double, top: Double, w: Double, h: Double) -> String {
     let d = m.data.filter(\.isFinite)
     let s = m.samples.filter(\.isFinite)
-    let both = (d + s).sorted()
-    guard both.count >= 2 else { return "" }
-    func q(_ p: Double) -> Double { both[Swift.min(both.count - 1, Int(p * Double(both.count - 1)))] }
-    var (lo, hi) = (q(0.005), q(0.995))
+    guard d.count + s.count >= 2, var (lo, hi) = centralRange(d + s) else { return "" }
     if hi <= lo { (lo, hi) = (lo - 0.5, lo + 0.5) }
     let bins = 24
     func density(_ v: [Double]) -> [Double] {
@@ -169,16 +167,16 @@ struct SVGReport {
     return chosen.map { c in Marginal(label: "y\(c)", data: column(data, c), samples: column(samples, c)) }
   }
 
-  /// The range of a loss curve: from the lowest value to the 98th percentile
-  /// (the first steps' losses can be orders of magnitude larger), widened by 5 %.
-  /// The 0.5 % and 99.5 % quantiles of `v` (finite values; empty for none).
-  static func centralRange(_ v: [Double]) -> [Double] {
+  /// The 0.5 % and 99.5 % quantiles of the finite values of `v` (nil for none).
+  static func centralRange(_ v: [Double]) -> (Double, Double)? {
     let sorted = v.filter(\.isFinite).sorted()
-    guard !sorted.isEmpty else { return [] }
+    guard !sorted.isEmpty else { return nil }
     func q(_ p: Double) -> Double { sorted[Swift.min(sorted.count - 1, Int(p * Double(sorted.count - 1)))] }
-    return [q(0.005), q(0.995)]
+    return (q(0.005), q(0.995))
   }
 
+  /// The range of a loss curve: from the lowest value to the 98th percentile
+  /// (the first steps' losses can be orders of magnitude larger), widened by 5 %.
   static func robustRange(_ finite: [Double]) -> (Double, Double) {
     let sorted = finite.sorted()
     return SVGText.bounds([sorted.first!, sorted[Swift.min(sorted.count - 1, Int(Double(sorted.count) * 0.98))]])
