@@ -13,3 +13,13 @@ def evaluate_command(checkpoint, table, *options):
     TABLE/train.npy, JSON on standard output, then OPTIONS."""
     return [BENCH, "evaluate", "--checkpoint", str(checkpoint), "--data-file", str(Path(table) / "test.npy"),
             "--train-file", str(Path(table) / "train.npy"), "--json", *options]
+
+
+def validation_split(train):
+    """The baselines' 10 % validation split of a table's training rows (numpy
+    seed 1): (validation rows, the rest)."""
+    import numpy as np
+
+    perm = np.random.default_rng(1).permutation(len(train))
+    n_val = max(1, int(round(0.1 * len(train))))
+    return train[perm[:n_val]], train[perm[n_val:]]

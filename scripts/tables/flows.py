@@ -22,6 +22,8 @@ import numpy as np
 import torch
 import zuko
 
+from bench import validation_split
+
 SETTINGS = {"transforms": 5, "hidden_features": [128, 128], "lr": 1e-3, "batch": 128, "max_epochs": 1000,
             "patience": 30, "weight_decay": 1e-5}
 
@@ -66,10 +68,7 @@ def main():
         d = root / name
         info = json.loads((d / "baselines.json").read_text())
         train, test = np.load(d / "train.npy"), np.load(d / "test.npy")
-        rng = np.random.default_rng(1)
-        perm = rng.permutation(len(train))
-        n_val = max(1, int(round(0.1 * len(train))))
-        val, fit_rows = train[perm[:n_val]], train[perm[n_val:]]
+        val, fit_rows = validation_split(train)
         for kind in ["maf", "nsf"]:
             t0 = time.time()
             flow, best, epochs = fit(kind, fit_rows, val, seed=0)

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 from scipy.special import gammaln
 
+from bench import validation_split
+
 DFS = [1, 2, 3, 5, 10, 30, 100]
 
 
@@ -59,9 +61,7 @@ def main():
     for name in names:
         d = root / name
         train, test = np.load(d / "train.npy"), np.load(d / "test.npy")
-        perm = np.random.default_rng(1).permutation(len(train))
-        n_val = max(1, int(round(0.1 * len(train))))
-        val, fit_rows = train[perm[:n_val]], train[perm[n_val:]]
+        val, fit_rows = validation_split(train)
         scores = {nu: -log_density(val, *fit(fit_rows, nu), nu).mean() for nu in DFS}
         nu = min(scores, key=scores.get)
         nll = -log_density(test, *fit(train, nu), nu)
