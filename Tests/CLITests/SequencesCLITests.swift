@@ -99,20 +99,34 @@ final class SequencesCLITests: XCTestCase {
     XCTAssertTrue(rejected.stderr.contains("line 3, column 2: time inf is not finite"), rejected.stderr)
   }
 
-  /// `train --dequantize` says which integer-valued columns it dequantises.
-  func testTrainDequantizesIntegerColumns() throws {
+  /// `train --dequantize` says which columns it dequantises and their grid
+  /// steps: integers, and a 0.1 grid that repeats values (column 4), not a
+  /// 0.1 grid of distinct values (column 2); `evaluate --dequantize` finds the
+  /// same columns in the training file and states the cells' log-volume.
+  func testTrainDequantizesGridColumns() throws {
     let dir = NSTemporaryDirectory() + "dequantize-cli-\(UUID().uuidString)"
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let data = dir + "/ints.csv"
-    try (0..<40).map { "\($0 % 5),\(Double($0) * 0.1),\($0 % 3)" }.joined(separator: "\n")
+    try (0..<40).map { "\($0 % 5),\(Double($0) * 0.1),\($0 % 3),\(Double($0 % 6) / 10 + 1.3)" }
+      .joined(separator: "\n")
       .write(toFile: data, atomically: true, encoding: .utf8)
     let r = try Bench.run([
       "train", "--data-file", data, "--dequantize", "--train-steps", "2", "--evaluate-every", "0",
       "--evaluation-paths-per-point", "4", "--samples", "20", "--output-dir", dir + "/run",
     ])
     XCTAssertEqual(r.status, 0, r.stderr)
-    XCTAssertTrue(r.stderr.contains("--dequantize: U[0, 1) noise on the 2 integer-valued column(s) 1, 3"), r.stderr)
+    XCTAssertTrue(
+      r.stderr.contains(
+        "--dequantize: noise U[0, h) on the 3 column(s) recorded on a grid of step h: 1 (h = 1), 3 (h = 1), 4 (h = 0.1)"
+      ),
+      r.stderr)
+    let e = try Bench.run([
+      "evaluate", "--checkpoint", dir + "/run/checkpoint.safetensors", "--data-file", data, "--train-file", data,
+      "--dequantize", "--paths-per-point", "4",
+    ])
+    XCTAssertEqual(e.status, 0, e.stderr)
+    XCTAssertTrue(e.stderr.contains("the grid values' −log P per point is at most −log p + 2.303 nats"), e.stderr)
   }
 
   /// `simulate --per-point-grid` times the per-point grid beside the shared one (a positive, finite ratio).

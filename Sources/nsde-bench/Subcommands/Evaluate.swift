@@ -29,7 +29,7 @@ struct Evaluate: ParsableCommand {
   @Option(help: "Held-out data (.npy [count, D] or .csv).") var dataFile: String?
   @Flag(
     help:
-      "Add U[0, 1) noise to the integer-valued columns of --data-file and --train-file (as train --dequantize did): −log p of the dequantised data."
+      "Add noise uniform over one grid cell to the columns recorded on a grid (as train --dequantize did; found in --train-file if given, else in --data-file): −log p of the dequantised data."
   )
   var dequantize = false
   @Option(help: "Training data for the Gaussian baseline (.npy or .csv; with --data-file).") var trainFile: String?
@@ -125,12 +125,17 @@ struct Evaluate: ParsableCommand {
       reference = .dataset(set)
     } else {
       let file = try DataFile.readMatrix(dataFile!, as: T.self)
-      let columns = dequantize ? Dequantization.integerColumns(file) : []
+      let trainingFile = try trainFile.map { try DataFile.readMatrix($0, as: T.self) }
+      let columns = dequantize ? Dequantization.gridColumns(trainingFile ?? file) : []
+      if dequantize {
+        note(
+          columns.isEmpty
+            ? "--dequantize: no column recorded on a grid"
+            : "--dequantize: noise U[0, h) on the column(s) \(Dequantization.describe(columns)); the grid values' −log P per point is at most −log p + \(String(format: "%.4g", Dequantization.cellLogVolumePenalty(columns))) nats"
+        )
+      }
       heldOut = Dequantization.dequantized(file, columns: columns, seed: seed &+ 13)
-      training =
-        try trainFile.map {
-          Dequantization.dequantized(try DataFile.readMatrix($0, as: T.self), columns: columns, seed: seed &+ 14)
-        } ?? heldOut
+      training = trainingFile.map { Dequantization.dequantized($0, columns: columns, seed: seed &+ 14) } ?? heldOut
       reference = .data
       if trainFile == nil { note("no --train-file: the Gaussian baseline is fitted to the evaluated data itself") }
     }

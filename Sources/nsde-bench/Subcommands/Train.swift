@@ -185,7 +185,7 @@ struct Train: ParsableCommand {
   @Option(help: "User data (.npy [count, D] or .csv); overrides --dataset.") var dataFile: String?
   @Flag(
     help:
-      "Add U[0, 1) noise to every integer-valued column of --data-file (and --validation-file): the density of the dequantised data bounds the integer data's −log P from above."
+      "Add noise uniform over one grid cell to every column of --data-file (and --validation-file) recorded on a grid: integer-valued columns (step 1), and columns that repeat values on a decimal grid of step 10^-k (k ≤ 6, e.g. measurements to 0.1 cm). The dequantised data's −log p, plus Σ log(1/step), bounds the grid data's −log P from above."
   )
   var dequantize = false
   @Option(
@@ -339,20 +339,20 @@ struct Train: ParsableCommand {
     var all: Matrix<T> =
       try dataFile.map { try DataFile.readMatrix($0, as: T.self) }
       ?? dataset.sample(count: datasetPoints, seed: seed, as: T.self)
-    let integerColumns = dequantize ? Dequantization.integerColumns(all) : []
+    let gridColumns = dequantize ? Dequantization.gridColumns(all) : []
     if dequantize {
       note(
-        integerColumns.isEmpty
-          ? "--dequantize: no integer-valued column"
-          : "--dequantize: U[0, 1) noise on the \(integerColumns.count) integer-valued column(s) \(integerColumns.map { String($0 + 1) }.joined(separator: ", "))"
+        gridColumns.isEmpty
+          ? "--dequantize: no column recorded on a grid"
+          : "--dequantize: noise U[0, h) on the \(gridColumns.count) column(s) recorded on a grid of step h: \(Dequantization.describe(gridColumns))"
       )
-      all = Dequantization.dequantized(all, columns: integerColumns, seed: seed &+ 11)
+      all = Dequantization.dequantized(all, columns: gridColumns, seed: seed &+ 11)
     }
     guard all.rows >= 10 else { throw NSDEError.invalidArgument("need at least 10 data points, got \(all.rows)") }
     let split: DataSplit<T>
     if let v = validationFile {
       let validation = Dequantization.dequantized(
-        try DataFile.readMatrix(v, as: T.self), columns: integerColumns, seed: seed &+ 12)
+        try DataFile.readMatrix(v, as: T.self), columns: gridColumns, seed: seed &+ 12)
       guard validation.cols == all.cols else {
         throw NSDEError.shapeMismatch(
           "--validation-file \(v) has \(validation.cols) column(s) but --data-file has \(all.cols)")
