@@ -127,6 +127,28 @@ final class SequencesCLITests: XCTestCase {
     ])
     XCTAssertEqual(e.status, 0, e.stderr)
     XCTAssertTrue(e.stderr.contains("the grid values' −log P per point is at most −log p + 2.303 nats"), e.stderr)
+    // A training file of another width is named before any column of it is dequantised.
+    let wide = dir + "/wide.csv"
+    try (0..<20).map { "\($0 % 5),\($0 % 3),1,2,\($0 % 4),\($0 % 6)" }.joined(separator: "\n").write(
+      toFile: wide, atomically: true, encoding: .utf8)
+    let bad = try Bench.run([
+      "evaluate", "--checkpoint", dir + "/run/checkpoint.safetensors", "--data-file", data, "--train-file", wide,
+      "--dequantize", "--paths-per-point", "4",
+    ])
+    XCTAssertEqual(bad.status, 1, bad.stderr)
+    XCTAssertTrue(
+      bad.stderr.contains("--train-file \(wide) has 6 column(s) but the model's data dimension is 4"), bad.stderr)
+    let narrow = dir + "/narrow.csv"
+    try (0..<20).map { "\($0 % 5),\($0 % 3)" }.joined(separator: "\n").write(
+      toFile: narrow, atomically: true, encoding: .utf8)
+    let badValidation = try Bench.run([
+      "train", "--data-file", data, "--validation-file", narrow, "--dequantize", "--train-steps", "2",
+      "--output-dir", dir + "/run2",
+    ])
+    XCTAssertEqual(badValidation.status, 1, badValidation.stderr)
+    XCTAssertTrue(
+      badValidation.stderr.contains("--validation-file \(narrow) has 2 column(s) but --data-file has 4"),
+      badValidation.stderr)
   }
 
   /// `simulate --per-point-grid` times the per-point grid beside the shared one (a positive, finite ratio).

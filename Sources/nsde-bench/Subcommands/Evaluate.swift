@@ -126,6 +126,12 @@ struct Evaluate: ParsableCommand {
     } else {
       let file = try DataFile.readMatrix(dataFile!, as: T.self)
       let trainingFile = try trainFile.map { try DataFile.readMatrix($0, as: T.self) }
+      for (flag, path, m) in [("--data-file", dataFile!, file)]
+        + (trainingFile.map { [("--train-file", trainFile!, $0)] } ?? [])
+      where m.cols != model.dataDimension {
+        throw NSDEError.shapeMismatch(
+          "\(flag) \(path) has \(m.cols) column(s) but the model's data dimension is \(model.dataDimension)")
+      }
       let columns = dequantize ? Dequantization.gridColumns(trainingFile ?? file) : []
       if dequantize {
         note(

@@ -351,12 +351,12 @@ struct Train: ParsableCommand {
     guard all.rows >= 10 else { throw NSDEError.invalidArgument("need at least 10 data points, got \(all.rows)") }
     let split: DataSplit<T>
     if let v = validationFile {
-      let validation = Dequantization.dequantized(
-        try DataFile.readMatrix(v, as: T.self), columns: gridColumns, seed: seed &+ 12)
-      guard validation.cols == all.cols else {
+      let file = try DataFile.readMatrix(v, as: T.self)
+      guard file.cols == all.cols else {
         throw NSDEError.shapeMismatch(
-          "--validation-file \(v) has \(validation.cols) column(s) but --data-file has \(all.cols)")
+          "--validation-file \(v) has \(file.cols) column(s) but --data-file has \(all.cols)")
       }
+      let validation = Dequantization.dequantized(file, columns: gridColumns, seed: seed &+ 12)
       guard validation.rows >= 2 else {
         throw NSDEError.invalidArgument("--validation-file \(v) needs at least 2 rows, got \(validation.rows)")
       }
