@@ -121,6 +121,15 @@ final class SequencesCLITests: XCTestCase {
         "--dequantize: noise U[0, h) on the 3 column(s) recorded on a grid of step h: 1 (h = 1), 3 (h = 1), 4 (h = 0.1)"
       ),
       r.stderr)
+    // Without --dequantize, train points the grid columns out.
+    let hint = try Bench.run([
+      "train", "--data-file", data, "--train-steps", "2", "--evaluate-every", "0", "--evaluation-paths-per-point",
+      "4", "--samples", "20", "--output-dir", dir + "/run-plain",
+    ])
+    XCTAssertEqual(hint.status, 0, hint.stderr)
+    XCTAssertTrue(
+      hint.stderr.contains("3 column(s) of --data-file are recorded on a grid (1 (h = 1), 3 (h = 1), 4 (h = 0.1))"),
+      hint.stderr)
     let e = try Bench.run([
       "evaluate", "--checkpoint", dir + "/run/checkpoint.safetensors", "--data-file", data, "--train-file", data,
       "--dequantize", "--paths-per-point", "4",

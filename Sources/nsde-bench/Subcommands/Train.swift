@@ -347,6 +347,10 @@ struct Train: ParsableCommand {
           : "--dequantize: noise U[0, h) on the \(gridColumns.count) column(s) recorded on a grid of step h: \(Dequantization.describe(gridColumns))"
       )
       all = Dequantization.dequantized(all, columns: gridColumns, seed: seed &+ 11)
+    } else if dataFile != nil, case let found = Dequantization.gridColumns(all), !found.isEmpty {
+      note(
+        "\(found.count) column(s) of --data-file are recorded on a grid (\(Dequantization.describe(found))): a density can pile up on their repeated values; --dequantize spreads each over its grid cell (docs/TRAINING.md §5.4)"
+      )
     }
     guard all.rows >= 10 else { throw NSDEError.invalidArgument("need at least 10 data points, got \(all.rows)") }
     let split: DataSplit<T>
